@@ -1,0 +1,34 @@
+package guardlib
+
+import "errors"
+
+// Target identifies one build of the guard runtime: the real compiler that
+// will link it and the flags that change the ABI of what it produces.
+type Target struct {
+	// Compiler is the real compiler command (after IMMUNIX_CC splitting,
+	// without ccache or distcc in front), e.g. ["gcc"] or ["/usr/bin/clang-14"].
+	Compiler []string
+	// ID identifies the compiler's build (resolved path, size, mtime,
+	// version); two compilers with the same ID produce the same runtime.
+	ID string
+	// ABIFlags are the user's flags that change the target ABI:
+	// -m32, -mx32, -m64, --target=..., -target X, -mabi=..., -march=...
+	ABIFlags []string
+}
+
+// ErrNotBuilt is returned while the runtime cannot be built for a target.
+var ErrNotBuilt = errors.New("guard runtime not available")
+
+// LinkArgs returns the arguments immunix-cc appends to a link command so the
+// guard runtime is linked in (for example "-Wl,-u,__immunix_init" and the
+// archive path), building the runtime for t on first use.
+func LinkArgs(t Target) ([]string, error) {
+	return nil, ErrNotBuilt
+}
+
+// FormatGuardArgs returns the compile arguments that put the FormatGuard
+// wrapper headers first on the system include path (for example
+// "-isystem DIR"), materialising the headers on first use.
+func FormatGuardArgs() ([]string, error) {
+	return nil, ErrNotBuilt
+}

@@ -1,0 +1,226 @@
+// Package stamp encodes and decodes immunix's build stamp: the ELF note that
+// records, in every object and linked file immunix-cc builds, which
+// protections were applied and which were turned off. docs/contracts.md
+// defines the format; ccwrap writes stamps and check reads them.
+//
+// Example:
+//
+//	s := stamp.Stamp{Type: stamp.Compile, Version: "0.1.0", On: []string{"canary"}, Fortify: 3, Lang: "c"}
+//	asm := s.Asm()          // top-level assembly that emits the note
+//	text := s.String()      // "v=0.1.0 on=canary off=- user-off=- fortify=3 lang=c"
+//	back, _ := stamp.Parse(stamp.Compile, []byte(text))
+package stamp
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Section is the name of the ELF section that holds immunix notes.
+const Section = ".note.immunix"
+
+// NoteName is the ELF note owner name.
+const NoteName = "Immunix"
+
+// Note types.
+const (
+	Compile = 1 // written by a compile step, one per translation unit
+	Link    = 2 // written by a link step
+)
+
+// Stamp is one decoded note.
+type Stamp struct {
+	Type    int    // Compile or Link
+	Version string // immunix version
+	On      []string
+	Off     []string // turned off by policy
+	UserOff []string // turned off by the user's own flags
+	Fortify int      // FORTIFY level in force, 0..3
+	Lang    string   // compile notes only
+	Extra   map[string]string
+}
+
+// String renders the note's desc text (without the NUL).
+func (s Stamp) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "v=%s on=%s off=%s user-off=%s fortify=%d", tok(s.Version), list(s.On), list(s.Off), list(s.UserOff), s.Fortify)
+	if s.Lang != "" {
+		fmt.Fprintf(&b, " lang=%s", tok(s.Lang))
+	}
+	keys := make([]string, 0, len(s.Extra))
+	for k := range s.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%s", tok(k), tok(s.Extra[k]))
+	}
+	return b.String()
+}
+
+func tok(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' || r == '=' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func list(xs []string) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strings.ReplaceAll(tok(x), ",", "_")
+	}
+	return strings.Join(out, ",")
+}
+
+// Parse decodes a note desc. Unknown keys land in Extra.
+func Parse(typ int, desc []byte) (Stamp, error) {
+	desc = bytes.TrimRight(desc, "\x00")
+	s := Stamp{Type: typ}
+	seenV := false
+	for _, f := range strings.Fields(string(desc)) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return Stamp{}, fmt.Errorf("stamp field %q has no '='", f)
+		}
+		if v == "-" {
+			v = ""
+		}
+		switch k {
+		case "v":
+			s.Version, seenV = v, true
+		case "on":
+			s.On = split(v)
+		case "off":
+			s.Off = split(v)
+		case "user-off":
+			s.UserOff = split(v)
+		case "fortify":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 3 {
+				return Stamp{}, fmt.Errorf("stamp fortify level %q is not 0..3", v)
+			}
+			s.Fortify = n
+		case "lang":
+			s.Lang = v
+		default:
+			if s.Extra == nil {
+				s.Extra = map[string]string{}
+			}
+			s.Extra[k] = v
+		}
+	}
+	if !seenV {
+		return Stamp{}, errors.New("stamp has no version field")
+	}
+	return s, nil
+}
+
+func split(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// Has reports whether the protection is in s.On.
+func (s Stamp) Has(name string) bool {
+	for _, x := range s.On {
+		if x == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Asm returns GNU assembler text that emits s as a note into Section. It is
+// valid both as the body of a top-level __asm__ in C and C++ (after escaping
+// for a string literal) and as a stand-alone .s file, for ELF32 and ELF64.
+func (s Stamp) Asm() string {
+	desc := s.String()
+	descsz := len(desc) + 1
+	var b strings.Builder
+	b.WriteString("\t.pushsection .note.immunix,\"a\",%note\n")
+	b.WriteString("\t.balign 4\n")
+	fmt.Fprintf(&b, "\t.long %d\n\t.long %d\n\t.long %d\n", len(NoteName)+1, descsz, s.Type)
+	fmt.Fprintf(&b, "\t.asciz \"%s\"\n\t.balign 4\n", NoteName)
+	fmt.Fprintf(&b, "\t.asciz \"%s\"\n\t.balign 4\n", desc)
+	b.WriteString("\t.popsection\n")
+	return b.String()
+}
+
+// Read returns every immunix note in the ELF file, in file order. A file
+// without the section yields no stamps and no error.
+func Read(f *elf.File) ([]Stamp, error) {
+	var out []Stamp
+	for _, sec := range f.Sections {
+		if sec.Name != Section {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", Section, err)
+		}
+		stamps, err := ParseNotes(data, f.ByteOrder)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stamps...)
+	}
+	return out, nil
+}
+
+// ParseNotes decodes the immunix notes in the raw contents of a note section
+// or segment; notes of other owners are skipped.
+func ParseNotes(data []byte, order binary.ByteOrder) ([]Stamp, error) {
+	var out []Stamp
+	for len(data) > 0 {
+		if len(data) < 12 {
+			return out, fmt.Errorf("truncated note header (%d bytes)", len(data))
+		}
+		namesz := uint64(order.Uint32(data[0:]))
+		descsz := uint64(order.Uint32(data[4:]))
+		typ := order.Uint32(data[8:])
+		data = data[12:]
+		nameEnd := align4(namesz)
+		if nameEnd > uint64(len(data)) {
+			return out, errors.New("truncated note name")
+		}
+		name := string(bytes.TrimRight(data[:namesz], "\x00"))
+		data = data[nameEnd:]
+		descEnd := align4(descsz)
+		if descEnd > uint64(len(data)) {
+			if descsz > uint64(len(data)) {
+				return out, errors.New("truncated note desc")
+			}
+			descEnd = uint64(len(data))
+		}
+		desc := data[:descsz]
+		data = data[descEnd:]
+		if name != NoteName {
+			continue
+		}
+		s, err := Parse(int(typ), desc)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func align4(n uint64) uint64 { return (n + 3) &^ 3 }

@@ -12,23 +12,9 @@ type Target struct {
 	// version); two compilers with the same ID produce the same runtime.
 	ID string
 	// ABIFlags are the user's flags that change the target ABI:
-	// -m32, -mx32, -m64, --target=..., -target X, -mabi=..., -march=...
+	// -m32, -mx32, -m64, --target=..., -target X, -mabi=...
 	ABIFlags []string
 }
 
 // ErrNotBuilt is returned while the runtime cannot be built for a target.
 var ErrNotBuilt = errors.New("guard runtime not available")
-
-// LinkArgs returns the arguments immunix-cc appends to a link command so the
-// guard runtime is linked in (for example "-Wl,-u,__immunix_init" and the
-// archive path), building the runtime for t on first use.
-func LinkArgs(t Target) ([]string, error) {
-	return nil, ErrNotBuilt
-}
-
-// FormatGuardArgs returns the compile arguments that put the FormatGuard
-// wrapper headers first on the system include path (for example
-// "-isystem DIR"), materialising the headers on first use.
-func FormatGuardArgs() ([]string, error) {
-	return nil, ErrNotBuilt
-}

@@ -32,8 +32,11 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_go -eq 1 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   if [ $need_go -eq 1 ]; then
-    # Debian 12's own Go is too old for this module; bookworm-backports has a newer one.
-    echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/immunix-backports.list
+    # Debian 12's own Go is too old for this module; bookworm-backports has a
+    # newer one, from the same mirror the machine already uses.
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/immunix-backports.list
     apt-get update -qq
     apt-get install -y -qq -t bookworm-backports golang-go >/dev/null
   fi

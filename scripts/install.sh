@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds and installs immunix: immunix, immunix-cc and immunix-c++ into
+# $PREFIX/bin (default /usr/local). Run as root for the default prefix.
+#   PREFIX=/opt/immunix bash scripts/install.sh
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prefix=${PREFIX:-/usr/local}
+if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
+cd "$here"
+mkdir -p "$prefix/bin"
+go build -trimpath -o "$prefix/bin/" ./cmd/immunix ./cmd/immunix-cc
+ln -f "$prefix/bin/immunix-cc" "$prefix/bin/immunix-c++"
+echo "installed immunix, immunix-cc and immunix-c++ in $prefix/bin" >&2

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole immunix test suite on Debian 12 as root: installs what the
+# tests need, checks formatting and vet/staticcheck, then runs every Go test
+# (unit, golden, fuzz seeds, and the end-to-end suites against real gcc,
+# clang, strace, rpmbuild, distccd...). Slow suites (Debian package rebuilds)
+# run too when IMMUNIX_SLOW=1.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+bash scripts/deps.sh
+if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
+export PATH=$(go env GOPATH)/bin:$PATH
+
+echo "== gofmt" >&2
+bad=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$bad" ]; then echo "gofmt wants to reformat: $bad" >&2; exit 1; fi
+echo "== go vet" >&2
+go vet ./...
+echo "== staticcheck" >&2
+command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck ./...
+echo "== go test" >&2
+go test -count=1 -timeout 40m ./...

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/immunix/immunix/internal/version"
 )
@@ -93,5 +92,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
-	fmt.Fprintf(w, "\nRun 'immunix COMMAND --help' for a command's options.\nThe compiler wrapper is a separate program: immunix-cc (see immunix-cc --immunix-help).\n%s", strings.Repeat("", 0))
+	fmt.Fprint(w, "\nRun 'immunix COMMAND --help' for a command's options.\nThe compiler wrapper is a separate program: immunix-cc (see immunix-cc --immunix-help).\n")
 }

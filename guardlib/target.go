@@ -10,6 +10,10 @@ type Target struct {
 	Compiler []string
 	// ID identifies the compiler's build (resolved path, size, mtime,
 	// version); two compilers with the same ID produce the same runtime.
+	// guardlib keys its archives by CompilerID(Compiler), which both
+	// immunix-cc and "immunix guardlib --prebuild" can compute, so prebuilt
+	// system copies are found; ID is used only when Compiler cannot be found
+	// on PATH.
 	ID string
 	// ABIFlags are the user's flags that change the target ABI:
 	// -m32, -mx32, -m64, --target=..., -target X, -mabi=...

@@ -1,0 +1,349 @@
+package guardlib
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/immunix/immunix/canary"
+	"github.com/immunix/immunix/formatguard"
+	"github.com/immunix/immunix/internal/cachedir"
+)
+
+// ArchiveName is the file name of the guard runtime archive.
+const ArchiveName = "libimmunix-guard.a"
+
+// InitSymbol is the runtime's initialiser; LinkArgs forces it in with -u so
+// the archive's constructor, alert writer and fork renewal are linked even
+// when nothing in the program calls them.
+const InitSymbol = "__immunix_guard_init"
+
+// SystemDir is where prebuilt runtimes live: SystemDir/KEY/ArchiveName.
+// "immunix guardlib --prebuild" fills it; Archive prefers it to the cache.
+var SystemDir = "/usr/lib/immunix"
+
+// CFlags are the flags every runtime object is compiled with, after the
+// compiler's own words and the target's ABI flags. No stack protector (the
+// runtime is what handles a dead canary), no FORTIFY (it defines the
+// checks), no LTO (the archive must be plain objects any linker reads).
+var CFlags = []string{"-c", "-fno-stack-protector", "-fPIC", "-O2", "-Wall", "-Wextra", "-U_FORTIFY_SOURCE", "-fno-lto"}
+
+// cetFlags keeps the archive from switching off CET (IBT/SHSTK) in programs
+// built with -fcf-protection: the linker keeps the property only when every
+// object has it. Only for x86 hosts without an explicit other target.
+var cetFlags = []string{"-fcf-protection=full"}
+
+// source is one file of the runtime, under the directory it has in the
+// repository, so relative #includes between the parts keep working.
+type source struct {
+	path string // e.g. "canary/runtime/renew.c"
+	data []byte
+}
+
+var (
+	srcOnce sync.Once
+	srcs    []source
+	srcHash string
+	srcErr  error
+)
+
+// sources returns the embedded runtime sources of all parts, sorted, and a
+// hash of their names and contents.
+func sources() ([]source, string, error) {
+	srcOnce.Do(func() {
+		parts := []struct {
+			dir string
+			fs  fs.FS
+		}{
+			{"guardlib", runtimeSources},
+			{"canary", canary.Sources},
+			{"formatguard", formatguard.RuntimeSources},
+		}
+		h := sha256.New()
+		for _, p := range parts {
+			err := fs.WalkDir(p.fs, "runtime", func(name string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				if !strings.HasSuffix(name, ".c") && !strings.HasSuffix(name, ".h") {
+					return nil
+				}
+				data, err := fs.ReadFile(p.fs, name)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, source{path: path.Join(p.dir, name), data: data})
+				return nil
+			})
+			if err != nil {
+				srcErr = fmt.Errorf("read embedded runtime sources of %s: %w", p.dir, err)
+				return
+			}
+		}
+		sort.Slice(srcs, func(i, j int) bool { return srcs[i].path < srcs[j].path })
+		for _, s := range srcs {
+			fmt.Fprintf(h, "%s\x00%d\x00", s.path, len(s.data))
+			h.Write(s.data)
+		}
+		fmt.Fprintf(h, "flags\x00%s\x00%s", strings.Join(CFlags, " "), strings.Join(cetFlags, " "))
+		srcHash = hex.EncodeToString(h.Sum(nil))
+	})
+	return srcs, srcHash, srcErr
+}
+
+// SourceFiles lists the embedded runtime sources (repository-relative paths).
+func SourceFiles() ([]string, error) {
+	ss, _, err := sources()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.path
+	}
+	return out, nil
+}
+
+// CompilerID identifies a compiler's build without running it: the resolved
+// path of its executable (symlinks followed), its size and modification
+// time, and any further words of the command. Upgrading the compiler changes
+// the ID, so a runtime built by the old one is not reused.
+func CompilerID(compiler []string) (string, error) {
+	if len(compiler) == 0 {
+		return "", errors.New("compiler id: empty compiler command")
+	}
+	p, err := exec.LookPath(compiler[0])
+	if err != nil {
+		return "", fmt.Errorf("compiler id: find %s: %w", compiler[0], err)
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("compiler id: %w", err)
+	}
+	return fmt.Sprintf("%s size=%d mtime=%d args=%q", p, fi.Size(), fi.ModTime().UnixNano(), compiler[1:]), nil
+}
+
+// Key names the runtime built for t: "<compiler>-<abi>-<hash>", where the
+// hash covers the compiler's identity (CompilerID, or t.ID when the compiler
+// cannot be found on PATH), the ABI flags, the build flags and the embedded
+// sources. The same key names the cache entry and the system copy.
+func Key(t Target) (string, error) {
+	if len(t.Compiler) == 0 {
+		return "", errors.New("guard runtime key: target has no compiler")
+	}
+	_, sh, err := sources()
+	if err != nil {
+		return "", err
+	}
+	id, err := CompilerID(t.Compiler)
+	if err != nil {
+		if t.ID == "" {
+			return "", err
+		}
+		id = t.ID
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "id\x00%s\x00abi\x00%q\x00src\x00%s", id, t.ABIFlags, sh)
+	base := sanitize(filepath.Base(t.Compiler[0]))
+	abi := "native"
+	if len(t.ABIFlags) > 0 {
+		abi = sanitize(strings.Join(t.ABIFlags, "_"))
+	}
+	return fmt.Sprintf("%s-%s-%s", base, abi, hex.EncodeToString(h.Sum(nil))[:16]), nil
+}
+
+// sanitize keeps a key component to [A-Za-z0-9._+=] so it is one safe path
+// element.
+func sanitize(s string) string {
+	b := []byte(strings.TrimLeft(s, "-"))
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '+' || c == '='
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	if len(b) == 0 {
+		return "x"
+	}
+	return string(b)
+}
+
+// Archive returns the path of the runtime archive for t: the system copy
+// SystemDir/KEY/libimmunix-guard.a when present, else the cache entry, built
+// on first use. Concurrent first uses build it once (see cachedir).
+func Archive(t Target) (string, error) {
+	key, err := Key(t)
+	if err != nil {
+		return "", err
+	}
+	sys := filepath.Join(SystemDir, key, ArchiveName)
+	if fi, err := os.Stat(sys); err == nil && fi.Mode().IsRegular() {
+		return sys, nil
+	}
+	dir, err := cachedir.Materialize(filepath.Join("runtime", key), func(tmp string) error {
+		return Build(t, tmp, BuildOptions{})
+	})
+	if err != nil {
+		return "", fmt.Errorf("guard runtime for %s: %w", strings.Join(append(append([]string{}, t.Compiler...), t.ABIFlags...), " "), err)
+	}
+	return filepath.Join(dir, ArchiveName), nil
+}
+
+// LinkArgs returns the arguments immunix-cc appends to a link command so the
+// guard runtime is linked in: "-Wl,-u,__immunix_guard_init" and the archive
+// path, building the runtime for t on first use.
+func LinkArgs(t Target) ([]string, error) {
+	a, err := Archive(t)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"-Wl,-u," + InitSymbol, a}, nil
+}
+
+// BuildOptions tunes Build.
+type BuildOptions struct {
+	// Werror adds -Werror (the project's tests build with it; users do not,
+	// so a newer compiler's new warning cannot break their builds).
+	Werror bool
+	// Log, when set, receives each command before it runs.
+	Log func(argv []string)
+}
+
+// Build compiles every embedded .c source for t and writes
+// dir/libimmunix-guard.a (dir must exist; its src/ and obj/ are scratch).
+func Build(t Target, dir string, o BuildOptions) error {
+	ss, _, err := sources()
+	if err != nil {
+		return err
+	}
+	srcDir := filepath.Join(dir, "src")
+	objDir := filepath.Join(dir, "obj")
+	for _, s := range ss {
+		p := filepath.Join(srcDir, filepath.FromSlash(s.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("write runtime source: %w", err)
+		}
+		if err := os.WriteFile(p, s.data, 0o644); err != nil {
+			return fmt.Errorf("write runtime source: %w", err)
+		}
+	}
+	if err := os.MkdirAll(objDir, 0o755); err != nil {
+		return fmt.Errorf("create object directory: %w", err)
+	}
+	flags := append([]string{}, CFlags...)
+	if useCET(t) {
+		flags = append(flags, cetFlags...)
+	}
+	if o.Werror {
+		flags = append(flags, "-Werror")
+	}
+	flags = append(flags, "-I", filepath.Join(srcDir, "guardlib", "runtime"))
+
+	var objs []string
+	type job struct{ argv []string }
+	var jobs []job
+	for _, s := range ss {
+		if !strings.HasSuffix(s.path, ".c") {
+			continue
+		}
+		obj := filepath.Join(objDir, strings.ReplaceAll(strings.TrimSuffix(s.path, ".c"), "/", "_")+".o")
+		argv := append(append(append([]string{}, t.Compiler...), t.ABIFlags...), flags...)
+		argv = append(argv, "-o", obj, filepath.Join(srcDir, filepath.FromSlash(s.path)))
+		jobs = append(jobs, job{argv})
+		objs = append(objs, obj)
+	}
+	if len(jobs) == 0 {
+		return errors.New("build guard runtime: no C sources embedded")
+	}
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = run(j.argv, o.Log)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	tmpA := filepath.Join(dir, ArchiveName+".tmp")
+	if err := run(append([]string{archiver(), "rcsD", tmpA}, objs...), o.Log); err != nil {
+		return err
+	}
+	return os.Rename(tmpA, filepath.Join(dir, ArchiveName))
+}
+
+// archiver is the ar program: $IMMUNIX_AR, else ar.
+func archiver() string {
+	if a := os.Getenv("IMMUNIX_AR"); a != "" {
+		return a
+	}
+	return "ar"
+}
+
+func useCET(t Target) bool {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
+		return false
+	}
+	for _, f := range t.ABIFlags {
+		if strings.HasPrefix(f, "--target") || f == "-target" {
+			return false
+		}
+	}
+	return true
+}
+
+func run(argv []string, log func([]string)) error {
+	if log != nil {
+		log(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(out.String())
+		if len(msg) > 2000 {
+			msg = msg[:2000] + "..."
+		}
+		return fmt.Errorf("build guard runtime: %s: %w\n%s", quote(argv), err, msg)
+	}
+	return nil
+}
+
+func quote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$") {
+			a = strconv.Quote(a)
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}

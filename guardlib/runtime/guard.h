@@ -1,0 +1,31 @@
+/* immunix guard runtime: internal interfaces between the parts of the
+ * runtime archive (guardlib/runtime, canary/runtime). Not for users. */
+#ifndef IMMUNIX_GUARD_H
+#define IMMUNIX_GUARD_H
+
+#include <stddef.h>
+
+#include "alert.h"
+
+/* Caches what alerts need (program name, syslog socket, where this copy of
+ * the runtime is loaded) while the process is still trustworthy. Called from
+ * __immunix_guard_init; safe to call again. */
+IMMUNIX_HIDDEN void __immunix_alert_init(void);
+
+/* Installs canary renewal after fork (canary/runtime/renew.c). */
+IMMUNIX_HIDDEN void __immunix_canary_init(void);
+
+/* Writes " obj=PATH off=0xOFF" (obj only for a shared object) into buf when
+ * addr lies in the object this copy of the runtime is linked into, else "".
+ * Async-signal-safe. Returns buf. */
+IMMUNIX_HIDDEN char *__immunix_locate(const void *addr, char *buf, size_t n);
+
+/* 1 when the process runs in secure-execution mode (setuid, setgid, file
+ * capabilities): environment overrides are then ignored. */
+IMMUNIX_HIDDEN int __immunix_secure(void);
+
+/* Raises a kind=fortify alert naming the checked function, then halts.
+ * ra is the return address into the caller of the check. */
+IMMUNIX_HIDDEN __attribute__((noreturn)) void __immunix_fortify_fail(const char *check, const void *ra);
+
+#endif

@@ -1,0 +1,422 @@
+package elfacts
+
+import (
+	"debug/elf"
+	"sort"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// FuncClass is what the code of one function shows about its stack canary.
+type FuncClass string
+
+// The function classes.
+const (
+	// Protected: the function reads the canary from %fs:0x28 (glibc's
+	// tcbhead_t.stack_guard on x86-64), which only stack-protector code
+	// (and glibc's own thread set-up) does.
+	Protected FuncClass = "protected"
+	// NeedsNone: no canary, and under -fstack-protector-strong's rules it
+	// needs none: the code never takes the address of its stack frame (no
+	// lea of an %rsp- or frame-pointer-based slot, no indexed access to the
+	// stack, no variable-sized stack allocation, no copy of %rsp into
+	// another register while it has a frame).
+	NeedsNone FuncClass = "needs-none"
+	// Missing: no canary, yet the code takes the address of its own stack
+	// frame, which is what arrays, address-taken locals and alloca compile
+	// to: -fstack-protector-strong would have protected it.
+	Missing FuncClass = "missing"
+	// Undecodable: too much of the function failed to disassemble to say.
+	Undecodable FuncClass = "undecodable"
+)
+
+// Func is one analysed function.
+type Func struct {
+	Name  string    `json:"name,omitempty"`
+	Addr  uint64    `json:"addr"`
+	Size  uint64    `json:"size"`
+	Class FuncClass `json:"class"`
+	// Why names the first instruction that made the function need a canary.
+	Why string `json:"why,omitempty"`
+}
+
+// Canary is the per-function stack protector analysis of one file.
+type Canary struct {
+	// Analyzed is false when the code could not be analysed; Why says why.
+	Analyzed bool
+	Why      string
+	// Source is where the function boundaries came from: "symtab" or
+	// "eh_frame" (the unwind table, which stripping keeps).
+	Source string
+	Funcs  []Func
+	// Counts per class.
+	Protected, NeedsNone, Missing, Undecodable int
+	// ChkFail: the file references __stack_chk_fail (imported or defined).
+	// Reported for comparison with symbol-based tools, never used to decide.
+	ChkFail bool
+}
+
+// MissingFuncs returns the functions classified Missing.
+func (c Canary) MissingFuncs() []Func {
+	var out []Func
+	for _, f := range c.Funcs {
+		if f.Class == Missing {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// funcRange is a function's extent before analysis.
+type funcRange struct {
+	name       string
+	addr, size uint64
+}
+
+func analyzeCanary(f *elf.File, fa *Facts) Canary {
+	c := Canary{}
+	for _, n := range append(append([]string{}, fa.Imports...), fa.Defined...) {
+		if n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
+			c.ChkFail = true
+		}
+	}
+	if f.Machine != elf.EM_X86_64 || f.Class != elf.ELFCLASS64 {
+		c.Why = "code analysis supports x86-64 only, this is " + f.Machine.String() + " " + f.Class.String()
+		return c
+	}
+	ranges, source := symtabFuncs(f)
+	if len(ranges) == 0 && f.Type != elf.ET_REL {
+		ranges = ehFrameFuncs(f)
+		source = "eh_frame"
+	}
+	if len(ranges) == 0 {
+		c.Why = "no function boundaries (no .symtab and no usable .eh_frame)"
+		return c
+	}
+	c.Analyzed, c.Source = true, source
+	code := newCodeReader(f)
+	for _, r := range ranges {
+		b := code.bytes(r.addr, r.size)
+		if b == nil {
+			continue
+		}
+		class, why := ClassifyCode(b)
+		fn := Func{Name: r.name, Addr: r.addr, Size: r.size, Class: class, Why: why}
+		c.Funcs = append(c.Funcs, fn)
+		switch class {
+		case Protected:
+			c.Protected++
+		case NeedsNone:
+			c.NeedsNone++
+		case Missing:
+			c.Missing++
+		case Undecodable:
+			c.Undecodable++
+		}
+	}
+	if len(c.Funcs) == 0 {
+		c.Analyzed = false
+		c.Why = "function boundaries point outside the code sections"
+	}
+	return c
+}
+
+// symtabFuncs lists defined STT_FUNC/IFUNC symbols with a size, one per
+// address (aliases dropped), in address order. For relocatable objects the
+// address is section-relative and the section index is kept in the name
+// lookup by codeReader.
+func symtabFuncs(f *elf.File) ([]funcRange, string) {
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, ""
+	}
+	var out []funcRange
+	for _, s := range syms {
+		t := elf.ST_TYPE(s.Info)
+		if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Size == 0 || s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE {
+			continue
+		}
+		addr := s.Value
+		if f.Type == elf.ET_REL {
+			if int(s.Section) >= len(f.Sections) {
+				continue
+			}
+			// Relocatable objects: give each section a distinct fake base
+			// so that codeReader can find it again.
+			addr = relBase(int(s.Section)) + s.Value
+		}
+		out = append(out, funcRange{name: s.Name, addr: addr, size: s.Size})
+	}
+	return dedupe(out), "symtab"
+}
+
+func relBase(section int) uint64 { return uint64(section) << 40 }
+
+func dedupe(rs []funcRange) []funcRange {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].addr < rs[j].addr })
+	out := rs[:0]
+	for _, r := range rs {
+		if len(out) > 0 && out[len(out)-1].addr == r.addr {
+			if r.size > out[len(out)-1].size {
+				out[len(out)-1].size = r.size
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// codeReader maps addresses to the bytes of executable sections, loading
+// each section at most once.
+type codeReader struct {
+	f     *elf.File
+	cache map[int][]byte
+}
+
+func newCodeReader(f *elf.File) *codeReader { return &codeReader{f: f, cache: map[int][]byte{}} }
+
+func (c *codeReader) bytes(addr, size uint64) []byte {
+	for i, s := range c.f.Sections {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		base := s.Addr
+		if c.f.Type == elf.ET_REL {
+			base = relBase(i)
+		}
+		if addr < base || addr-base >= s.Size || size > s.Size-(addr-base) {
+			continue
+		}
+		data, ok := c.cache[i]
+		if !ok {
+			if s.Size > MaxSectionSize {
+				return nil
+			}
+			d, err := s.Data()
+			if err != nil {
+				d = nil
+			}
+			c.cache[i] = d
+			data = d
+		}
+		off := addr - base
+		if off+size > uint64(len(data)) {
+			return nil
+		}
+		return data[off : off+size]
+	}
+	return nil
+}
+
+// ClassifyCode classifies one x86-64 function's machine code. It is exported
+// for tests and fuzzing; Read calls it for every function.
+//
+// The rule approximates -fstack-protector-strong from the outside: GCC and
+// Clang protect a function with any local array, any local variable whose
+// address is taken, or alloca; all three leave the same trace in the code,
+// an address computed from the stack pointer (or from the frame pointer,
+// when the function set one up with "mov %rsp,%rbp"). Register-only and
+// scalar-only functions compute no such address.
+//
+// Two refinements keep the rule honest. The address of a spilled parameter
+// (a slot the prologue filled straight from an argument register, as for
+// "f(int x) { g(&x); }") does not count: -strong looks at local variables
+// only, so GCC leaves such functions unprotected. And copying %rsp into a
+// register counts only when the function has a frame of its own (crt1's
+// _start copies %rsp to pass argv, with no locals at all).
+func ClassifyCode(code []byte) (FuncClass, string) {
+	var (
+		canary  bool
+		why     string // first reason the function needs a canary
+		movRSP  string // "mov %rsp,reg" seen; counts only with a frame
+		frame   bool   // the function allocates stack ("sub $n,%rsp")
+		usesFP  bool   // "mov %rsp,%rbp" seen: %rbp is the frame pointer
+		bad, n  int
+		depth   int64 // bytes pushed or allocated since entry, while in the prologue
+		body    int64 // deepest the prologue went: the body's frame size
+		inProlo = true
+		// Parameter slots: entry-relative offsets (rsp) or frame-pointer
+		// offsets (rbp) filled from a still-untouched argument register.
+		paramRSP  = map[int64]bool{}
+		paramRBP  = map[int64]bool{}
+		clobbered [16]bool
+	)
+	isStack := func(r x86asm.Reg) bool {
+		return r == x86asm.RSP || r == x86asm.ESP || (usesFP && (r == x86asm.RBP || r == x86asm.EBP))
+	}
+	// notLocal: the slot is a spilled parameter, or lies at or above the
+	// return address (incoming stack arguments, the caller's frame).
+	notLocal := func(m x86asm.Mem) bool {
+		if (m.Base == x86asm.RBP || m.Base == x86asm.EBP) && usesFP {
+			return paramRBP[m.Disp] || m.Disp > 0
+		}
+		off := m.Disp - body
+		if inProlo {
+			off = m.Disp - depth
+		}
+		return paramRSP[off] || off >= 0
+	}
+	for pc := 0; pc < len(code); {
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil || inst.Len == 0 {
+			bad++
+			pc++
+			continue
+		}
+		n++
+		pos := pc
+		pc += inst.Len
+		for _, a := range inst.Args {
+			if a == nil {
+				break
+			}
+			m, ok := a.(x86asm.Mem)
+			if !ok {
+				continue
+			}
+			if m.Segment == x86asm.FS && m.Base == 0 && m.Index == 0 && m.Disp == 0x28 {
+				canary = true
+			}
+			if why == "" && m.Index != 0 && isStack(m.Base) && inst.Op != x86asm.NOP {
+				why = at(pos, "indexed stack access")
+			}
+		}
+		dst, _ := inst.Args[0].(x86asm.Reg)
+		switch inst.Op {
+		case x86asm.LEA:
+			m, _ := inst.Args[1].(x86asm.Mem)
+			if why == "" && m.Index == 0 && isStack(m.Base) && family(dst) != x86asm.RSP && family(dst) != x86asm.RBP && !notLocal(m) {
+				why = at(pos, "address of a stack slot")
+			}
+		case x86asm.MOV:
+			switch src := inst.Args[1].(type) {
+			case x86asm.Reg:
+				if src == x86asm.RSP {
+					if dst == x86asm.RBP {
+						usesFP = true
+					} else if movRSP == "" && dst != 0 && !paramRSP[-body] {
+						movRSP = at(pos, "stack pointer copied")
+					}
+				}
+				if m, ok := inst.Args[0].(x86asm.Mem); ok && inProlo && m.Index == 0 {
+					if i := argIndex(src); i >= 0 && !clobbered[i] {
+						switch {
+						case m.Base == x86asm.RSP:
+							paramRSP[m.Disp-depth] = true
+						case m.Base == x86asm.RBP && usesFP:
+							paramRBP[m.Disp] = true
+						}
+					}
+				}
+			}
+		case x86asm.SUB, x86asm.ADD:
+			if dst == x86asm.RSP {
+				switch v := inst.Args[1].(type) {
+				case x86asm.Reg:
+					if why == "" && inst.Op == x86asm.SUB {
+						why = at(pos, "variable-sized stack allocation")
+					}
+				case x86asm.Imm:
+					d := int64(v)
+					if inst.Op == x86asm.ADD {
+						d = -d
+					}
+					if d > 0 {
+						frame = true
+					}
+					if inProlo {
+						depth += d
+					}
+				}
+			}
+		case x86asm.PUSH:
+			if inProlo {
+				depth += 8
+			}
+		case x86asm.POP:
+			if inProlo {
+				depth -= 8
+			}
+		case x86asm.CALL, x86asm.RET, x86asm.JMP:
+			inProlo = false
+		}
+		if inProlo && dst != 0 && inst.Op != x86asm.CMP && inst.Op != x86asm.TEST && inst.Op != x86asm.PUSH {
+			if i := argIndex(dst); i >= 0 {
+				clobbered[i] = true
+			}
+		}
+		if inProlo {
+			body = max(body, depth)
+		}
+	}
+	switch {
+	case canary:
+		return Protected, ""
+	case n == 0 || bad*8 > n:
+		return Undecodable, ""
+	case why != "":
+		return Missing, why
+	case movRSP != "" && frame:
+		return Missing, movRSP
+	}
+	return NeedsNone, ""
+}
+
+// family maps any general-purpose register to its 64-bit name.
+func family(r x86asm.Reg) x86asm.Reg {
+	switch {
+	case r >= x86asm.AL && r <= x86asm.R15B:
+		i := r - x86asm.AL
+		if i >= 4 && i <= 7 { // AH, CH, DH, BH
+			i -= 4
+		}
+		return x86asm.RAX + i
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return x86asm.RAX + (r - x86asm.AX)
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return x86asm.RAX + (r - x86asm.EAX)
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return r
+	}
+	return 0
+}
+
+// argIndex is the System V x86-64 integer argument number held by r's
+// register, or -1.
+func argIndex(r x86asm.Reg) int {
+	switch family(r) {
+	case x86asm.RDI:
+		return 0
+	case x86asm.RSI:
+		return 1
+	case x86asm.RDX:
+		return 2
+	case x86asm.RCX:
+		return 3
+	case x86asm.R8:
+		return 4
+	case x86asm.R9:
+		return 5
+	}
+	return -1
+}
+
+func at(off int, what string) string {
+	return what + " at +0x" + hex(uint64(off))
+}
+
+func hex(v uint64) string {
+	const digits = "0123456789abcdef"
+	if v == 0 {
+		return "0"
+	}
+	var b [16]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+	return string(b[i:])
+}

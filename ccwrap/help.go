@@ -1,0 +1,37 @@
+package ccwrap
+
+const helpText = `Usage: immunix-cc [COMPILER ARGUMENTS...]
+       immunix-c++ [COMPILER ARGUMENTS...]
+       immunix-cc --immunix-explain [COMPILER ARGUMENTS...]
+
+immunix-cc runs the real C compiler with hardening flags added, a build stamp
+(ELF note .note.immunix) and the guard runtime linked in. Every argument
+belongs to the compiler: --help and --version are the compiler's.
+
+Own options (only as the first argument):
+  --immunix-help       print this help
+  --immunix-version    print immunix-cc's version
+  --immunix-explain    print the compiler found, the classification, the
+                       protections and the final command; run nothing
+
+Environment (also KEY=VALUE lines in /etc/immunix/immunix.conf, or the file
+named by IMMUNIX_CONFIG; the environment wins):
+  IMMUNIX_CC, IMMUNIX_CXX  real compiler command, may have a launcher:
+                           "ccache gcc", "distcc gcc", "clang-14"
+  IMMUNIX_DISABLE          protections to leave out, comma-separated:
+                           canary,stackclash,cet,fortify,formatsec,
+                           formatguard,pie,relro,now,noexecstack,runtime,all
+  IMMUNIX_FLAGS            extra compiler flags (shell-quoted)
+  IMMUNIX_DEBUG=1          print the final command on stderr
+  IMMUNIX_LOG=FILE         append one line per invocation to FILE
+  IMMUNIX_STRICT=1         refuse (exit 106) instead of failing open
+  IMMUNIX_CACHE_DIR        cache directory (default ~/.cache/immunix)
+
+Called by another name (a symlink gcc, cc, clang++...), immunix-cc runs the
+next program of that name in PATH that is not itself.
+
+Exit codes of immunix-cc's own errors: 100 usage, 101 compiler not found,
+102 recursion, 103 unreadable @file, 104 guard runtime, 105 exec failed,
+106 refused by IMMUNIX_STRICT. Otherwise the exit code is the compiler's.
+See docs/immunix-cc.md.
+`

@@ -1,0 +1,102 @@
+package ccwrap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/immunix/immunix/internal/cachedir"
+	"github.com/immunix/immunix/internal/stamp"
+)
+
+// StampHeaderName is the file name of the compile-note header.
+const StampHeaderName = "immunix-stamp.h"
+
+// stampHeader emits one NT_IMMUNIX_COMPILE note per translation unit. It
+// never changes: the note text comes from -D__IMMUNIX_STAMP="..." (and
+// __IMMUNIX_STAMP_ASM for .S files), so a policy change changes the command
+// line, which is what ccache and distcc hash. The desc size is computed by
+// the assembler from two local labels.
+const stampHeader = `/* immunix build stamp (docs/contracts.md): one NT_IMMUNIX_COMPILE note in
+ * .note.immunix per translation unit. Added by immunix-cc with -include; the
+ * note text comes from the command line. */
+#if defined(__ASSEMBLER__)
+#if defined(__IMMUNIX_STAMP_ASM)
+	.pushsection .note.immunix,"a",%note
+	.balign 4
+	.long 8
+	.long 1f - 0f
+	.long 1
+	.asciz "Immunix"
+	.balign 4
+0:	.asciz __IMMUNIX_STAMP_ASM
+1:	.balign 4
+	.popsection
+#endif
+#elif defined(__IMMUNIX_STAMP)
+#if defined(__OBJC__)
+#define __IMMUNIX_STAMP_LANG " lang=objc"
+#elif defined(__cplusplus)
+#define __IMMUNIX_STAMP_LANG " lang=c++"
+#else
+#define __IMMUNIX_STAMP_LANG " lang=c"
+#endif
+__asm__(".pushsection .note.immunix,\"a\",%note\n"
+	"\t.balign 4\n"
+	"\t.long 8\n"
+	"\t.long 1f - 0f\n"
+	"\t.long 1\n"
+	"\t.asciz \"Immunix\"\n"
+	"\t.balign 4\n"
+	"0:\t.asciz \"" __IMMUNIX_STAMP __IMMUNIX_STAMP_LANG "\"\n"
+	"1:\t.balign 4\n"
+	"\t.popsection\n");
+#undef __IMMUNIX_STAMP_LANG
+#endif
+`
+
+func shortHash(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:])[:24]
+}
+
+// StampHeader returns the path of the stamp header in the cache, writing it
+// on first use.
+func StampHeader() (string, error) {
+	dir, err := cachedir.Materialize("stamp-h/"+shortHash(stampHeader), func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, StampHeaderName), []byte(stampHeader), 0o644)
+	})
+	if err != nil {
+		return "", fmt.Errorf("stamp header: %w", err)
+	}
+	return filepath.Join(dir, StampHeaderName), nil
+}
+
+// LinkNoteObject returns an object file holding s as a note, assembled once
+// per (compiler, ABI flags, note text) by the real compiler cmd and cached.
+func LinkNoteObject(key string, cmd, abi []string, s stamp.Stamp) (string, error) {
+	asm := s.Asm()
+	dir, err := cachedir.Materialize("note/"+shortHash(key, strings.Join(abi, "\x01"), asm), func(tmp string) error {
+		src := filepath.Join(tmp, "note.s")
+		if err := os.WriteFile(src, []byte(asm), 0o644); err != nil {
+			return err
+		}
+		args := append(append(append([]string{}, cmd[1:]...), abi...), "-c", "-x", "assembler", src, "-o", filepath.Join(tmp, "note.o"))
+		c := exec.Command(cmd[0], args...)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("assemble link note with %s: %w: %s", cmd[0], err, bytes.TrimSpace(out.Bytes()))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("link note: %w", err)
+	}
+	return filepath.Join(dir, "note.o"), nil
+}

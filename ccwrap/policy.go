@@ -1,0 +1,129 @@
+package ccwrap
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/google/shlex"
+)
+
+// DefaultConfigFile is the system configuration file; IMMUNIX_CONFIG
+// overrides the path (tests use it).
+const DefaultConfigFile = "/etc/immunix/immunix.conf"
+
+// The keys of the configuration file, which are also the environment
+// variables (the environment overrides the file).
+var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX"}
+
+// Policy is the wrapper's configuration after defaults, the config file and
+// the environment. It is a plain value.
+type Policy struct {
+	Disabled map[Protection]bool
+	Flags    []string // IMMUNIX_FLAGS, split like a shell would
+	Debug    bool     // print the final command on stderr
+	Log      string   // append one line per invocation to this file
+	Strict   bool     // refuse what would otherwise fail open
+	CC, CXX  []string // IMMUNIX_CC / IMMUNIX_CXX, split
+}
+
+// Enabled reports whether the policy leaves p on.
+func (p Policy) Enabled(x Protection) bool { return !p.Disabled[x] }
+
+// ErrUsage wraps every bad configuration value (exit 100).
+var ErrUsage = errors.New("usage")
+
+// LoadPolicy builds the policy from the config file at path (a missing file
+// is no error) and getenv. readFile is os.ReadFile outside tests.
+func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(string) string) (Policy, error) {
+	vals := map[string]string{}
+	where := map[string]string{}
+	if data, err := readFile(path); err == nil {
+		if err := parseConfig(path, data, vals, where); err != nil {
+			return Policy{}, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Policy{}, fmt.Errorf("%w: read config %s: %w", ErrUsage, path, err)
+	}
+	for _, k := range configKeys {
+		if v := getenv(k); v != "" {
+			vals[k], where[k] = v, "environment variable "+k
+		}
+	}
+	var p Policy
+	var err error
+	if p.Disabled, err = ParseProtections(vals["IMMUNIX_DISABLE"]); err != nil {
+		return Policy{}, fmt.Errorf("%w: %s: IMMUNIX_DISABLE: %w", ErrUsage, where["IMMUNIX_DISABLE"], err)
+	}
+	for _, k := range []string{"IMMUNIX_FLAGS", "IMMUNIX_CC", "IMMUNIX_CXX"} {
+		words, err := shlex.Split(vals[k])
+		if err != nil {
+			return Policy{}, fmt.Errorf("%w: %s: %s: %w", ErrUsage, where[k], k, err)
+		}
+		switch k {
+		case "IMMUNIX_FLAGS":
+			p.Flags = words
+		case "IMMUNIX_CC":
+			p.CC = words
+		case "IMMUNIX_CXX":
+			p.CXX = words
+		}
+	}
+	for _, k := range []string{"IMMUNIX_DEBUG", "IMMUNIX_STRICT"} {
+		b, err := parseBool(vals[k])
+		if err != nil {
+			return Policy{}, fmt.Errorf("%w: %s: %s: %w", ErrUsage, where[k], k, err)
+		}
+		if k == "IMMUNIX_DEBUG" {
+			p.Debug = b
+		} else {
+			p.Strict = b
+		}
+	}
+	p.Log = vals["IMMUNIX_LOG"]
+	return p, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "0", "no", "false", "off":
+		return false, nil
+	case "1", "yes", "true", "on":
+		return true, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use 1 or 0)", s)
+}
+
+// parseConfig reads KEY=VALUE lines; '#' starts a comment line; a value may
+// be quoted with double quotes. Errors name file:line.
+func parseConfig(path string, data []byte, vals, where map[string]string) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok {
+			return fmt.Errorf("%w: %s:%d: want KEY=VALUE, got %q", ErrUsage, path, n, line)
+		}
+		known := false
+		for _, c := range configKeys {
+			known = known || c == k
+		}
+		if !known {
+			return fmt.Errorf("%w: %s:%d: unknown key %q (known: %s)", ErrUsage, path, n, k, strings.Join(configKeys, ", "))
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		vals[k], where[k] = v, fmt.Sprintf("%s:%d", path, n)
+	}
+	return sc.Err()
+}

@@ -1,0 +1,556 @@
+package ccwrap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/immunix/immunix/guardlib"
+	"github.com/immunix/immunix/internal/stamp"
+	"github.com/immunix/immunix/internal/version"
+)
+
+// Exit codes of immunix-cc's own errors (docs/contracts.md).
+const (
+	ExitUsage     = 100
+	ExitNotFound  = 101
+	ExitRecursion = 102
+	ExitRespFile  = 103
+	ExitRuntime   = 104
+	ExitExec      = 105
+	ExitStrict    = 106
+)
+
+// ErrStrict wraps what IMMUNIX_STRICT=1 refuses (exit 106).
+var ErrStrict = errors.New("IMMUNIX_STRICT=1 refuses")
+
+// errExec wraps a failed exec of the compiler (exit 105).
+var errExec = errors.New("exec")
+
+// ExitCode maps an error from this package to its exit code.
+func ExitCode(err error) int {
+	switch {
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	case errors.Is(err, ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, ErrRecursion):
+		return ExitRecursion
+	case errors.Is(err, ErrResponseFile):
+		return ExitRespFile
+	case errors.Is(err, ErrStrict):
+		return ExitStrict
+	case errors.Is(err, guardlib.ErrNotBuilt):
+		return ExitRuntime
+	}
+	return ExitExec
+}
+
+// Env holds the process's side effects. main fills it from the real
+// process; tests replace fields.
+type Env struct {
+	Args     []string // argv, argv[0] included
+	Environ  []string
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	ErrTTY   bool   // stderr is a terminal
+	Self     string // immunix-cc's own executable (os.Executable)
+	ReadFile func(string) ([]byte, error)
+	// Exec replaces the process (syscall.Exec); it returns only on error.
+	Exec func(path string, argv, env []string) error
+	Now  func() time.Time
+}
+
+// OSEnv returns the Env of the running process.
+func OSEnv() *Env {
+	self, _ := os.Executable()
+	fi, err := os.Stderr.Stat()
+	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return &Env{
+		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Now: time.Now,
+	}
+}
+
+func (e *Env) getenv(k string) string {
+	v, _ := e.lookupEnv(k)
+	return v
+}
+
+func (e *Env) lookupEnv(k string) (string, bool) {
+	for i := len(e.Environ) - 1; i >= 0; i-- {
+		if rest, ok := strings.CutPrefix(e.Environ[i], k+"="); ok {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// Main runs immunix-cc and returns its exit code (when it does not exec).
+// Its own errors are printed once, as "immunix-cc: ...".
+func Main(e *Env) int {
+	code, err := run(e)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "immunix-cc: %v\n", err)
+		return ExitCode(err)
+	}
+	return code
+}
+
+// job is one invocation being handled.
+type job struct {
+	e        *Env
+	pol      Policy
+	comp     Compiler
+	visited  []string
+	inv      Invocation
+	plan     Plan
+	caps     Caps
+	key      string
+	assets   Assets
+	user     []string
+	explain  bool
+	capsNote string
+}
+
+func run(e *Env) (int, error) {
+	args := e.Args[1:]
+	explain := false
+	if len(args) > 0 {
+		switch args[0] {
+		case "--immunix-help":
+			io.WriteString(e.Stdout, helpText)
+			return 0, nil
+		case "--immunix-version":
+			fmt.Fprintf(e.Stdout, "immunix-cc %s\n", version.Version)
+			return 0, nil
+		case "--immunix-explain":
+			explain, args = true, args[1:]
+		}
+	}
+	cfg := e.getenv("IMMUNIX_CONFIG")
+	if cfg == "" {
+		cfg = DefaultConfigFile
+	}
+	pol, err := LoadPolicy(cfg, e.ReadFile, e.getenv)
+	if err != nil {
+		return 0, err
+	}
+	j := &job{e: e, pol: pol, user: args, explain: explain}
+	marker, reentry := e.lookupEnv(MarkerEnv)
+	if marker != "" {
+		j.visited = strings.Split(marker, ":")
+	}
+	f := Finder{Lookup: OSLookup(e.getenv("PATH")), Visited: j.visited, Reentry: reentry}
+	if id, _, err := osStat(e.Self); err == nil {
+		f.Self = id
+	}
+	argv0 := e.Args[0]
+	if j.comp, err = f.Find(argv0, pol); err != nil {
+		return 0, err
+	}
+	if reentry && !explain {
+		// Called back through a launcher or wrapper: the outer immunix-cc
+		// has rewritten these arguments already.
+		j.inv.Reason = ReasonReentry
+		return j.execute(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
+	}
+	parseArgs := args
+	if len(pol.Flags) > 0 {
+		parseArgs = append(append([]string{}, pol.Flags...), args...)
+	}
+	if j.inv, err = Parse(parseArgs, e.ReadFile); err != nil {
+		return 0, err
+	}
+	if j.inv.Reason != NoReason {
+		j.plan = Plan{Inv: j.inv}
+		return j.finish(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
+	}
+	if j.key, err = CompilerKey(j.comp.Cmd, j.inv.ABIFlags); err == nil {
+		j.caps, err = CachedCaps(j.key, j.comp.Cmd, j.inv.ABIFlags)
+	}
+	if err != nil {
+		if pol.Strict {
+			return 0, fmt.Errorf("%w: %w", ErrStrict, err)
+		}
+		j.capsNote = err.Error()
+	}
+	j.plan = Decide(j.inv, pol, j.caps)
+	if err := j.gatherAssets(); err != nil {
+		return 0, err
+	}
+	return j.finish(Rewrite(&j.plan, j.comp.Argv(nil), pol.Flags, args, j.assets))
+}
+
+// gatherAssets asks guardlib for the FormatGuard and runtime arguments and
+// makes the stamp header and link note. Each failure fails open: the asset
+// is left out, the record says why, and IMMUNIX_STRICT=1 refuses instead.
+func (j *job) gatherAssets() error {
+	p := &j.plan
+	failOpen := func(rec *Record, x Protection, err error) error {
+		if j.pol.Strict {
+			return fmt.Errorf("%w: %s: %w", ErrStrict, x, err)
+		}
+		rec.Remove(x, err.Error())
+		return nil
+	}
+	if p.FormatGuard {
+		args, err := guardlib.FormatGuardArgs()
+		if err != nil {
+			p.FormatGuard = false
+			if err := failOpen(&p.CompileRec, FormatGuard, err); err != nil {
+				return err
+			}
+		}
+		j.assets.FormatGuardArgs = args
+	}
+	if p.Runtime {
+		args, err := guardlib.LinkArgs(guardlib.Target{Compiler: j.comp.Cmd, ID: j.key + "-" + j.caps.Kind + "-" + j.caps.Version, ABIFlags: j.inv.ABIFlags})
+		if err != nil {
+			p.Runtime = false
+			if err := failOpen(&p.LinkRec, Runtime, err); err != nil {
+				return err
+			}
+		}
+		j.assets.RuntimeArgs = args
+	}
+	if p.StampC || p.StampAsm {
+		h, err := StampHeader()
+		if err != nil {
+			if j.pol.Strict {
+				return fmt.Errorf("%w: %w", ErrStrict, err)
+			}
+			p.Unstamped = err.Error()
+			p.StampC, p.StampAsm = false, false
+		}
+		j.assets.StampHeader = h
+	}
+	if p.LinkNote && j.key != "" {
+		obj, err := LinkNoteObject(j.key, j.comp.Cmd, j.inv.ABIFlags, p.LinkRec.Stamp(stamp.Link))
+		if err != nil {
+			if j.pol.Strict {
+				return fmt.Errorf("%w: %w", ErrStrict, err)
+			}
+			p.LinkRec.note("stamp: %v", err)
+			p.LinkNote = false
+		}
+		j.assets.LinkNote = obj
+	}
+	return nil
+}
+
+// finish prints (explain, debug), logs and runs the final command.
+func (j *job) finish(argv []string) (int, error) {
+	if j.explain {
+		j.writeExplain(argv)
+		return 0, nil
+	}
+	if j.pol.Debug {
+		fmt.Fprintf(j.e.Stderr, "immunix-cc: %s\n", shellJoin(argv))
+	}
+	if j.plan.FormatGuard && len(j.assets.FormatGuardArgs) > 0 {
+		return j.runWithRetry(argv)
+	}
+	j.log("")
+	return j.execute(argv)
+}
+
+func (j *job) environ() []string {
+	env := make([]string, 0, len(j.e.Environ)+1)
+	for _, kv := range j.e.Environ {
+		if !strings.HasPrefix(kv, MarkerEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, MarkerEnv+"="+strings.Join(append(append([]string{}, j.visited...), j.comp.Exec()), ":"))
+}
+
+func (j *job) execute(argv []string) (int, error) {
+	err := j.e.Exec(j.comp.Exec(), argv, j.environ())
+	return 0, fmt.Errorf("%w %s: %w", errExec, j.comp.Exec(), err)
+}
+
+// runWithRetry runs the compile as a child with its output buffered; if it
+// fails with the FormatGuard headers, it compiles again without them.
+func (j *job) runWithRetry(argv []string) (int, error) {
+	var stdin []byte
+	for _, in := range j.inv.Inputs {
+		if in.Name == "-" {
+			b, err := io.ReadAll(j.e.Stdin)
+			if err != nil {
+				return 0, fmt.Errorf("read standard input: %w", err)
+			}
+			stdin = b
+			break
+		}
+	}
+	color := []string(nil)
+	if j.e.ErrTTY && !j.inv.Color {
+		color = []string{"-fdiagnostics-color=always"}
+	}
+	first := append(append([]string{}, argv...), color...)
+	code, out, errb, err := j.child(first, stdin)
+	if err != nil {
+		return 0, err
+	}
+	if code == 0 {
+		j.e.Stdout.Write(out)
+		j.e.Stderr.Write(errb)
+		j.log("")
+		return 0, nil
+	}
+	// Again without FormatGuard, with fg=retried in the stamp.
+	fgArgs := j.assets.FormatGuardArgs
+	j.assets.FormatGuardArgs = nil
+	j.assets.Extra = map[string]string{"fg": "retried"}
+	j.plan.CompileRec.Remove(FormatGuard, "the unit failed to compile with the FormatGuard headers")
+	second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
+	code2, out2, errb2, err := j.child(second, stdin)
+	if err != nil {
+		return 0, err
+	}
+	if code2 == 0 && j.pol.Strict {
+		j.e.Stdout.Write(out)
+		j.e.Stderr.Write(errb)
+		j.assets.FormatGuardArgs = fgArgs
+		return 0, fmt.Errorf("%w: the unit compiles without FormatGuard (%s) but not with it", ErrStrict, strings.Join(fgArgs, " "))
+	}
+	j.e.Stdout.Write(out2)
+	j.e.Stderr.Write(errb2)
+	if code2 == 0 {
+		j.log("retried")
+		if j.pol.Debug {
+			fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard made the unit fail; compiled again without it: %s\n", shellJoin(second))
+		}
+	} else {
+		j.log("")
+	}
+	return code2, nil
+}
+
+// child runs argv with stdin, collecting its output. A child killed by a
+// signal makes immunix-cc die of the same signal.
+func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
+	c := exec.Command(j.comp.Exec(), argv[1:]...)
+	c.Args[0] = argv[0]
+	c.Env = j.environ()
+	if stdin != nil {
+		c.Stdin = bytes.NewReader(stdin)
+	} else {
+		c.Stdin = j.e.Stdin
+	}
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				c.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := c.Wait()
+	close(done)
+	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		j.e.Stderr.Write(errb.Bytes())
+		signal.Reset(ws.Signal())
+		syscall.Kill(os.Getpid(), ws.Signal())
+		return 128 + int(ws.Signal()), nil, nil, nil
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
+	}
+	return c.ProcessState.ExitCode(), out.Bytes(), errb.Bytes(), nil
+}
+
+// log appends one line to IMMUNIX_LOG with a single O_APPEND write, so lines
+// from parallel compiles never interleave. A log that cannot be written is
+// reported on stderr once and does not stop the build.
+func (j *job) log(fg string) {
+	if j.pol.Log == "" {
+		return
+	}
+	line := j.logLine(fg)
+	f, err := os.OpenFile(j.pol.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		_, err = f.Write([]byte(line))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(j.e.Stderr, "immunix-cc: warning: IMMUNIX_LOG: %v\n", err)
+	}
+}
+
+func (j *job) logLine(fg string) string {
+	var b strings.Builder
+	p := &j.plan
+	wd, _ := os.Getwd()
+	now := time.Now
+	if j.e.Now != nil {
+		now = j.e.Now
+	}
+	fmt.Fprintf(&b, "time=%s pid=%d v=%s mode=%s", now().UTC().Format(time.RFC3339), os.Getpid(), version.Version, j.inv.Mode)
+	if j.inv.Mode == ModeLink {
+		fmt.Fprintf(&b, " link=%s", j.inv.Link)
+	}
+	fmt.Fprintf(&b, " cc=%s", logValue(j.comp.Cmd[0]))
+	out := j.inv.Output
+	if out == "" {
+		out = "-"
+	}
+	fmt.Fprintf(&b, " dir=%s out=%s", logValue(wd), logValue(out))
+	if j.inv.Reason != NoReason {
+		fmt.Fprintf(&b, " pass=%s", j.inv.Reason)
+		if j.inv.Detail != "" {
+			fmt.Fprintf(&b, " detail=%s", logValue(j.inv.Detail))
+		}
+	}
+	if p.Compile {
+		writeRecord(&b, "compile", &p.CompileRec)
+	}
+	if p.Link {
+		writeRecord(&b, "link", &p.LinkRec)
+	}
+	if fg != "" {
+		fmt.Fprintf(&b, " fg=%s", fg)
+	}
+	if p.Unstamped != "" {
+		fmt.Fprintf(&b, " unstamped=%s", logValue(p.Unstamped))
+	}
+	var notes []string
+	notes = append(notes, p.CompileRec.Notes...)
+	notes = append(notes, p.LinkRec.Notes...)
+	if j.capsNote != "" {
+		notes = append(notes, "probe: "+j.capsNote)
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&b, " notes=%s", logValue(strings.Join(notes, "; ")))
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+func writeRecord(b *strings.Builder, step string, r *Record) {
+	fmt.Fprintf(b, " %s-on=%s %s-off=%s %s-user-off=%s", step, joinP(r.On), step, joinP(r.Off), step, userOffList(r))
+	if step == "compile" {
+		fmt.Fprintf(b, " fortify=%d", r.Fortify)
+	}
+}
+
+func joinP(ps []Protection) string {
+	ps = sortProtections(ps)
+	if len(ps) == 0 {
+		return "-"
+	}
+	return strings.Join(protectionStrings(ps), ",")
+}
+
+func userOffList(r *Record) string {
+	ps := sortProtections(r.UserOff)
+	if len(ps) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p) + "(" + r.Flags[p] + ")"
+	}
+	return logValue(strings.Join(out, ","))
+}
+
+// logValue quotes a value that would not be one token.
+func logValue(s string) string {
+	if s == "" {
+		return `""`
+	}
+	if strings.ContainsAny(s, " \t\n\"\\=") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// shellJoin quotes argv so it can be pasted into a POSIX shell.
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=+,:@%", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
+func (j *job) writeExplain(argv []string) {
+	w := j.e.Stdout
+	fmt.Fprintf(w, "compiler:  %s (%s)\n", strings.Join(j.comp.Cmd, " "), j.comp.Via)
+	if len(j.comp.Launcher) > 0 {
+		fmt.Fprintf(w, "launcher:  %s\n", strings.Join(j.comp.Launcher, " "))
+	}
+	if j.caps.Kind != "" {
+		fmt.Fprintf(w, "caps:      %s %s x86=%t stack-protector-strong=%t stack-clash=%t cf-protection=%t fortify3=%t default-pie=%t\n",
+			j.caps.Kind, j.caps.Version, j.caps.X86, j.caps.Canary, j.caps.StackClash, j.caps.CET, j.caps.Fortify3, j.caps.DefaultPIE)
+	}
+	fmt.Fprintf(w, "mode:      %s", j.inv.Mode)
+	if j.inv.Mode == ModeLink {
+		fmt.Fprintf(w, " (%s)", j.inv.Link)
+	}
+	fmt.Fprintln(w)
+	if j.inv.Reason != NoReason {
+		fmt.Fprintf(w, "pass:      %s %s (the command runs unchanged)\n", j.inv.Reason, j.inv.Detail)
+	}
+	for _, in := range j.inv.Inputs {
+		l := string(in.Lang)
+		if l == "" {
+			l = "linker input"
+		}
+		fmt.Fprintf(w, "input:     %s (%s)\n", in.Name, l)
+	}
+	p := &j.plan
+	show := func(step string, r *Record) {
+		fmt.Fprintf(w, "%-10s on=%s off=%s user-off=%s", step+":", joinP(r.On), joinP(r.Off), userOffList(r))
+		if step == "compile" {
+			fmt.Fprintf(w, " fortify=%d", r.Fortify)
+		}
+		fmt.Fprintln(w)
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  note:    %s\n", n)
+		}
+	}
+	if p.Compile {
+		show("compile", &p.CompileRec)
+	}
+	if p.Link {
+		show("link", &p.LinkRec)
+	}
+	if p.Unstamped != "" {
+		fmt.Fprintf(w, "stamp:     none: %s\n", p.Unstamped)
+	}
+	if j.capsNote != "" {
+		fmt.Fprintf(w, "probe:     %s\n", j.capsNote)
+	}
+	fmt.Fprintf(w, "command:   %s\n", shellJoin(argv))
+}

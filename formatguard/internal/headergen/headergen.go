@@ -1,0 +1,385 @@
+// Package headergen writes FormatGuard's wrapper headers (formatguard/include)
+// from one table, so that every wrapped function gets the same macro
+// machinery and the headers cannot drift from formatguard.Functions.
+//
+// Example:
+//
+//	for name, text := range headergen.Files(127) {
+//		os.WriteFile(filepath.Join("include", name), []byte(text), 0o644)
+//	}
+//
+// The formatguard package's golden test regenerates them with -update.
+package headergen
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Capacity is the number of variadic arguments (after the format) a call
+// may have and still be counted. Beyond it the call does not compile with
+// FormatGuard, and immunix-cc compiles the unit again without it.
+const Capacity = 127
+
+// fn is one wrapped function as the headers see it.
+type fn struct {
+	name string
+	// index of the format argument (0-based)
+	index int
+	wide  bool
+	// glibc feature condition under which glibc declares it ("" = always),
+	// and the condition for other C libraries (musl).
+	glibcCond, otherCond string
+	// chk is the replacement glibc's <bits/*2.h> uses when it defines the
+	// function as a macro (compilers without __builtin_va_arg_pack, i.e.
+	// clang, with _FORTIFY_SOURCE, in C): a macro body over the parameter
+	// list chkParams, or "" when glibc never makes it a macro.
+	chkParams, chk string
+}
+
+// group is one wrapped libc header and the functions it declares.
+type group struct {
+	file   string // wrapper file name, e.g. "stdio.h"
+	fns    []fn
+	guard  string // our include guard
+	cxx    string // the C++ header that #undefs these names, or ""
+	header string // fragment with the macro definitions
+}
+
+const fortifyLevel = "__USE_FORTIFY_LEVEL - 1"
+
+var stdioFns = []fn{
+	{name: "printf", index: 0, chkParams: "...", chk: "__printf_chk (" + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "fprintf", index: 1, chkParams: "__s, ...", chk: "__fprintf_chk (__s, " + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "sprintf", index: 1, chkParams: "__s, ...", chk: "__builtin___sprintf_chk (__s, " + fortifyLevel + ", __glibc_objsize (__s), __VA_ARGS__)"},
+	{name: "snprintf", index: 2, glibcCond: "defined __USE_ISOC99 || defined __USE_UNIX98",
+		otherCond: "!defined __STRICT_ANSI__ || (defined __STDC_VERSION__ && __STDC_VERSION__ >= 199901L) || defined __cplusplus",
+		chkParams: "__s, __n, ...", chk: "__builtin___snprintf_chk (__s, __n, " + fortifyLevel + ", __glibc_objsize (__s), __VA_ARGS__)"},
+	{name: "dprintf", index: 1, glibcCond: "defined __USE_XOPEN2K8",
+		otherCond: "defined _GNU_SOURCE || defined _BSD_SOURCE || defined _POSIX_SOURCE || defined _POSIX_C_SOURCE || defined _XOPEN_SOURCE",
+		chkParams: "__d, ...", chk: "__dprintf_chk (__d, " + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "asprintf", index: 1, glibcCond: "defined __USE_GNU", otherCond: "defined _GNU_SOURCE || defined _BSD_SOURCE",
+		chkParams: "__p, ...", chk: "__asprintf_chk (__p, " + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "obstack_printf", index: 1, glibcCond: "defined __USE_GNU", otherCond: "0",
+		chkParams: "__o, ...", chk: "__obstack_printf_chk (__o, " + fortifyLevel + ", __VA_ARGS__)"},
+}
+
+var wcharFns = []fn{
+	{name: "wprintf", index: 0, wide: true, glibcCond: "defined __USE_ISOC95 || defined __USE_UNIX98",
+		chkParams: "...", chk: "__wprintf_chk (" + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "fwprintf", index: 1, wide: true, glibcCond: "defined __USE_ISOC95 || defined __USE_UNIX98",
+		chkParams: "__s, ...", chk: "__fwprintf_chk (__s, " + fortifyLevel + ", __VA_ARGS__)"},
+	{name: "swprintf", index: 2, wide: true, glibcCond: "defined __USE_ISOC95 || defined __USE_UNIX98",
+		chkParams: "__s, __n, ...",
+		chk: "(__glibc_objsize (__s) != (size_t) -1 || __USE_FORTIFY_LEVEL > 1 \\\n" +
+			"   ? __swprintf_chk (__s, __n, " + fortifyLevel + ", __glibc_objsize (__s) / sizeof (wchar_t), __VA_ARGS__) \\\n" +
+			"   : swprintf (__s, __n, __VA_ARGS__))"},
+}
+
+var groups = []group{
+	{file: "stdio.h", guard: "__IMMUNIX_FG_STDIO_H", cxx: "cstdio", header: "immunix-fg-stdio.h", fns: stdioFns},
+	{file: "wchar.h", guard: "__IMMUNIX_FG_WCHAR_H", cxx: "cwchar", header: "immunix-fg-wchar.h", fns: wcharFns},
+	{file: "sys/syslog.h", guard: "__IMMUNIX_FG_SYSLOG_H", header: "immunix-fg-syslog.h", fns: []fn{
+		{name: "syslog", index: 1, chkParams: "__p, ...", chk: "__syslog_chk (__p, " + fortifyLevel + ", __VA_ARGS__)"},
+	}},
+	{file: "syslog.h", guard: "__IMMUNIX_FG_SYSLOG_H2", header: "immunix-fg-syslog.h"},
+	{file: "err.h", guard: "__IMMUNIX_FG_ERR_H", header: "immunix-fg-err.h", fns: []fn{
+		{name: "err", index: 1}, {name: "errx", index: 1}, {name: "warn", index: 0}, {name: "warnx", index: 0},
+	}},
+	{file: "error.h", guard: "__IMMUNIX_FG_ERROR_H", header: "immunix-fg-error.h", fns: []fn{
+		{name: "error", index: 2}, {name: "error_at_line", index: 4},
+	}},
+	{file: "argp.h", guard: "__IMMUNIX_FG_ARGP_H", header: "immunix-fg-argp.h", fns: []fn{
+		{name: "argp_error", index: 1}, {name: "argp_failure", index: 3},
+	}},
+}
+
+// Wrapped lists the wrapped functions the headers define macros for, with
+// the index of their format argument and whether it is wide; the
+// formatguard tests compare it with formatguard.Functions.
+func Wrapped() map[string][2]int {
+	out := map[string][2]int{}
+	for _, g := range groups {
+		for _, f := range g.fns {
+			w := 0
+			if f.wide {
+				w = 1
+			}
+			out[f.name] = [2]int{f.index, w}
+		}
+	}
+	return out
+}
+
+// Files returns every file of formatguard/include, by path relative to it,
+// for calls of up to capacity variadic arguments.
+func Files(capacity int) map[string]string {
+	files := map[string]string{"immunix-formatguard.h": helper(capacity)}
+	for _, g := range groups {
+		files[g.file] = wrapper(g)
+		if g.fns != nil {
+			files[g.header] = fragment(g)
+		}
+		if g.cxx != "" {
+			files[g.cxx] = cxxWrapper(g)
+		}
+	}
+	return files
+}
+
+// Names returns the file names Files produces, sorted.
+func Names() []string {
+	var names []string
+	for n := range Files(1) {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+const generated = "/* Generated by formatguard/internal/headergen; do not edit. */\n"
+
+func helper(capacity int) string {
+	var b strings.Builder
+	b.WriteString(generated)
+	b.WriteString(`/* FormatGuard: the macro machinery the wrapper headers share, and the one
+ * place where compilers differ.
+ *
+ * A wrapped call F(..., fmt, a1, ..., an) becomes
+ *
+ *     F(..., (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_F(n, fmt)), a1, ..., an)
+ *
+ * - n is counted by the preprocessor: the arguments, already macro-expanded,
+ *   select the n-th entry of a table of Capacity+1 tokens. A call with more
+ *   arguments selects one of the caller's own tokens, and pasting it to our
+ *   prefix fails to compile (never a wrong count): immunix-cc then compiles
+ *   the unit again without FormatGuard and says so. Top-level commas inside
+ *   braces or template arguments make n larger than the real count, never
+ *   smaller, so they can cost protection but never raise a false alert.
+ * - A string literal format is a constant: the conditional folds in the
+ *   front end (gcc and clang both fold __builtin_constant_p of a string
+ *   literal at once, and only of a literal: any pointer variable is 0), the
+ *   call is exactly the user's call, -Wformat checks it once, and
+ *   optimisations such as printf("x\n") -> puts("x") still happen.
+ * - Otherwise the checker parses fmt before F runs and returns it; F itself
+ *   is the function the program asked for (glibc's _FORTIFY_SOURCE inline
+ *   included). fmt and the arguments are evaluated exactly once:
+ *   __builtin_constant_p does not evaluate its operand.
+ * - The checker has format_arg(2): -Wformat and -Wformat-security see the
+ *   user's format through it, so no new warning appears.
+ *
+ * The macros are function-like, so only "F(" is replaced: (F)(...), &F, a
+ * pointer named F, or a struct field F not followed by "(" are untouched.
+ * Only standard C99 preprocessing is used (no ##__VA_ARGS__, no __VA_OPT__),
+ * and every variadic macro here receives at least one variadic argument.
+ * Variadic macros are a C99 feature; gcc and clang accept them in C89 and
+ * C++98 too and do not warn about them in system headers. */
+#ifndef __IMMUNIX_FORMATGUARD_H
+#define __IMMUNIX_FORMATGUARD_H
+
+/* Activation: gcc and clang (and compilers claiming to be gcc) only, not for
+ * assembly, and not when the user opts out with -DIMMUNIX_NO_FORMATGUARD. */
+#if defined __GNUC__ && !defined __ASSEMBLER__ && !defined IMMUNIX_NO_FORMATGUARD
+# define __IMMUNIX_FG_ACTIVE 1
+#else
+# define __IMMUNIX_FG_ACTIVE 0
+#endif
+
+#if __IMMUNIX_FG_ACTIVE
+
+/* glibc's <bits/stdio2.h>, <bits/wchar2.h> and <bits/syslog.h> define
+ * printf & co. as macros calling the __*_chk functions when _FORTIFY_SOURCE
+ * is on but the compiler lacks __builtin_va_arg_pack (clang), in C only.
+ * Our macros then replace glibc's and call the same __*_chk function, so
+ * FORTIFY keeps working. This is the only compiler difference. */
+#if defined __GLIBC__ && defined __USE_FORTIFY_LEVEL && !defined __va_arg_pack && !defined __cplusplus
+# if __USE_FORTIFY_LEVEL > 0
+#  define __IMMUNIX_FG_GLIBC_FORTIFY_MACROS 1
+# endif
+#endif
+#ifndef __IMMUNIX_FG_GLIBC_FORTIFY_MACROS
+# define __IMMUNIX_FG_GLIBC_FORTIFY_MACROS 0
+#endif
+
+/* Which C library decides what a header declares. */
+#ifdef __GLIBC__
+# define __IMMUNIX_FG_GLIBC 1
+#else
+# define __IMMUNIX_FG_GLIBC 0
+#endif
+
+#define __IMMUNIX_FG_CAT(a, b) __IMMUNIX_FG_CAT_(a, b)
+#define __IMMUNIX_FG_CAT_(a, b) a##b
+#define __IMMUNIX_FG_APPLY(m, ...) m(__VA_ARGS__)
+
+/* __IMMUNIX_FG_An(F, args): args with the format at index n rewritten. */
+#define __IMMUNIX_FG_A0(F, ...) __IMMUNIX_FG_S(F, __IMMUNIX_FG_SEL(__VA_ARGS__), __VA_ARGS__)
+#define __IMMUNIX_FG_A1(F, a, ...) a, __IMMUNIX_FG_A0(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A2(F, a, ...) a, __IMMUNIX_FG_A1(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A3(F, a, ...) a, __IMMUNIX_FG_A2(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A4(F, a, ...) a, __IMMUNIX_FG_A3(F, __VA_ARGS__)
+
+#define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
+#define __IMMUNIX_FG_S_(F, k, ...) \
+  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
+#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
+#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
+#define __IMMUNIX_FG_FMT(F, n, fmt) \
+  (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_##F(n, fmt))
+
+/* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
+`)
+	b.WriteString("#define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__")
+	for i := capacity; i >= 0; i-- {
+		if (capacity-i)%8 == 0 {
+			b.WriteString(", \\\n ")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " __immunix_fg_k%d", i)
+	}
+	b.WriteString(", ~)\n#define __IMMUNIX_FG_SEL_(")
+	for i := 0; i <= capacity; i++ {
+		if i%16 == 0 && i > 0 {
+			b.WriteString(" \\\n ")
+		}
+		fmt.Fprintf(&b, "_%d, ", i)
+	}
+	b.WriteString("__k, ...) __k\n")
+	for i := 0; i <= capacity; i++ {
+		more := 1
+		if i == 0 {
+			more = 0
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
+	}
+	b.WriteString(`
+/* The run-time checkers (formatguard/runtime/formatguard.c). Narrow ones
+ * here; the wide ones in immunix-fg-wchar.h, where wchar_t is known. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+`)
+	for _, g := range groups {
+		for _, f := range g.fns {
+			if !f.wide {
+				fmt.Fprintf(&b, "extern const char *__immunix_fg_%s (unsigned int, const char *)\n  __attribute__ ((__nothrow__, __format_arg__ (2)));\n", f.name)
+			}
+		}
+	}
+	b.WriteString(`#ifdef __cplusplus
+}
+/* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
+ * When x is not a (const) char pointer it cannot be a printf format: these
+ * overloads hand it back unchecked, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. */
+extern "C++" {
+`)
+	for _, g := range groups {
+		for _, f := range g.fns {
+			if !f.wide {
+				fmt.Fprintf(&b, "inline const char *__immunix_fg_%[1]s (unsigned int __n, char *__f)\n  { return __immunix_fg_%[1]s (__n, (const char *) __f); }\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+			}
+		}
+	}
+	b.WriteString(`}
+#endif
+
+#endif /* __IMMUNIX_FG_ACTIVE */
+#endif /* __IMMUNIX_FORMATGUARD_H */
+`)
+	return b.String()
+}
+
+func wrapper(g group) string {
+	var b strings.Builder
+	b.WriteString(generated)
+	fmt.Fprintf(&b, `/* FormatGuard wrapper for <%[1]s>: the real header first, unchanged, then
+ * the counting macros for the printf-family functions it declares.
+ *
+ * #include_next keeps the include order and the feature-test macros exactly
+ * as without immunix: the real header is read at the same point, with the
+ * same macros in force, and decides what is declared; we then define a
+ * macro only for a function it declared (the same feature conditions) and
+ * only when nobody else made that name a macro first. Nothing else is
+ * included. */
+#ifndef %[2]s
+#define %[2]s
+#include_next <%[1]s>
+#include "%[3]s"
+#endif
+`, g.file, g.guard, g.header)
+	return b.String()
+}
+
+func cxxWrapper(g group) string {
+	var b strings.Builder
+	b.WriteString(generated)
+	fmt.Fprintf(&b, `/* FormatGuard wrapper for C++ <%[1]s>.
+ *
+ * libstdc++'s <%[1]s> #undefs printf & co. (C++ forbids library functions
+ * that are macros), which would leave std::printf unprotected. After it, the
+ * macros are defined again: "std::printf(fmt, x)" becomes
+ * "std::printf(checked fmt, x)" and still calls std::printf. */
+#include_next <%[1]s>
+#include "%[2]s"
+`, g.cxx, g.header)
+	return b.String()
+}
+
+func fragment(g group) string {
+	var b strings.Builder
+	b.WriteString(generated)
+	fmt.Fprintf(&b, `/* FormatGuard macros for <%s>. Included after the real header by the
+ * wrappers; safe to include again (after libstdc++ #undefs the names). */
+#include "immunix-formatguard.h"
+#if __IMMUNIX_FG_ACTIVE
+`, g.file)
+	if g.fns[0].wide {
+		b.WriteString(`
+#ifndef __IMMUNIX_FG_WIDE_DECLS
+#define __IMMUNIX_FG_WIDE_DECLS
+# ifdef __cplusplus
+extern "C" {
+# endif
+`)
+		for _, f := range g.fns {
+			fmt.Fprintf(&b, "extern const wchar_t *__immunix_fg_%s (unsigned int, const wchar_t *) __attribute__ ((__nothrow__));\n", f.name)
+		}
+		b.WriteString(`# ifdef __cplusplus
+}
+extern "C++" {
+`)
+		for _, f := range g.fns {
+			fmt.Fprintf(&b, "inline const wchar_t *__immunix_fg_%[1]s (unsigned int __n, wchar_t *__f)\n  { return __immunix_fg_%[1]s (__n, (const wchar_t *) __f); }\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+		}
+		b.WriteString("}\n# endif\n#endif\n")
+	}
+	for _, f := range g.fns {
+		cond := "1"
+		if f.glibcCond != "" || f.otherCond != "" {
+			gc, oc := f.glibcCond, f.otherCond
+			if gc == "" {
+				gc = "1"
+			}
+			if oc == "" {
+				oc = "1"
+			}
+			cond = fmt.Sprintf("(__IMMUNIX_FG_GLIBC && (%s)) || (!__IMMUNIX_FG_GLIBC && (%s))", gc, oc)
+		}
+		args := fmt.Sprintf("__IMMUNIX_FG_A%d(%s, __VA_ARGS__)", f.index, f.name)
+		fmt.Fprintf(&b, "\n/* %s: format is argument %d. */\n#if %s\n", f.name, f.index+1, cond)
+		fmt.Fprintf(&b, "# if !defined %[1]s\n#  define %[1]s(...) %[1]s(%[2]s)\n#  define __IMMUNIX_FG_ON_%[1]s 1\n", f.name, args)
+		if f.chk != "" {
+			fmt.Fprintf(&b, "# elif __IMMUNIX_FG_GLIBC_FORTIFY_MACROS && !defined __IMMUNIX_FG_ON_%[1]s\n", f.name)
+			fmt.Fprintf(&b, "#  undef %[1]s\n#  define __IMMUNIX_FG_CHK_%[1]s(%[2]s) \\\n  %[3]s\n", f.name, f.chkParams, f.chk)
+			fmt.Fprintf(&b, "#  define %[1]s(...) __IMMUNIX_FG_APPLY(__IMMUNIX_FG_CHK_%[1]s, %[2]s)\n#  define __IMMUNIX_FG_ON_%[1]s 1\n", f.name, args)
+		}
+		b.WriteString("# endif\n#endif\n")
+	}
+	b.WriteString("\n#endif /* __IMMUNIX_FG_ACTIVE */\n")
+	return b.String()
+}

@@ -1,0 +1,267 @@
+/* FormatGuard: the printf format grammar, written once for char and wchar_t.
+ *
+ * This file is a template: define FG_CHAR (the character type) and
+ * FG_NAME(x) (a name mangler) and include it; formatguard.c includes it
+ * twice, for narrow and wide formats, and the differential fuzzing bridge
+ * (formatguard/internal/cfmt) includes it to compare it with glibc.
+ *
+ * Why our own parser: the guard runtime must work on glibc and musl alike,
+ * and glibc's parse_printf_format exists only on glibc (and only narrow).
+ * The rules below follow the C standard's grammar plus the GNU extensions,
+ * with the exact counting rules of glibc's parse_printf_format, which the
+ * fuzzing keeps us honest about:
+ *   %[n$][flags][width|*|*m$][.prec|.*|.*m$][length]conv
+ *   flags: ' ' + - # 0 ' I    length: hh h l ll L q j z Z t
+ * - every conversion but %% and %m (and unknown letters) takes one argument;
+ * - '*' takes one argument, '*m$' names argument m;
+ * - demanded = max(arguments taken in sequence, highest m or n named);
+ * - a number too large for int in "n$" is not positional (glibc's read_int
+ *   returns -1 and the spec then takes the next argument in sequence).
+ * Nothing here allocates, locks or calls libc: it is used on the alert path
+ * and must be async-signal-safe. */
+
+#ifndef FG_CHAR
+#error "define FG_CHAR and FG_NAME before including fg_parse.h"
+#endif
+
+#include "fg_types.h"
+
+static int FG_NAME(isdigit)(FG_CHAR c)
+{
+	return (unsigned int)(c - (FG_CHAR)'0') < 10;
+}
+
+/* Reads a decimal number at *pp (which is a digit) and leaves *pp after it;
+ * -1 when it does not fit in an int. */
+static int FG_NAME(read_int)(const FG_CHAR **pp)
+{
+	const FG_CHAR *p = *pp;
+	int v = (int)(*p - (FG_CHAR)'0');
+
+	while (FG_NAME(isdigit)(*++p)) {
+		if (v >= 0) {
+			int d = (int)(*p - (FG_CHAR)'0');
+			if (v > 214748364 || (v == 214748364 && d > 7))
+				v = -1;
+			else
+				v = v * 10 + d;
+		}
+	}
+	*pp = p;
+	return v;
+}
+
+static void FG_NAME(settype)(struct fg_result *r, size_t idx, int type)
+{
+	if (r->types != 0 && idx < r->ntypes)
+		r->types[idx] = type;
+}
+
+/* Parses one conversion starting at the '%' at f; returns the position
+ * after it. *posn is the next sequential argument index. */
+static const FG_CHAR *FG_NAME(parse_one)(const FG_CHAR *f, size_t *posn,
+					   struct fg_result *r)
+{
+	long data_arg = -1;
+	int is_long = 0, is_long_double = 0, is_short = 0, is_char = 0;
+	int type = 0, takes = 1;
+	FG_CHAR conv;
+
+	++f; /* '%' */
+
+	if (FG_NAME(isdigit)(*f)) {
+		const FG_CHAR *begin = f;
+		int n = FG_NAME(read_int)(&f);
+		if (n != 0 && *f == (FG_CHAR)'$') {
+			++f;
+			if (n != -1) {
+				data_arg = (long)n - 1;
+				if ((size_t)n > r->max_ref)
+					r->max_ref = (size_t)n;
+			}
+		} else {
+			f = begin; /* it was the width (or the 0 flag) */
+		}
+	}
+
+	/* Flags. */
+	for (;;) {
+		FG_CHAR c = *f;
+		if (c == ' ' || c == '+' || c == '-' || c == '#' || c == '0' ||
+		    c == '\'' || c == 'I') {
+			if (*++f == 0)
+				break;
+			continue;
+		}
+		break;
+	}
+
+	/* Width. */
+	if (*f == (FG_CHAR)'*') {
+		const FG_CHAR *begin = ++f;
+		long width_arg = -1;
+		if (FG_NAME(isdigit)(*f)) {
+			int n = FG_NAME(read_int)(&f);
+			if (n != 0 && *f == (FG_CHAR)'$') {
+				if (n != -1) {
+					width_arg = (long)n - 1;
+					if ((size_t)n > r->max_ref)
+						r->max_ref = (size_t)n;
+				}
+				++f;
+			}
+		}
+		if (width_arg < 0) {
+			FG_NAME(settype)(r, *posn, FG_PA_INT);
+			++*posn;
+			f = begin;
+		} else {
+			FG_NAME(settype)(r, (size_t)width_arg, FG_PA_INT);
+		}
+	} else if (FG_NAME(isdigit)(*f)) {
+		(void)FG_NAME(read_int)(&f);
+	}
+
+	/* Precision. */
+	if (*f == (FG_CHAR)'.') {
+		++f;
+		if (*f == (FG_CHAR)'*') {
+			const FG_CHAR *begin = ++f;
+			long prec_arg = -1;
+			if (FG_NAME(isdigit)(*f)) {
+				int n = FG_NAME(read_int)(&f);
+				if (n != 0 && *f == (FG_CHAR)'$') {
+					if (n != -1) {
+						prec_arg = (long)n - 1;
+						if ((size_t)n > r->max_ref)
+							r->max_ref = (size_t)n;
+					}
+					++f;
+				}
+			}
+			if (prec_arg < 0) {
+				FG_NAME(settype)(r, *posn, FG_PA_INT);
+				++*posn;
+				f = begin;
+			} else {
+				FG_NAME(settype)(r, (size_t)prec_arg, FG_PA_INT);
+			}
+		} else if (FG_NAME(isdigit)(*f)) {
+			(void)FG_NAME(read_int)(&f);
+		}
+	}
+
+	/* Length modifier. */
+	switch (*f++) {
+	case 'h':
+		if (*f != (FG_CHAR)'h') {
+			is_short = 1;
+		} else {
+			++f;
+			is_char = 1;
+		}
+		break;
+	case 'l':
+		is_long = 1;
+		if (*f != (FG_CHAR)'l')
+			break;
+		++f;
+		is_long_double = 1;
+		break;
+	case 'L':
+	case 'q':
+		is_long_double = 1;
+		break;
+	case 'z':
+	case 'Z':
+		is_long = sizeof(size_t) > sizeof(unsigned int);
+		is_long_double = sizeof(size_t) > sizeof(unsigned long);
+		break;
+	case 't':
+		is_long = sizeof(FG_PTRDIFF) > sizeof(int);
+		is_long_double = sizeof(FG_PTRDIFF) > sizeof(long);
+		break;
+	case 'j':
+		is_long = sizeof(FG_INTMAX) > sizeof(unsigned int);
+		is_long_double = sizeof(FG_INTMAX) > sizeof(unsigned long);
+		break;
+	default:
+		--f;
+		break;
+	}
+
+	conv = *f;
+	switch (conv) {
+	case 'i': case 'd': case 'u': case 'o': case 'X': case 'x':
+	case 'b': case 'B':
+		if (is_long_double && sizeof(long) != sizeof(long long))
+			type = FG_PA_INT | FG_PA_FLAG_LONG_LONG;
+		else if (is_long)
+			type = FG_PA_INT | FG_PA_FLAG_LONG;
+		else if (is_short)
+			type = FG_PA_INT | FG_PA_FLAG_SHORT;
+		else if (is_char)
+			type = FG_PA_CHAR;
+		else
+			type = FG_PA_INT;
+		break;
+	case 'e': case 'E': case 'f': case 'F':
+	case 'g': case 'G': case 'a': case 'A':
+		type = is_long_double ? (FG_PA_DOUBLE | FG_PA_FLAG_LONG_DOUBLE)
+				      : FG_PA_DOUBLE;
+		break;
+	case 'c':
+		type = FG_PA_CHAR;
+		break;
+	case 'C':
+		type = FG_PA_WCHAR;
+		break;
+	case 's':
+		type = FG_PA_STRING;
+		break;
+	case 'S':
+		type = FG_PA_WSTRING;
+		break;
+	case 'p':
+		type = FG_PA_POINTER;
+		break;
+	case 'n':
+		type = FG_PA_INT | FG_PA_FLAG_PTR;
+		r->has_n = 1;
+		break;
+	default: /* %m, %%, the end of the string, unknown letters */
+		takes = 0;
+		break;
+	}
+
+	if (takes) {
+		if (data_arg == -1) {
+			FG_NAME(settype)(r, *posn, type);
+			++*posn;
+		} else {
+			FG_NAME(settype)(r, (size_t)data_arg, type);
+		}
+	}
+
+	if (conv == 0)
+		return f; /* the format ended inside the conversion */
+	return f + 1;
+}
+
+/* Parses the whole format: fills r->demanded and r->has_n (and r->types
+ * when it is set). */
+static void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
+{
+	size_t posn = 0;
+
+	r->max_ref = 0;
+	r->has_n = 0;
+	for (;;) {
+		while (*f != 0 && *f != (FG_CHAR)'%')
+			++f;
+		if (*f == 0)
+			break;
+		f = FG_NAME(parse_one)(f, &posn, r);
+	}
+	r->demanded = posn > r->max_ref ? posn : r->max_ref;
+}

@@ -1,0 +1,169 @@
+/* FormatGuard run-time checkers: __immunix_fg_F for every wrapped
+ * printf-family function F (docs/contracts.md, formatguard/functions.go).
+ *
+ * The wrapper headers turn a call F(..., fmt, a1, ..., an) whose format is
+ * not a compile-time literal into F(..., __immunix_fg_F(n, fmt), a1, ..., an):
+ * the checker runs before F (it computes F's argument), parses fmt, and
+ * returns it unchanged when the format reads at most n arguments and does
+ * not write through %n. Otherwise an attacker controls the format: it raises
+ * a "formatguard" alert and halts the process, before F prints anything.
+ *
+ * Returning the format, rather than calling a v*printf ourselves, keeps
+ * every call going to the function the program asked for, with glibc's
+ * _FORTIFY_SOURCE checks, and covers functions that have no va_list form
+ * (error, error_at_line, argp_error, argp_failure).
+ *
+ * The alert path is async-signal-safe: no malloc, no stdio, no locks. */
+
+#include <stddef.h>
+#include <wchar.h>
+
+#include "guard.h"
+#include "fg_types.h"
+
+#define FG_CHAR char
+#define FG_NAME(x) fg_narrow_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+#define FG_CHAR wchar_t
+#define FG_NAME(x) fg_wide_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+#define FG_EXPORT __attribute__((visibility("default")))
+
+/* Decimal of v into buf (room for 21), returns the end. */
+static char *fg_utoa(char *p, size_t v)
+{
+	char tmp[24];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (i > 0)
+		*p++ = tmp[--i];
+	return p;
+}
+
+static char *fg_cpy(char *p, char *end, const char *s)
+{
+	while (*s != 0 && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+/* The format, as far as it fits, for the alert's msg: printable ASCII as
+ * is, anything else (and wide characters beyond ASCII) as '?'. The alert
+ * writer escapes msg itself; this only keeps it short and byte-sized. */
+#define FG_SHOW 64
+
+static void fg_attack(const char *func, size_t passed, const struct fg_result *r,
+		      const void *addr, const char *narrow, const wchar_t *wide)
+{
+	char extra[640], msg[256];
+	char *p = extra, *end = extra + 128;
+	char *m = msg, *mend = msg + sizeof msg - 1;
+	size_t i;
+
+	p = fg_cpy(p, end, " call=");
+	p = fg_cpy(p, end, func);
+	p = fg_cpy(p, end, " passed=");
+	if (end - p > 24)
+		p = fg_utoa(p, passed);
+	p = fg_cpy(p, end, " demanded=");
+	if (end - p > 24)
+		p = fg_utoa(p, r->demanded);
+	*p = 0;
+	/* " obj=... off=0x..." locates the call in the object it lies in. */
+	__immunix_locate(addr, p, sizeof extra - (size_t)(p - extra));
+
+	if (r->demanded > passed)
+		m = fg_cpy(m, mend, "format reads more arguments than the call passes: \"");
+	else
+		m = fg_cpy(m, mend, "non-literal format writes through %n: \"");
+	for (i = 0; i < FG_SHOW && m < mend - 8; i++) {
+		unsigned long c = narrow ? (unsigned char)narrow[i] : (unsigned long)wide[i];
+		if (c == 0)
+			break;
+		*m++ = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	if (i == FG_SHOW)
+		m = fg_cpy(m, mend, "...");
+	m = fg_cpy(m, mend, "\"");
+	*m = 0;
+
+	__immunix_alert("formatguard", addr, extra, msg);
+	__immunix_halt();
+}
+
+static void fg_check(const char *func, unsigned int passed, const char *fmt,
+		     const void *addr)
+{
+	struct fg_result r;
+
+	r.types = 0;
+	r.ntypes = 0;
+	fg_narrow_parse(fmt, &r);
+	if (r.demanded > passed || r.has_n)
+		fg_attack(func, passed, &r, addr, fmt, 0);
+}
+
+static void fg_wcheck(const char *func, unsigned int passed, const wchar_t *fmt,
+		      const void *addr)
+{
+	struct fg_result r;
+
+	r.types = 0;
+	r.ntypes = 0;
+	fg_wide_parse(fmt, &r);
+	if (r.demanded > passed || r.has_n)
+		fg_attack(func, passed, &r, addr, 0, fmt);
+}
+
+/* A NULL format passes through: err(3) and friends accept it, and for the
+ * others the real function decides what NULL means. */
+#define FG_NARROW(F)                                                          \
+	FG_EXPORT const char *__immunix_fg_##F(unsigned int n, const char *fmt); \
+	FG_EXPORT const char *__immunix_fg_##F(unsigned int n, const char *fmt)  \
+	{                                                                     \
+		if (fmt != 0)                                                 \
+			fg_check(#F, n, fmt, __builtin_return_address(0));    \
+		return fmt;                                                   \
+	}
+
+#define FG_WIDE(F)                                                            \
+	FG_EXPORT const wchar_t *__immunix_fg_##F(unsigned int n,              \
+						  const wchar_t *fmt);        \
+	FG_EXPORT const wchar_t *__immunix_fg_##F(unsigned int n,              \
+						  const wchar_t *fmt)         \
+	{                                                                     \
+		if (fmt != 0)                                                 \
+			fg_wcheck(#F, n, fmt, __builtin_return_address(0));   \
+		return fmt;                                                   \
+	}
+
+/* The list matches formatguard/functions.go (a Go test checks it). */
+FG_NARROW(printf)
+FG_NARROW(fprintf)
+FG_NARROW(dprintf)
+FG_NARROW(sprintf)
+FG_NARROW(snprintf)
+FG_NARROW(asprintf)
+FG_NARROW(obstack_printf)
+FG_NARROW(syslog)
+FG_WIDE(wprintf)
+FG_WIDE(fwprintf)
+FG_WIDE(swprintf)
+FG_NARROW(err)
+FG_NARROW(errx)
+FG_NARROW(warn)
+FG_NARROW(warnx)
+FG_NARROW(error)
+FG_NARROW(error_at_line)
+FG_NARROW(argp_error)
+FG_NARROW(argp_failure)

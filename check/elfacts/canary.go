@@ -258,6 +258,11 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 		return paramRSP[off] || off >= 0
 	}
 	for pc := 0; pc < len(code); {
+		if isEndbr(code[pc:]) { // CET landing pad; x86asm does not know it
+			pc += 4
+			n++
+			continue
+		}
 		inst, err := x86asm.Decode(code[pc:], 64)
 		if err != nil || inst.Len == 0 {
 			bad++
@@ -361,6 +366,11 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 		return Missing, movRSP
 	}
 	return NeedsNone, ""
+}
+
+// isEndbr reports whether b starts with endbr64 or endbr32.
+func isEndbr(b []byte) bool {
+	return len(b) >= 4 && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && (b[3] == 0xfa || b[3] == 0xfb)
 }
 
 // family maps any general-purpose register to its 64-bit name.

@@ -1,0 +1,417 @@
+package check
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/immunix/immunix/check/elfacts"
+	"github.com/immunix/immunix/check/pkg"
+)
+
+// FileReport is the verdict for one ELF file (on disk or inside a package),
+// or the error that kept it from being read.
+type FileReport struct {
+	// Path names the file: its path, or "PACKAGE!MEMBER" inside a package.
+	Path string `json:"path"`
+	// Package and Member are set for files read from a package.
+	Package string `json:"package,omitempty"`
+	Member  string `json:"member,omitempty"`
+	Kind    string `json:"kind,omitempty"`
+	Arch    string `json:"arch,omitempty"`
+	// Error is why the file could not be checked; Results is then empty.
+	Error   string   `json:"error,omitempty"`
+	Results []Result `json:"results,omitempty"`
+	// Failed lists the properties the policy refuses.
+	Failed []string `json:"failed,omitempty"`
+}
+
+// Result returns the file's result for prop.
+func (f *FileReport) Result(prop string) (Result, bool) {
+	for _, r := range f.Results {
+		if r.Property == prop {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// Summary counts the files of a report.
+type Summary struct {
+	Files   int `json:"files"`   // ELF files checked or attempted
+	Passed  int `json:"passed"`  // checked, and the policy accepts them
+	Failed  int `json:"failed"`  // checked, and the policy refuses them
+	Errors  int `json:"errors"`  // could not be read
+	Skipped int `json:"skipped"` // non-ELF files met in directories and packages
+}
+
+// Report is the result of one scan.
+type Report struct {
+	Level    string       `json:"level"`
+	Policy   string       `json:"policy"`
+	Required []string     `json:"required"`
+	Files    []FileReport `json:"files"`
+	Summary  Summary      `json:"summary"`
+
+	want map[string]string // what the policy asks of each property
+}
+
+// ExitCode is the gate's exit status: 2 when any input could not be read, 1
+// when the policy refused a file, else 0.
+func (r *Report) ExitCode() int {
+	switch {
+	case r.Summary.Errors > 0:
+		return 2
+	case r.Summary.Failed > 0:
+		return 1
+	}
+	return 0
+}
+
+// Scanner checks files against a policy. Fill the fields, then call Scan.
+type Scanner struct {
+	Policy Policy
+	// Code turns on the per-function canary analysis.
+	Code bool
+	// Workers bounds the parallelism; 0 means one per CPU.
+	Workers int
+	// RuntimeArchives are the static libraries (libc.a, libgcc.a, ...)
+	// whose functions, found in a static program, are the toolchain's and
+	// not the program's; nil means DefaultRuntimeArchives().
+	RuntimeArchives []string
+	// Stdin supplies the list of paths for the argument "-".
+	Stdin io.Reader
+	// Progress, if set, is called after each input unit (a file or a
+	// package) with the count done and the total.
+	Progress func(done, total int)
+
+	libcOnce sync.Once
+	libc     map[string]bool
+}
+
+// DefaultRuntimeArchives returns the static runtime libraries a static
+// program links on this system: libc.a where Debian, Fedora and others keep
+// it, and GCC's libgcc.a, libgcc_eh.a and libstdc++.a (Clang links the same
+// ones on Debian).
+func DefaultRuntimeArchives() []string {
+	var out []string
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libc.a", "/usr/lib64/libc.a", "/usr/lib/libc.a"} {
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+			break
+		}
+	}
+	for _, pat := range []string{"/usr/lib/gcc/x86_64-linux-gnu/*", "/usr/lib/gcc/x86_64-redhat-linux/*"} {
+		dirs, _ := filepath.Glob(pat)
+		for _, d := range dirs {
+			for _, n := range []string{"libgcc.a", "libgcc_eh.a", "libstdc++.a"} {
+				if _, err := os.Stat(filepath.Join(d, n)); err == nil {
+					out = append(out, filepath.Join(d, n))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MaxMemberSize bounds a package member read into memory for checking.
+const MaxMemberSize = 1 << 30
+
+// unit is one input: a file on disk or a package.
+type unit struct {
+	path     string
+	explicit bool   // named on the command line (not found in a directory)
+	err      string // an error found while listing inputs
+}
+
+// Scan checks every input. Paths may be ELF files, directories (walked
+// recursively; symbolic links inside them are not followed), .deb and .rpm
+// packages, or "-" for a newline-separated list of paths on Stdin.
+func (s *Scanner) Scan(paths []string) *Report {
+	units := s.expand(paths)
+	out := make([][]FileReport, len(units))
+	skipped := make([]int, len(units))
+	workers := s.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, max(len(units), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(units) {
+					return
+				}
+				out[i], skipped[i] = s.checkUnit(units[i])
+				if s.Progress != nil {
+					s.Progress(int(done.Add(1)), len(units))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep := &Report{Level: string(s.Policy.Level()), Policy: s.Policy.String(), Required: s.Policy.Required(), Files: []FileReport{}, want: map[string]string{}}
+	for _, p := range rep.Required {
+		rep.want[p] = s.Policy.Want(p)
+	}
+	if rep.Required == nil {
+		rep.Required = []string{}
+	}
+	for i, fr := range out {
+		rep.Summary.Skipped += skipped[i]
+		for _, f := range fr {
+			rep.Files = append(rep.Files, f)
+			rep.Summary.Files++
+			switch {
+			case f.Error != "":
+				rep.Summary.Errors++
+			case len(f.Failed) > 0:
+				rep.Summary.Failed++
+			default:
+				rep.Summary.Passed++
+			}
+		}
+	}
+	return rep
+}
+
+func (s *Scanner) expand(paths []string) []unit {
+	var units []unit
+	var add func(p string, explicit bool)
+	add = func(p string, explicit bool) {
+		if p == "-" && explicit {
+			if s.Stdin == nil {
+				units = append(units, unit{path: "-", explicit: true, err: "no standard input to read paths from"})
+				return
+			}
+			sc := bufio.NewScanner(s.Stdin)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				if line := strings.TrimSpace(sc.Text()); line != "" {
+					add(line, true)
+				}
+			}
+			if err := sc.Err(); err != nil {
+				units = append(units, unit{path: "-", explicit: true, err: fmt.Sprintf("read path list: %v", err)})
+			}
+			return
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			units = append(units, unit{path: p, explicit: true, err: errText(err)})
+			return
+		}
+		if !st.IsDir() {
+			units = append(units, unit{path: p, explicit: explicit})
+			return
+		}
+		err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			if err != nil {
+				units = append(units, unit{path: q, explicit: true, err: errText(err)})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				units = append(units, unit{path: q})
+			}
+			return nil // directories are descended, symlinks and devices skipped
+		})
+		if err != nil {
+			units = append(units, unit{path: p, explicit: true, err: errText(err)})
+		}
+	}
+	for _, p := range paths {
+		add(p, true)
+	}
+	return units
+}
+
+// errText renders an os error without Go's "op path:" prefix duplication.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// checkUnit checks one input and returns its reports and how many files
+// were skipped as not ELF.
+func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
+	if u.err != "" {
+		return []FileReport{{Path: u.path, Error: u.err}}, 0
+	}
+	f, err := os.Open(u.path)
+	if err != nil {
+		return []FileReport{{Path: u.path, Error: errText(err)}}, 0
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return []FileReport{{Path: u.path, Error: errText(err)}}, 0
+	}
+	head := make([]byte, 32)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte(elf.ELFMAG)):
+		return []FileReport{s.checkELF(u.path, f, st.Size())}, 0
+	case pkg.Sniff(head) != "":
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return []FileReport{{Path: u.path, Error: errText(err)}}, 0
+		}
+		return s.checkPackage(u.path, f)
+	case u.explicit:
+		return []FileReport{{Path: u.path, Error: "not an ELF file, .deb or .rpm package"}}, 0
+	}
+	return nil, 1
+}
+
+func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
+	fr := FileReport{Path: path}
+	facts, err := elfacts.Read(r, size, elfacts.Options{Functions: s.Code})
+	if err != nil {
+		fr.Error = err.Error()
+		return fr
+	}
+	fr.Kind = string(facts.Kind)
+	fr.Arch = arch(facts)
+	var env *Env
+	if facts.Static && !facts.Stripped {
+		env = &Env{LibcFuncs: s.libcFuncs()}
+	}
+	fr.Results = Evaluate(facts, env)
+	fr.Failed = s.Policy.Failures(fr.Results)
+	return fr
+}
+
+func arch(f *elfacts.Facts) string {
+	m := strings.ToLower(strings.TrimPrefix(f.Machine.String(), "EM_"))
+	bits := "64"
+	if f.Class == elf.ELFCLASS32 {
+		bits = "32"
+	}
+	end := "le"
+	if f.Data == elf.ELFDATA2MSB {
+		end = "be"
+	}
+	return m + "/" + bits + end
+}
+
+func (s *Scanner) libcFuncs() map[string]bool {
+	s.libcOnce.Do(func() {
+		paths := s.RuntimeArchives
+		if paths == nil {
+			paths = DefaultRuntimeArchives()
+		}
+		s.libc = map[string]bool{}
+		for _, p := range paths {
+			m, err := ArchiveFuncs(p)
+			if err != nil {
+				continue // reported by the caller's policy as unknown attribution
+			}
+			for k := range m {
+				s.libc[k] = true
+			}
+		}
+	})
+	return s.libc
+}
+
+func (s *Scanner) checkPackage(path string, r io.Reader) ([]FileReport, int) {
+	var out []FileReport
+	skipped := 0
+	err := pkg.Walk(r, func(m pkg.Member, mr io.Reader) error {
+		name := path + "!" + m.Name
+		var head [4]byte
+		n, err := io.ReadFull(mr, head[:])
+		if err != nil && n < 4 {
+			if m.Size >= 4 {
+				return fmt.Errorf("read %s: %w", m.Name, err)
+			}
+			skipped++
+			return nil
+		}
+		if string(head[:]) != elf.ELFMAG {
+			skipped++
+			return nil
+		}
+		if m.Size > MaxMemberSize {
+			out = append(out, FileReport{Path: name, Package: path, Member: m.Name, Error: fmt.Sprintf("member of %d bytes is larger than the %d-byte limit", m.Size, MaxMemberSize)})
+			return nil
+		}
+		data := make([]byte, m.Size)
+		copy(data, head[:])
+		if _, err := io.ReadFull(mr, data[4:]); err != nil {
+			return fmt.Errorf("read %s: %w", m.Name, err)
+		}
+		fr := s.checkELF(name, bytes.NewReader(data), m.Size)
+		fr.Package, fr.Member = path, m.Name
+		out = append(out, fr)
+		return nil
+	})
+	if err != nil {
+		out = append(out, FileReport{Path: path, Package: path, Error: err.Error()})
+	}
+	return out, skipped
+}
+
+// ArchiveFuncs reads the names of the functions defined in a static
+// archive such as libc.a (every member's .symtab, local functions included), so that a
+// static program's copy of libc can be told from the program's own code.
+func ArchiveFuncs(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ar := pkg.NewArReader(bufio.NewReaderSize(f, 1<<20))
+	names := map[string]bool{}
+	for {
+		h, err := ar.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if !strings.HasSuffix(h.Name, ".o") || h.Size > 64<<20 {
+			continue
+		}
+		data, err := io.ReadAll(ar)
+		if err != nil {
+			return nil, fmt.Errorf("read %s(%s): %w", path, h.Name, err)
+		}
+		o, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			continue
+		}
+		syms, _ := o.Symbols()
+		for _, s := range syms {
+			t := elf.ST_TYPE(s.Info)
+			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF && s.Name != "" {
+				names[s.Name] = true
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("read %s: no functions found", path)
+	}
+	return names, nil
+}

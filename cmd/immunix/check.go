@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/immunix/immunix/check"
+)
+
+func init() {
+	register(command{
+		name:    "check",
+		summary: "prove what each binary carries: the CI gate for ELF files, directories, .deb and .rpm",
+		run:     runCheck,
+	})
+}
+
+const checkUsage = `Usage: immunix check [OPTIONS] PATH...
+
+Check ELF files, directories (recursively; symbolic links inside them are
+not followed), .deb and .rpm packages (read in place, never unpacked) against
+a hardening policy. PATH "-" reads a list of paths, one a line, from
+standard input.
+
+Exit status: 0 every file passes the policy, 1 the policy refused a file,
+2 usage error or an input could not be read (the scan still goes on).
+
+Policy levels (each includes the one before):
+  basic    noexecstack wx pie relro=partial-or-full
+  strong   + canary fortify relro=full now      (the default)
+  immunix  + formatguard stamp                  (built by immunix-cc, nothing off)
+CET, rpath, stripped and static are reported but only checked on --require.
+
+Properties: %s
+
+Options:
+%s`
+
+func runCheck(env *Env, args []string) int {
+	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	level := fs.String("policy", "strong", "policy `LEVEL`: basic, strong or immunix")
+	require := fs.StringSlice("require", nil, "also require `PROP`erties to pass (comma-separated, repeatable)")
+	allow := fs.StringSlice("allow", nil, "do not check `PROP`erties (comma-separated, repeatable)")
+	strict := fs.Bool("strict", false, "fail a checked property whose status is unknown (e.g. canary of a stripped static program)")
+	format := fs.StringP("format", "f", "text", "report `FORMAT`: text, json, sarif or junit")
+	output := fs.StringP("output", "o", "", "write the report to `FILE` instead of standard output")
+	quiet := fs.BoolP("quiet", "q", false, "text format: list only files that fail or cannot be read")
+	noCode := fs.Bool("no-code", false, "skip the per-function disassembly (canary becomes unknown)")
+	jobs := fs.IntP("jobs", "j", 0, "check `N` files in parallel (default: one per CPU)")
+	runtimes := fs.StringSlice("runtime-archive", nil, "static `LIB`rary (libc.a, libgcc.a...) whose functions in a static program are the toolchain's, not the program's (repeatable; default: this system's libc.a, libgcc.a, libgcc_eh.a, libstdc++.a)")
+	color := fs.String("color", "auto", "colour the text table: auto (on a terminal), always or never")
+	progress := fs.String("progress", "auto", "progress bar on standard error: auto (on a terminal, many files), always or never")
+	help := fs.BoolP("help", "h", false, "show this help")
+	if err := fs.Parse(args); err != nil {
+		env.Errorf("check", "%v (see 'immunix check --help')", err)
+		return 2
+	}
+	if *help {
+		fmt.Fprintf(env.Stdout, checkUsage, strings.Join(check.Properties, " "), fs.FlagUsages())
+		return 0
+	}
+	if fs.NArg() == 0 {
+		env.Errorf("check", "no PATH given (see 'immunix check --help')")
+		return 2
+	}
+	pol, err := check.NewPolicy(check.Level(*level))
+	if err != nil {
+		env.Errorf("check", "--policy: %v", err)
+		return 2
+	}
+	for _, p := range *require {
+		if pol, err = pol.WithRequire(strings.TrimSpace(p)); err != nil {
+			env.Errorf("check", "--require: %v", err)
+			return 2
+		}
+	}
+	for _, p := range *allow {
+		if pol, err = pol.WithAllow(strings.TrimSpace(p)); err != nil {
+			env.Errorf("check", "--allow: %v", err)
+			return 2
+		}
+	}
+	pol = pol.WithStrict(*strict)
+	write, ok := map[string]func(io.Writer, *check.Report) error{
+		"json": check.WriteJSON, "sarif": check.WriteSARIF, "junit": check.WriteJUnit, "text": nil,
+	}[*format]
+	if !ok {
+		env.Errorf("check", "--format: unknown format %q (want %s)", *format, strings.Join(check.Formats, ", "))
+		return 2
+	}
+	for name, v := range map[string]string{"--color": *color, "--progress": *progress} {
+		if v != "auto" && v != "always" && v != "never" {
+			env.Errorf("check", "%s: %q is not auto, always or never", name, v)
+			return 2
+		}
+	}
+	if *jobs < 0 {
+		env.Errorf("check", "--jobs: %d is negative", *jobs)
+		return 2
+	}
+
+	out := env.Stdout
+	if *output != "" {
+		f, err := os.Create(*output)
+		if err != nil {
+			env.Errorf("check", "--output: %v", err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	sc := &check.Scanner{Policy: pol, Code: !*noCode, Workers: *jobs, RuntimeArchives: *runtimes, Stdin: env.Stdin}
+	var bar *progressBar
+	if *progress == "always" || (*progress == "auto" && isTerminal(env.Stderr)) {
+		bar = &progressBar{w: env.Stderr, min: 20}
+		if *progress == "always" {
+			bar.min = 0
+		}
+		sc.Progress = bar.update
+	}
+	rep := sc.Scan(fs.Args())
+	if bar != nil {
+		bar.clear()
+	}
+	if write == nil {
+		useColor := *color == "always" || (*color == "auto" && *output == "" && isTerminal(env.Stdout))
+		err = check.WriteText(out, rep, check.TextOptions{Color: useColor, Quiet: *quiet})
+	} else {
+		err = write(out, rep)
+	}
+	if err != nil {
+		env.Errorf("check", "write report: %v", err)
+		return 2
+	}
+	if *format != "text" || *output != "" {
+		// Machine formats go to a file or a pipe; say the outcome on stderr
+		// too, one line per unreadable file, so a CI log shows it.
+		for _, f := range rep.Files {
+			if f.Error != "" {
+				env.Errorf("check", "%s: %s", f.Path, f.Error)
+			}
+		}
+	}
+	return rep.ExitCode()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// progressBar draws "[#####.....]  120/400 files" on one terminal line.
+type progressBar struct {
+	mu    sync.Mutex
+	w     io.Writer
+	min   int // draw only when there are at least this many inputs
+	last  int // last drawn width of the filled part, to draw only on change
+	drawn bool
+}
+
+const barWidth = 40
+
+func (p *progressBar) update(done, total int) {
+	if total < p.min || total == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	filled := done * barWidth / total
+	if p.drawn && filled == p.last && done != total {
+		return
+	}
+	p.last, p.drawn = filled, true
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), done, total)
+}
+
+func (p *progressBar) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", barWidth+24))
+	}
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The install steps of immunix's distro-rebuild image (Dockerfile), kept in
+# one script so that the tests (tests/distro) run exactly what the image does.
+#
+#   bash scripts/install-image.sh [--root DIR] [--no-apt] [--no-go-build BINDIR]
+#
+# Steps, in order:
+#   1. apt: install the Debian packages a distro rebuild needs (list below),
+#      only those that are missing; needs root. --no-apt skips the step and
+#      fails if a package is missing.
+#   2. Go: make sure a Go >= the module's version is on PATH (bookworm-backports
+#      from the machine's own mirror when Debian's is too old).
+#   3. build immunix, immunix-cc and immunix-c++ (a hard link) into
+#      ROOT/usr/bin. --no-go-build BINDIR copies them from BINDIR instead.
+#   4. masquerade farm ROOT/usr/lib/immunix/bin: one relative symlink to
+#      ../../../bin/immunix-cc for every compiler driver name found in /usr/bin
+#      (cc, c++, gcc, g++, clang, clang++, their versioned names and the
+#      <triplet>- names).
+#   5. prebuild the guard runtime into ROOT/usr/lib/immunix for every name in
+#      the farm and the native, -m32 and -mx32 ABIs (`immunix guardlib --prebuild`).
+#   6. RPM macros (ROOT/usr/lib/rpm/macros.d/macros.immunix, macros.subdomain),
+#      the profile directory ROOT/etc/subdomain.d and the environment file
+#      ROOT/etc/profile.d/immunix.sh, which puts the farm first in PATH.
+#
+# ROOT defaults to / (the image). Every path the script writes is under ROOT,
+# and the farm's links are relative, so a tree installed under a temporary
+# ROOT works in place: PATH=ROOT/usr/lib/immunix/bin:$PATH.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=/
+apt=1
+prebuilt=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --root) root=${2:?--root needs a directory}; shift 2 ;;
+    --root=*) root=${1#--root=}; shift ;;
+    --no-apt) apt=0; shift ;;
+    --no-go-build) prebuilt=${2:?--no-go-build needs a directory}; shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
+    *) echo "install-image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+say() { echo "install-image.sh: $*" >&2; }
+
+# 1. Debian packages. The compilers the image protects, what the gate and
+# SubDomain need, and the distro build tools.
+packages=(
+  gcc g++ clang make binutils file
+  gcc-multilib
+  strace
+  build-essential dpkg-dev devscripts fakeroot debhelper equivs
+  rpm
+  ccache distcc
+  git ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ $apt -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]} (run as root without --no-apt to install them)"
+    exit 1
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Go, only needed to build immunix itself.
+if [ -z "$prebuilt" ]; then
+  if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
+  want=$(awk '$1=="go"{print $2; exit}' "$here/go.mod")
+  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
+  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
+    if [ $apt -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
+      say "Go >= $want is needed to build immunix (have: ${have:-none})"
+      exit 1
+    fi
+    # Debian 12's own Go is too old; bookworm-backports has a newer one, from
+    # the mirror this machine already uses.
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/immunix-backports.list
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports golang-go >/dev/null
+    export PATH=/usr/lib/go/bin:$PATH
+  fi
+fi
+
+# 3. The binaries.
+bindir=$root/usr/bin
+mkdir -p "$bindir"
+if [ -n "$prebuilt" ]; then
+  install -m 0755 "$prebuilt/immunix" "$prebuilt/immunix-cc" "$bindir/"
+else
+  (cd "$here" && go build -trimpath -o "$bindir/" ./cmd/immunix ./cmd/immunix-cc)
+fi
+ln -f "$bindir/immunix-cc" "$bindir/immunix-c++"
+
+# 4. The masquerade farm: every compiler driver name a package build may call.
+libdir=$root/usr/lib/immunix
+farm=$libdir/bin
+mkdir -p "$farm"
+triplet=$(gcc -dumpmachine)
+shopt -s nullglob
+names=()
+for f in /usr/bin/cc /usr/bin/c++ \
+         /usr/bin/gcc /usr/bin/gcc-[0-9]* /usr/bin/g++ /usr/bin/g++-[0-9]* \
+         /usr/bin/clang /usr/bin/clang-[0-9]* /usr/bin/clang++ /usr/bin/clang++-[0-9]* \
+         "/usr/bin/$triplet-gcc" "/usr/bin/$triplet-gcc-"[0-9]* \
+         "/usr/bin/$triplet-g++" "/usr/bin/$triplet-g++-"[0-9]* \
+         "/usr/bin/$triplet-clang" "/usr/bin/$triplet-clang-"[0-9]* \
+         "/usr/bin/$triplet-clang++" "/usr/bin/$triplet-clang++-"[0-9]*; do
+  [ -x "$f" ] && names+=("$(basename "$f")")
+done
+shopt -u nullglob
+for n in "${names[@]}"; do
+  ln -sfn ../../../bin/immunix-cc "$farm/$n"
+done
+say "masquerade farm $farm: ${names[*]}"
+
+# 5. The guard runtime, prebuilt for every name in the farm (the runtime's key
+# includes the compiler's name) and for the native, -m32 and -mx32 ABIs
+# (Debian's zlib, for one, builds all three through the same name).
+ccargs=()
+for n in "${names[@]}"; do ccargs+=(--cc "/usr/bin/$n"); done
+"$bindir/immunix" guardlib --prebuild --dest "$libdir" "${ccargs[@]}" --abi "" --abi -m32 --abi -mx32
+
+# 6. RPM macros, the profile directory, the environment.
+macrodir=$root/usr/lib/rpm/macros.d
+mkdir -p "$macrodir" "$root/etc/subdomain.d" "$root/etc/profile.d"
+install -m 0644 "$here/rpmbuild/macros.immunix" "$macrodir/macros.immunix"
+install -m 0644 "$here/rpmbuild/macros.subdomain" "$macrodir/macros.subdomain"
+if [ "$root" != / ]; then
+  # A tree under another root: the macros build from that tree.
+  sed -i "s|^%_immunix_root .*|%_immunix_root $root|" "$macrodir/macros.immunix"
+fi
+cat > "$root/etc/profile.d/immunix.sh" <<EOF
+# immunix: every compiler name resolves to immunix-cc first (masquerade mode).
+case ":\$PATH:" in *":/usr/lib/immunix/bin:"*) ;; *) PATH=/usr/lib/immunix/bin:\$PATH ;; esac
+export PATH
+EOF
+say "installed under $root"

@@ -174,6 +174,8 @@ char *__immunix_locate(const void *addr, char *buf, size_t n)
 	return buf;
 }
 
+/* Never blocks: a process that is being halted must not hang on a stalled
+ * syslog daemon (a full queue falls back to /dev/kmsg, like a missing one). */
 static int send_syslog(const struct iovec *iov, int cnt)
 {
 	struct sockaddr_un sa;
@@ -193,7 +195,7 @@ static int send_syslog(const struct iovec *iov, int cnt)
 	mh.msg_iovlen = (size_t)cnt;
 	ssize_t r;
 	do
-		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (r < 0 && errno == EINTR);
 	close(fd);
 	return r < 0 ? -1 : 0;

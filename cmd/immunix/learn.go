@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/immunix/immunix/subdomain"
+	"github.com/immunix/immunix/subdomain/learn"
+)
+
+func init() {
+	register(command{
+		name:    "learn",
+		summary: "learn a program's SubDomain profile by running it under strace",
+		run:     runLearn,
+	})
+}
+
+const learnUsage = `Usage: immunix learn [OPTIONS] -- CMD [ARGS...]
+       immunix learn [OPTIONS] --from-trace TRACE [--from-trace TRACE...]
+
+Runs CMD under strace -f (from its first execve, with --seccomp-bpf), and
+writes the profile of what it did: the files it read, wrote, created,
+mapped and executed, the TCP ports it bound and connected to, and the
+dangerous system calls it made. Each executed child program gets a nested
+profile (px) unless --inherit. The raw trace is kept zstd-compressed next
+to the profile (PROFILE.trace.zst) so --from-trace can replay it.
+
+Run the program through its test suite: several runs merge with --merge
+(existing profiles) or several --from-trace.
+
+Options:
+`
+
+type learnConfig struct {
+	output    string
+	format    string
+	merge     []string
+	traces    []string
+	explain   bool
+	inherit   bool
+	globMin   int
+	globDepth int
+	noTrace   bool
+	argv      []string
+}
+
+func runLearn(env *Env, args []string) int {
+	var c learnConfig
+	fs := pflag.NewFlagSet("learn", pflag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.StringVarP(&c.output, "output", "o", "", "write the profile to `PROFILE` (default: standard output)")
+	fs.StringVar(&c.format, "format", "subdomain", "profile `FORMAT`: subdomain or apparmor")
+	fs.StringArrayVar(&c.merge, "merge", nil, "merge the rules of an existing `PROFILE` (repeatable)")
+	fs.StringArrayVar(&c.traces, "from-trace", nil, "replay a kept `TRACE` instead of running a command (repeatable)")
+	fs.BoolVar(&c.explain, "explain", false, "show under each rule the trace lines that produced it")
+	fs.BoolVar(&c.inherit, "inherit", false, "executed children inherit the profile (ix) instead of nested profiles (px)")
+	fs.IntVar(&c.globMin, "glob-min", 4, "siblings with one mode needed before a directory becomes DIR/*")
+	fs.IntVar(&c.globDepth, "glob-depth", 2, "smallest directory depth that may become DIR/*")
+	fs.BoolVar(&c.noTrace, "no-keep-trace", false, "do not keep the compressed trace")
+	help := fs.BoolP("help", "h", false, "show this help")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, learnUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *help {
+		fs.SetOutput(env.Stdout)
+		fmt.Fprint(env.Stdout, learnUsage)
+		fs.PrintDefaults()
+		return 0
+	}
+	c.argv = fs.Args()
+	if len(c.argv) == 0 && len(c.traces) == 0 {
+		env.Errorf("learn", "no command: give -- CMD [ARGS...] or --from-trace TRACE")
+		return 2
+	}
+	if len(c.argv) > 0 && len(c.traces) > 0 {
+		env.Errorf("learn", "give either a command or --from-trace, not both")
+		return 2
+	}
+	if c.format != "subdomain" && c.format != "apparmor" {
+		env.Errorf("learn", "unknown --format %q (want subdomain or apparmor)", c.format)
+		return 2
+	}
+	if c.globMin < 2 || c.globDepth < 1 {
+		env.Errorf("learn", "--glob-min must be at least 2 and --glob-depth at least 1")
+		return 2
+	}
+	code, err := learnMain(env, &c)
+	if err != nil {
+		env.Errorf("learn", "%v", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func learnMain(env *Env, c *learnConfig) (int, error) {
+	opts := learn.Options{Inherit: c.inherit, GlobMin: c.globMin, GlobMinDepth: c.globDepth, ResolveExec: true}
+	var prof *subdomain.Profile
+	merge := func(p *subdomain.Profile) {
+		if prof == nil {
+			prof = p
+			return
+		}
+		prof.Merge(p)
+	}
+	exit := 0
+	if len(c.argv) > 0 {
+		var keep io.Writer
+		var traceFile *os.File
+		if c.output != "" && !c.noTrace {
+			f, err := os.Create(c.output + ".trace.zst")
+			if err != nil {
+				return 1, fmt.Errorf("keep trace: %w", err)
+			}
+			traceFile, keep = f, f
+		}
+		b := learn.NewBuilder(opts)
+		p := &learn.Parser{Emit: b.Add}
+		r := &learn.Runner{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
+		if c.output == "" {
+			r.Stdout = env.Stderr // the profile goes to stdout
+		}
+		code, err := r.Run(c.argv, p, keep)
+		if traceFile != nil {
+			if cerr := traceFile.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("keep trace: %w", cerr)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, learn.ErrNoStrace) {
+				return 127, err
+			}
+			return 1, err
+		}
+		exit = code
+		if p.Warnings > 0 {
+			env.Errorf("learn", "%d trace lines not understood; first: %s", p.Warnings, p.FirstWarning)
+		}
+		pp, err := b.Profile()
+		if err != nil {
+			return 1, err
+		}
+		merge(pp)
+	}
+	for _, t := range c.traces {
+		rc, err := learn.OpenTrace(t)
+		if err != nil {
+			return 1, err
+		}
+		b := learn.NewBuilder(opts)
+		p := &learn.Parser{Emit: b.Add}
+		err = p.Parse(rc)
+		rc.Close()
+		if err != nil {
+			return 1, fmt.Errorf("replay %s: %w", t, err)
+		}
+		if p.Warnings > 0 {
+			env.Errorf("learn", "%s: %d trace lines not understood; first: %s", t, p.Warnings, p.FirstWarning)
+		}
+		pp, err := b.Profile()
+		if err != nil {
+			return 1, fmt.Errorf("replay %s: %w", t, err)
+		}
+		merge(pp)
+	}
+	for _, m := range c.merge {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			return 1, fmt.Errorf("merge: %w", err)
+		}
+		pp, err := subdomain.Parse(m, data)
+		if err != nil {
+			return 1, fmt.Errorf("merge: %w", err)
+		}
+		merge(pp)
+	}
+	var out bytes.Buffer
+	var err error
+	switch {
+	case c.explain:
+		err = learn.WriteExplain(&out, prof)
+	case c.format == "apparmor":
+		err = subdomain.FormatAppArmor(&out, prof)
+	default:
+		err = subdomain.Format(&out, prof)
+	}
+	if err != nil {
+		return 1, err
+	}
+	if c.output == "" || c.explain {
+		env.Stdout.Write(out.Bytes())
+	}
+	if c.output != "" {
+		if c.explain {
+			out.Reset()
+			if c.format == "apparmor" {
+				subdomain.FormatAppArmor(&out, prof)
+			} else {
+				subdomain.Format(&out, prof)
+			}
+		}
+		if err := os.WriteFile(c.output, out.Bytes(), 0o644); err != nil {
+			return 1, fmt.Errorf("write profile: %w", err)
+		}
+		fmt.Fprintf(env.Stderr, "immunix learn: wrote %s (%s)\n", c.output, prof.Count())
+	}
+	return exit, nil
+}

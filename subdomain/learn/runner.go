@@ -1,0 +1,171 @@
+package learn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// TraceSyscalls is the -e trace= set immunix learn asks strace for: every
+// call that names a file, plus the fd-based ones the profile needs (mmap
+// for executable mappings, fchdir, fchmod...), sockets, process creation
+// (for the cwd each child inherits) and the dangerous calls.
+const TraceSyscalls = "%file,fchdir,mmap,fchmod,fchown,ftruncate,fsetxattr,fremovexattr," +
+	"bind,connect,clone,clone3,fork,vfork,ptrace,reboot,init_module,finit_module," +
+	"delete_module,kexec_load,kexec_file_load"
+
+// StraceArgs returns strace's options before the command:
+//
+//	-f                    follow forks
+//	--seccomp-bpf         stop only at traced calls (much cheaper)
+//	-qq -e signal=none    no attach/exit/signal lines
+//	--decode-fds=path,socket  fd arguments annotated: 3</etc/passwd>, 4<TCP:[...]>
+//	-s 4096               whole paths (PATH_MAX) in strings
+//	-e trace=TraceSyscalls
+//	-o FILE
+func StraceArgs(out string) []string {
+	return []string{"-f", "--seccomp-bpf", "-qq", "-e", "signal=none",
+		"--decode-fds=path,socket", "-s", "4096", "-e", "trace=" + TraceSyscalls, "-o", out}
+}
+
+// ErrNoStrace is returned when strace is not installed.
+var ErrNoStrace = errors.New("strace is not installed (Debian package: strace; apt-get install strace)")
+
+// Runner runs a command under strace and streams its trace.
+type Runner struct {
+	// Strace is the strace binary; "" looks it up on PATH.
+	Strace string
+	// Dir is the command's working directory; "" means the current one.
+	Dir            string
+	Env            []string // nil means the current environment
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Run runs argv under strace, feeds every trace line to p and copies the
+// trace, zstd-compressed with a "# cwd=" header, to keep (nil: not kept).
+// It returns the command's exit code.
+func (r *Runner) Run(argv []string, p *Parser, keep io.Writer) (int, error) {
+	if len(argv) == 0 {
+		return 0, errors.New("run under strace: no command")
+	}
+	strace := r.Strace
+	if strace == "" {
+		var err error
+		strace, err = exec.LookPath("strace")
+		if err != nil {
+			return 0, ErrNoStrace
+		}
+	}
+	dir := r.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return 0, fmt.Errorf("run under strace: %w", err)
+		}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("run under strace: %w", err)
+	}
+	args := append(StraceArgs("/dev/fd/3"), "--")
+	args = append(args, argv...)
+	cmd := exec.Command(strace, args...)
+	cmd.Dir = dir
+	cmd.Env = r.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.Stdin, r.Stdout, r.Stderr
+	cmd.ExtraFiles = []*os.File{pw}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return 0, fmt.Errorf("start %s: %w", strace, err)
+	}
+	pw.Close()
+	p.Cwd = dir
+	var src io.Reader = pr
+	var enc *zstd.Encoder
+	if keep != nil {
+		enc, err = zstd.NewWriter(keep, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if err != nil {
+			return 0, fmt.Errorf("compress trace: %w", err)
+		}
+		fmt.Fprintf(enc, "# cwd=%s\n", escapeHeader(dir))
+		src = io.TeeReader(pr, enc)
+	}
+	perr := p.Parse(bufio.NewReaderSize(src, 1<<20))
+	pr.Close()
+	werr := cmd.Wait()
+	if enc != nil {
+		if err := enc.Close(); err != nil && perr == nil {
+			perr = fmt.Errorf("compress trace: %w", err)
+		}
+	}
+	code := 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return 0, fmt.Errorf("run %s: %w", strace, werr)
+		}
+		code = ee.ExitCode()
+		if code < 0 {
+			code = 128 + 9
+		}
+	}
+	if perr != nil && !errors.Is(perr, ErrNotTrace) {
+		return code, perr
+	}
+	return code, nil
+}
+
+func escapeHeader(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			fmt.Fprintf(&b, "\\x%02x", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// OpenTrace opens a kept trace for replay: zstd-compressed (as Run keeps
+// it) or plain strace output.
+func OpenTrace(name string) (io.ReadCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open trace: %w", err)
+	}
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(4)
+	if string(magic) == "\x28\xb5\x2f\xfd" {
+		dec, err := zstd.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open trace %s: %w", name, err)
+		}
+		return &zrc{dec, f}, nil
+	}
+	return &plainrc{br, f}, nil
+}
+
+type zrc struct {
+	*zstd.Decoder
+	f *os.File
+}
+
+func (z *zrc) Close() error { z.Decoder.Close(); return z.f.Close() }
+
+type plainrc struct {
+	*bufio.Reader
+	f *os.File
+}
+
+func (p *plainrc) Close() error { return p.f.Close() }

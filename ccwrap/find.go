@@ -213,7 +213,8 @@ func (f *Finder) find(name string, skip map[FileID]bool, preferAfterSelf bool) (
 		return candidate{name, id}, nil
 	}
 	var before, after []candidate
-	seenSelf, skipped := false, 0
+	seenSelf := false
+	var skippedVisited []string
 	for _, dir := range filepath.SplitList(f.Lookup.PATH) {
 		if dir == "" {
 			dir = "."
@@ -225,11 +226,10 @@ func (f *Finder) find(name string, skip map[FileID]bool, preferAfterSelf bool) (
 		}
 		if id == f.Self {
 			seenSelf = true
-			skipped++
 			continue
 		}
 		if skip[id] {
-			skipped++
+			skippedVisited = append(skippedVisited, p)
 			continue
 		}
 		if seenSelf || !preferAfterSelf {
@@ -244,8 +244,11 @@ func (f *Finder) find(name string, skip map[FileID]bool, preferAfterSelf bool) (
 	if len(before) > 0 {
 		return before[0], nil
 	}
-	if skipped > 0 {
-		return candidate{}, fmt.Errorf("%w: every %q in PATH is immunix-cc or a program that already called it back (%s)", ErrRecursion, name, strings.Join(append([]string{"immunix-cc"}, f.Visited...), ", "))
+	if len(skippedVisited) > 0 {
+		return candidate{}, fmt.Errorf("%w: every %q in PATH is immunix-cc or a program that already called it back (%s)", ErrRecursion, name, strings.Join(skippedVisited, ", "))
+	}
+	if seenSelf {
+		return candidate{}, fmt.Errorf("%w: no %q in PATH other than immunix-cc itself", ErrNotFound, name)
 	}
 	return candidate{}, fmt.Errorf("%w: no %q in PATH", ErrNotFound, name)
 }

@@ -374,6 +374,16 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 		inv.Reason, inv.Detail = ReasonKernel, inv.Kernel
 		return inv, nil
 	}
+	if inv.Mode == ModeLink {
+		// Only headers: gcc writes precompiled headers and links nothing.
+		headers := true
+		for _, in := range inv.Inputs {
+			headers = headers && isHeader(in.Lang)
+		}
+		if headers {
+			inv.Mode = ModeCompile
+		}
+	}
 	for _, in := range inv.Inputs {
 		if family(in.Lang) == famOther {
 			inv.Reason, inv.Detail = ReasonLanguage, string(in.Lang)

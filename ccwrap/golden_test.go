@@ -180,7 +180,7 @@ func runGolden(args []string, env map[string]string, readFile func(string) ([]by
 		a.RuntimeArgs = []string{"-Wl,-u,__immunix_guard_init", "$RUNTIME/libimmunix-guard.a"}
 	}
 	if p.StampC || p.StampAsm {
-		a.StampHeader = "$STAMP_H"
+		a.StampHeader = "$STAMP/immunix-stamp.h"
 	}
 	if p.LinkNote {
 		a.LinkNote = "$NOTE_O"

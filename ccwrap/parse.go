@@ -145,19 +145,6 @@ func family(l Lang) langFamily {
 
 func isHeader(l Lang) bool { return strings.HasSuffix(string(l), "-header") }
 
-// stampLang is the lang= value a compile note records for l.
-func stampLang(l Lang) string {
-	switch l {
-	case "c", "cpp-output", "c-header":
-		return "c"
-	case "c++", "c++-cpp-output", "c++-header", "c++-system-header", "c++-user-header":
-		return "c++"
-	case "assembler", "assembler-with-cpp":
-		return "asm"
-	}
-	return "objc"
-}
-
 // langBySuffix is gcc's table of file suffixes ("Options Controlling the
 // Kind of Output"); names not in it are linker inputs.
 var langBySuffix = map[string]Lang{

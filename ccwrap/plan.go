@@ -2,6 +2,7 @@ package ccwrap
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/immunix/immunix/internal/stamp"
@@ -319,7 +320,9 @@ func Rewrite(p *Plan, compiler, extra, user []string, a Assets) []string {
 	out = append(out, user...)
 	if a.StampHeader != "" && (p.StampC || p.StampAsm) {
 		// Last, so a user's "-include pch.h" stays the first include.
-		out = append(out, "-include", a.StampHeader)
+		// Found through -idirafter, the header is a system header: -MMD
+		// leaves it out of dependency files, and it shadows nothing.
+		out = append(out, "-idirafter", filepath.Dir(a.StampHeader), "-include", filepath.Base(a.StampHeader))
 	}
 	var files []string
 	if a.LinkNote != "" && p.LinkNote {

@@ -57,6 +57,14 @@ func cell(r Result) string {
 		return r.Value
 	case PStatic:
 		return r.Value
+	case PStamp:
+		switch {
+		case r.Status == Pass:
+			return "yes"
+		case len(r.Lists["on"]) > 0:
+			return "off"
+		}
+		return "none"
 	case PRPath:
 		if r.Status == Pass {
 			return "none"

@@ -269,7 +269,9 @@ func Build(t Target, dir string, o BuildOptions) error {
 		}
 		obj := filepath.Join(objDir, strings.ReplaceAll(strings.TrimSuffix(s.path, ".c"), "/", "_")+".o")
 		argv := append(append(append([]string{}, t.Compiler...), t.ABIFlags...), flags...)
-		argv = append(argv, "-o", obj, filepath.Join(srcDir, filepath.FromSlash(s.path)))
+		// "-x c": the sources are C even under a C++ driver (g++, clang++),
+		// which would otherwise compile a .c file as C++.
+		argv = append(argv, "-o", obj, "-x", "c", filepath.Join(srcDir, filepath.FromSlash(s.path)))
 		jobs = append(jobs, job{argv})
 		objs = append(objs, obj)
 	}

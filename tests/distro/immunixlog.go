@@ -1,0 +1,76 @@
+package distro
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// LogSummary counts the lines of an IMMUNIX_LOG file by mode and by the
+// reason immunix-cc passed an invocation through unchanged.
+type LogSummary struct {
+	Lines  int
+	Modes  map[string]int // mode=... (compile, link, query, preprocess...)
+	Passed map[string]int // pass=REASON: invocations run unchanged, and why
+	// FGRetried counts compiles FormatGuard made fail and that were
+	// compiled again without it (fg=retried).
+	FGRetried int
+}
+
+// ParseImmunixLog reads IMMUNIX_LOG lines ("time=... pid=... v=... mode=...
+// pass=... fg=..."). Lines without a mode are not immunix-cc's and are
+// skipped; unknown keys are ignored.
+func ParseImmunixLog(data string) LogSummary {
+	s := LogSummary{Modes: map[string]int{}, Passed: map[string]int{}}
+	for _, l := range lines(data) {
+		fields := strings.Fields(l)
+		mode, pass, fg := "", "", ""
+		for _, f := range fields {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "mode":
+				mode = v
+			case "pass":
+				pass = v
+			case "fg":
+				fg = v
+			}
+		}
+		if mode == "" {
+			continue
+		}
+		s.Lines++
+		s.Modes[mode]++
+		if pass != "" {
+			s.Passed[pass]++
+		}
+		if fg == "retried" {
+			s.FGRetried++
+		}
+	}
+	return s
+}
+
+func (s LogSummary) String() string {
+	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
+		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried)
+}
+
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, ",")
+}

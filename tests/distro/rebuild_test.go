@@ -1,0 +1,211 @@
+package distro
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/immunix/immunix/internal/stamp"
+	"github.com/immunix/immunix/internal/testenv"
+)
+
+// needRebuild gates the slow Debian rebuilds: they run with IMMUNIX_REBUILD=1
+// (make test-rebuild, and CI through .ci/run), and are skipped otherwise so
+// that `go test ./...` stays fast.
+func needRebuild(t *testing.T) {
+	t.Helper()
+	if os.Getenv("IMMUNIX_REBUILD") != "1" {
+		t.Skip("Debian rebuilds run with IMMUNIX_REBUILD=1 (make test-rebuild)")
+	}
+	testenv.NeedsRoot(t)
+	for _, tool := range []string{"dpkg-buildpackage", "dpkg-checkbuilddeps", "apt-get", "dpkg-deb", "fakeroot"} {
+		testenv.NeedsTool(t, tool)
+	}
+}
+
+// logDir is where build logs go: IMMUNIX_REBUILD_LOGS when set (CI keeps
+// them), else a temporary directory.
+func logDir(t *testing.T) string {
+	if d := os.Getenv("IMMUNIX_REBUILD_LOGS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// TestRebuild rebuilds every package of the suite from its Debian 12 source
+// with dpkg-buildpackage -b in masquerade mode (the image's PATH, nothing
+// else changed), twice: with Debian's own build flags, and with Debian's
+// hardening flags removed, which proves what immunix adds by itself. Each
+// build must pass its own upstream test suite (read from the log: some
+// rules ignore failures), every executable and shared object in its .debs
+// must carry immunix's compile and link notes, and `immunix check --policy
+// immunix` must pass on the .debs.
+func TestRebuild(t *testing.T) {
+	needRebuild(t)
+	im := InstallImage(t)
+	logs := logDir(t)
+	for _, p := range Packages {
+		t.Run(p.Name, func(t *testing.T) {
+			for _, mode := range []string{"debian-flags", "hardening-off"} {
+				t.Run(mode, func(t *testing.T) {
+					rebuildOne(t, im, p, mode == "hardening-off", filepath.Join(logs, p.Name+"-"+mode))
+				})
+			}
+		})
+	}
+}
+
+func rebuildOne(t *testing.T, im Image, p Package, hardeningOff bool, logBase string) {
+	src := testenv.DebianSource(t, p.Name)
+	if err := EnsureBuildDeps(src); err != nil {
+		t.Fatal(err)
+	}
+	env := DebianBuildEnv(im.Env(CleanEnv()))
+	immLog := logBase + ".immunix-log"
+	os.Remove(immLog)
+	env = Setenv(env, "IMMUNIX_LOG", immLog)
+	if hardeningOff {
+		env = HardeningOffEnv(env)
+	}
+	b, err := DpkgBuild(src, env, logBase+".log")
+	if err != nil {
+		t.Fatalf("%v\n(full log: %s.log)", err, logBase)
+	}
+	t.Logf("built %s in %v: %s", p.Name, b.Elapsed.Round(1e8), strings.Join(baseNames(b.Debs), " "))
+
+	// The package's own tests, from the log.
+	res, err := p.Results(b.Log)
+	if err != nil {
+		t.Fatalf("%s's test suite: %v (log: %s.log)", p.Name, err, logBase)
+	}
+	t.Logf("upstream tests: %s", res)
+	if res.Failed > 0 || res.Passed < p.MinPassed {
+		t.Errorf("%s's own tests: %s; want 0 failed and at least %d passed\n%s", p.Name, res, p.MinPassed, strings.Join(res.Evidence, "\n"))
+	}
+
+	// What went through immunix-cc.
+	data, err := os.ReadFile(immLog)
+	if err != nil {
+		t.Fatalf("no IMMUNIX_LOG from the build (was immunix-cc called at all?): %v", err)
+	}
+	sum := ParseImmunixLog(string(data))
+	t.Logf("immunix-cc: %s", sum)
+	if sum.Modes["compile"]+sum.Modes["link"] == 0 {
+		t.Errorf("immunix-cc compiled and linked nothing: %s", sum)
+	}
+
+	if hardeningOff {
+		hits, compiles := HardeningInLog(b.Log)
+		if compiles == 0 {
+			t.Errorf("the log shows no compile command (-O2 ... -c): cannot tell which flags the build passed")
+		}
+		if len(hits) > 0 {
+			t.Errorf("Debian's hardening flags still reach the compiler in %d command lines, e.g.:\n%s", len(hits), hits[0])
+		}
+	}
+
+	// Every linked ELF carries immunix's notes; only the package's own
+	// opt-outs are recorded as user-off.
+	tree, err := ExtractDebs(b.Debs, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var elfs []Stamped
+	for _, d := range tree {
+		fs, err := LinkedELFs(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range fs {
+			fs[i].Path = filepath.Join(filepath.Base(d), fs[i].Path)
+		}
+		elfs = append(elfs, fs...)
+	}
+	if len(elfs) == 0 {
+		t.Fatalf("no executable or shared object in %s", strings.Join(baseNames(b.Debs), " "))
+	}
+	for _, bad := range Unstamped(elfs) {
+		t.Errorf("not built through immunix-cc: %s", bad)
+	}
+	for _, f := range elfs {
+		for _, s := range append(append([]stamp.Stamp{}, f.Compile...), f.Link...) {
+			for _, off := range s.UserOff {
+				if !slices.Contains(p.UserOff, off) {
+					t.Errorf("%s: the build turned %s off (stamp %q); %s is not expected to", f.Path, off, s.String(), p.Name)
+				}
+			}
+			if len(s.Off) > 0 {
+				t.Errorf("%s: policy turned %v off (stamp %q)", f.Path, s.Off, s.String())
+			}
+		}
+	}
+	t.Logf("%d linked ELF files, protections applied: %s", len(elfs), strings.Join(Protections(elfs), ","))
+
+	// The gate.
+	out, code, err := im.Check("immunix", b.Debs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.UserOff) == 0 {
+		if code != 0 {
+			t.Errorf("immunix check --policy immunix: exit %d\n%s", code, out)
+		}
+		return
+	}
+	// A package that turns a protection off on purpose fails the immunix
+	// level (nothing off) visibly, and passes once exactly that opt-out is
+	// allowed.
+	if code != 1 {
+		t.Errorf("immunix check --policy immunix on %s (which turns %v off): exit %d, want 1 (refused)\n%s", p.Name, p.UserOff, code, out)
+	}
+	allowed, code2, err := im.Check("immunix", append([]string{"--allow", strings.Join(p.UserOff, ",")}, b.Debs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code2 != 0 {
+		t.Errorf("immunix check --policy immunix --allow %s: exit %d\n%s", strings.Join(p.UserOff, ","), code2, allowed)
+	}
+}
+
+func baseNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Base(p)
+	}
+	return out
+}
+
+// TestRebuildControl builds ed with Debian's hardening off and the plain
+// toolchain (no immunix): immunix check must refuse it. Together with
+// TestRebuild/ed/hardening-off passing, this shows that the protections
+// come from immunix and that the gate can tell.
+func TestRebuildControl(t *testing.T) {
+	needRebuild(t)
+	im := InstallImage(t)
+	src := testenv.DebianSource(t, "ed")
+	if err := EnsureBuildDeps(src); err != nil {
+		t.Fatal(err)
+	}
+	env := HardeningOffEnv(DebianBuildEnv(CleanEnv()))
+	b, err := DpkgBuild(src, env, filepath.Join(logDir(t), "ed-plain-hardening-off.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code, err := im.Check("strong", b.Debs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 {
+		t.Errorf("immunix check --policy strong on ed built without hardening and without immunix: exit %d, want 1\n%s", code, out)
+	}
+	for _, prop := range []string{"canary", "fortify", "now"} {
+		if !strings.Contains(out, prop) {
+			t.Errorf("immunix check does not name %s among the failures:\n%s", prop, out)
+		}
+	}
+}

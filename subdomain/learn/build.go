@@ -1,15 +1,11 @@
 package learn
 
 import (
-	"bytes"
-	"debug/elf"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/immunix/immunix/subdomain"
 )
@@ -198,10 +194,10 @@ func (b *Builder) addInterpreters(exe, file string) {
 		return
 	}
 	p := b.prog(exe)
-	for i, in := range Interpreters(file) {
+	for i, in := range subdomain.Interpreters(file) {
 		in = b.resolve(in)
 		mode := subdomain.Read | subdomain.Mmap
-		if i == 0 && !isELF(file) {
+		if i == 0 && !subdomain.IsELF(file) {
 			mode = subdomain.Read | subdomain.Exec
 		}
 		f := p.files[in]
@@ -215,62 +211,6 @@ func (b *Builder) addInterpreters(exe, file string) {
 			f.ev.total = 1
 		}
 	}
-}
-
-func isELF(file string) bool {
-	f, err := os.Open(file)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var magic [4]byte
-	_, err = f.Read(magic[:])
-	return err == nil && string(magic[:]) == "\x7fELF"
-}
-
-// Interpreters returns what the kernel opens to execute file: the #!
-// interpreter of a script (and that interpreter's ELF interpreter), or
-// an ELF file's PT_INTERP. Unreadable files give nil.
-func Interpreters(file string) []string {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	head := make([]byte, 256)
-	n, _ := f.Read(head)
-	head = head[:n]
-	if bytes.HasPrefix(head, []byte("#!")) {
-		line := head[2:]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line = line[:i]
-		}
-		fields := strings.Fields(string(line))
-		if len(fields) == 0 {
-			return nil
-		}
-		out := []string{fields[0]}
-		if r, err := filepath.EvalSymlinks(fields[0]); err == nil {
-			out = append(out, Interpreters(r)...)
-		}
-		return out
-	}
-	if !bytes.HasPrefix(head, []byte("\x7fELF")) {
-		return nil
-	}
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		return nil
-	}
-	for _, prog := range ef.Progs {
-		if prog.Type == elf.PT_INTERP {
-			data := make([]byte, prog.Filesz)
-			if _, err := prog.ReadAt(data, 0); err == nil {
-				return []string{string(bytes.TrimRight(data, "\x00"))}
-			}
-		}
-	}
-	return nil
 }
 
 // Profile builds the profile of the root program: generalised, with a

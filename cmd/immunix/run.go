@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/subdomain"
+	"github.com/immunix/immunix/subdomain/enforce"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "run a program confined by its SubDomain profile (Landlock + seccomp)",
+		run:     runRun,
+	})
+}
+
+const runUsage = `Usage: immunix run --profile PROFILE [OPTIONS] -- CMD [ARGS...]
+
+Enforces PROFILE on CMD and everything it runs: Landlock restricts files
+and TCP ports to the profile's rules (negotiating the best ABI the kernel
+offers), and a seccomp filter refuses SubDomain's dangerous system calls
+(mount, mknod, ptrace, module loading, reboot, ...) unless the profile
+grants them with "syscall NAME". Denials the kernel audits (Landlock ABI
+7+, seccomp) become "subdomain" alerts in syslog; immunix run then stays
+as CMD's parent to read them, else it execs CMD.
+
+With --complain nothing is blocked: CMD runs under strace and every
+access outside the profile is alerted.
+
+Options:
+`
+
+func runRun(env *Env, args []string) int {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	profile := fs.StringP("profile", "p", "", "the SubDomain `PROFILE` to enforce (required)")
+	complain := fs.Bool("complain", false, "do not block: run under strace and alert every access outside the profile")
+	noAudit := fs.Bool("no-audit", false, "do not read the kernel's audit records: exec CMD directly, denials are not alerted")
+	sock := fs.String("syslog-socket", "", "send alerts to this syslog `SOCKET` (default $IMMUNIX_SYSLOG_SOCKET, else /dev/log)")
+	plan := fs.Bool("plan", false, "print the Landlock rules and seccomp list the profile compiles to, and exit")
+	verbose := fs.BoolP("verbose", "v", false, "print every note on what Landlock cannot enforce of the profile")
+	help := fs.BoolP("help", "h", false, "show this help")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *help {
+		fmt.Fprint(env.Stdout, runUsage)
+		fs.SetOutput(env.Stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	argv := fs.Args()
+	if *profile == "" {
+		env.Errorf("run", "--profile is required")
+		return 2
+	}
+	if len(argv) == 0 && !*plan {
+		env.Errorf("run", "no command: give -- CMD [ARGS...]")
+		return 2
+	}
+	data, err := os.ReadFile(*profile)
+	if err != nil {
+		env.Errorf("run", "read profile: %v", err)
+		return 1
+	}
+	prof, err := subdomain.Parse(*profile, data)
+	if err != nil {
+		env.Errorf("run", "%v", err)
+		return 1
+	}
+	socket := *sock
+	if socket == "" && env.Getenv != nil {
+		socket = env.Getenv(alert.SocketEnv)
+	}
+	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
+	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
+	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: *noAudit, Notef: notef}
+	if f, ok := env.Stdin.(*os.File); ok {
+		r.Stdin = f
+	}
+	if f, ok := env.Stdout.(*os.File); ok {
+		r.Stdout = f
+	}
+	if f, ok := env.Stderr.(*os.File); ok {
+		r.Stderr = f
+	}
+	if *complain {
+		code, c, err := r.Complain(argv)
+		if err != nil {
+			env.Errorf("run", "%v", err)
+			if code == 0 {
+				code = 1
+			}
+			return code
+		}
+		if c.Violations > 0 {
+			env.Errorf("run", "complain mode: %d accesses outside %s (alerted)", c.Violations, *profile)
+		}
+		return code
+	}
+	pl, err := enforce.Compile(prof, enforce.KernelABI())
+	if err != nil {
+		env.Errorf("run", "%v", err)
+		return 1
+	}
+	r.Plan = pl
+	if *plan {
+		fmt.Fprint(env.Stdout, pl.String())
+		return 0
+	}
+	for _, n := range pl.Notes {
+		if *verbose || strings.HasPrefix(n, "kernel ") {
+			notef("note: %s", n)
+		}
+	}
+	code, err := r.Run(argv)
+	if err != nil {
+		env.Errorf("run", "%v", err)
+		return code
+	}
+	return code
+}

@@ -1,0 +1,304 @@
+package enforce
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+
+	"github.com/immunix/immunix/subdomain"
+)
+
+// KernelABI returns the Landlock ABI version of the running kernel, 0
+// when Landlock is missing or disabled. Tests replace it.
+var KernelABI = func() int {
+	v, err := ll.LandlockGetABIVersion()
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// Right sets used below.
+const (
+	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate | ll.AccessFSIoctlDev
+	makeRights = ll.AccessFSMakeReg | ll.AccessFSMakeDir | ll.AccessFSMakeSym | ll.AccessFSMakeSock |
+		ll.AccessFSMakeFifo | ll.AccessFSRemoveFile | ll.AccessFSRemoveDir | ll.AccessFSRefer
+)
+
+// abiFS is the set of file system rights each Landlock ABI handles.
+var abiFS = []uint64{
+	0,
+	1<<13 - 1, // v1: execute .. make_sym
+	1<<14 - 1, // v2: + refer
+	1<<15 - 1, // v3: + truncate
+	1<<15 - 1, // v4: + TCP bind/connect
+	1<<16 - 1, // v5: + ioctl_dev
+	1<<16 - 1, // v6: + scopes
+	1<<16 - 1, // v7: + audit logging
+}
+
+// PathGrant is one Landlock path rule: the rights granted beneath Path.
+type PathGrant struct {
+	Path   string
+	Rights uint64
+	From   []string // the profile rules it comes from
+}
+
+// Plan is a profile compiled for the running kernel.
+type Plan struct {
+	ABI       int
+	Handled   uint64 // file system rights Landlock restricts
+	Paths     []PathGrant
+	Net       []subdomain.NetRule // enforced TCP rules (ABI >= 4)
+	HandleNet bool
+	Blocked   []string // system calls the seccomp filter refuses
+	// Notes say what the kernel or Landlock cannot enforce of the
+	// profile, one line each.
+	Notes []string
+	// Audit says whether the kernel can log denials (ABI >= 7).
+	Audit bool
+}
+
+// Compile turns p (with every nested profile: Landlock cannot give an
+// executed child more than its parent, so the union is enforced) into
+// Landlock rules for a kernel with Landlock ABI abi.
+func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
+	if abi < 1 {
+		return nil, fmt.Errorf("the kernel has no Landlock (ABI 0; Linux 5.13+ with CONFIG_SECURITY_LANDLOCK and landlock in lsm=): file rules cannot be enforced; run with --complain to audit the program under strace instead")
+	}
+	top := min(abi, len(abiFS)-1)
+	pl := &Plan{ABI: abi, Handled: abiFS[top], HandleNet: abi >= 4, Audit: abi >= 7}
+	grants := map[string]*PathGrant{}
+	add := func(path string, rights uint64, from string) {
+		g := grants[path]
+		if g == nil {
+			g = &PathGrant{Path: path}
+			grants[path] = g
+		}
+		g.Rights |= rights
+		if !slices.Contains(g.From, from) {
+			g.From = append(g.From, from)
+		}
+	}
+	var missing, widened []string
+	nested := 0
+	p.Walk(func(q *subdomain.Profile) {
+		if q != p {
+			nested++
+		}
+		for i := range q.Rules {
+			r := &q.Rules[i]
+			for _, path := range expandVars(r.Path) {
+				ruleText := subdomain.QuotePath(r.Path) + " " + r.ModeString()
+				rights := modeRights(r.Mode)
+				if r.Mode&subdomain.Exec != 0 && !subdomain.HasGlob(path) {
+					for _, in := range subdomain.Interpreters(path) {
+						add(in, ll.AccessFSExecute|ll.AccessFSReadFile, ruleText+" (interpreter)")
+					}
+				}
+				dirRule := strings.HasSuffix(path, "/") && path != "/"
+				path = strings.TrimSuffix(path, "/")
+				if path == "" {
+					path = "/"
+				}
+				base := subdomain.GlobBase(path)
+				glob := base != path
+				if glob {
+					widened = append(widened, fmt.Sprintf("%s → %s/", r.Path, base))
+				}
+				fi, err := os.Stat(base)
+				create := r.Mode&subdomain.Create != 0
+				switch {
+				case err != nil && create && !glob:
+					// A name to be created: the rights go on the nearest
+					// existing directory.
+					dir := filepath.Dir(path)
+					for {
+						if st, err := os.Stat(dir); err == nil && st.IsDir() {
+							break
+						}
+						dir = filepath.Dir(dir)
+					}
+					add(dir, rights|makeRights|ll.AccessFSReadDir, ruleText)
+					widened = append(widened, fmt.Sprintf("%s → %s/ (to be created)", r.Path, dir))
+				case err != nil:
+					missing = append(missing, r.Path)
+				case fi.IsDir():
+					if r.Mode&subdomain.Read != 0 {
+						rights |= ll.AccessFSReadDir
+					}
+					if create && (glob || dirRule) {
+						rights |= makeRights
+					}
+					if create && dirRule && !glob {
+						// mkdir/rmdir of the directory itself: rights on its parent
+						add(filepath.Dir(path), makeRights, ruleText)
+					}
+					add(base, rights, ruleText)
+				default:
+					if create {
+						// An existing file opened with O_CREAT: writing is
+						// enough unless it is replaced, which the parent
+						// directory grants.
+						if fi.Mode().IsRegular() && r.Mode&subdomain.Write == 0 {
+							add(filepath.Dir(path), makeRights, ruleText)
+						}
+					}
+					if fi.Mode()&os.ModeDevice != 0 {
+						rights |= ll.AccessFSIoctlDev
+					}
+					add(base, rights&fileRights, ruleText)
+				}
+			}
+		}
+		pl.Net = append(pl.Net, q.Net...)
+	})
+	// The program itself must be executable in the domain.
+	if p.Program != "" {
+		add(p.Program, ll.AccessFSExecute|ll.AccessFSReadFile, "(the confined program)")
+		for _, in := range subdomain.Interpreters(p.Program) {
+			add(in, ll.AccessFSExecute|ll.AccessFSReadFile, "(interpreter of the confined program)")
+		}
+	}
+	for _, g := range grants {
+		g.Rights &= pl.Handled
+		if g.Rights != 0 {
+			pl.Paths = append(pl.Paths, *g)
+		}
+	}
+	sort.Slice(pl.Paths, func(i, j int) bool { return pl.Paths[i].Path < pl.Paths[j].Path })
+	granted := map[string]bool{}
+	p.Walk(func(q *subdomain.Profile) {
+		for _, s := range q.Syscalls {
+			granted[s] = true
+		}
+	})
+	for _, s := range subdomain.DangerousSyscalls {
+		if !granted[s] {
+			pl.Blocked = append(pl.Blocked, s)
+		}
+	}
+	// What this kernel and Landlock cannot do.
+	if nested > 0 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("%d nested (px) profiles are enforced as one union with their parent: Landlock cannot give an executed child more than its parent", nested))
+	}
+	if len(widened) > 0 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("%d patterns are enforced on their whole directory (Landlock rules are directory trees, not globs): %s", len(widened), strings.Join(clipList(widened, 4), ", ")))
+	}
+	if len(missing) > 0 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("%d rules name paths that do not exist now and cannot be ruled: %s", len(missing), strings.Join(clipList(missing, 4), ", ")))
+	}
+	pl.Notes = append(pl.Notes, "m (map executable) is enforced as r: Landlock has no mmap right")
+	if abi < 2 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 2: renames and links across directories are always refused", abi))
+	}
+	if abi < 3 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 3: truncate is not restricted", abi))
+	}
+	if len(pl.Net) > 0 || abi < 4 {
+		if abi < 4 {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 4: TCP bind/connect rules are not enforced", abi))
+			pl.Net = nil
+		}
+	}
+	if abi < 5 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 5: ioctl on devices is not restricted", abi))
+	}
+	if abi < 7 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 7: denials are not audited, so they cannot be alerted; use --complain to see them", abi))
+	}
+	pl.Notes = append(pl.Notes, "UDP, abstract unix sockets and signals are not restricted")
+	return pl, nil
+}
+
+func clipList(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(slices.Clone(s[:n]), fmt.Sprintf("and %d more", len(s)-n))
+}
+
+// expandVars replaces @{HOME} by each home directory that exists now;
+// other patterns are returned as they are.
+func expandVars(path string) []string {
+	rest, ok := strings.CutPrefix(path, "@{HOME}")
+	if !ok {
+		return []string{path}
+	}
+	homes := []string{"/root"}
+	if ents, err := os.ReadDir("/home"); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				homes = append(homes, "/home/"+e.Name())
+			}
+		}
+	}
+	var out []string
+	for _, h := range homes {
+		out = append(out, h+rest)
+	}
+	return out
+}
+
+func modeRights(m subdomain.Mode) uint64 {
+	var r uint64
+	if m&(subdomain.Read|subdomain.Mmap) != 0 {
+		r |= ll.AccessFSReadFile
+	}
+	if m&subdomain.Write != 0 {
+		r |= ll.AccessFSWriteFile | ll.AccessFSTruncate
+	}
+	if m&subdomain.Create != 0 {
+		r |= ll.AccessFSWriteFile | ll.AccessFSTruncate
+	}
+	if m&subdomain.Exec != 0 {
+		r |= ll.AccessFSExecute | ll.AccessFSReadFile
+	}
+	return r
+}
+
+// Rules returns the plan as go-landlock rules.
+func (pl *Plan) Rules() []landlock.Rule {
+	var rules []landlock.Rule
+	for _, g := range pl.Paths {
+		r := landlock.PathAccess(landlock.AccessFSSet(g.Rights), g.Path).IgnoreIfMissing()
+		if g.Rights&ll.AccessFSRefer != 0 {
+			r = r.WithRefer()
+		}
+		rules = append(rules, r)
+	}
+	if pl.HandleNet {
+		for _, n := range pl.Net {
+			if n.Op == "bind" {
+				rules = append(rules, landlock.BindTCP(n.Port))
+			} else {
+				rules = append(rules, landlock.ConnectTCP(n.Port))
+			}
+		}
+	}
+	return rules
+}
+
+// String lists the plan: the ABI, each path grant with its rights, the
+// ports, the blocked system calls and the notes.
+func (pl *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "landlock ABI %d, handled %v\n", pl.ABI, landlock.AccessFSSet(pl.Handled))
+	for _, g := range pl.Paths {
+		fmt.Fprintf(&b, "  %s %v\n", g.Path, landlock.AccessFSSet(g.Rights))
+	}
+	for _, n := range pl.Net {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	fmt.Fprintf(&b, "seccomp blocks: %s\n", strings.Join(pl.Blocked, " "))
+	for _, n := range pl.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	return b.String()
+}

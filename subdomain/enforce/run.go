@@ -1,0 +1,347 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"github.com/landlock-lsm/go-landlock/landlock"
+
+	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/subdomain"
+)
+
+// Runner confines a command with a profile.
+type Runner struct {
+	Profile *subdomain.Profile
+	Plan    *Plan
+	// Alerts receives a subdomain alert per denial seen.
+	Alerts *alert.Writer
+	// NoAudit skips the audit reader: the command is exec'd directly and
+	// denials are enforced but not alerted.
+	NoAudit bool
+	// Notef prints a note ("immunix run: ..." on stderr); nil: silent.
+	Notef  func(format string, args ...any)
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+	Env    []string
+}
+
+func (r *Runner) note(format string, args ...any) {
+	if r.Notef != nil {
+		r.Notef(format, args...)
+	}
+}
+
+// Apply restricts the calling process (all its threads) with the plan:
+// the Landlock ruleset (best effort down to the kernel's ABI, denials
+// logged across execve), then the seccomp filter refusing the blocked
+// system calls with EPERM (logged to audit). Irreversible.
+func (pl *Plan) Apply() error {
+	cfg := landlock.Config{HandledAccessFS: landlock.AccessFSSet(pl.Handled)}
+	if pl.HandleNet {
+		cfg.HandledAccessNet = landlock.AccessNetSet(3) // bind_tcp, connect_tcp
+	}
+	// Log the denials of the programs executed in the domain, not those of
+	// this process: it stays as the supervisor reading the audit records,
+	// and its own runtime's refused reads (cgroup, /sys) are not the
+	// program's doing.
+	cfg = cfg.BestEffort().EnableLoggingForSubprocesses().DisableLoggingForOriginatingProcess()
+	if err := cfg.Restrict(pl.Rules()...); err != nil {
+		return fmt.Errorf("landlock: %w", err)
+	}
+	if len(pl.Blocked) == 0 {
+		return nil
+	}
+	names := supportedSyscalls(pl.Blocked)
+	filter := seccomp.Filter{
+		NoNewPrivs: true,
+		Flag:       seccomp.FilterFlagTSync | seccomp.FilterFlagLog,
+		Policy: seccomp.Policy{
+			DefaultAction: seccomp.ActionAllow,
+			Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
+		},
+	}
+	if err := seccomp.LoadFilter(filter); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	return nil
+}
+
+// supportedSyscalls keeps the names the running architecture has.
+func supportedSyscalls(names []string) []string {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := info.SyscallNames[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func syscallName(nr string) string {
+	n, err := strconv.Atoi(nr)
+	if err != nil {
+		return nr
+	}
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nr
+	}
+	if name, ok := info.SyscallNumbers[n]; ok {
+		return name
+	}
+	return nr
+}
+
+// Run confines argv. With the audit reader available it restricts
+// itself, starts argv as its child (which inherits the domain and the
+// filter), turns the kernel's denial records for this domain into
+// alerts, and returns the child's exit code. Without it, it restricts
+// itself and execs argv (and only returns on error).
+func (r *Runner) Run(argv []string) (int, error) {
+	if len(argv) == 0 {
+		return 2, errors.New("no command")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return 127, fmt.Errorf("find %s: %w", argv[0], err)
+	}
+	env := r.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	var aud *Audit
+	if !r.NoAudit && r.Plan.Audit {
+		aud, err = OpenAudit()
+		if err != nil {
+			r.note("denials are enforced but not alerted: %v", err)
+			aud = nil
+		} else if aud.Enabled() {
+			r.note("turned on the kernel's audit (it was off) so Landlock logs denials")
+		}
+	}
+	runtime.LockOSThread()
+	if err := r.Plan.Apply(); err != nil {
+		return 1, err
+	}
+	if aud == nil {
+		err := syscall.Exec(path, argv, env)
+		return 126, fmt.Errorf("exec %s: %w", path, err)
+	}
+	defer aud.Close()
+	records := make(chan Record, 256)
+	go func() {
+		buf := make([]byte, 1<<16)
+		for {
+			recs, err := aud.Read(buf)
+			if err != nil {
+				if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
+					continue
+				}
+				close(records)
+				return
+			}
+			for _, rec := range recs {
+				switch rec.Type {
+				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUserMsg:
+					records <- rec
+				}
+			}
+		}
+	}()
+	cmd := exec.Command(path)
+	cmd.Args = argv
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orFile(r.Stdin, os.Stdin), orFile(r.Stdout, os.Stdout), orFile(r.Stderr, os.Stderr)
+	if err := cmd.Start(); err != nil {
+		return 126, fmt.Errorf("start %s: %w", path, err)
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	col := &collector{r: r, exe: path, pid: cmd.Process.Pid, self: os.Getpid(), ours: map[string]bool{}}
+	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
+	var waitErr error
+	exited := false
+	var drainDeadline <-chan time.Time
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case err := <-done:
+			waitErr = err
+			exited = true
+			if err := aud.Mark(marker); err != nil {
+				drainDeadline = time.After(200 * time.Millisecond)
+			} else {
+				drainDeadline = time.After(2 * time.Second)
+			}
+		case rec, ok := <-records:
+			if !ok {
+				records = nil
+				if exited {
+					return exitCode(waitErr), nil
+				}
+				continue
+			}
+			if rec.Type == auditUserMsg && strings.Contains(rec.Text, marker) {
+				return exitCode(waitErr), nil
+			}
+			col.add(rec)
+		case <-drainDeadline:
+			return exitCode(waitErr), nil
+		}
+	}
+}
+
+func orFile(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// collector turns audit records into alerts. A Landlock access record
+// names only the domain; the domain's allocation record (logged with the
+// first denial) names the process that created it, which is this one.
+type collector struct {
+	r          *Runner
+	exe        string
+	pid        int
+	self       int
+	ours       map[string]bool
+	pending    []Record
+	sent       int
+	sendFailed bool
+}
+
+func (c *collector) add(rec Record) {
+	switch rec.Type {
+	case auditLandlockDomain:
+		if rec.Fields["status"] == "allocated" && rec.Fields["pid"] == strconv.Itoa(c.self) {
+			c.ours[rec.Fields["domain"]] = true
+			pend := c.pending
+			c.pending = nil
+			for _, p := range pend {
+				c.add(p)
+			}
+		}
+	case auditLandlockAccess:
+		d := rec.Fields["domain"]
+		if !c.ours[d] {
+			if len(c.pending) < 1024 {
+				c.pending = append(c.pending, rec)
+			}
+			return
+		}
+		c.landlock(rec)
+	case auditSeccomp:
+		pid, _ := strconv.Atoi(rec.Fields["pid"])
+		if !c.inTree(pid) {
+			return
+		}
+		uid, _ := strconv.Atoi(rec.Fields["uid"])
+		name := syscallName(rec.Fields["syscall"])
+		c.send(&alert.Alert{Kind: alert.KindSubDomain, Exe: rec.Fields["exe"], PID: pid, UID: uid,
+			Fields: []alert.Field{{Key: "profile", Value: c.r.Profile.Program}, {Key: "op", Value: "syscall"},
+				{Key: "syscall", Value: name}, {Key: "mode", Value: "enforce"}},
+			Msg: "system call " + name + " refused (not granted by the profile)"})
+	}
+}
+
+// inTree reports whether pid is the confined child or one of its
+// descendants (read from /proc while they live; exited ones are assumed
+// to be ours when the record came while the child ran).
+func (c *collector) inTree(pid int) bool {
+	for i := 0; i < 64 && pid > 1; i++ {
+		if pid == c.pid {
+			return true
+		}
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		s := string(data)
+		j := strings.LastIndexByte(s, ')')
+		if j < 0 {
+			return false
+		}
+		f := strings.Fields(s[j+1:])
+		if len(f) < 2 {
+			return false
+		}
+		pid, _ = strconv.Atoi(f[1])
+	}
+	return false
+}
+
+func (c *collector) landlock(rec Record) {
+	f := rec.Fields
+	blockers := f["blockers"]
+	op, target := "access", f["path"]
+	switch {
+	case strings.HasPrefix(blockers, "fs.execute"):
+		op = "exec"
+	case strings.HasPrefix(blockers, "fs.read"):
+		op = "read"
+	case strings.HasPrefix(blockers, "fs.write"), strings.HasPrefix(blockers, "fs.truncate"):
+		op = "write"
+	case strings.HasPrefix(blockers, "fs.make"), strings.HasPrefix(blockers, "fs.remove"), strings.HasPrefix(blockers, "fs.refer"):
+		op = "create"
+	case strings.HasPrefix(blockers, "net.bind"):
+		op, target = "bind", f["src"]
+	case strings.HasPrefix(blockers, "net.connect"):
+		op, target = "connect", f["dest"]
+	}
+	fields := []alert.Field{{Key: "profile", Value: c.r.Profile.Program}, {Key: "op", Value: op}}
+	if target != "" {
+		key := "path"
+		if op == "bind" || op == "connect" {
+			key = "port"
+		}
+		fields = append(fields, alert.Field{Key: key, Value: target})
+	}
+	fields = append(fields, alert.Field{Key: "blockers", Value: blockers}, alert.Field{Key: "mode", Value: "enforce"})
+	c.send(&alert.Alert{Kind: alert.KindSubDomain, Exe: c.exe, PID: c.pid, UID: os.Getuid(), Fields: fields,
+		Msg: "denied by the profile (Landlock " + blockers + ")"})
+}
+
+func (c *collector) send(a *alert.Alert) {
+	c.sent++
+	if c.r.Alerts != nil {
+		if err := c.r.Alerts.Send(a); err != nil && !c.sendFailed {
+			c.sendFailed = true
+			c.r.note("%v", err)
+		}
+	}
+}

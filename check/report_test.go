@@ -113,7 +113,9 @@ func TestGoldenReports(t *testing.T) {
 					t.Fatal(w.err)
 				}
 			}
-			fix := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(`"`+version.Version+`"`), []byte(`"VERSION"`)) }
+			fix := func(b []byte) []byte {
+				return bytes.ReplaceAll(b, []byte(`"`+version.Version+`"`), []byte(`"VERSION"`))
+			}
 			got := &txtar.Archive{
 				Comment: []byte("Golden reports of the sample facts in report_test.go, policy " + string(level) + ".\nRegenerate: go test ./check -run TestGoldenReports -update\n"),
 				Files: []txtar.File{

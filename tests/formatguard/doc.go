@@ -1,0 +1,11 @@
+// Package formatguard holds FormatGuard's end-to-end tests: attack programs
+// for every wrapped printf-family function built through immunix-cc with gcc
+// and clang (leaks and %n writes stopped with an alert on a test syslog
+// socket, benign input unchanged), the compile-everything matrix over C and
+// C++ standards, the generated code of literal formats, and the retry of a
+// unit that does not compile with the FormatGuard headers.
+//
+// Run them with:
+//
+//	go test ./tests/formatguard/
+package formatguard

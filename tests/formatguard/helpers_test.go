@@ -102,10 +102,11 @@ func (s *sink) drain() []string {
 	buf := make([]byte, 65536)
 	for {
 		n := -1
+		var rerr error
 		if err := raw.Read(func(fd uintptr) bool {
-			n, _, _ = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
 			return true
-		}); err != nil || n < 0 {
+		}); err != nil || rerr != nil || n < 0 {
 			return out
 		}
 		out = append(out, string(buf[:n]))

@@ -111,22 +111,28 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		r.Status, r.Value = Unknown, c.Why
 		return r
 	}
-	var prot, missing, libcMissing int
-	var missingNames, libcNames []string
+	var prot, missing, libcMissing, rtMissing int
+	var missingNames, libcNames, rtNames []string
 	static := f.Static && env != nil && len(env.LibcFuncs) > 0
+	runtime := hasGuardRuntime(f)
 	for _, fn := range c.Funcs {
 		libc := static && fn.Name != "" && env.LibcFuncs[fn.Name]
+		rt := runtime && fn.Name != "" && isGuardRuntimeFunc(fn)
 		switch fn.Class {
 		case elfacts.Protected:
-			if !libc {
+			if !libc && !rt {
 				prot++
 			}
 		case elfacts.Missing:
 			name := funcLabel(fn)
-			if libc {
+			switch {
+			case rt:
+				rtMissing++
+				rtNames = append(rtNames, name)
+			case libc:
 				libcMissing++
 				libcNames = append(libcNames, name)
-			} else {
+			default:
 				missing++
 				missingNames = append(missingNames, name)
 			}
@@ -137,6 +143,10 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 	case f.Static && f.Stripped:
 		r.Status = Unknown
 		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped static program: libc's deliberately unprotected start-up code cannot be told from the program's", c.Protected, c.Protected+c.Missing)
+		return r
+	case runtime && f.Stripped && c.Missing > 0:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped, with the immunix guard runtime (built without a canary on purpose) linked in: its functions cannot be told from the program's", c.Protected, c.Protected+c.Missing)
 		return r
 	case need == 0:
 		r.Status, r.Value = NA, fmt.Sprintf("no function needs one (%d functions)", len(c.Funcs))
@@ -151,12 +161,18 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 	if libcMissing > 0 {
 		r.Value += fmt.Sprintf(" (libc: %d unprotected by design)", libcMissing)
 	}
+	if rtMissing > 0 {
+		r.Value += fmt.Sprintf(" (guard runtime: %d unprotected by design)", rtMissing)
+	}
 	r.Lists = map[string][]string{}
 	if len(missingNames) > 0 {
 		r.Lists["missing"] = missingNames
 	}
 	if len(libcNames) > 0 {
 		r.Lists["libc-unprotected"] = libcNames
+	}
+	if len(rtNames) > 0 {
+		r.Lists["runtime-unprotected"] = rtNames
 	}
 	if len(r.Lists) == 0 {
 		r.Lists = nil
@@ -202,11 +218,14 @@ var fortified = func() map[string]string {
 }()
 
 // fortifyResult mirrors devscripts' hardening-check: fortified calls are
-// references to glibc's __*_chk entry points; unfortified ones are
-// references to the plain functions that have one. A program that
-// references both is fortified (the compiler keeps the plain call where it
-// can prove the size is safe or cannot know it). Static programs contain
-// libc itself, so only the __*_chk functions they define tell.
+// references to glibc's __*_chk entry points (imported, or defined in the
+// file itself: immunix's guard runtime provides them); unfortified ones are
+// imports of the plain functions that have one. A program that references
+// both is fortified (the compiler keeps the plain call where it can prove
+// the size is safe or cannot know it). Static programs contain libc itself,
+// so only the __*_chk functions they define tell. Where symbols cannot
+// tell, immunix's build stamps can: every translation unit compiled with
+// _FORTIFY_SOURCE >= 1.
 func fortifyResult(f *elfacts.Facts) Result {
 	r := Result{Property: PFortify}
 	if f.Kind == elfacts.KindOther {
@@ -214,29 +233,30 @@ func fortifyResult(f *elfacts.Facts) Result {
 		return r
 	}
 	var fort, unfort []string
+	seen := map[string]bool{}
+	addFort := func(n string) {
+		if _, ok := fortified[n]; ok && !seen[n] {
+			seen[n] = true
+			fort = append(fort, n)
+		}
+	}
 	if f.Static {
-		if f.Stripped {
-			r.Status, r.Value = Unknown, "stripped static program: no symbols to tell"
-			return r
-		}
 		for _, n := range f.Defined {
-			if _, ok := fortified[n]; ok {
-				fort = append(fort, n)
-			}
-		}
-		if len(fort) == 0 {
-			r.Status, r.Value = Unknown, "static program: no __*_chk function linked in (unfortified, or nothing to fortify)"
-			return r
+			addFort(n)
 		}
 	} else {
 		for _, n := range f.Imports {
-			if _, ok := fortified[n]; ok {
-				fort = append(fort, n)
-			} else if _, ok := fortifiable[n]; ok {
+			addFort(n)
+			if _, ok := fortifiable[n]; ok {
 				unfort = append(unfort, n)
 			}
 		}
+		for _, n := range f.LocalDefined {
+			addFort(n)
+		}
 	}
+	sort.Strings(fort)
+	stamped := stampsAll(f.Stamps, func(s stamp.Stamp) bool { return s.Fortify >= 1 || s.Lang == "asm" })
 	r.Lists = map[string][]string{}
 	if len(fort) > 0 {
 		r.Lists["fortified"] = fort
@@ -244,13 +264,22 @@ func fortifyResult(f *elfacts.Facts) Result {
 	if len(unfort) > 0 {
 		r.Lists["unfortified"] = unfort
 	}
+	if len(r.Lists) == 0 {
+		r.Lists = nil
+	}
 	switch {
 	case len(fort) > 0:
 		r.Status, r.Value = Pass, fmt.Sprintf("%d fortified, %d unfortified", len(fort), len(unfort))
+	case stamped:
+		r.Status, r.Value = Pass, fmt.Sprintf("no __*_chk call visible, %d unfortified; every compile stamp records _FORTIFY_SOURCE >= 1", len(unfort))
+	case f.Static && f.Stripped:
+		r.Status, r.Value = Unknown, "stripped static program: no symbols to tell"
+	case f.Static:
+		r.Status, r.Value = Unknown, "static program: no __*_chk function linked in (unfortified, or nothing to fortify)"
 	case len(unfort) > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("0 fortified, %d unfortified", len(unfort))
 	default:
-		r.Status, r.Value, r.Lists = NA, "no fortifiable libc call", nil
+		r.Status, r.Value = NA, "no fortifiable libc call"
 	}
 	return r
 }
@@ -301,6 +330,8 @@ func formatGuardResult(f *elfacts.Facts) Result {
 	}
 	stamped := stampsAgree(f.Stamps, "formatguard")
 	switch {
+	case len(bare) > 0 && stamped:
+		r.Status, r.Value = Pass, fmt.Sprintf("%d wrapped, %d called without a visible checker; every compile stamp records formatguard (literal formats need none)", len(wrapped), len(bare))
 	case len(bare) > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("%d wrapped, %d bare", len(wrapped), len(bare))
 	case len(wrapped) > 0:

@@ -32,7 +32,10 @@ const (
 
 // Func is one analysed function.
 type Func struct {
-	Name  string    `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// File is the source file a local (static) function came from: the
+	// STT_FILE symbol that heads its group in .symtab.
+	File  string    `json:"file,omitempty"`
 	Addr  uint64    `json:"addr"`
 	Size  uint64    `json:"size"`
 	Class FuncClass `json:"class"`
@@ -69,7 +72,7 @@ func (c Canary) MissingFuncs() []Func {
 
 // funcRange is a function's extent before analysis.
 type funcRange struct {
-	name       string
+	name, file string
 	addr, size uint64
 }
 
@@ -101,7 +104,7 @@ func analyzeCanary(f *elf.File, fa *Facts) Canary {
 			continue
 		}
 		class, why := ClassifyCode(b)
-		fn := Func{Name: r.name, Addr: r.addr, Size: r.size, Class: class, Why: why}
+		fn := Func{Name: r.name, File: r.file, Addr: r.addr, Size: r.size, Class: class, Why: why}
 		c.Funcs = append(c.Funcs, fn)
 		switch class {
 		case Protected:
@@ -131,8 +134,16 @@ func symtabFuncs(f *elf.File) ([]funcRange, string) {
 		return nil, ""
 	}
 	var out []funcRange
+	file := ""
 	for _, s := range syms {
 		t := elf.ST_TYPE(s.Info)
+		if t == elf.STT_FILE {
+			file = s.Name
+			continue
+		}
+		if elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+			file = "" // globals follow the locals and belong to no group
+		}
 		if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Size == 0 || s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE {
 			continue
 		}
@@ -145,7 +156,7 @@ func symtabFuncs(f *elf.File) ([]funcRange, string) {
 			// so that codeReader can find it again.
 			addr = relBase(int(s.Section)) + s.Value
 		}
-		out = append(out, funcRange{name: s.Name, addr: addr, size: s.Size})
+		out = append(out, funcRange{name: s.Name, file: file, addr: addr, size: s.Size})
 	}
 	return dedupe(out), "symtab"
 }

@@ -97,6 +97,9 @@ type Facts struct {
 	// and .dynsym, sorted and unique. Static programs carry the libc
 	// functions they use here.
 	Defined []string
+	// LocalDefined are the defined function names of .symtab alone: what
+	// the file itself implements, exported or not (empty when stripped).
+	LocalDefined []string
 
 	// Stamps are the immunix build stamp notes (see internal/stamp).
 	Stamps []stamp.Stamp
@@ -407,9 +410,11 @@ func (fa *Facts) readSymbols(f *elf.File) error {
 	case err != nil:
 		return fmt.Errorf("read .symtab: %w", err)
 	}
+	local := map[string]bool{}
 	for _, s := range syms {
 		if s.Name != "" && s.Section != elf.SHN_UNDEF && isFunc(s) {
 			defined[s.Name] = true
+			local[s.Name] = true
 		}
 		if f.Type == elf.ET_REL && s.Name != "" && s.Section == elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
 			// An object's references are its imports.
@@ -418,6 +423,7 @@ func (fa *Facts) readSymbols(f *elf.File) error {
 	}
 	fa.Imports = sortedKeys(imports)
 	fa.Defined = sortedKeys(defined)
+	fa.LocalDefined = sortedKeys(local)
 	return nil
 }
 

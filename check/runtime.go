@@ -1,0 +1,76 @@
+package check
+
+import (
+	"path"
+	"strings"
+
+	"github.com/immunix/immunix/check/elfacts"
+	"github.com/immunix/immunix/guardlib"
+	"github.com/immunix/immunix/internal/stamp"
+)
+
+// guardRuntimeFiles are the base names of the guard runtime's C sources
+// (guardlib, canary, formatguard): a local function whose STT_FILE group is
+// one of them belongs to the runtime.
+var guardRuntimeFiles = func() map[string]bool {
+	m := map[string]bool{}
+	files, err := guardlib.SourceFiles()
+	if err != nil {
+		return m
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, ".c") {
+			m[path.Base(f)] = true
+		}
+	}
+	return m
+}()
+
+// hasGuardRuntime reports whether immunix-cc linked its guard runtime into
+// the file: the link stamp says so, or the runtime's initialiser is there.
+func hasGuardRuntime(f *elfacts.Facts) bool {
+	for _, s := range f.Stamps {
+		if s.Type == stamp.Link && s.Has("runtime") {
+			return true
+		}
+	}
+	for _, n := range f.Defined {
+		if n == "__immunix_guard_init" {
+			return true
+		}
+	}
+	return false
+}
+
+// isGuardRuntimeFunc reports whether fn is part of the guard runtime, whose
+// objects docs/contracts.md says are built with -fno-stack-protector (the
+// canary failure path must not depend on the canary).
+func isGuardRuntimeFunc(fn elfacts.Func) bool {
+	n := fn.Name
+	if i := strings.IndexByte(n, '.'); i > 0 { // foo.constprop.0, foo.cold
+		n = n[:i]
+	}
+	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
+		return true
+	}
+	if _, ok := fortified[n]; ok { // the runtime's FORTIFY entry points
+		return true
+	}
+	return fn.File != "" && guardRuntimeFiles[path.Base(fn.File)]
+}
+
+// stampsAll reports whether there are compile stamps and every one
+// satisfies ok.
+func stampsAll(st []stamp.Stamp, ok func(stamp.Stamp) bool) bool {
+	n := 0
+	for _, s := range st {
+		if s.Type != stamp.Compile {
+			continue
+		}
+		n++
+		if !ok(s) {
+			return false
+		}
+	}
+	return n > 0
+}

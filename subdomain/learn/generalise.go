@@ -142,24 +142,26 @@ func looksRandom(s string) bool {
 	return digit && letters || digit && !letters || len(s) >= 8 && lower && upper
 }
 
-// randomName generalises a temporary name: the longest prefix ending in
-// '.', '-' or '_' followed by a random-looking tail, else the longest
-// letters-only prefix followed by one, becomes PREFIX*.
+// randomName generalises a temporary name into PREFIX*: the prefix is
+// the longest one ending in '.', '-' or '_' before a random-looking tail
+// (mktemp's tmp.XXXXXXXXXX), else the letters before a run of six or more
+// digits (TestName123456), else the shortest letters-only prefix of three
+// or more letters before a random tail (Python's tmpk3j_8x2a → tmp*).
 func randomName(c string) (string, bool) {
 	for i := len(c) - 6; i >= 1; i-- {
 		if p := c[i-1]; (p == '.' || p == '-' || p == '_') && looksRandom(c[i:]) {
 			return c[:i] + "*", true
 		}
 	}
-	for i := len(c) - 6; i >= 0; i-- {
-		prefixLetters := true
-		for k := 0; k < i; k++ {
-			if !('a' <= c[k] && c[k] <= 'z' || 'A' <= c[k] && c[k] <= 'Z') {
-				prefixLetters = false
-				break
-			}
-		}
-		if prefixLetters && looksRandom(c[i:]) {
+	letters := 0
+	for letters < len(c) && ('a' <= c[letters] && c[letters] <= 'z' || 'A' <= c[letters] && c[letters] <= 'Z') {
+		letters++
+	}
+	if letters > 0 && len(c)-letters >= 6 && isDigits(c[letters:]) {
+		return c[:letters] + "*", true
+	}
+	for i := min(3, letters); i <= letters && i <= len(c)-6; i++ {
+		if looksRandom(c[i:]) {
 			return c[:i] + "*", true
 		}
 	}

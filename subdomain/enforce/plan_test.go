@@ -1,0 +1,156 @@
+package enforce
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+
+	"github.com/immunix/immunix/subdomain"
+	"github.com/immunix/immunix/subdomain/learn"
+)
+
+func mustParse(t *testing.T, text string) *subdomain.Profile {
+	t.Helper()
+	p, err := subdomain.Parse("test", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNoLandlock simulates a kernel without Landlock through the
+// KernelABI hook: enforcing must refuse with a reason, not run unconfined.
+func TestNoLandlock(t *testing.T) {
+	old := KernelABI
+	KernelABI = func() int { return 0 }
+	defer func() { KernelABI = old }()
+	_, err := Compile(mustParse(t, "# /bin/true 1\n/etc/x r\n"), KernelABI())
+	if err == nil || !strings.Contains(err.Error(), "no Landlock") || !strings.Contains(err.Error(), "--complain") {
+		t.Fatalf("Compile on ABI 0 = %v", err)
+	}
+}
+
+func TestNotesPerABI(t *testing.T) {
+	p := mustParse(t, "# /bin/true 1\n/etc/hostname r\nnetwork tcp connect 80\n")
+	for _, tt := range []struct {
+		abi       int
+		want, not string
+		handleNet bool
+		audit     bool
+	}{
+		{1, "ABI 1 < 2: renames", "", false, false},
+		{3, "ABI 3 < 4: TCP bind/connect rules are not enforced", "ABI 3 < 3", false, false},
+		{5, "ABI 5 < 7: denials are not audited", "TCP", true, false},
+		{7, "UDP", "ABI 7 <", true, true},
+	} {
+		pl, err := Compile(p, tt.abi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(pl.Notes, "\n")
+		if !strings.Contains(notes, tt.want) || tt.not != "" && strings.Contains(notes, tt.not) {
+			t.Errorf("ABI %d notes:\n%s\nwant %q, not %q", tt.abi, notes, tt.want, tt.not)
+		}
+		if pl.HandleNet != tt.handleNet || pl.Audit != tt.audit {
+			t.Errorf("ABI %d: HandleNet %v Audit %v", tt.abi, pl.HandleNet, pl.Audit)
+		}
+		if pl.Handled&^abiFS[min(tt.abi, 7)] != 0 {
+			t.Errorf("ABI %d handles rights the kernel lacks: %v", tt.abi, landlock.AccessFSSet(pl.Handled))
+		}
+	}
+}
+
+func TestRights(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "conf"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "log"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(dir, "spool"), 0o755)
+	p := mustParse(t, "# /bin/true 1\n"+
+		dir+"/conf r\n"+
+		dir+"/log wc\n"+
+		dir+"/new.txt rwc\n"+
+		dir+"/spool/* rwc\n"+
+		dir+"/absent r\n"+
+		"/dev/null rw\n"+
+		"/usr/bin/env ix\n"+
+		"syscall mount\n")
+	pl, err := Compile(p, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, g := range pl.Paths {
+		got[g.Path] = g.Rights
+	}
+	check := func(path string, want, not uint64) {
+		t.Helper()
+		r, ok := got[path]
+		if !ok {
+			t.Errorf("no grant on %s (plan:\n%s)", path, pl)
+			return
+		}
+		if r&want != want || r&not != 0 {
+			t.Errorf("%s: rights %v, want %v and not %v", path, landlock.AccessFSSet(r), landlock.AccessFSSet(want), landlock.AccessFSSet(not))
+		}
+	}
+	check(dir+"/conf", ll.AccessFSReadFile, ll.AccessFSWriteFile|ll.AccessFSExecute)
+	check(dir+"/log", ll.AccessFSWriteFile|ll.AccessFSTruncate, ll.AccessFSReadFile)
+	check(dir, ll.AccessFSMakeReg|ll.AccessFSWriteFile|ll.AccessFSReadFile, ll.AccessFSExecute) // new.txt is created in dir
+	check(dir+"/spool", ll.AccessFSMakeReg|ll.AccessFSRemoveFile|ll.AccessFSReadDir, ll.AccessFSExecute)
+	check("/dev/null", ll.AccessFSReadFile|ll.AccessFSWriteFile|ll.AccessFSIoctlDev, 0)
+	check("/usr/bin/env", ll.AccessFSExecute|ll.AccessFSReadFile, ll.AccessFSWriteFile)
+	check("/bin/true", ll.AccessFSExecute, 0) // the program itself
+	if _, ok := got[dir+"/absent"]; ok {
+		t.Error("a missing path got a grant")
+	}
+	if !strings.Contains(strings.Join(pl.Notes, "\n"), "do not exist now") {
+		t.Errorf("no note on the missing path: %v", pl.Notes)
+	}
+	for _, b := range pl.Blocked {
+		if b == "mount" {
+			t.Error("granted mount is blocked")
+		}
+	}
+	if len(pl.Blocked) != len(subdomain.DangerousSyscalls)-1 {
+		t.Errorf("blocked %d calls, want %d", len(pl.Blocked), len(subdomain.DangerousSyscalls)-1)
+	}
+	if n := len(supportedSyscalls(pl.Blocked)); n < len(pl.Blocked)-2 {
+		t.Errorf("only %d of %d blocked calls known to the seccomp library", n, len(pl.Blocked))
+	}
+}
+
+func TestAuditFields(t *testing.T) {
+	f := ParseAuditFields(`audit(1795726290.861:2): domain=16ad3e623 blockers=fs.read_file path="/dev/null" dev="devtmpfs" ino=3`)
+	if f["domain"] != "16ad3e623" || f["blockers"] != "fs.read_file" || f["path"] != "/dev/null" || f["ino"] != "3" {
+		t.Errorf("fields = %v", f)
+	}
+	// audit writes strings with odd bytes in hex
+	f = ParseAuditFields(`audit(1.2:3): domain=1 blockers=fs.read_file path=2F746D702F6120620A ino=3`)
+	if f["path"] != "/tmp/a b\n" {
+		t.Errorf("hex path = %q", f["path"])
+	}
+}
+
+func TestChecker(t *testing.T) {
+	p := mustParse(t, "# /usr/bin/front 1\n/etc/front.conf r\n/usr/lib/helper px {\n\t/etc/secret r\n}\nnetwork tcp connect 80\n")
+	c := &Checker{Profile: p}
+	send := func(e learn.Event) { c.Check(&e) }
+	send(learn.Event{PID: 1, Execed: true, Path: "/usr/bin/front", Mode: subdomain.Exec})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Path: "/etc/front.conf", Mode: subdomain.Read})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Path: "/etc/secret", Mode: subdomain.Read, Syscall: "openat"})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Path: "/etc/front.conf", Mode: subdomain.Write, Syscall: "openat"})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Path: "/nonexistent", Mode: subdomain.Read, Err: "ENOENT"})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", NetOp: "connect", Port: 80})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", NetOp: "connect", Port: 25, Syscall: "connect"})
+	send(learn.Event{PID: 2, Exe: "/usr/bin/front", Path: "/usr/lib/helper", Mode: subdomain.Exec, Execed: true})
+	send(learn.Event{PID: 2, Exe: "/usr/lib/helper", Path: "/etc/secret", Mode: subdomain.Read})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Path: "/bin/sh", Mode: subdomain.Exec, Err: "EACCES", Syscall: "execve"})
+	send(learn.Event{PID: 1, Exe: "/usr/bin/front", Syscall: "ptrace", Err: "EPERM"})
+	if c.Violations != 5 {
+		t.Errorf("violations = %d, want 5 (secret read by front, conf written, port 25, /bin/sh, ptrace)", c.Violations)
+	}
+}

@@ -46,6 +46,9 @@
 int __immunix_renew_claimed __attribute__((visibility("default")));
 
 static int renew_off;
+/* RLIMIT_STACK at start-up: bounds how far below __libc_stack_end the main
+ * thread's stack can reach (read once, to keep a system call off fork). */
+static uintptr_t main_stack_lim = 64u << 20;
 
 #ifdef IMMUNIX_RENEW
 extern void *__libc_stack_end;
@@ -85,15 +88,14 @@ static int fresh(uintptr_t *out)
 	}
 }
 
-/* The top (highest address, exclusive) of the stack sp is on, or 0. */
+/* The top (highest address, exclusive) of the stack sp is on, or 0. The
+ * main thread's is __libc_stack_end (thread stacks are mapped at least
+ * 128 MiB away from it, beyond main_stack_lim); another thread's comes from
+ * its descriptor (pthread_getattr_np, which reads no file for a thread). */
 static uintptr_t stack_top(uintptr_t sp)
 {
 	uintptr_t end = (uintptr_t)__libc_stack_end;
-	struct rlimit rl;
-	uintptr_t lim = 64u << 20;
-	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim)
-		lim = (uintptr_t)rl.rlim_cur;
-	if (end && sp < end && end - sp <= lim)
+	if (end && sp < end && end - sp <= main_stack_lim)
 		return end; /* main thread: __libc_stack_end is just above main's frames */
 	pthread_attr_t at;
 	if (pthread_getattr_np(pthread_self(), &at) != 0)
@@ -136,6 +138,9 @@ static __attribute__((noinline)) void renew_in_child(void)
 void __immunix_canary_init(void)
 {
 #ifdef IMMUNIX_RENEW
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < main_stack_lim)
+		main_stack_lim = (uintptr_t)rl.rlim_cur;
 	if (!__immunix_secure()) {
 		const char *v = getenv("IMMUNIX_CANARY_RENEW");
 		if (v && strcmp(v, "0") == 0)

@@ -164,7 +164,14 @@ func corpusVariants() []variant {
 							if strip {
 								stripName = "stripped"
 							}
-							name := fmt.Sprintf("%s-fortify%d-%s-%s-%s-%s-%s", cc, fort, ssp.name, link, ltoName, rel.name, stripName)
+							extra := ""
+							if execstack {
+								extra += "-execstack"
+							}
+							if rpath {
+								extra += "-rpath"
+							}
+							name := fmt.Sprintf("%s-fortify%d-%s-%s-%s-%s%s-%s", cc, fort, ssp.name, link, ltoName, rel.name, extra, stripName)
 							w := map[string]want{}
 							// Canary: from the code. A stripped static program
 							// cannot be told from its libc: unknown, honestly.

@@ -67,7 +67,10 @@ type Env struct {
 	ReadFile func(string) ([]byte, error)
 	// Exec replaces the process (syscall.Exec); it returns only on error.
 	Exec func(path string, argv, env []string) error
-	Now  func() time.Time
+	// Setenv sets a variable of the process itself, which the helpers it
+	// runs (probes, guardlib's runtime build) inherit.
+	Setenv func(k, v string) error
+	Now    func() time.Time
 }
 
 // OSEnv returns the Env of the running process.
@@ -77,7 +80,7 @@ func OSEnv() *Env {
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
 	return &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Now: time.Now,
+		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now,
 	}
 }
 
@@ -163,6 +166,13 @@ func run(e *Env) (int, error) {
 		// has rewritten these arguments already.
 		j.inv.Reason = ReasonReentry
 		return j.execute(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
+	}
+	// The probes, the link note and guardlib run the compiler themselves:
+	// if it calls back into immunix-cc, that must be a re-entry too.
+	if e.Setenv != nil {
+		if err := e.Setenv(MarkerEnv, strings.Join(append(append([]string{}, j.visited...), j.comp.Cmd[0]), ":")); err != nil {
+			return 0, fmt.Errorf("set %s: %w", MarkerEnv, err)
+		}
 	}
 	parseArgs := args
 	if len(pol.Flags) > 0 {

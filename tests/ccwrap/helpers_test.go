@@ -49,7 +49,13 @@ func (c cmd) run(t *testing.T, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	argv0 := name
+	if c.path != "" && !strings.Contains(name, "/") {
+		// exec.Command looks names up in the test's PATH, not c.path.
+		name = lookPathIn(t, name, c.path)
+	}
 	x := exec.CommandContext(ctx, name, args...)
+	x.Args[0] = argv0 // as a shell would pass it
 	x.Dir = c.dir
 	x.Env = append(os.Environ(), "IMMUNIX_CACHE_DIR="+cacheDir, "LC_ALL=C", "IMMUNIX_CONFIG=/nonexistent/immunix.conf")
 	for _, kv := range os.Environ() {
@@ -208,4 +214,16 @@ func has(list []string, x string) bool {
 		}
 	}
 	return false
+}
+
+func lookPathIn(t *testing.T, name, path string) string {
+	t.Helper()
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("%s not in PATH %s", name, path)
+	return ""
 }

@@ -1,0 +1,296 @@
+package ccwrap_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
+)
+
+var tmpName = regexp.MustCompile(`/tmp/cc[A-Za-z0-9]{6}\.`)
+
+// TestQueryByteIdentical runs every query mode through the masquerade
+// symlink and straight through the real compiler and wants the same bytes
+// and exit code. The real compiler is run by its full path, as immunix-cc
+// runs it: gcc prints its argv[0] in -v and -### output (COLLECT_GCC), and
+// a bare name would make gcc find its install prefix through PATH, which
+// holds the masquerade directory (see docs/immunix-cc.md, limits).
+func TestQueryByteIdentical(t *testing.T) {
+	mdir := testenv.Masquerade(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "x.c"), "int main(void){return 0;}\n")
+	queries := [][]string{
+		{"--version"}, {"-v"}, {"-dumpmachine"}, {"-dumpversion"}, {"-print-search-dirs"},
+		{"-print-prog-name=ld"}, {"-print-file-name=libc.so"}, {"-print-libgcc-file-name"},
+		{"--help"}, {"-###", "-O2", "-c", "x.c"}, {"--version", "x.c"}, {"-print-multi-lib"},
+		{"-c"}, // no input: the compiler's own error
+	}
+	for _, cc := range allCompilers(t) {
+		real, err := exec.LookPath(cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range queries {
+			name := cc + " " + strings.Join(q, " ")
+			t.Run(name, func(t *testing.T) {
+				c := cmd{dir: dir, path: mdir + ":" + os.Getenv("PATH")}
+				got := c.run(t, cc, q...)
+				want := cmd{dir: dir}.run(t, real, q...)
+				if q[0] == "-###" {
+					// gcc names its temporary files at random.
+					got.stderr = tmpName.ReplaceAllString(got.stderr, "/tmp/ccXXXXXX.")
+					want.stderr = tmpName.ReplaceAllString(want.stderr, "/tmp/ccXXXXXX.")
+				}
+				if got != want {
+					t.Errorf("%s differs through immunix-cc:\n got exit %d stdout %.300q stderr %.300q\nwant exit %d stdout %.300q stderr %.300q",
+						name, got.code, got.stdout, got.stderr, want.code, want.stdout, want.stderr)
+				}
+			})
+		}
+	}
+}
+
+// TestMasquerade builds through symlinks named like compilers, first in PATH.
+func TestMasquerade(t *testing.T) {
+	mdir := testenv.Masquerade(t)
+	for _, name := range testenv.MasqueradeNames {
+		if _, err := exec.LookPath(name); err != nil {
+			continue // this machine has no such compiler
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := source(t, dir, name)
+			c := cmd{dir: dir, path: mdir + ":" + os.Getenv("PATH"), env: []string{"IMMUNIX_LOG=" + filepath.Join(dir, "log")}}
+			c.ok(t, name, "-O2", src, "-o", "prog")
+			if r := (cmd{dir: dir}).ok(t, filepath.Join(dir, "prog")); r.stdout != "hello\n" {
+				t.Errorf("prog printed %q", r.stdout)
+			}
+			checkHardenedExe(t, filepath.Join(dir, "prog"), lang(name), true)
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			if !strings.Contains(string(log), "cc=/") || strings.Count(string(log), "\n") != 1 {
+				t.Errorf("log %q: want one line naming the real compiler", log)
+			}
+		})
+	}
+}
+
+// TestLaunchers is the ccache and distcc matrix: immunix-cc behind ccache,
+// ccache behind immunix-cc (prefix and masquerade, before and after ours in
+// PATH) and distcc with no daemon. No hang (timeouts), no loop, and the
+// object comes out stamped, on a cache miss and on a hit.
+func TestLaunchers(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	ccache := testenv.NeedsTool(t, "ccache")
+	bin := testenv.Binaries(t)
+	mdir := testenv.Masquerade(t)
+	ccacheDir := "/usr/lib/ccache"
+	if _, err := os.Stat(filepath.Join(ccacheDir, "gcc")); err != nil {
+		testenv.Missing(t, "no ccache masquerade directory /usr/lib/ccache")
+	}
+	path := os.Getenv("PATH")
+	cases := []struct {
+		name string
+		path string
+		env  []string
+		argv []string
+	}{
+		{"CC=ccache immunix-cc", path, nil, []string{ccache, filepath.Join(bin, "immunix-cc")}},
+		{"IMMUNIX_CC=ccache gcc", path, []string{"IMMUNIX_CC=ccache gcc"}, []string{filepath.Join(bin, "immunix-cc")}},
+		{"ccache dir after ours", mdir + ":" + ccacheDir + ":" + path, nil, []string{"gcc"}},
+		{"ccache dir before ours", ccacheDir + ":" + mdir + ":" + path, nil, []string{"gcc"}},
+		{"IMMUNIX_CC=ccache gcc with both dirs", mdir + ":" + ccacheDir + ":" + path, []string{"IMMUNIX_CC=ccache gcc"}, []string{"gcc"}},
+		{"IMMUNIX_CC=distcc gcc", path, []string{"IMMUNIX_CC=distcc gcc", "DISTCC_HOSTS=localhost", "DISTCC_DIR=" + t.TempDir()}, []string{filepath.Join(bin, "immunix-cc")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "distcc") {
+				testenv.NeedsTool(t, "distcc")
+			}
+			dir := t.TempDir()
+			src := source(t, dir, "gcc")
+			env := append([]string{"CCACHE_DIR=" + filepath.Join(dir, "ccache"), "IMMUNIX_DEBUG=1"}, tc.env...)
+			c := cmd{dir: dir, path: tc.path, env: env}
+			for _, round := range []string{"miss", "hit"} {
+				os.Remove(filepath.Join(dir, "o.o"))
+				args := append(append([]string{}, tc.argv[1:]...), "-O2", "-c", src, "-o", "o.o")
+				r := c.ok(t, tc.argv[0], args...)
+				if n := strings.Count(r.stderr, "immunix-cc: /"); n != 1 {
+					t.Errorf("%s: immunix-cc rewrote %d times (want once):\n%s", round, n, r.stderr)
+				}
+				fa := readFacts(t, filepath.Join(dir, "o.o"))
+				if len(fa.compile) != 1 || !fa.compile[0].Has("canary") {
+					t.Errorf("%s: o.o compile notes %v", round, fa.compile)
+				}
+			}
+			c.ok(t, tc.argv[0], append(append([]string{}, tc.argv[1:]...), "o.o", "-o", "prog")...)
+			if r := (cmd{dir: dir}).ok(t, filepath.Join(dir, "prog")); r.stdout != "hello\n" {
+				t.Errorf("prog printed %q", r.stdout)
+			}
+		})
+	}
+}
+
+// TestErrors: the wrapper's own failures are one "immunix-cc:" line and a
+// code from docs/contracts.md.
+func TestErrors(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	bin := testenv.Binaries(t)
+	w := filepath.Join(bin, "immunix-cc")
+	dir := t.TempDir()
+	src := source(t, dir, "gcc")
+	loopDir := filepath.Join(dir, "loop")
+	os.Mkdir(loopDir, 0o755)
+	os.Symlink(w, filepath.Join(loopDir, "gcc"))
+	wrapDir := filepath.Join(dir, "wrap")
+	os.Mkdir(wrapDir, 0o755)
+	// A wrapper that calls "gcc" from PATH, which is immunix-cc again.
+	os.WriteFile(filepath.Join(wrapDir, "gcc"), []byte("#!/bin/sh\nexec gcc \"$@\"\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "junk"), []byte("not a program"), 0o755)
+	conf := writeFile(t, filepath.Join(dir, "immunix.conf"), "# test\nIMMUNIX_DISABLE=canary\nIMMUNIX_BOGUS=1\n")
+	tests := []struct {
+		name string
+		c    cmd
+		prog string
+		args []string
+		code int
+		msg  string
+	}{
+		{"loop through a wrapper", cmd{dir: dir, path: loopDir + ":" + wrapDir}, "gcc", []string{"-c", src}, 102, "recursion"},
+		{"IMMUNIX_CC is us", cmd{dir: dir, env: []string{"IMMUNIX_CC=" + w}}, w, []string{"-c", src}, 102, "recursion"},
+		{"missing compiler", cmd{dir: dir, env: []string{"IMMUNIX_CC=/nonexistent/gcc"}}, w, []string{"-c", src}, 101, "not found"},
+		{"no cc in PATH", cmd{dir: dir, path: wrapDir}, w, []string{"-c", src}, 101, "not found"},
+		{"unreadable @file", cmd{dir: dir}, w, []string{"-c", "@missing.rsp"}, 103, "missing.rsp"},
+		{"bad IMMUNIX_DISABLE", cmd{dir: dir, env: []string{"IMMUNIX_DISABLE=canary,stackguard"}}, w, []string{"-c", src}, 100, "stackguard"},
+		{"bad IMMUNIX_STRICT", cmd{dir: dir, env: []string{"IMMUNIX_STRICT=maybe"}}, w, []string{"-c", src}, 100, "IMMUNIX_STRICT"},
+		{"bad config file", cmd{dir: dir, env: []string{"IMMUNIX_CONFIG=" + conf}}, w, []string{"-c", src}, 100, conf + ":3"},
+		{"exec fails", cmd{dir: dir, env: []string{"IMMUNIX_CC=" + filepath.Join(dir, "junk")}}, w, []string{"--version"}, 105, "exec"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.c.run(t, tt.prog, tt.args...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != tt.code || len(lines) != 1 || !strings.HasPrefix(lines[0], "immunix-cc: ") || !strings.Contains(lines[0], tt.msg) {
+				t.Errorf("exit %d, stderr %q; want exit %d and one immunix-cc: line mentioning %q", r.code, r.stderr, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+// TestOwnOptions: --immunix-help, --immunix-version and --immunix-explain
+// are ours; explain runs nothing.
+func TestOwnOptions(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	src := source(t, dir, "gcc")
+	c := cmd{dir: dir, env: env}
+	if r := c.ok(t, w, "--immunix-help"); !strings.Contains(r.stdout, "IMMUNIX_DISABLE") || !strings.Contains(r.stdout, "--immunix-explain") {
+		t.Errorf("help: %q", r.stdout)
+	}
+	if r := c.ok(t, w, "--immunix-version"); !strings.HasPrefix(r.stdout, "immunix-cc ") {
+		t.Errorf("version: %q", r.stdout)
+	}
+	r := c.ok(t, w, "--immunix-explain", "-O2", "-fno-stack-protector", src, "-o", "never")
+	for _, want := range []string{"mode:      link (exe)", "user-off=canary(-fno-stack-protector)", "command:   /usr/bin/gcc ", "-Wl,-z,relro"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
+		t.Errorf("--immunix-explain ran the compiler")
+	}
+}
+
+// TestLogParallel: IMMUNIX_LOG gets exactly one whole line per invocation
+// from many parallel compiles.
+func TestLogParallel(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	src := source(t, dir, "gcc")
+	log := filepath.Join(dir, "immunix.log")
+	c := cmd{dir: dir, env: append(env, "IMMUNIX_LOG="+log)}
+	c.ok(t, w, "-c", src, "-o", "warm.o") // the first run probes and caches
+	const n = 12
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = c.run(t, w, "-O2", "-c", src, "-o", fmt.Sprintf("o%d.o", i))
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("compile %d: %+v", i, r)
+		}
+	}
+	c.ok(t, w, "--version")
+	data, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != n+2 {
+		t.Fatalf("%d log lines, want %d:\n%s", len(lines), n+2, data)
+	}
+	for _, l := range lines[1 : n+1] {
+		if !strings.HasPrefix(l, "time=") || !strings.Contains(l, " mode=compile ") || !strings.Contains(l, " compile-on=canary,") || !strings.Contains(l, " fortify=") {
+			t.Errorf("bad log line %q", l)
+		}
+	}
+	if last := lines[n+1]; !strings.Contains(last, "mode=query") || !strings.Contains(last, "pass=query") {
+		t.Errorf("query log line %q", last)
+	}
+}
+
+// TestFormatGuardRetry: a unit that does not compile with the FormatGuard
+// headers (it defines its own printf) is compiled again without them.
+func TestFormatGuardRetry(t *testing.T) {
+	for _, cc := range testenv.Compilers() {
+		testenv.NeedsTool(t, cc)
+		t.Run(cc, func(t *testing.T) {
+			w, env := wrapper(t, cc)
+			dir := t.TempDir()
+			src := writeFile(t, filepath.Join(dir, "own.c"), `#include <stdio.h>
+#include <stdarg.h>
+int printf(const char *f, ...) { va_list ap; va_start(ap, f); int n = vfprintf(stdout, f, ap); va_end(ap); return n; }
+int main(void) { return printf("hello\n") < 0; }
+`)
+			probe := cmd{dir: dir, env: env}.ok(t, w, "--immunix-explain", "-c", src)
+			if !strings.Contains(probe.stdout, "formatguard") || strings.Contains(probe.stdout, "note:    formatguard") {
+				testenv.Missing(t, "FormatGuard headers are not available: "+probe.stdout)
+			}
+			c := cmd{dir: dir, env: append(env, "IMMUNIX_LOG="+filepath.Join(dir, "log"))}
+			// Without optimisation: glibc's own FORTIFY macros (clang) would
+			// make this unit fail too.
+			r := c.ok(t, w, src, "-o", "own")
+			if strings.Contains(r.stderr, "error") {
+				t.Errorf("the failed first attempt leaked: %s", r.stderr)
+			}
+			fa := readFacts(t, filepath.Join(dir, "own"))
+			if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "retried" || fa.compile[0].Has("formatguard") {
+				t.Errorf("compile notes %v: want fg=retried without formatguard", fa.compile)
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			if !strings.Contains(string(log), " fg=retried") {
+				t.Errorf("log: %s", log)
+			}
+			s := cmd{dir: dir, env: append(env, "IMMUNIX_STRICT=1")}.run(t, w, src, "-o", "own2")
+			if s.code != 106 || !strings.Contains(s.stderr, "immunix-cc: IMMUNIX_STRICT=1") {
+				t.Errorf("strict: exit %d, %s", s.code, s.stderr)
+			}
+			// A real error is the compiler's: its exit code and message, once.
+			bad := writeFile(t, filepath.Join(dir, "bad.c"), "#include <stdio.h>\nint main(void) { return undeclared; }\n")
+			b := c.run(t, w, "-c", bad)
+			if b.code != 1 || strings.Count(b.stderr, "undeclared") < 1 || strings.Contains(b.stderr, "immunix-cc:") {
+				t.Errorf("compile error: exit %d, %s", b.code, b.stderr)
+			}
+		})
+	}
+}

@@ -15,6 +15,8 @@ import (
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/subdomain"
@@ -43,33 +45,44 @@ func (r *Runner) note(format string, args ...any) {
 	}
 }
 
-// Apply restricts the calling process (all its threads) with the plan:
-// the Landlock ruleset (best effort down to the kernel's ABI, denials
-// logged across execve), then the seccomp filter refusing the blocked
-// system calls with EPERM (logged to audit). Irreversible.
+// Apply restricts the calling thread, which must be locked to its
+// goroutine (runtime.LockOSThread) and is the one that then starts or
+// execs the program: the Landlock ruleset (best effort down to the
+// kernel's ABI, denials of executed programs logged), then the seccomp
+// filter refusing the blocked system calls with EPERM (logged to audit).
+// Other threads of this process stay unconfined: the program inherits
+// the credentials and filter of the thread that forks or execs it, and
+// the supervisor's own runtime threads are not the program. Irreversible.
 func (pl *Plan) Apply() error {
 	cfg := landlock.Config{HandledAccessFS: landlock.AccessFSSet(pl.Handled)}
 	if pl.HandleNet {
 		cfg.HandledAccessNet = landlock.AccessNetSet(3) // bind_tcp, connect_tcp
 	}
 	// Log the denials of the programs executed in the domain, not those of
-	// this process: it stays as the supervisor reading the audit records,
-	// and its own runtime's refused reads (cgroup, /sys) are not the
-	// program's doing.
+	// this thread before its execve.
 	cfg = cfg.BestEffort().EnableLoggingForSubprocesses().DisableLoggingForOriginatingProcess()
-	if err := cfg.Restrict(pl.Rules()...); err != nil {
+	fd, flags, err := cfg.NewRulesetFD(pl.Rules()...)
+	if err != nil {
 		return fmt.Errorf("landlock: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	if fd >= 0 {
+		err := ll.LandlockRestrictSelf(fd, flags)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("landlock_restrict_self: %w", err)
+		}
 	}
 	if len(pl.Blocked) == 0 {
 		return nil
 	}
-	names := supportedSyscalls(pl.Blocked)
 	filter := seccomp.Filter{
-		NoNewPrivs: true,
-		Flag:       seccomp.FilterFlagTSync | seccomp.FilterFlagLog,
+		Flag: seccomp.FilterFlagLog,
 		Policy: seccomp.Policy{
 			DefaultAction: seccomp.ActionAllow,
-			Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
+			Syscalls:      []seccomp.SyscallGroup{{Names: supportedSyscalls(pl.Blocked), Action: seccomp.ActionErrno}},
 		},
 	}
 	if err := seccomp.LoadFilter(filter); err != nil {
@@ -135,11 +148,11 @@ func (r *Runner) Run(argv []string) (int, error) {
 			r.note("turned on the kernel's audit (it was off) so Landlock logs denials")
 		}
 	}
-	runtime.LockOSThread()
-	if err := r.Plan.Apply(); err != nil {
-		return 1, err
-	}
 	if aud == nil {
+		runtime.LockOSThread()
+		if err := r.Plan.Apply(); err != nil {
+			return 1, err
+		}
 		err := syscall.Exec(path, argv, env)
 		return 126, fmt.Errorf("exec %s: %w", path, err)
 	}
@@ -158,7 +171,7 @@ func (r *Runner) Run(argv []string) (int, error) {
 			}
 			for _, rec := range recs {
 				switch rec.Type {
-				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUserMsg:
+				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUser, auditUserMsg:
 					records <- rec
 				}
 			}
@@ -168,7 +181,20 @@ func (r *Runner) Run(argv []string) (int, error) {
 	cmd.Args = argv
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orFile(r.Stdin, os.Stdin), orFile(r.Stdout, os.Stdout), orFile(r.Stderr, os.Stderr)
-	if err := cmd.Start(); err != nil {
+	// Restrict one locked thread and fork the program from it; the
+	// goroutine then ends still locked, so the runtime destroys that
+	// thread and the supervisor goes on unconfined (the runtime never
+	// clones new threads from a locked one).
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		if err := r.Plan.Apply(); err != nil {
+			started <- err
+			return
+		}
+		started <- cmd.Start()
+	}()
+	if err := <-started; err != nil {
 		return 126, fmt.Errorf("start %s: %w", path, err)
 	}
 	sigs := make(chan os.Signal, 4)
@@ -200,7 +226,7 @@ func (r *Runner) Run(argv []string) (int, error) {
 				}
 				continue
 			}
-			if rec.Type == auditUserMsg && strings.Contains(rec.Text, marker) {
+			if (rec.Type == auditUser || rec.Type == auditUserMsg) && strings.Contains(rec.Text, marker) {
 				return exitCode(waitErr), nil
 			}
 			col.add(rec)

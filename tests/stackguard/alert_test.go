@@ -173,7 +173,7 @@ func TestFortifyAlerts(t *testing.T) {
 		for _, level := range []string{"2", "3"} {
 			t.Run(fmt.Sprintf("%s-F%s", v, level), func(t *testing.T) {
 				exe := filepath.Join(t.TempDir(), "fort")
-				compile(t, v, fortifySrc, exe, true, "-O2", "-D_FORTIFY_SOURCE="+level, "-Wno-stringop-overflow", "-Wno-format-overflow", "-Wno-fortify-source")
+				compile(t, v, fortifySrc, exe, true, "-O2", "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE="+level, "-Wno-stringop-overflow", "-Wno-format-overflow", "-Wno-fortify-source")
 				for _, c := range cases {
 					if r := run(t, exe, c.what, c.ok); r.signal != 0 || r.code != 0 || len(r.logs) != 0 {
 						t.Errorf("%s %s (fits): signal %v exit %d logs %q", c.what, c.ok, r.signal, r.code, r.logs)

@@ -81,22 +81,14 @@ func (v variant) driver() string {
 	return v.cc
 }
 
-// runtimeArgs returns guardlib.LinkArgs for v, as immunix-cc appends them.
-func runtimeArgs(t testing.TB, v variant) []string {
-	t.Helper()
-	args, err := guardlib.LinkArgs(guardlib.Target{Compiler: []string{v.driver()}, ABIFlags: v.abi})
-	if err != nil {
-		t.Fatalf("guardlib.LinkArgs(%s): %v", v, err)
-	}
-	return args
-}
-
 // lateFlags separates, in compile's flags, those that go before the source
 // from those (libraries) that go after it.
 const lateFlags = "--late--"
 
-// compile builds src (C, or C++ for a C++ compiler) into out with flags; when
-// withRuntime, the guard runtime is linked the way immunix-cc links it.
+// compile builds src (C, or C++ for a C++ compiler) into out with flags.
+// withRuntime builds through immunix-cc (immunix-c++ for C++) with v.cc as
+// the real compiler, so the guard runtime is linked as users get it, and
+// checks that it was; otherwise v.cc runs directly.
 func compile(t testing.TB, v variant, src, out string, withRuntime bool, flags ...string) {
 	t.Helper()
 	testenv.NeedsTool(t, v.cc)
@@ -125,12 +117,38 @@ func compile(t testing.TB, v variant, src, out string, withRuntime bool, flags .
 	args = append(args, flags...)
 	args = append(args, "-x", lang, srcPath, "-x", "none", "-o", out)
 	args = append(args, late...)
+	cc := v.cc
+	var env []string
 	if withRuntime {
-		args = append(args, runtimeArgs(t, v)...)
+		bin := testenv.Binaries(t)
+		if v.cxx() {
+			cc = filepath.Join(bin, "immunix-c++")
+			env = append(env, "IMMUNIX_CXX="+v.cc)
+		} else {
+			cc = filepath.Join(bin, "immunix-cc")
+			env = append(env, "IMMUNIX_CC="+v.cc)
+		}
 	}
-	cmd := exec.Command(v.cc, args...)
+	cmd := exec.Command(cc, args...)
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", v.cc, strings.Join(args, " "), err, b)
+		t.Fatalf("%s %s %s: %v\n%s", strings.Join(env, " "), cc, strings.Join(args, " "), err, b)
+	}
+	if withRuntime {
+		// The runtime's fork-handler flag is a global symbol of every
+		// linked object that carries the runtime.
+		f, err := elf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		syms, _ := f.Symbols()
+		for _, s := range syms {
+			if s.Name == "__immunix_renew_claimed" && s.Section != elf.SHN_UNDEF {
+				return
+			}
+		}
+		t.Fatalf("immunix-cc did not link the guard runtime into %s", out)
 	}
 }
 

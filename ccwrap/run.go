@@ -16,6 +16,7 @@ import (
 	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes of immunix-cc's own errors (docs/contracts.md).
@@ -347,7 +348,10 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	return code2, nil
 }
 
-// child runs argv with stdin, collecting its output. A child killed by a
+// child runs argv with stdin, collecting its stderr (and its stdout when
+// the command writes its result there, as -E does) so a failed first
+// attempt leaves no trace. The output goes to memory files, which the child
+// writes directly: no pipes, no copying goroutines. A child killed by a
 // signal makes immunix-cc die of the same signal.
 func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 	c := exec.Command(j.comp.Exec(), argv[1:]...)
@@ -358,8 +362,22 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 	} else {
 		c.Stdin = j.e.Stdin
 	}
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
+	errf, err := memFile("stderr")
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer errf.Close()
+	c.Stderr = errf
+	var outf *os.File
+	if j.writesStdout() {
+		if outf, err = memFile("stdout"); err != nil {
+			return 0, nil, nil, err
+		}
+		defer outf.Close()
+		c.Stdout = outf
+	} else {
+		c.Stdout = j.e.Stdout
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
@@ -377,19 +395,64 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 			}
 		}
 	}()
-	err := c.Wait()
+	werr := c.Wait()
 	close(done)
+	errb, err := readAll(errf)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	var out []byte
+	if outf != nil {
+		if out, err = readAll(outf); err != nil {
+			return 0, nil, nil, err
+		}
+	}
 	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		j.e.Stderr.Write(errb.Bytes())
+		j.e.Stdout.Write(out)
+		j.e.Stderr.Write(errb)
 		signal.Reset(ws.Signal())
 		syscall.Kill(os.Getpid(), ws.Signal())
 		return 128 + int(ws.Signal()), nil, nil, nil
 	}
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
+	if werr != nil && !errors.As(werr, &ee) {
+		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], werr)
 	}
-	return c.ProcessState.ExitCode(), out.Bytes(), errb.Bytes(), nil
+	return c.ProcessState.ExitCode(), out, errb, nil
+}
+
+// writesStdout reports whether the compiler's result goes to stdout.
+func (j *job) writesStdout() bool {
+	switch j.inv.Mode {
+	case ModePreprocess, ModeDeps:
+		return j.inv.Output == "" || j.inv.Output == "-"
+	}
+	return j.inv.Output == "-"
+}
+
+// memFile returns an anonymous in-memory file (memfd), or an unlinked
+// temporary file where memfd is not available.
+func memFile(name string) (*os.File, error) {
+	if fd, err := unix.MemfdCreate("immunix-cc-"+name, unix.MFD_CLOEXEC); err == nil {
+		return os.NewFile(uintptr(fd), "memfd:immunix-cc-"+name), nil
+	}
+	f, err := os.CreateTemp("", "immunix-cc-"+name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("buffer the compiler's %s: %w", name, err)
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+func readAll(f *os.File) ([]byte, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read back the compiler's output: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read back the compiler's output: %w", err)
+	}
+	return b, nil
 }
 
 // log appends one line to IMMUNIX_LOG with a single O_APPEND write, so lines

@@ -11,7 +11,8 @@ import (
 // chapter (CIE/FDE records, DW_EH_PE pointer encodings).
 func ehFrameFuncs(f *elf.File) []funcRange {
 	s := f.Section(".eh_frame")
-	if s == nil || s.Type != elf.SHT_PROGBITS || s.Size > MaxSectionSize {
+	// LLVM's lld and gold give it type SHT_X86_64_UNWIND (0x70000001).
+	if s == nil || (s.Type != elf.SHT_PROGBITS && s.Type != shtX86_64Unwind) || s.Size > MaxSectionSize {
 		return nil
 	}
 	data, err := s.Data()
@@ -20,6 +21,8 @@ func ehFrameFuncs(f *elf.File) []funcRange {
 	}
 	return dedupe(ParseEHFrame(data, s.Addr, f.ByteOrder))
 }
+
+const shtX86_64Unwind elf.SectionType = 0x70000001
 
 // DW_EH_PE pointer encodings.
 const (

@@ -4,6 +4,16 @@
 #include "immunix-formatguard.h"
 #if __IMMUNIX_FG_ACTIVE
 
+/* gcc: what follows is not system-header code, see immunix-formatguard.h.
+ * Not for C++98 before gcc 13, whose C++ front end ignores the diagnostic
+ * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
+ * reject our variadic macros there. */
+#if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
+# 13 "immunix-fg-error.h"
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvariadic-macros"
+
 /* error: format is argument 3. */
 #if 1
 # if !defined error
@@ -19,5 +29,6 @@
 #  define __IMMUNIX_FG_ON_error_at_line 1
 # endif
 #endif
+#pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */

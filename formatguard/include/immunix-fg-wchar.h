@@ -28,6 +28,16 @@ template <class __T> inline __T __immunix_fg_swprintf (unsigned int, __T __x) { 
 # endif
 #endif
 
+/* gcc: what follows is not system-header code, see immunix-formatguard.h.
+ * Not for C++98 before gcc 13, whose C++ front end ignores the diagnostic
+ * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
+ * reject our variadic macros there. */
+#if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
+# 37 "immunix-fg-wchar.h"
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvariadic-macros"
+
 /* wprintf: format is argument 1. */
 #if (__IMMUNIX_FG_GLIBC && (defined __USE_ISOC95 || defined __USE_UNIX98)) || (!__IMMUNIX_FG_GLIBC && (1))
 # if !defined wprintf
@@ -71,5 +81,6 @@ template <class __T> inline __T __immunix_fg_swprintf (unsigned int, __T __x) { 
 #  define __IMMUNIX_FG_ON_swprintf 1
 # endif
 #endif
+#pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */

@@ -4,7 +4,7 @@
  *
  * A wrapped call F(..., fmt, a1, ..., an) becomes
  *
- *     F(..., (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_F(n, fmt)), a1, ..., an)
+ *     F(..., (__builtin_constant_p(fmt) ? fmt : __immunix_fg_F(n, fmt)), a1, ..., an)
  *
  * - n is counted by the preprocessor: the arguments, already macro-expanded,
  *   select the n-th entry of a table of Capacity+1 tokens. A call with more
@@ -23,7 +23,16 @@
  *   included). fmt and the arguments are evaluated exactly once:
  *   __builtin_constant_p does not evaluate its operand.
  * - The checker has format_arg(2): -Wformat and -Wformat-security see the
- *   user's format through it, so no new warning appears.
+ *   user's format through it, so no new warning appears. The literal arm
+ *   is not parenthesised: its location stays the user's own token.
+ * - gcc does not report warnings located in a macro defined in a system
+ *   header, and the call and the conditional come from our macros: every
+ *   -Wformat warning about the user's call would vanish (and with it
+ *   -Werror=format-security). So for gcc the macro definitions sit after a
+ *   line marker without the system-header flag (the declarations and C++
+ *   helpers above it stay system code). gcc then reports them at the
+ *   macro, with "in expansion of macro" pointing at the user's line; clang
+ *   needs none of this: it already reports them at the user's line.
  *
  * The macros are function-like, so only "F(" is replaced: (F)(...), &F, a
  * pointer named F, or a struct field F not followed by "(" are untouched.
@@ -65,6 +74,111 @@
 # define __IMMUNIX_FG_GLIBC 0
 #endif
 
+
+/* The run-time checkers (formatguard/runtime/formatguard.c). Narrow ones
+ * here; the wide ones in immunix-fg-wchar.h, where wchar_t is known. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+extern const char *__immunix_fg_printf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_fprintf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_sprintf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_snprintf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_dprintf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_asprintf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_obstack_printf (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_syslog (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_err (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_errx (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_warn (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_warnx (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_error (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_error_at_line (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_argp_error (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern const char *__immunix_fg_argp_failure (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+#ifdef __cplusplus
+}
+/* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
+ * When x is not a (const) char pointer it cannot be a printf format: these
+ * overloads hand it back unchecked, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. */
+extern "C++" {
+inline const char *__immunix_fg_printf (unsigned int __n, char *__f)
+  { return __immunix_fg_printf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_printf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_fprintf (unsigned int __n, char *__f)
+  { return __immunix_fg_fprintf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_fprintf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_sprintf (unsigned int __n, char *__f)
+  { return __immunix_fg_sprintf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_sprintf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_snprintf (unsigned int __n, char *__f)
+  { return __immunix_fg_snprintf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_snprintf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_dprintf (unsigned int __n, char *__f)
+  { return __immunix_fg_dprintf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_dprintf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_asprintf (unsigned int __n, char *__f)
+  { return __immunix_fg_asprintf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_asprintf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_obstack_printf (unsigned int __n, char *__f)
+  { return __immunix_fg_obstack_printf (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_syslog (unsigned int __n, char *__f)
+  { return __immunix_fg_syslog (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_syslog (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_err (unsigned int __n, char *__f)
+  { return __immunix_fg_err (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_err (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_errx (unsigned int __n, char *__f)
+  { return __immunix_fg_errx (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_errx (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_warn (unsigned int __n, char *__f)
+  { return __immunix_fg_warn (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_warn (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_warnx (unsigned int __n, char *__f)
+  { return __immunix_fg_warnx (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_warnx (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_error (unsigned int __n, char *__f)
+  { return __immunix_fg_error (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_error (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_error_at_line (unsigned int __n, char *__f)
+  { return __immunix_fg_error_at_line (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_error_at_line (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_argp_error (unsigned int __n, char *__f)
+  { return __immunix_fg_argp_error (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_argp_error (unsigned int, __T __x) { return __x; }
+inline const char *__immunix_fg_argp_failure (unsigned int __n, char *__f)
+  { return __immunix_fg_argp_failure (__n, (const char *) __f); }
+template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x) { return __x; }
+}
+#endif
+
+/* gcc: what follows is not system-header code, see immunix-formatguard.h.
+ * Not for C++98 before gcc 13, whose C++ front end ignores the diagnostic
+ * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
+ * reject our variadic macros there. */
+#if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
+# 179 "immunix-formatguard.h"
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvariadic-macros"
 #define __IMMUNIX_FG_CAT(a, b) __IMMUNIX_FG_CAT_(a, b)
 #define __IMMUNIX_FG_CAT_(a, b) a##b
 #define __IMMUNIX_FG_APPLY(m, ...) m(__VA_ARGS__)
@@ -82,7 +196,7 @@
 #define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
 #define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
 #define __IMMUNIX_FG_FMT(F, n, fmt) \
-  (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_##F(n, fmt))
+  (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
 
 /* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 #define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__, \
@@ -366,101 +480,7 @@
 #define __IMMUNIX_FG_MORE___immunix_fg_k126 1
 #define __IMMUNIX_FG_COUNT___immunix_fg_k127 127u
 #define __IMMUNIX_FG_MORE___immunix_fg_k127 1
-
-/* The run-time checkers (formatguard/runtime/formatguard.c). Narrow ones
- * here; the wide ones in immunix-fg-wchar.h, where wchar_t is known. */
-#ifdef __cplusplus
-extern "C" {
-#endif
-extern const char *__immunix_fg_printf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_fprintf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_sprintf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_snprintf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_dprintf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_asprintf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_obstack_printf (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_syslog (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_err (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_errx (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_warn (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_warnx (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_error (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_error_at_line (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_argp_error (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-extern const char *__immunix_fg_argp_failure (unsigned int, const char *)
-  __attribute__ ((__nothrow__, __format_arg__ (2)));
-#ifdef __cplusplus
-}
-/* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
- * When x is not a (const) char pointer it cannot be a printf format: these
- * overloads hand it back unchecked, so such calls still compile. A char *
- * format takes the non-template overload and is checked. */
-extern "C++" {
-inline const char *__immunix_fg_printf (unsigned int __n, char *__f)
-  { return __immunix_fg_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_printf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_fprintf (unsigned int __n, char *__f)
-  { return __immunix_fg_fprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_fprintf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_sprintf (unsigned int __n, char *__f)
-  { return __immunix_fg_sprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_sprintf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_snprintf (unsigned int __n, char *__f)
-  { return __immunix_fg_snprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_snprintf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_dprintf (unsigned int __n, char *__f)
-  { return __immunix_fg_dprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_dprintf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_asprintf (unsigned int __n, char *__f)
-  { return __immunix_fg_asprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_asprintf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_obstack_printf (unsigned int __n, char *__f)
-  { return __immunix_fg_obstack_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_syslog (unsigned int __n, char *__f)
-  { return __immunix_fg_syslog (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_syslog (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_err (unsigned int __n, char *__f)
-  { return __immunix_fg_err (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_err (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_errx (unsigned int __n, char *__f)
-  { return __immunix_fg_errx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_errx (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_warn (unsigned int __n, char *__f)
-  { return __immunix_fg_warn (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warn (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_warnx (unsigned int __n, char *__f)
-  { return __immunix_fg_warnx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warnx (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_error (unsigned int __n, char *__f)
-  { return __immunix_fg_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_error_at_line (unsigned int __n, char *__f)
-  { return __immunix_fg_error_at_line (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error_at_line (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_argp_error (unsigned int __n, char *__f)
-  { return __immunix_fg_argp_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_error (unsigned int, __T __x) { return __x; }
-inline const char *__immunix_fg_argp_failure (unsigned int __n, char *__f)
-  { return __immunix_fg_argp_failure (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x) { return __x; }
-}
-#endif
+#pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */
 #endif /* __IMMUNIX_FORMATGUARD_H */

@@ -148,7 +148,7 @@ func helper(capacity int) string {
  *
  * A wrapped call F(..., fmt, a1, ..., an) becomes
  *
- *     F(..., (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_F(n, fmt)), a1, ..., an)
+ *     F(..., (__builtin_constant_p(fmt) ? fmt : __immunix_fg_F(n, fmt)), a1, ..., an)
  *
  * - n is counted by the preprocessor: the arguments, already macro-expanded,
  *   select the n-th entry of a table of Capacity+1 tokens. A call with more
@@ -167,7 +167,16 @@ func helper(capacity int) string {
  *   included). fmt and the arguments are evaluated exactly once:
  *   __builtin_constant_p does not evaluate its operand.
  * - The checker has format_arg(2): -Wformat and -Wformat-security see the
- *   user's format through it, so no new warning appears.
+ *   user's format through it, so no new warning appears. The literal arm
+ *   is not parenthesised: its location stays the user's own token.
+ * - gcc does not report warnings located in a macro defined in a system
+ *   header, and the call and the conditional come from our macros: every
+ *   -Wformat warning about the user's call would vanish (and with it
+ *   -Werror=format-security). So for gcc the macro definitions sit after a
+ *   line marker without the system-header flag (the declarations and C++
+ *   helpers above it stay system code). gcc then reports them at the
+ *   macro, with "in expansion of macro" pointing at the user's line; clang
+ *   needs none of this: it already reports them at the user's line.
  *
  * The macros are function-like, so only "F(" is replaced: (F)(...), &F, a
  * pointer named F, or a struct field F not followed by "(" are untouched.
@@ -209,51 +218,7 @@ func helper(capacity int) string {
 # define __IMMUNIX_FG_GLIBC 0
 #endif
 
-#define __IMMUNIX_FG_CAT(a, b) __IMMUNIX_FG_CAT_(a, b)
-#define __IMMUNIX_FG_CAT_(a, b) a##b
-#define __IMMUNIX_FG_APPLY(m, ...) m(__VA_ARGS__)
-
-/* __IMMUNIX_FG_An(F, args): args with the format at index n rewritten. */
-#define __IMMUNIX_FG_A0(F, ...) __IMMUNIX_FG_S(F, __IMMUNIX_FG_SEL(__VA_ARGS__), __VA_ARGS__)
-#define __IMMUNIX_FG_A1(F, a, ...) a, __IMMUNIX_FG_A0(F, __VA_ARGS__)
-#define __IMMUNIX_FG_A2(F, a, ...) a, __IMMUNIX_FG_A1(F, __VA_ARGS__)
-#define __IMMUNIX_FG_A3(F, a, ...) a, __IMMUNIX_FG_A2(F, __VA_ARGS__)
-#define __IMMUNIX_FG_A4(F, a, ...) a, __IMMUNIX_FG_A3(F, __VA_ARGS__)
-
-#define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
-#define __IMMUNIX_FG_S_(F, k, ...) \
-  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
-#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
-#define __IMMUNIX_FG_FMT(F, n, fmt) \
-  (__builtin_constant_p(fmt) ? (fmt) : __immunix_fg_##F(n, fmt))
-
-/* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 `)
-	b.WriteString("#define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__")
-	for i := capacity; i >= 0; i-- {
-		if (capacity-i)%8 == 0 {
-			b.WriteString(", \\\n ")
-		} else {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, " __immunix_fg_k%d", i)
-	}
-	b.WriteString(", ~)\n#define __IMMUNIX_FG_SEL_(")
-	for i := 0; i <= capacity; i++ {
-		if i%16 == 0 && i > 0 {
-			b.WriteString(" \\\n ")
-		}
-		fmt.Fprintf(&b, "_%d, ", i)
-	}
-	b.WriteString("__k, ...) __k\n")
-	for i := 0; i <= capacity; i++ {
-		more := 1
-		if i == 0 {
-			more = 0
-		}
-		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
-	}
 	b.WriteString(`
 /* The run-time checkers (formatguard/runtime/formatguard.c). Narrow ones
  * here; the wide ones in immunix-fg-wchar.h, where wchar_t is known. */
@@ -284,13 +249,75 @@ extern "C++" {
 			}
 		}
 	}
-	b.WriteString(`}
-#endif
+	b.WriteString("}\n#endif\n")
+	nonSystem(&b, "immunix-formatguard.h")
+	b.WriteString(`#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvariadic-macros"
+#define __IMMUNIX_FG_CAT(a, b) __IMMUNIX_FG_CAT_(a, b)
+#define __IMMUNIX_FG_CAT_(a, b) a##b
+#define __IMMUNIX_FG_APPLY(m, ...) m(__VA_ARGS__)
+
+/* __IMMUNIX_FG_An(F, args): args with the format at index n rewritten. */
+#define __IMMUNIX_FG_A0(F, ...) __IMMUNIX_FG_S(F, __IMMUNIX_FG_SEL(__VA_ARGS__), __VA_ARGS__)
+#define __IMMUNIX_FG_A1(F, a, ...) a, __IMMUNIX_FG_A0(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A2(F, a, ...) a, __IMMUNIX_FG_A1(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A3(F, a, ...) a, __IMMUNIX_FG_A2(F, __VA_ARGS__)
+#define __IMMUNIX_FG_A4(F, a, ...) a, __IMMUNIX_FG_A3(F, __VA_ARGS__)
+
+#define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
+#define __IMMUNIX_FG_S_(F, k, ...) \
+  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
+#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
+#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
+#define __IMMUNIX_FG_FMT(F, n, fmt) \
+  (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
+
+/* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
+`)
+	b.WriteString("#define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__")
+	for i := capacity; i >= 0; i-- {
+		if (capacity-i)%8 == 0 {
+			b.WriteString(", \\\n ")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " __immunix_fg_k%d", i)
+	}
+	b.WriteString(", ~)\n#define __IMMUNIX_FG_SEL_(")
+	for i := 0; i <= capacity; i++ {
+		if i%16 == 0 && i > 0 {
+			b.WriteString(" \\\n ")
+		}
+		fmt.Fprintf(&b, "_%d, ", i)
+	}
+	b.WriteString("__k, ...) __k\n")
+	for i := 0; i <= capacity; i++ {
+		more := 1
+		if i == 0 {
+			more = 0
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
+	}
+	b.WriteString(`#pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */
 #endif /* __IMMUNIX_FORMATGUARD_H */
 `)
 	return b.String()
+}
+
+// nonSystem writes, for gcc only, a line marker that keeps the file name and
+// line numbers but drops the system-header flag, so that warnings about the
+// user's calls, which gcc locates in our macros, are not suppressed (see
+// the helper header's comment).
+func nonSystem(b *strings.Builder, name string) {
+	b.WriteString("\n/* gcc: what follows is not system-header code, see immunix-formatguard.h.\n" +
+		" * Not for C++98 before gcc 13, whose C++ front end ignores the diagnostic\n" +
+		" * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would\n" +
+		" * reject our variadic macros there. */\n" +
+		"#if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)\n")
+	line := strings.Count(b.String(), "\n") + 2
+	fmt.Fprintf(b, "# %d \"%s\"\n#endif\n", line, name)
 }
 
 func wrapper(g group) string {
@@ -358,6 +385,8 @@ extern "C++" {
 		}
 		b.WriteString("}\n# endif\n#endif\n")
 	}
+	nonSystem(&b, g.header)
+	b.WriteString("#pragma GCC diagnostic push\n#pragma GCC diagnostic ignored \"-Wvariadic-macros\"\n")
 	for _, f := range g.fns {
 		cond := "1"
 		if f.glibcCond != "" || f.otherCond != "" {
@@ -380,6 +409,6 @@ extern "C++" {
 		}
 		b.WriteString("# endif\n#endif\n")
 	}
-	b.WriteString("\n#endif /* __IMMUNIX_FG_ACTIVE */\n")
+	b.WriteString("#pragma GCC diagnostic pop\n\n#endif /* __IMMUNIX_FG_ACTIVE */\n")
 	return b.String()
 }

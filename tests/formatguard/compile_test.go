@@ -295,7 +295,7 @@ func macros(t *testing.T, cc string, src string, flags ...string) []string {
 func TestFeatureMacrosUnchanged(t *testing.T) {
 	inc := includeDir(t)
 	srcs := map[string]string{
-		"gnu-source-late": "#include <stdio.h>\n#define _GNU_SOURCE 1\n#include <stdio.h>\n#include <wchar.h>\n#include <err.h>\n",
+		"gnu-source-late":  "#include <stdio.h>\n#define _GNU_SOURCE 1\n#include <stdio.h>\n#include <wchar.h>\n#include <err.h>\n",
 		"gnu-source-first": "#define _GNU_SOURCE 1\n#include <wchar.h>\n#include <stdio.h>\n#include <syslog.h>\n#include <argp.h>\n#include <error.h>\n",
 		"posix-2001":       "#define _POSIX_C_SOURCE 200112L\n#include <sys/syslog.h>\n#include <stdio.h>\n",
 		"xopen":            "#define _XOPEN_SOURCE 500\n#include <stdio.h>\n#include <wchar.h>\n",

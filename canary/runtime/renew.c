@@ -45,10 +45,14 @@
  * default visibility so that every copy binds to the same one. */
 int __immunix_renew_claimed __attribute__((visibility("default")));
 
+/* The settings the child reads, kept together so they share one page. */
 static int renew_off;
 /* RLIMIT_STACK at start-up: bounds how far below __libc_stack_end the main
  * thread's stack can reach (read once, to keep a system call off fork). */
 static uintptr_t main_stack_lim = 64u << 20;
+/* __libc_stack_end, copied at start-up next to the other settings (the
+ * loader's page holding it would be one more fault in every child). */
+static uintptr_t main_stack_end;
 
 #ifdef IMMUNIX_RENEW
 extern void *__libc_stack_end;
@@ -77,13 +81,28 @@ static inline void write_canary(uintptr_t v)
 #endif
 }
 
+/* The child runs these before anything else: direct system calls, so it
+ * does not fault in the pages of libc's wrappers (each first touch of a page
+ * after fork costs a page fault, and this is on every fork's path). Returns
+ * the kernel's result, -errno on failure. */
+static inline long sys3(long n, long a, long b, long c)
+{
+	long r;
+#if defined(__x86_64__)
+	__asm__ volatile("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+#else
+	__asm__ volatile("int $0x80" : "=a"(r) : "0"(n), "b"(a), "c"(b), "d"(c) : "memory");
+#endif
+	return r;
+}
+
 static int fresh(uintptr_t *out)
 {
 	for (;;) {
-		long r = syscall(SYS_getrandom, out, sizeof *out, 0L);
+		long r = sys3(SYS_getrandom, (long)(uintptr_t)out, (long)sizeof *out, 0L);
 		if (r == (long)sizeof *out)
 			return 0;
-		if (r < 0 && errno != EINTR)
+		if (r != -EINTR)
 			return -1;
 	}
 }
@@ -94,7 +113,7 @@ static int fresh(uintptr_t *out)
  * its descriptor (pthread_getattr_np, which reads no file for a thread). */
 static uintptr_t stack_top(uintptr_t sp)
 {
-	uintptr_t end = (uintptr_t)__libc_stack_end;
+	uintptr_t end = main_stack_end;
 	if (end && sp < end && end - sp <= main_stack_lim)
 		return end; /* main thread: __libc_stack_end is just above main's frames */
 	pthread_attr_t at;
@@ -115,7 +134,7 @@ static __attribute__((noinline)) void renew_in_child(void)
 	if (renew_off)
 		return;
 	stack_t ss;
-	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+	if (sys3(SYS_sigaltstack, 0L, (long)(uintptr_t)&ss, 0L) == 0 && (ss.ss_flags & SS_ONSTACK))
 		return;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	uintptr_t top = stack_top(sp);
@@ -138,6 +157,7 @@ static __attribute__((noinline)) void renew_in_child(void)
 void __immunix_canary_init(void)
 {
 #ifdef IMMUNIX_RENEW
+	main_stack_end = (uintptr_t)__libc_stack_end;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < main_stack_lim)
 		main_stack_lim = (uintptr_t)rl.rlim_cur;

@@ -202,7 +202,15 @@ func Archive(t Target) (string, error) {
 		return sys, nil
 	}
 	dir, err := cachedir.Materialize(filepath.Join("runtime", key), func(tmp string) error {
-		return Build(t, tmp, BuildOptions{})
+		if err := Build(t, tmp, BuildOptions{}); err != nil {
+			return err
+		}
+		// Keep only the archive in the cache; sources and objects were
+		// scratch.
+		if err := os.RemoveAll(filepath.Join(tmp, "src")); err != nil {
+			return err
+		}
+		return os.RemoveAll(filepath.Join(tmp, "obj"))
 	})
 	if err != nil {
 		return "", fmt.Errorf("guard runtime for %s: %w", strings.Join(append(append([]string{}, t.Compiler...), t.ABIFlags...), " "), err)

@@ -320,3 +320,20 @@ func TestForeignELF(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressAndColor: forced on, the progress bar goes to stderr and the
+// colours to stdout; by default (not a terminal) neither appears.
+func TestProgressAndColor(t *testing.T) {
+	good := corpusFile(t, goodStrong...)
+	out, errOut, _ := run(t, "", "check", "--progress", "always", "--color", "always", good, good)
+	if !strings.Contains(errOut, "\r[") || !strings.Contains(errOut, "2/2") {
+		t.Errorf("no progress bar on stderr: %q", errOut)
+	}
+	if !strings.Contains(out, "\x1b[32m") {
+		t.Errorf("no colour on stdout: %q", out)
+	}
+	out, errOut, _ = run(t, "", "check", good, good)
+	if strings.Contains(out+errOut, "\x1b[") || strings.Contains(errOut, "\r[") {
+		t.Errorf("colour or progress without a terminal: %q %q", out, errOut)
+	}
+}

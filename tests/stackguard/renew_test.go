@@ -231,3 +231,50 @@ func TestRenewalOffSwitch(t *testing.T) {
 		t.Errorf("with IMMUNIX_CANARY_RENEW=0: child %q, parent %s", got, o.parent[0])
 	}
 }
+
+// TestRuntimeInProgramAndLibrary: the program and a shared library both
+// carry the runtime; one fork handler renews the canary once, and a smash
+// in either is reported.
+func TestRuntimeInProgramAndLibrary(t *testing.T) {
+	v := variant{cc: "clang"}
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libdeep.so")
+	libSrc := `
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static volatile int sink;
+__attribute__((noinline)) int lib_fork_deep(int d)
+{
+	char buf[48];
+	memset(buf, d, sizeof buf);
+	sink = buf[5];
+	if (d)
+		return lib_fork_deep(d - 1) + buf[1] - d;
+	pid_t p = fork();
+	if (p == 0)
+		return 1000; /* the child returns through the library's frames */
+	int st;
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}`
+	compile(t, v, libSrc, lib, true, "-O2", "-fstack-protector-all", "-fPIC", "-shared")
+	exe := filepath.Join(dir, "prog")
+	mainSrc := `
+#include <stdio.h>
+#include <unistd.h>
+int lib_fork_deep(int);
+extern int __immunix_renew_claimed;
+int main(void)
+{
+	int r = lib_fork_deep(10);
+	if (r >= 1000) { _exit(__immunix_renew_claimed == 1 ? 0 : 7); }
+	printf("parent %d\n", r);
+	return r;
+}`
+	compile(t, v, mainSrc, exe, true, "-O2", "-fstack-protector-all", lateFlags, "-L"+dir, "-ldeep", "-Wl,-rpath,"+dir)
+	res := run(t, exe)
+	if res.signal != 0 || res.code != 0 || len(res.logs) != 0 || strings.TrimSpace(res.stdout) != "parent 0" {
+		t.Fatalf("signal %v exit %d logs %q stdout %q stderr %q", res.signal, res.code, res.logs, res.stdout, res.stderr)
+	}
+}

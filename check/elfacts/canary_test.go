@@ -5,8 +5,9 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/immunix/immunix/internal/cbuild"
@@ -148,7 +149,7 @@ int main(int c, char **v) { (void)v; return twice(c); }`, "-O2")
 // goTestdata returns ELF files from the Go distribution's debug/elf test
 // data: other architectures, 32-bit and big-endian objects.
 func goTestdata(t testing.TB) []string {
-	files, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "debug", "elf", "testdata", "*"))
+	files, _ := filepath.Glob(filepath.Join(goroot(), "src", "debug", "elf", "testdata", "*"))
 	var out []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -208,4 +209,13 @@ func TestReadBadInput(t *testing.T) {
 		b[i] ^= 0xff
 		Read(bytes.NewReader(b), int64(len(b)), Options{Functions: true})
 	}
+}
+
+// goroot is the Go installation's root, from "go env GOROOT".
+func goroot() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -52,6 +52,10 @@ int g(const char *fmt, int i) { return printf(fmt, i); }
 			if !strings.Contains(nl, "__immunix_fg_printf") {
 				t.Errorf("%s %v: a non-literal format does not call __immunix_fg_printf:\n%s", cc, flags, nl)
 			}
+			off := assemble(t, cc, nonLiteral, append([]string{"-isystem", inc, "-DIMMUNIX_NO_FORMATGUARD"}, flags...)...)
+			if strings.Contains(off, "__immunix_fg_") {
+				t.Errorf("%s %v: -DIMMUNIX_NO_FORMATGUARD still calls a checker:\n%s", cc, flags, off)
+			}
 		}
 	}
 }

@@ -1,17 +1,16 @@
 package ccwrap
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/stamp"
@@ -354,49 +353,67 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 // writes directly: no pipes, no copying goroutines. A child killed by a
 // signal makes immunix-cc die of the same signal.
 func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
-	c := exec.Command(j.comp.Exec(), argv[1:]...)
-	c.Args[0] = argv[0]
-	c.Env = j.environ()
-	if stdin != nil {
-		c.Stdin = bytes.NewReader(stdin)
-	} else {
-		c.Stdin = j.e.Stdin
+	// Plain fork/exec and wait4: no pipes, no goroutines copying output,
+	// no pidfd polling; the child writes straight into memory files.
+	files := make([]uintptr, 3)
+	in := os.Stdin
+	if f, ok := j.e.Stdin.(*os.File); ok {
+		in = f
 	}
+	if stdin != nil {
+		f, err := memFile("stdin")
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		defer f.Close()
+		if _, err := f.Write(stdin); err != nil {
+			return 0, nil, nil, fmt.Errorf("buffer standard input: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, nil, nil, fmt.Errorf("buffer standard input: %w", err)
+		}
+		in = f
+	}
+	files[0] = in.Fd()
 	errf, err := memFile("stderr")
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	defer errf.Close()
-	c.Stderr = errf
+	files[2] = errf.Fd()
 	var outf *os.File
 	if j.writesStdout() {
 		if outf, err = memFile("stdout"); err != nil {
 			return 0, nil, nil, err
 		}
 		defer outf.Close()
-		c.Stdout = outf
+		files[1] = outf.Fd()
+	} else if f, ok := j.e.Stdout.(*os.File); ok {
+		files[1] = f.Fd()
 	} else {
-		c.Stdout = j.e.Stdout
+		files[1] = os.Stdout.Fd()
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
+	// No signal forwarding goroutine: a terminal's signals reach the
+	// child's process group directly, and if immunix-cc itself is killed
+	// (make's SIGTERM), the kernel sends the child SIGTERM (Pdeathsig).
+	pid, err := syscall.ForkExec(j.comp.Exec(), argv, &syscall.ProcAttr{Env: j.environ(), Files: files,
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}})
+	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				c.Process.Signal(s)
-			case <-done:
-				return
-			}
+	// A raw wait4 keeps this thread's scheduler slot: the runtime starts
+	// no new thread while the compiler runs (Go installs its signal
+	// handlers with SA_RESTART, so preemption signals restart the call).
+	var ws syscall.WaitStatus
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, uintptr(pid), uintptr(unsafe.Pointer(&ws)), 0, 0, 0, 0)
+		if e == 0 {
+			break
 		}
-	}()
-	werr := c.Wait()
-	close(done)
+		if e != syscall.EINTR {
+			return 0, nil, nil, fmt.Errorf("wait for %s: %w", argv[0], e)
+		}
+	}
 	errb, err := readAll(errf)
 	if err != nil {
 		return 0, nil, nil, err
@@ -407,18 +424,14 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 			return 0, nil, nil, err
 		}
 	}
-	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		j.e.Stdout.Write(out)
 		j.e.Stderr.Write(errb)
 		signal.Reset(ws.Signal())
 		syscall.Kill(os.Getpid(), ws.Signal())
 		return 128 + int(ws.Signal()), nil, nil, nil
 	}
-	var ee *exec.ExitError
-	if werr != nil && !errors.As(werr, &ee) {
-		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], werr)
-	}
-	return c.ProcessState.ExitCode(), out, errb, nil
+	return ws.ExitStatus(), out, errb, nil
 }
 
 // writesStdout reports whether the compiler's result goes to stdout.

@@ -32,18 +32,25 @@ func main() {
 	cc := flag.String("cc", "gcc", "the real compiler (IMMUNIX_CC)")
 	n := flag.Int("n", 300, "runs of each command")
 	opt := flag.String("O", "-O2", "optimisation flag of the compile")
+	var extra envList
+	flag.Var(&extra, "env", "KEY=VALUE for immunix-cc (repeatable), e.g. IMMUNIX_DISABLE=formatguard")
 	flag.Parse()
 	if *wrapper == "" {
 		fmt.Fprintln(os.Stderr, "bench/ccwrap: -wrapper is required")
 		os.Exit(2)
 	}
-	if err := run(*wrapper, *cc, *opt, *n); err != nil {
+	if err := run(*wrapper, *cc, *opt, *n, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/ccwrap:", err)
 		os.Exit(1)
 	}
 }
 
-func run(wrapper, cc, opt string, n int) error {
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(s string) error { *e = append(*e, s); return nil }
+
+func run(wrapper, cc, opt string, n int, extra []string) error {
 	dir, err := os.MkdirTemp("", "immunix-bench-")
 	if err != nil {
 		return err
@@ -52,7 +59,7 @@ func run(wrapper, cc, opt string, n int) error {
 	if err := os.WriteFile(filepath.Join(dir, "hello.c"), []byte(hello), 0o644); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "IMMUNIX_CC="+cc, "IMMUNIX_CACHE_DIR="+filepath.Join(dir, "cache"))
+	env := append(append(os.Environ(), "IMMUNIX_CC="+cc, "IMMUNIX_CACHE_DIR="+filepath.Join(dir, "cache")), extra...)
 	wrapped := []string{wrapper, opt, "-c", "hello.c", "-o", "hello.o"}
 
 	// The final command, from IMMUNIX_DEBUG (this first run also fills
@@ -120,6 +127,9 @@ func run(wrapper, cc, opt string, n int) error {
 	}
 	mw, md := median(tw), median(td)
 	fmt.Printf("compiler:  %s\n", cc)
+	if len(extra) > 0 {
+		fmt.Printf("env:       %s\n", strings.Join(extra, " "))
+	}
 	fmt.Printf("wrapped:   %s\n", strings.Join(wrapped, " "))
 	fmt.Printf("direct:    %s\n", strings.Join(direct, " "))
 	fmt.Printf("runs:      %d each, alternating\n", n)

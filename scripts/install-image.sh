@@ -2,12 +2,12 @@
 # The install steps of immunix's distro-rebuild image (Dockerfile), kept in
 # one script so that the tests (tests/distro) run exactly what the image does.
 #
-#   bash scripts/install-image.sh [--root DIR] [--no-apt] [--no-go-build BINDIR]
+#   bash scripts/install-image.sh [--root DIR | --stage DIR] [--no-apt] [--no-go-build BINDIR]
 #
 # Steps, in order:
 #   1. apt: install the Debian packages a distro rebuild needs (list below),
-#      only those that are missing; needs root. --no-apt skips the step and
-#      fails if a package is missing.
+#      only those that are missing; needs root. --no-apt skips the step
+#      (rpmbuild's %install, a machine without apt).
 #   2. Go: make sure a Go >= the module's version is on PATH (bookworm-backports
 #      from the machine's own mirror when Debian's is too old).
 #   3. build immunix, immunix-cc and immunix-c++ (a hard link) into
@@ -24,17 +24,21 @@
 #
 # ROOT defaults to / (the image). Every path the script writes is under ROOT,
 # and the farm's links are relative, so a tree installed under a temporary
-# ROOT works in place: PATH=ROOT/usr/lib/immunix/bin:$PATH.
+# ROOT works in place: PATH=ROOT/usr/lib/immunix/bin:$PATH (the RPM macros
+# installed there name ROOT too). --stage DIR installs under DIR for a
+# package (DESTDIR): the files it writes name / (rpmbuild/immunix.spec).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 root=/
 apt=1
+stage=0
 prebuilt=
 while [ $# -gt 0 ]; do
   case $1 in
     --root) root=${2:?--root needs a directory}; shift 2 ;;
     --root=*) root=${1#--root=}; shift ;;
+    --stage) root=${2:?--stage needs a directory}; stage=1; shift 2 ;;
     --no-apt) apt=0; shift ;;
     --no-go-build) prebuilt=${2:?--no-go-build needs a directory}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
@@ -57,12 +61,14 @@ packages=(
   git ca-certificates
 )
 missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+if [ $apt -eq 1 ]; then
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ $apt -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
-    say "missing Debian packages: ${missing[*]} (run as root without --no-apt to install them)"
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]} (run as root to install them)"
     exit 1
   fi
   say "installing ${missing[*]}"
@@ -78,7 +84,7 @@ if [ -z "$prebuilt" ]; then
   have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
   if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
     if [ $apt -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
-      say "Go >= $want is needed to build immunix (have: ${have:-none})"
+      say "Go >= $want is needed to build immunix (have: ${have:-none}; run as root without --no-apt to install it)"
       exit 1
     fi
     # Debian 12's own Go is too old; bookworm-backports has a newer one, from
@@ -127,22 +133,39 @@ say "masquerade farm $farm: ${names[*]}"
 # 5. The guard runtime, prebuilt for every name in the farm (the runtime's key
 # includes the compiler's name) and for the native, -m32 and -mx32 ABIs
 # (Debian's zlib, for one, builds all three through the same name).
-ccargs=()
-for n in "${names[@]}"; do ccargs+=(--cc "/usr/bin/$n"); done
-"$bindir/immunix" guardlib --prebuild --dest "$libdir" "${ccargs[@]}" --abi "" --abi -m32 --abi -mx32
+# Names that resolve to the same compiler binary get the same archive: it is
+# built once per binary and ABI, and linked under the other names' keys
+# (`immunix guardlib --print-key` names them without building).
+declare -A built=()
+for n in "${names[@]}"; do
+  real=$(readlink -f "/usr/bin/$n")
+  for abi in "" -m32 -mx32; do
+    key=$("$bindir/immunix" guardlib --print-key --cc "/usr/bin/$n" --abi "$abi")
+    if [ -n "${built[$real$abi]:-}" ]; then
+      mkdir -p "$libdir/$key"
+      ln -f "$libdir/${built[$real$abi]}/libimmunix-guard.a" "$libdir/$key/libimmunix-guard.a"
+    else
+      "$bindir/immunix" guardlib --prebuild --dest "$libdir" --cc "/usr/bin/$n" --abi "$abi" >/dev/null
+      built[$real$abi]=$key
+    fi
+  done
+done
+say "guard runtime prebuilt in $libdir for ${#built[@]} compiler binaries and ABIs"
 
 # 6. RPM macros, the profile directory, the environment.
 macrodir=$root/usr/lib/rpm/macros.d
 mkdir -p "$macrodir" "$root/etc/subdomain.d" "$root/etc/profile.d"
 install -m 0644 "$here/rpmbuild/macros.immunix" "$macrodir/macros.immunix"
 install -m 0644 "$here/rpmbuild/macros.subdomain" "$macrodir/macros.subdomain"
-if [ "$root" != / ]; then
+if [ "$root" != / ] && [ $stage -eq 0 ]; then
   # A tree under another root: the macros build from that tree.
   sed -i "s|^%_immunix_root .*|%_immunix_root $root|" "$macrodir/macros.immunix"
 fi
+farmpath=/usr/lib/immunix/bin
+if [ "$root" != / ] && [ $stage -eq 0 ]; then farmpath=$root/usr/lib/immunix/bin; fi
 cat > "$root/etc/profile.d/immunix.sh" <<EOF
 # immunix: every compiler name resolves to immunix-cc first (masquerade mode).
-case ":\$PATH:" in *":/usr/lib/immunix/bin:"*) ;; *) PATH=/usr/lib/immunix/bin:\$PATH ;; esac
+case ":\$PATH:" in *":$farmpath:"*) ;; *) PATH=$farmpath:\$PATH ;; esac
 export PATH
 EOF
 say "installed under $root"

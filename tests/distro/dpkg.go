@@ -25,6 +25,9 @@ type Package struct {
 	// UserOff lists the protections the package's own build turns off on
 	// purpose (immunix respects them and records them in the stamp).
 	UserOff []string
+	// UpstreamFlags are hardening flags the upstream build system adds by
+	// itself, which therefore stay when Debian's are removed.
+	UpstreamFlags []string
 }
 
 // Packages is the rebuild suite: together autotools, CMake, Meson,
@@ -45,6 +48,9 @@ var Packages = []Package{
 		Name: "cjson", BuildSystem: "CMake",
 		Why:     "CMake stores the compiler's absolute path at configure time; a shared library; sprintf-based number printing; 19 CTest suites",
 		Results: ParseCTest, MinPassed: 19,
+		// CMakeLists.txt adds -fstack-protector-strong to its own warning
+		// and safety flags when the compiler accepts it.
+		UpstreamFlags: []string{"-fstack-protector-strong"},
 	},
 	{
 		Name: "serd", BuildSystem: "Meson",
@@ -111,9 +117,13 @@ var compileLine = regexp.MustCompile(`(^|\s)-c(\s|$)`)
 
 // HardeningInLog returns the log lines that pass one of dpkg-buildflags'
 // hardening flags to a compiler or linker, and the number of compile
-// commands the log shows. configure's "checking ..." lines do not count.
-func HardeningInLog(log string) (hits []string, compiles int) {
+// commands the log shows. configure's "checking ..." lines do not count, nor
+// do the flags in upstream (the package's own build system adds them).
+func HardeningInLog(log string, upstream []string) (hits []string, compiles int) {
 	seen := map[string]bool{}
+	for _, f := range upstream {
+		seen[f] = true
+	}
 	var flags []string
 	for _, fs := range hardeningFlags {
 		for _, f := range fs {
@@ -164,7 +174,8 @@ func containsFlag(l, f string) bool {
 type Build struct {
 	Src     string
 	Log     string
-	Debs    []string // the binary packages (.deb; the -dbgsym .ddeb files are left out)
+	Debs    []string // the binary packages, without the -dbgsym ones
+	Dbgsym  []string // the -dbgsym packages: detached debug files, not programs
 	Elapsed time.Duration
 }
 
@@ -216,7 +227,13 @@ func DpkgBuild(src string, env []string, logPath string) (Build, error) {
 	if gerr != nil || len(debs) == 0 {
 		return b, fmt.Errorf("dpkg-buildpackage -b in %s left no .deb in %s", src, filepath.Dir(src))
 	}
-	b.Debs = debs
+	for _, d := range debs {
+		if strings.Contains(filepath.Base(d), "-dbgsym_") {
+			b.Dbgsym = append(b.Dbgsym, d)
+		} else {
+			b.Debs = append(b.Debs, d)
+		}
+	}
 	return b, nil
 }
 

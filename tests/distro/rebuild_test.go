@@ -100,7 +100,7 @@ func rebuildOne(t *testing.T, im Image, p Package, hardeningOff bool, logBase st
 	}
 
 	if hardeningOff {
-		hits, compiles := HardeningInLog(b.Log)
+		hits, compiles := HardeningInLog(b.Log, p.UpstreamFlags)
 		if compiles == 0 {
 			t.Errorf("the log shows no compile command (-O2 ... -c): cannot tell which flags the build passed")
 		}

@@ -165,6 +165,7 @@ func run(e *Env) (int, error) {
 		// Called back through a launcher or wrapper: the outer immunix-cc
 		// has rewritten these arguments already.
 		j.inv.Reason = ReasonReentry
+		j.plan = Plan{Inv: j.inv}
 		return j.execute(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
 	}
 	// The probes, the link note and guardlib run the compiler themselves:

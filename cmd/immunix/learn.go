@@ -126,7 +126,7 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 			traceFile, keep = f, f
 		}
 		b := learn.NewBuilder(opts)
-		p := &learn.Parser{Emit: b.Add}
+		p := &learn.Parser{Emit: b.Add, SkipLookups: true}
 		r := &learn.Runner{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
 		if c.output == "" {
 			r.Stdout = env.Stderr // the profile goes to stdout
@@ -159,7 +159,7 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 			return 1, err
 		}
 		b := learn.NewBuilder(opts)
-		p := &learn.Parser{Emit: b.Add}
+		p := &learn.Parser{Emit: b.Add, SkipLookups: true}
 		err = p.Parse(rc)
 		rc.Close()
 		if err != nil {

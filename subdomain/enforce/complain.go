@@ -134,7 +134,7 @@ func (c *Checker) report(ev *learn.Event, exe string, prof *subdomain.Profile, o
 // returns the command's exit code.
 func (r *Runner) Complain(argv []string) (int, *Checker, error) {
 	c := &Checker{Profile: r.Profile, Alerts: r.Alerts}
-	p := &learn.Parser{Emit: c.Check}
+	p := &learn.Parser{Emit: c.Check, SkipLookups: true}
 	run := &learn.Runner{Env: r.Env}
 	if r.Stdin != nil {
 		run.Stdin = r.Stdin

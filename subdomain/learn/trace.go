@@ -69,12 +69,18 @@ type Parser struct {
 	FirstWarning string
 	// Calls counts the system calls seen.
 	Calls int
+	// SkipLookups drops calls that only look a name up (stat, access,
+	// readlink...; Mode 0 events), which need no rule, before their
+	// arguments are parsed. The dangerous ones (umount2, pivot_root...)
+	// are still emitted.
+	SkipLookups bool
 
-	procs   map[int]*proc
-	line    int
-	lastPID int
-	ev      Event
-	buf     []byte
+	procs    map[int]*proc
+	errnames map[string]string
+	line     int
+	lastPID  int
+	ev       Event
+	buf      []byte
 }
 
 // ErrNotTrace is returned when input does not look like strace output.
@@ -237,8 +243,15 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		return
 	}
 	p.Calls++
-	kind, ok := syscalls[string(name)]
+	sc, ok := syscalls[string(name)]
 	if !ok {
+		return
+	}
+	kind := sc.kind
+	switch {
+	case kind == kMmap && !bytes.Contains(text, []byte("PROT_EXEC")):
+		return // a data mapping: nothing to learn
+	case p.SkipLookups && (kind == kStat || kind == kStatat) && !sc.dangerous:
 		return
 	}
 	var args [6][]byte
@@ -247,13 +260,13 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		p.warn("unterminated arguments in %q", clip(text))
 		return
 	}
-	ret, errname, retAnn, ok := parseRet(after)
+	ret, errname, retAnn, ok := p.parseRet(after)
 	if !ok {
 		p.warn("no return value in %q", clip(text))
 		return
 	}
 	ev := &p.ev
-	*ev = Event{Line: p.line, PID: pid, Exe: pr.exe, Syscall: string(name), Err: errname, Raw: text}
+	*ev = Event{Line: p.line, PID: pid, Exe: pr.exe, Syscall: sc.name, Err: errname, Raw: text}
 	arg := func(i int) []byte {
 		if i < n {
 			return args[i]
@@ -319,7 +332,7 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		if !ok {
 			return
 		}
-		if ret == "?" {
+		if string(ret) == "?" {
 			return // the exec'ing thread's view of a multi-threaded exec
 		}
 		ev.Path, ev.Mode = abs, subdomain.Exec
@@ -419,7 +432,7 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		if errname != "" {
 			return
 		}
-		child, err := strconv.Atoi(ret)
+		child, err := strconv.Atoi(string(ret))
 		if err != nil {
 			return
 		}
@@ -573,10 +586,15 @@ func (p *Parser) resolve(pr *proc, dir, pathArg []byte) (string, bool) {
 }
 
 func clean(s string) string {
-	if !strings.Contains(s, "//") && !strings.Contains(s, "/.") && !strings.HasSuffix(s, "/") {
-		return s
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '/' && (s[i+1] == '/' || s[i+1] == '.') {
+			return path.Clean(s)
+		}
 	}
-	return path.Clean(s)
+	if len(s) > 1 && s[len(s)-1] == '/' {
+		return path.Clean(s)
+	}
+	return s
 }
 
 func dirPath(s string) string {
@@ -601,17 +619,17 @@ func fdPath(arg []byte) (string, bool) {
 }
 
 // parseRet reads " = RET[<ann>] [ERRNO (text)]" after the arguments.
-func parseRet(b []byte) (ret, errname string, ann []byte, ok bool) {
+func (p *Parser) parseRet(b []byte) (ret []byte, errname string, ann []byte, ok bool) {
 	i := bytes.Index(b, []byte("= "))
 	if i < 0 {
-		return "", "", nil, false
+		return nil, "", nil, false
 	}
 	b = b[i+2:]
 	end := 0
 	for end < len(b) && b[end] != ' ' && b[end] != '<' {
 		end++
 	}
-	ret = string(b[:end])
+	ret = b[:end]
 	if end < len(b) && b[end] == '<' {
 		// annotation up to the matching '>' (paths have '<' and '>' escaped)
 		j := bytes.IndexByte(b[end:], '>')
@@ -619,13 +637,13 @@ func parseRet(b []byte) (ret, errname string, ann []byte, ok bool) {
 			ann = b[end+1 : end+j]
 		}
 	}
-	if ret == "-1" {
+	if string(ret) == "-1" {
 		rest := bytes.TrimLeft(b[end:], " ")
 		k := 0
 		for k < len(rest) && rest[k] != ' ' {
 			k++
 		}
-		errname = string(rest[:k])
+		errname = p.intern(rest[:k])
 		if errname == "" {
 			errname = "EUNKNOWN"
 		}
@@ -633,13 +651,39 @@ func parseRet(b []byte) (ret, errname string, ann []byte, ok bool) {
 	return ret, errname, ann, true
 }
 
+// intern returns b as a string, allocated once per distinct value.
+func (p *Parser) intern(b []byte) string {
+	if s, ok := p.errnames[string(b)]; ok {
+		return s
+	}
+	if p.errnames == nil {
+		p.errnames = map[string]string{}
+	}
+	if len(p.errnames) > 1000 {
+		return string(b)
+	}
+	s := string(b)
+	p.errnames[s] = s
+	return s
+}
+
 // splitArgs splits the text after "name(" into top-level arguments,
 // returning the count and the text after the closing parenthesis.
+var argSpecial = func() (t [256]bool) {
+	for _, c := range []byte(`"([{]})<,/`) {
+		t[c] = true
+	}
+	return
+}()
+
 func splitArgs(b []byte, out [][]byte) (int, []byte, bool) {
 	n := 0
 	start := 0
 	depth := 0
 	for i := 0; i < len(b); i++ {
+		if !argSpecial[b[i]] {
+			continue
+		}
 		switch b[i] {
 		case '"':
 			e := quotedEnd(b[i:])
@@ -848,7 +892,21 @@ const (
 	kClone
 )
 
-var syscalls = map[string]int{
+type syscallInfo struct {
+	kind      int
+	name      string // interned, so events do not allocate it
+	dangerous bool
+}
+
+var syscalls = func() map[string]syscallInfo {
+	m := make(map[string]syscallInfo, len(syscallKinds))
+	for name, k := range syscallKinds {
+		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.IsDangerous(name)}
+	}
+	return m
+}()
+
+var syscallKinds = map[string]int{
 	"open": kOpen, "openat": kOpenat, "openat2": kOpenat2, "creat": kCreat,
 	"stat": kStat, "lstat": kStat, "stat64": kStat, "lstat64": kStat, "access": kStat,
 	"readlink": kStat, "statfs": kStat, "statfs64": kStat, "getxattr": kStat, "lgetxattr": kStat,

@@ -1,0 +1,185 @@
+// Package subdomain_bench measures immunix's SubDomain tools against the
+// alternatives, in the same run: trace parsing throughput, learn's wall
+// time against strace alone, and run's start-up against a direct exec.
+//
+//	go test -run XXX -bench . -benchtime 5x ./bench/subdomain
+package subdomain_bench
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/immunix/immunix/internal/cbuild"
+	"github.com/immunix/immunix/internal/testenv"
+	"github.com/immunix/immunix/subdomain/learn"
+)
+
+var (
+	traceOnce sync.Once
+	traceData []byte
+	traceErr  error
+)
+
+// bigTrace records, once, a large real trace: ls -lR over /usr/lib and
+// /usr/share (a stat, xattr and open for every file) traced with the
+// options immunix learn uses.
+func bigTrace(b *testing.B) []byte {
+	testenv.NeedsTool(b, "strace")
+	traceOnce.Do(func() {
+		dir := b.TempDir()
+		out := filepath.Join(dir, "trace")
+		args := append(learn.StraceArgs(out), "--", "/bin/sh", "-c", "ls -lR /usr/lib /usr/share >/dev/null 2>&1; ls -lR /usr/lib >/dev/null 2>&1")
+		if msg, err := exec.Command("strace", args...).CombinedOutput(); err != nil {
+			traceErr = err
+			b.Logf("%s", msg)
+			return
+		}
+		traceData, traceErr = os.ReadFile(out)
+	})
+	if traceErr != nil {
+		b.Fatal(traceErr)
+	}
+	return traceData
+}
+
+// BenchmarkParse: lines per second through the parser and the profile
+// builder as immunix learn runs them (lookups such as stat skipped
+// before their arguments are parsed), on one goroutine.
+func BenchmarkParse(b *testing.B) { benchParse(b, true) }
+
+// BenchmarkParseAll: the same with every line's arguments parsed.
+func BenchmarkParseAll(b *testing.B) { benchParse(b, false) }
+
+func benchParse(b *testing.B, skip bool) {
+	data := bigTrace(b)
+	lines := bytes.Count(data, []byte("\n"))
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bl := learn.NewBuilder(learn.Options{})
+		p := &learn.Parser{Emit: bl.Add, SkipLookups: skip}
+		if err := p.Parse(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if p.Warnings > 0 {
+			b.Fatalf("%d warnings: %s", p.Warnings, p.FirstWarning)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(lines), "lines")
+}
+
+func immunixBin(b *testing.B) string {
+	return filepath.Join(testenv.Binaries(b), "immunix")
+}
+
+func wall(b *testing.B, name string, args ...string) time.Duration {
+	cmd := exec.Command(name, args...)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkLearnWall compares immunix learn with strace -f alone (all
+// calls, to /dev/null) and with strace given learn's own options, on the
+// same workload, alternating runs; reports medians and ratios.
+func BenchmarkLearnWall(b *testing.B) {
+	testenv.NeedsTool(b, "strace")
+	bin := immunixBin(b)
+	dir := b.TempDir()
+	work := []string{"/bin/sh", "-c", "ls -lR /usr/share/doc >/dev/null; python3 -c 'import json, email, http.client' ; for i in 1 2 3 4 5 6 7 8; do cat /etc/hostname >/dev/null; done"}
+	var tLearn, tStrace, tSame []time.Duration
+	for i := 0; i < b.N; i++ {
+		tStrace = append(tStrace, wall(b, "strace", append([]string{"-f", "-o", "/dev/null", "--"}, work...)...))
+		tSame = append(tSame, wall(b, "strace", append(learn.StraceArgs("/dev/null"), append([]string{"--"}, work...)...)...))
+		tLearn = append(tLearn, wall(b, bin, append([]string{"learn", "-o", filepath.Join(dir, "p.sd"), "--"}, work...)...))
+	}
+	l, s, same := median(tLearn), median(tStrace), median(tSame)
+	b.ReportMetric(l.Seconds()*1e3, "learn-ms")
+	b.ReportMetric(s.Seconds()*1e3, "strace-f-ms")
+	b.ReportMetric(same.Seconds()*1e3, "strace-same-opts-ms")
+	b.ReportMetric(float64(l)/float64(s), "learn/strace-f")
+	b.ReportMetric(float64(l)/float64(same), "learn/strace-same-opts")
+}
+
+const stampC = `
+#include <stdio.h>
+#include <time.h>
+int main(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	return 0;
+}
+`
+
+// startLatency runs argv (which ends in the stamp program) and returns
+// the time from just before the fork to the stamp program's main.
+func startLatency(b *testing.B, argv []string) time.Duration {
+	var ts unix.Timespec
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	start := ts.Nano()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%v: %v", argv, err)
+	}
+	at, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
+	if err != nil {
+		b.Fatalf("%v: %q", argv, out.String())
+	}
+	return time.Duration(at - start)
+}
+
+// BenchmarkRunStartup measures how much later a program's main starts
+// under immunix run (audit supervisor, and --no-audit which execs
+// directly) than when exec'd directly, alternating runs; medians.
+func BenchmarkRunStartup(b *testing.B) {
+	testenv.NeedsTool(b, "strace")
+	testenv.NeedsTool(b, "gcc")
+	bin := immunixBin(b)
+	stamp := cbuild.Build(b, "gcc", stampC, "-O2")
+	prof := filepath.Join(b.TempDir(), "stamp.sd")
+	if out, err := exec.Command(bin, "learn", "-o", prof, "--", stamp).CombinedOutput(); err != nil {
+		b.Fatalf("learn: %v\n%s", err, out)
+	}
+	var direct, audit, noAudit []time.Duration
+	for i := 0; i < b.N*20; i++ {
+		direct = append(direct, startLatency(b, []string{stamp}))
+		audit = append(audit, startLatency(b, []string{bin, "run", "--profile", prof, "--", stamp}))
+		noAudit = append(noAudit, startLatency(b, []string{bin, "run", "--no-audit", "--profile", prof, "--", stamp}))
+	}
+	d, a, n := median(direct), median(audit), median(noAudit)
+	b.ReportMetric(d.Seconds()*1e3, "direct-ms")
+	b.ReportMetric(a.Seconds()*1e3, "run-ms")
+	b.ReportMetric(n.Seconds()*1e3, "run-no-audit-ms")
+	b.ReportMetric((a-d).Seconds()*1e3, "added-ms")
+	b.ReportMetric((n-d).Seconds()*1e3, "added-no-audit-ms")
+	// The floor: starting the immunix binary at all (Go runtime and the
+	// package initialisers of every subcommand) against the stamp program.
+	var ver, plain []time.Duration
+	for i := 0; i < b.N*20; i++ {
+		plain = append(plain, wall(b, stamp))
+		ver = append(ver, wall(b, bin, "--version"))
+	}
+	b.ReportMetric((median(ver)-median(plain)).Seconds()*1e3, "immunix-version-added-ms")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}

@@ -77,6 +77,17 @@ func TestPython(t *testing.T) {
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("confined python: exit %d, stdout %q, want %q\n%s", r.code, r.stdout, want, r.stderr)
 	}
+	// A dangerous system call the profile does not grant: refused by the
+	// seccomp filter (EPERM), alerted from its audit record.
+	fifo := filepath.Join(dir, "fifo")
+	r = run(t, dir, sink, "", "run", "--profile", prof, "--", py, "-c",
+		"import os, sys\ntry:\n os.mknod(sys.argv[1], 0o600 | 0o010000)\nexcept OSError as e:\n print(e.errno)", fifo)
+	if r.stdout != "1\n" {
+		t.Errorf("mknod under the profile: stdout %q (want errno 1, EPERM)\n%s", r.stdout, r.stderr)
+	}
+	if alerts := sink.Alerts(t); !hasAlert(alerts, "syscall", "mknodat") {
+		t.Errorf("no alert for mknodat; got %v", bodies(alerts))
+	}
 }
 
 const serverC = `

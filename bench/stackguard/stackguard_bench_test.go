@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/immunix/immunix/guardlib"
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 // forkSrc times N rounds of fork()+_exit()+waitpid() from 24 frames deep
@@ -161,7 +162,7 @@ func BenchmarkForkExitWait(b *testing.B) {
 	compare(b, base, cand, "500", "cpu-ns/500forks")
 }
 
-// BenchmarkCallHeavy: ~2.7*10^8 calls of a canary-carrying function, linked
+// BenchmarkCallHeavy: ~1.3*10^8 calls of a canary-carrying function, linked
 // with the runtime against plain -fstack-protector-strong.
 func BenchmarkCallHeavy(b *testing.B) {
 	// Both aligned alike: linking the runtime shifts .text, and a hot loop's
@@ -169,5 +170,24 @@ func BenchmarkCallHeavy(b *testing.B) {
 	// runtime itself (TestHotPathUnchanged shows the code is the same).
 	base := build(b, callSrc, "calls-plain", false, "-falign-functions=64")
 	cand := build(b, callSrc, "calls-runtime", true, "-falign-functions=64")
+	compare(b, base, cand, "38", "cpu-ns/run")
+}
+
+// BenchmarkCallHeavyImmunixCC: the same call-heavy program built by
+// immunix-cc with its defaults (runtime, FORTIFY, stack-clash, CET, PIE,
+// RELRO...) against plain gcc -fstack-protector-strong.
+func BenchmarkCallHeavyImmunixCC(b *testing.B) {
+	base := build(b, callSrc, "calls-plain", false, "-falign-functions=64")
+	dir := b.TempDir()
+	c := filepath.Join(dir, "calls.c")
+	if err := os.WriteFile(c, []byte(callSrc), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cand := filepath.Join(dir, "calls-immunix")
+	cmd := exec.Command(filepath.Join(testenv.Binaries(b), "immunix-cc"), "-O2", "-falign-functions=64", c, "-o", cand)
+	cmd.Env = append(os.Environ(), "IMMUNIX_CC=gcc")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("immunix-cc: %v\n%s", err, out)
+	}
 	compare(b, base, cand, "38", "cpu-ns/run")
 }

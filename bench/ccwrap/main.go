@@ -32,6 +32,7 @@ func main() {
 	cc := flag.String("cc", "gcc", "the real compiler (IMMUNIX_CC)")
 	n := flag.Int("n", 300, "runs of each command")
 	opt := flag.String("O", "-O2", "optimisation flag of the compile")
+	floor := flag.String("floor", "", "also time this program running the final command (bench/ccwrap/floor: a Go wrapper that only execs)")
 	var extra envList
 	flag.Var(&extra, "env", "KEY=VALUE for immunix-cc (repeatable), e.g. IMMUNIX_DISABLE=formatguard")
 	flag.Parse()
@@ -39,7 +40,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/ccwrap: -wrapper is required")
 		os.Exit(2)
 	}
-	if err := run(*wrapper, *cc, *opt, *n, extra); err != nil {
+	if err := run(*wrapper, *cc, *opt, *floor, *n, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/ccwrap:", err)
 		os.Exit(1)
 	}
@@ -50,7 +51,7 @@ type envList []string
 func (e *envList) String() string     { return strings.Join(*e, " ") }
 func (e *envList) Set(s string) error { *e = append(*e, s); return nil }
 
-func run(wrapper, cc, opt string, n int, extra []string) error {
+func run(wrapper, cc, opt, floor string, n int, extra []string) error {
 	dir, err := os.MkdirTemp("", "immunix-bench-")
 	if err != nil {
 		return err
@@ -103,22 +104,32 @@ func run(wrapper, cc, opt string, n int, extra []string) error {
 			return err
 		}
 	}
-	var tw, td, cw, cd, diff []time.Duration
+	var tw, td, tf, cw, cd, cf, diff []time.Duration
+	var floorCmd []string
+	if floor != "" {
+		floorCmd = append([]string{floor}, direct...)
+	}
 	for i := 0; i < n; i++ {
 		order := [][]string{wrapped, direct}
 		if i%2 == 1 {
 			order = [][]string{direct, wrapped}
 		}
+		if floorCmd != nil {
+			order = append(order, floorCmd)
+		}
 		var pair [2]time.Duration
-		for _, argv := range order {
+		for k, argv := range order {
 			d, cpu, err := time1(argv)
 			if err != nil {
 				return err
 			}
-			if argv[0] == wrapper {
+			switch {
+			case floorCmd != nil && k == 2:
+				tf, cf = append(tf, d), append(cf, cpu)
+			case argv[0] == wrapper:
 				tw, cw = append(tw, d), append(cw, cpu)
 				pair[0] = d
-			} else {
+			default:
 				td, cd = append(td, d), append(cd, cpu)
 				pair[1] = d
 			}
@@ -137,6 +148,9 @@ func run(wrapper, cc, opt string, n int, extra []string) error {
 	fmt.Printf("quartiles: immunix-cc %.3f..%.3f ms, direct %.3f..%.3f ms\n", ms(quantile(tw, 0.25)), ms(quantile(tw, 0.75)), ms(quantile(td, 0.25)), ms(quantile(td, 0.75)))
 	fmt.Printf("overhead:  %.3f ms (difference of medians, ratio %.3f); %.3f ms (median of paired differences)\n", ms(mw-md), float64(mw)/float64(md), ms(median(diff)))
 	fmt.Printf("cpu:       immunix-cc %.3f ms, direct %.3f ms median: overhead %.3f ms\n", ms(median(cw)), ms(median(cd)), ms(median(cw)-median(cd)))
+	if floorCmd != nil {
+		fmt.Printf("floor:     %s: median %.3f ms, overhead %.3f ms, cpu overhead %.3f ms\n", floor, ms(median(tf)), ms(median(tf)-md), ms(median(cf)-median(cd)))
+	}
 	return nil
 }
 

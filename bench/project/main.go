@@ -1,0 +1,249 @@
+// Command project measures what immunix-cc costs on the build of a whole
+// real C project, against the same build run by hand, in the same run with
+// the two sides interleaved round by round (the machines are noisy).
+//
+//	go run ./bench/project -rounds 5
+//
+// Two projects, both from Debian 12's sources:
+//
+//   - sqlite3: the 8.6 MB amalgamation (sqlite3.c + shell.c) built into the
+//     sqlite3 shell by one compiler command. Sides: immunix-cc; the real
+//     compiler given immunix-cc's exact final argument list (so the ratio is
+//     the wrapper's own cost); and the real compiler with the hardening flags
+//     typed by hand (no FormatGuard, stamp or runtime: what immunix adds on
+//     top of hand hardening).
+//   - hello: GNU hello, configured once per side, then `make -j2` from clean.
+//     Sides: CC=immunix-cc, and CC=gcc with the hardening flags by hand.
+//
+// It needs root (apt-get source) and immunix-cc on PATH or -immunix-cc.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/shlex"
+)
+
+var (
+	rounds    = flag.Int("rounds", 5, "rounds per side")
+	immunixCC = flag.String("immunix-cc", "immunix-cc", "the immunix-cc to measure")
+	workDir   = flag.String("work", "/var/cache/immunix-bench", "where sources are fetched and built")
+	only      = flag.String("only", "", "run only this project (sqlite3 or hello)")
+)
+
+// Hardening a careful user would type by hand: the flags immunix-cc injects,
+// without FormatGuard, the build stamp and the guard runtime.
+var (
+	handCompile = []string{"-fstack-protector-strong", "-fstack-clash-protection", "-fcf-protection=full",
+		"-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=3", "-Wformat", "-Wformat-security", "-fPIE"}
+	handLink = []string{"-pie", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack"}
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/project:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cc, err := exec.LookPath(*immunixCC)
+	if err != nil {
+		return fmt.Errorf("find immunix-cc: %w", err)
+	}
+	*immunixCC = cc
+	fmt.Printf("# %s, %d rounds per side, sides interleaved\n", time.Now().UTC().Format(time.RFC3339), *rounds)
+	if *only == "" || *only == "sqlite3" {
+		if err := benchSQLite(); err != nil {
+			return err
+		}
+	}
+	if *only == "" || *only == "hello" {
+		if err := benchHello(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// source fetches the Debian source package pkg once and returns its
+// unpacked directory.
+func source(pkg string) (string, error) {
+	dir := filepath.Join(*workDir, pkg)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	find := func() string {
+		m, _ := filepath.Glob(filepath.Join(dir, pkg+"-*"))
+		for _, d := range m {
+			if st, err := os.Stat(d); err == nil && st.IsDir() {
+				return d
+			}
+		}
+		return ""
+	}
+	if d := find(); d != "" {
+		return d, nil
+	}
+	if err := sh(dir, nil, "apt-get", "source", "-qq", pkg); err != nil {
+		return "", err
+	}
+	if d := find(); d != "" {
+		return d, nil
+	}
+	return "", fmt.Errorf("apt-get source %s left no directory", pkg)
+}
+
+func sh(dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+func timed(dir string, env []string, argv []string) (time.Duration, error) {
+	start := time.Now()
+	err := sh(dir, env, argv[0], argv[1:]...)
+	return time.Since(start), err
+}
+
+// side is one way of doing the same build.
+type side struct {
+	name  string
+	prep  func() error // untimed: clean
+	build func() (time.Duration, error)
+	times []time.Duration
+}
+
+func measure(title string, sides []*side) error {
+	// One untimed warm-up build per side: fills the page cache and immunix's
+	// caches (capability probe, runtime archive), as in any real build.
+	for _, s := range sides {
+		if s.prep != nil {
+			if err := s.prep(); err != nil {
+				return err
+			}
+		}
+		if _, err := s.build(); err != nil {
+			return fmt.Errorf("%s, %s (warm-up): %w", title, s.name, err)
+		}
+	}
+	for r := 0; r < *rounds; r++ {
+		for i := range sides {
+			s := sides[(i+r)%len(sides)] // rotate the order every round
+			if s.prep != nil {
+				if err := s.prep(); err != nil {
+					return err
+				}
+			}
+			d, err := s.build()
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", title, s.name, err)
+			}
+			s.times = append(s.times, d)
+		}
+	}
+	fmt.Printf("\n## %s\n", title)
+	base := median(sides[0].times)
+	for _, s := range sides {
+		m := median(s.times)
+		fmt.Printf("%-40s median %8.3fs  ratio immunix-cc/this %.4f\n", s.name, m.Seconds(), base.Seconds()/m.Seconds())
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func benchSQLite() error {
+	src, err := source("sqlite3")
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(src, "sqlite3.c")); err != nil {
+		if err := sh(src, nil, "./configure", "-q"); err != nil {
+			return err
+		}
+		if err := sh(src, nil, "make", "-s", "sqlite3.c", "shell.c"); err != nil {
+			return err
+		}
+	}
+	user := []string{"-O2", "-DSQLITE_THREADSAFE=0", "-DSQLITE_OMIT_LOAD_EXTENSION", "sqlite3.c", "shell.c", "-o", "sqlite3-bench", "-lm"}
+	// The exact final command immunix-cc runs for these arguments.
+	out, err := exec.Command(*immunixCC, append([]string{"--immunix-explain"}, user...)...).Output()
+	if err != nil {
+		return fmt.Errorf("immunix-cc --immunix-explain: %w", err)
+	}
+	var final []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "command:"); ok {
+			if final, err = shlex.Split(strings.TrimSpace(rest)); err != nil {
+				return fmt.Errorf("split explained command: %w", err)
+			}
+		}
+	}
+	if len(final) == 0 {
+		return fmt.Errorf("immunix-cc --immunix-explain printed no command:\n%s", out)
+	}
+	real := final[0]
+	hand := append(append(append([]string{real}, handCompile...), handLink...), user...)
+	fmt.Printf("sqlite3: %s\nexact: %s\nhand:  %s\n", src, strings.Join(final, " "), strings.Join(hand, " "))
+	return measure("sqlite3 amalgamation, one command (sqlite3.c + shell.c → sqlite3)", []*side{
+		{name: "immunix-cc", build: func() (time.Duration, error) { return timed(src, nil, append([]string{*immunixCC}, user...)) }},
+		{name: "real compiler, immunix-cc's exact argv", build: func() (time.Duration, error) { return timed(src, nil, final) }},
+		{name: "real compiler, hardening flags by hand", build: func() (time.Duration, error) { return timed(src, nil, hand) }},
+	})
+}
+
+func benchHello() error {
+	orig, err := source("hello")
+	if err != nil {
+		return err
+	}
+	// One configured tree per side, so both build from the same state.
+	mk := func(name string, env []string, cc string, cflags, ldflags []string) (*side, error) {
+		dir := filepath.Join(*workDir, "hello-"+name)
+		os.RemoveAll(dir)
+		if err := sh("/", nil, "cp", "-a", orig, dir); err != nil {
+			return nil, err
+		}
+		args := []string{"./configure", "-q", "CC=" + cc, "CFLAGS=" + strings.Join(append([]string{"-O2", "-g"}, cflags...), " ")}
+		if len(ldflags) > 0 {
+			args = append(args, "LDFLAGS="+strings.Join(ldflags, " "))
+		}
+		if err := sh(dir, env, args[0], args[1:]...); err != nil {
+			return nil, err
+		}
+		return &side{
+			name:  name,
+			prep:  func() error { return sh(dir, env, "make", "-s", "clean") },
+			build: func() (time.Duration, error) { return timed(dir, env, []string{"make", "-s", "-j2"}) },
+		}, nil
+	}
+	a, err := mk("immunix-cc", []string{"IMMUNIX_CC=gcc"}, *immunixCC, nil, nil)
+	if err != nil {
+		return err
+	}
+	b, err := mk("gcc, hardening flags by hand", nil, "gcc", handCompile, handLink)
+	if err != nil {
+		return err
+	}
+	return measure("GNU hello 2.10, make -j2 from clean (configure not timed)", []*side{a, b})
+}

@@ -179,10 +179,31 @@ func PrependPath(env []string, dirs ...string) []string {
 	return Setenv(env, "PATH", strings.Join(append(append([]string{}, dirs...), p), string(os.PathListSeparator)))
 }
 
-// Run runs name with args in dir under env and returns the combined output,
-// with an error that carries the output when the command fails.
+// LookPath finds name in env's PATH (exec.Command would search the test
+// process's own PATH, not the one the command is given).
+func LookPath(env []string, name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, d := range filepath.SplitList(Getenv(env, "PATH")) {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH=%s", name, Getenv(env, "PATH"))
+}
+
+// Run runs name (looked up in env's PATH) with args in dir under env and
+// returns the combined output, with an error that carries the output when
+// the command fails.
 func Run(dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
+	path, err := LookPath(env, name)
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Args[0] = name
 	cmd.Dir = dir
 	cmd.Env = env
 	var buf bytes.Buffer

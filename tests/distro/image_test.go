@@ -1,0 +1,195 @@
+package distro
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
+)
+
+// driverName matches the compiler drivers a package build may call by name.
+var driverName = regexp.MustCompile(`^(cc|c\+\+|([a-z0-9_]+-linux-gnu-)?(gcc|g\+\+|clang|clang\+\+)(-[0-9.]+)?)$`)
+
+// TestInstallImage checks the tree scripts/install-image.sh installs (the
+// same steps as the Dockerfile, under a temporary root instead of /; the
+// apt step runs for real on this machine and installs what is missing).
+func TestInstallImage(t *testing.T) {
+	im := InstallImage(t)
+
+	out, err := exec.Command(im.Immunix(), "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "immunix ") {
+		t.Errorf("immunix --version: %v %q", err, out)
+	}
+	out, err = exec.Command(im.CC(), "--immunix-version").CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+		t.Errorf("immunix-cc --immunix-version: %v %q", err, out)
+	}
+	a, errA := os.Stat(im.CC())
+	b, errB := os.Stat(filepath.Join(im.Bin(), "immunix-c++"))
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		t.Errorf("immunix-c++ is not a hard link of immunix-cc: %v %v", errA, errB)
+	}
+
+	// Every compiler driver this machine has is in the farm, as a relative
+	// link to immunix-cc.
+	entries, err := os.ReadDir("/usr/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drivers []string
+	for _, e := range entries {
+		if driverName.MatchString(e.Name()) {
+			drivers = append(drivers, e.Name())
+		}
+	}
+	if len(drivers) < 6 {
+		t.Fatalf("found only %v in /usr/bin", drivers)
+	}
+	for _, n := range drivers {
+		link := filepath.Join(im.Farm(), n)
+		target, err := os.Readlink(link)
+		if err != nil {
+			t.Errorf("masquerade farm lacks %s: %v", n, err)
+			continue
+		}
+		if filepath.IsAbs(target) {
+			t.Errorf("%s -> %s: want a relative link (the tree must work under any root)", n, target)
+		}
+		if got, err := filepath.EvalSymlinks(link); err != nil || got != im.CC() {
+			t.Errorf("%s resolves to %s (%v), want %s", n, got, err, im.CC())
+		}
+	}
+
+	// The prebuilt runtime, for every name and ABI, where immunix-cc's
+	// guardlib looks for it (KEY/libimmunix-guard.a).
+	libdir := filepath.Join(im.Root, "usr", "lib", "immunix")
+	for _, n := range drivers {
+		for _, abi := range []string{"", "-m32", "-mx32"} {
+			key, err := exec.Command(im.Immunix(), "guardlib", "--print-key", "--cc", "/usr/bin/"+n, "--abi", abi).Output()
+			if err != nil {
+				t.Fatalf("immunix guardlib --print-key --cc %s --abi %q: %v", n, abi, err)
+			}
+			arch := filepath.Join(libdir, strings.TrimSpace(string(key)), "libimmunix-guard.a")
+			if _, err := os.Stat(arch); err != nil {
+				t.Errorf("no prebuilt runtime for %s %s: %v", n, abi, err)
+			}
+		}
+	}
+
+	for _, f := range []string{im.MacroFile("macros.immunix"), im.MacroFile("macros.subdomain")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("RPM macros: %v", err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(im.Root, "etc", "subdomain.d")); err != nil || !fi.IsDir() {
+		t.Errorf("no profile directory etc/subdomain.d: %v", err)
+	}
+	// The profile.d script, run by a login shell, puts the farm first.
+	prof := filepath.Join(im.Root, "etc", "profile.d", "immunix.sh")
+	got, err := exec.Command("sh", "-c", `PATH=/usr/bin:/bin; . "$1"; command -v gcc`, "sh", prof).Output()
+	if err != nil || strings.TrimSpace(string(got)) != filepath.Join(im.Farm(), "gcc") {
+		t.Errorf("after %s, gcc is %q (%v); want the farm's", prof, got, err)
+	}
+}
+
+// TestMasqueradeNames builds a program through every name in the farm, by
+// bare name with the farm first in PATH (as a build calling "gcc" or
+// "x86_64-linux-gnu-g++-12" would), plus -m32 and -mx32 through gcc as
+// Debian's zlib does; every output must carry immunix's notes, and the
+// native programs must run and pass immunix check --policy immunix.
+func TestMasqueradeNames(t *testing.T) {
+	im := InstallImage(t)
+	entries, err := os.ReadDir(im.Farm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cSrc := filepath.Join(dir, "m.c")
+	cxxSrc := filepath.Join(dir, "m.cc")
+	if err := os.WriteFile(cSrc, []byte("#include <stdio.h>\n#include <string.h>\nint main(int argc, char **argv)\n{\n\tchar buf[64];\n\tstrncpy(buf, argv[0], sizeof buf - 1);\n\tbuf[sizeof buf - 1] = 0;\n\tprintf(argc > 5 ? argv[1] : \"%zu\\n\", strlen(buf));\n\treturn 0;\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cxxSrc, []byte("#include <cstdio>\n#include <string>\nint main(int argc, char **argv)\n{\n\tstd::string s(argv[0]);\n\tstd::printf(argc > 5 ? argv[1] : \"%zu\\n\", s.size());\n\treturn 0;\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := im.Env(CleanEnv())
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	type build struct{ name, abi string }
+	var builds []build
+	for _, e := range entries {
+		builds = append(builds, build{e.Name(), ""})
+	}
+	builds = append(builds, build{"gcc", "-m32"}, build{"gcc", "-mx32"}, build{"clang", "-m32"})
+	var native []string
+	for _, b := range builds {
+		src := cSrc
+		if strings.Contains(b.name, "++") {
+			src = cxxSrc
+		}
+		exe := filepath.Join(out, strings.TrimPrefix(b.name+b.abi, "."))
+		args := []string{"-O2", "-o", exe, src}
+		if b.abi != "" {
+			args = append([]string{b.abi}, args...)
+		}
+		if o, err := Run(dir, env, b.name, args...); err != nil {
+			t.Errorf("%s %s: %v\n%s", b.name, b.abi, err, o)
+			continue
+		}
+		if b.abi == "" {
+			native = append(native, exe)
+			if o, err := Run(dir, env, exe); err != nil {
+				t.Errorf("run the program %s built: %v\n%s", b.name, err, o)
+			}
+		} else if b.abi == "-m32" {
+			// 32-bit programs run on amd64 kernels with IA-32 emulation.
+			if o, err := Run(dir, env, exe); err != nil && !isExecFormat(err) {
+				t.Errorf("run the -m32 program %s built: %v\n%s", b.name, err, o)
+			}
+		}
+	}
+	elfs, err := LinkedELFs(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(elfs) != len(builds) {
+		t.Errorf("%d programs built, want %d", len(elfs), len(builds))
+	}
+	for _, bad := range Unstamped(elfs) {
+		t.Errorf("not built through immunix-cc: %s", bad)
+	}
+	if o, code, err := im.Check("immunix", native...); err != nil || code != 0 {
+		t.Errorf("immunix check --policy immunix: exit %d %v\n%s", code, err, o)
+	}
+}
+
+func isExecFormat(err error) bool {
+	return strings.Contains(err.Error(), syscall.ENOEXEC.Error())
+}
+
+// TestDockerfile: the image is the install script and the farm in PATH. No
+// Docker engine here: what the script does is tested above, this keeps the
+// Dockerfile pointing at it.
+func TestDockerfile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(data)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^FROM debian:12\b`),
+		regexp.MustCompile(`(?m)^RUN (.*\\\n)*.*bash /usr/src/immunix/scripts/install-image\.sh --root /`),
+		regexp.MustCompile(`(?m)^ENV PATH=/usr/lib/immunix/bin:`),
+	} {
+		if !want.MatchString(df) {
+			t.Errorf("Dockerfile has no line matching %s", want)
+		}
+	}
+}

@@ -81,6 +81,7 @@ type Invocation struct {
 	NoStart  bool // -nostartfiles: no crt files
 	Script   bool // -T: a linker script
 	Free     bool // -ffreestanding / -fno-hosted
+	NoStdInc bool // -nostdinc: the libc headers are not searched
 	Kernel   string
 
 	Inputs []Input
@@ -286,6 +287,8 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 			inv.NoStart = true
 		case "-ffreestanding", "-fno-hosted":
 			inv.Free = true
+		case "-nostdinc":
+			inv.NoStdInc = true
 		case "-fhosted":
 			inv.Free = false
 		case "-mcmodel=kernel", "-mkernel", "-fkernel":

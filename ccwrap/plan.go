@@ -179,7 +179,8 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 			f = append(f, consider(r, Fortify, u, true, "", "-U_FORTIFY_SOURCE", fmt.Sprintf("-D_FORTIFY_SOURCE=%d", level))...)
 			switch {
 			case u.Set:
-				r.Fortify = u.Level
+				// glibc grants at most the level it supports.
+				r.Fortify = min(u.Level, level)
 			case r.Has(Fortify):
 				r.Fortify = level
 			}
@@ -202,7 +203,13 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 				f = append(f, "-Wformat-security")
 			}
 		}
-		if ppFam && !libcLess {
+		switch {
+		case !ppFam || libcLess:
+		case inv.NoStdInc:
+			// The wrappers #include_next the libc headers, which
+			// -nostdinc takes off the search path.
+			r.note("formatguard: -nostdinc: no libc headers to wrap")
+		default:
 			if consider(r, FormatGuard, Choice{}, true, "", "x") != nil {
 				p.FormatGuard = true
 			}

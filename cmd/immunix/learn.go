@@ -32,7 +32,9 @@ profile (px) unless --inherit. The raw trace is kept zstd-compressed next
 to the profile (PROFILE.trace.zst) so --from-trace can replay it.
 
 Run the program through its test suite: several runs merge with --merge
-(existing profiles) or several --from-trace.
+(existing profiles) or several --from-trace. Without -o the profile goes
+to standard output and CMD's own output to standard error. The exit code
+is CMD's.
 
 Options:
 `
@@ -138,6 +140,9 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 			}
 		}
 		if err != nil {
+			if traceFile != nil {
+				os.Remove(traceFile.Name())
+			}
 			if errors.Is(err, learn.ErrNoStrace) {
 				return 127, err
 			}

@@ -154,6 +154,9 @@ func (r *Runner) Run(argv []string) (int, error) {
 			return 1, err
 		}
 		err := syscall.Exec(path, argv, env)
+		if errors.Is(err, syscall.EACCES) {
+			return 126, fmt.Errorf("exec %s: %w (the profile does not let it be executed: its path or its interpreter lacks x)", path, err)
+		}
 		return 126, fmt.Errorf("exec %s: %w", path, err)
 	}
 	defer aud.Close()
@@ -195,6 +198,9 @@ func (r *Runner) Run(argv []string) (int, error) {
 		started <- cmd.Start()
 	}()
 	if err := <-started; err != nil {
+		if errors.Is(err, syscall.EACCES) {
+			return 126, fmt.Errorf("start %s: %w (the profile does not let it be executed: its path or its interpreter lacks x)", path, err)
+		}
 		return 126, fmt.Errorf("start %s: %w", path, err)
 	}
 	sigs := make(chan os.Signal, 4)

@@ -1,0 +1,205 @@
+package formatguard
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/immunix/immunix/guardlib"
+	"github.com/immunix/immunix/internal/testenv"
+)
+
+// loopSrc calls snprintf argv[1] times; the format is the literal
+// "%d:%s|%x" unless argv[2] gives one, which makes it non-literal.
+const loopSrc = `#include <stdio.h>
+#include <stdlib.h>
+static volatile int sink;
+int main(int argc, char **argv)
+{
+	char buf[64];
+	long i, n = atol(argv[1]);
+	const char *fmt = argc > 2 ? argv[2] : 0;
+	if (fmt) {
+		for (i = 0; i < n; i++) {
+			snprintf(buf, sizeof buf, fmt, (int)i, "abc", (unsigned)i);
+			sink += buf[1];
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			snprintf(buf, sizeof buf, "%d:%s|%x", (int)i, "abc", (unsigned)i);
+			sink += buf[1];
+		}
+	}
+	return 0;
+}
+`
+
+// buildLoop compiles loopSrc with gcc -O2, with the FormatGuard headers or
+// without; both link the guard runtime, so only the headers differ.
+func buildLoop(b *testing.B, withFG bool) string {
+	b.Helper()
+	root := testenv.ModuleRoot(b)
+	dir := b.TempDir()
+	c := filepath.Join(dir, "loop.c")
+	if err := os.WriteFile(c, []byte(loopSrc), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	exe := filepath.Join(dir, "loop")
+	args := []string{"-O2", "-falign-functions=64", "-falign-loops=64"}
+	if withFG {
+		args = append(args, "-isystem", filepath.Join(root, "formatguard", "include"))
+	}
+	la, err := guardlib.LinkArgs(guardlib.Target{Compiler: []string{"gcc"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	args = append(append(args, c, "-o", exe), la...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		b.Fatalf("gcc %v: %v\n%s", args, err, out)
+	}
+	return exe
+}
+
+// cpu runs cmd and returns the CPU time (user+system, children included)
+// it used: on a shared machine far steadier than wall time.
+func cpu(b *testing.B, cmd *exec.Cmd) time.Duration {
+	b.Helper()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+func median(xs []time.Duration) time.Duration {
+	s := append([]time.Duration{}, xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// compare runs base and cand alternately b.N times each and reports the
+// medians and cand/base.
+func compare(b *testing.B, unit string, base, cand func() *exec.Cmd) {
+	var bs, cs []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			bs = append(bs, cpu(b, base()))
+			cs = append(cs, cpu(b, cand()))
+		} else {
+			cs = append(cs, cpu(b, cand()))
+			bs = append(bs, cpu(b, base()))
+		}
+	}
+	b.StopTimer()
+	mb, mc := median(bs), median(cs)
+	b.ReportMetric(float64(mb.Nanoseconds()), "base-"+unit)
+	b.ReportMetric(float64(mc.Nanoseconds()), "formatguard-"+unit)
+	b.ReportMetric(float64(mc)/float64(mb), "ratio")
+}
+
+const loops = "20000000"
+
+// BenchmarkSnprintfLiteral: 2*10^7 snprintf calls with a literal format.
+func BenchmarkSnprintfLiteral(b *testing.B) {
+	base, cand := buildLoop(b, false), buildLoop(b, true)
+	compare(b, "cpu-ns/run",
+		func() *exec.Cmd { return exec.Command(base, loops) },
+		func() *exec.Cmd { return exec.Command(cand, loops) })
+}
+
+// BenchmarkSnprintfNonLiteral: the same calls with the format from argv, so
+// every call is checked.
+func BenchmarkSnprintfNonLiteral(b *testing.B) {
+	base, cand := buildLoop(b, false), buildLoop(b, true)
+	compare(b, "cpu-ns/run",
+		func() *exec.Cmd { return exec.Command(base, loops, "%d:%s|%x") },
+		func() *exec.Cmd { return exec.Command(cand, loops, "%d:%s|%x") })
+}
+
+// gawkTrees returns two configured and built gawk source trees: through
+// immunix-cc with everything but FormatGuard, and with everything.
+func gawkTrees(b *testing.B) (base, fg string) {
+	b.Helper()
+	testenv.NeedsTool(b, "make")
+	bin := testenv.Binaries(b)
+	src := testenv.DebianSource(b, "gawk")
+	for _, withFG := range []bool{false, true} {
+		dir := src + "-base"
+		if withFG {
+			dir = src + "-fg"
+		}
+		if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
+			b.Fatalf("copy: %v\n%s", err, out)
+		}
+		for _, s := range [][]string{
+			{"./configure", "CC=" + filepath.Join(bin, "immunix-cc"), "CFLAGS=-O2", "--disable-nls", "--without-readline", "--without-mpfr"},
+			// As debian/rules does: the Debian source ships no manual sources.
+			{"touch", "--date=Jan 01 2000", "doc/gawktexi.in", "doc/sidebar.awk", "doc/gawk.texi", "doc/gawk.info", "doc/gawkinet.texi", "doc/gawkinet.info", "doc/gawkworkflow.texi", "doc/gawkworkflow.info", "doc/pm-gawk.texi", "doc/pm-gawk.info"},
+			{"make", "-j2"},
+		} {
+			cmd := exec.Command(s[0], s[1:]...)
+			cmd.Dir = dir
+			cmd.Env = gawkEnv(withFG)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v: %v\n%s", s, err, out)
+			}
+		}
+		if withFG {
+			fg = dir
+		} else {
+			base = dir
+		}
+	}
+	return base, fg
+}
+
+func gawkEnv(withFG bool) []string {
+	env := append(os.Environ(), "IMMUNIX_CC=gcc")
+	if !withFG {
+		env = append(env, "IMMUNIX_DISABLE=formatguard")
+	}
+	return env
+}
+
+// printfScript is a printf-heavy awk program: every record formatted with
+// printf and sprintf, numbers through %d, %x, %e, %g and %f.
+const printfScript = `BEGIN {
+	for (i = 0; i < 400000; i++) {
+		s = sprintf("%08d|%-10s|%x", i, "item" i % 97, i * 7)
+		printf "%s %.3f %e %g %5.1f%%\n", s, i / 7, i * 1.5, i / 3, (i % 1000) / 10
+	}
+}`
+
+// BenchmarkGawkPrintf: gawk running printfScript, built with and without
+// FormatGuard (both through immunix-cc; the base with
+// IMMUNIX_DISABLE=formatguard).
+func BenchmarkGawkPrintf(b *testing.B) {
+	base, fg := gawkTrees(b)
+	run := func(dir string) func() *exec.Cmd {
+		return func() *exec.Cmd {
+			cmd := exec.Command(filepath.Join(dir, "gawk"), printfScript)
+			cmd.Env = []string{"LC_ALL=C"}
+			return cmd
+		}
+	}
+	compare(b, "cpu-ns/run", run(base), run(fg))
+}
+
+// BenchmarkGawkCompile: "make clean && make" of gawk through immunix-cc,
+// with and without the FormatGuard headers, CPU time of the whole build.
+func BenchmarkGawkCompile(b *testing.B) {
+	base, fg := gawkTrees(b)
+	build := func(dir string, withFG bool) func() *exec.Cmd {
+		return func() *exec.Cmd {
+			cmd := exec.Command("sh", "-c", "make clean >/dev/null && make -j2 >/dev/null")
+			cmd.Dir = dir
+			cmd.Env = gawkEnv(withFG)
+			return cmd
+		}
+	}
+	compare(b, "cpu-ns/build", build(base, false), build(fg, true))
+}

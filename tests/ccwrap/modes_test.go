@@ -284,3 +284,31 @@ func TestStampText(t *testing.T) {
 		t.Errorf("note types %d %d", comp.Type, link.Type)
 	}
 }
+
+// TestConfigFile: /etc/immunix/immunix.conf (here IMMUNIX_CONFIG) sets the
+// same keys as the environment, and the environment wins.
+func TestConfigFile(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	src := source(t, dir, "gcc")
+	conf := writeFile(t, filepath.Join(dir, "immunix.conf"), "# site policy\nIMMUNIX_DISABLE=now\nIMMUNIX_FLAGS=\"-DFROM_CONF=1\"\nIMMUNIX_LOG="+filepath.Join(dir, "log")+"\n")
+	c := cmd{dir: dir, env: append(env, "IMMUNIX_CONFIG="+conf)}
+	c.ok(t, w, "-O2", src, "-o", "p1")
+	if fa := readFacts(t, filepath.Join(dir, "p1")); fa.now || len(fa.link) != 1 || !has(fa.link[0].Off, "now") {
+		t.Errorf("config IMMUNIX_DISABLE=now: BIND_NOW=%v link notes %v", fa.now, fa.link)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	if !strings.Contains(string(log), "link-off=now") {
+		t.Errorf("config IMMUNIX_LOG: %q", log)
+	}
+	r := c.ok(t, w, "--immunix-explain", "-c", src)
+	if !strings.Contains(r.stdout, "-DFROM_CONF=1") {
+		t.Errorf("config IMMUNIX_FLAGS not used:\n%s", r.stdout)
+	}
+	c.env = append(c.env, "IMMUNIX_DISABLE=relro")
+	c.ok(t, w, "-O2", src, "-o", "p2")
+	if fa := readFacts(t, filepath.Join(dir, "p2")); !fa.now || !has(fa.link[0].Off, "relro") {
+		t.Errorf("environment over config: BIND_NOW=%v link notes %v", fa.now, fa.link)
+	}
+}

@@ -95,6 +95,7 @@ type Invocation struct {
 	Optimize bool   // the last -O level is not 0
 	OptFlag  string // that -O flag
 	Color    bool   // the user chose -f[no-]diagnostics-color
+	Werror   bool   // the last of -Werror / -Wno-error was -Werror
 
 	// User holds the user's last word on each protection. PIE keeps the
 	// compile side (-fPIE, -fPIC, -fno-pie...) and LinkPIE the link side
@@ -302,6 +303,8 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 			verbose = true
 		case "-fdiagnostics-color", "-fno-diagnostics-color", "-fcolor-diagnostics", "-fno-color-diagnostics":
 			inv.Color = true
+		case "-Werror", "-Wno-error":
+			inv.Werror = name == "-Werror"
 		default:
 			switch {
 			case strings.HasPrefix(arg, "-print-") || strings.HasPrefix(arg, "--print-") ||

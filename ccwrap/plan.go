@@ -176,7 +176,13 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 				level = 3
 			}
 			u := inv.User[Fortify]
-			f = append(f, consider(r, Fortify, u, true, "", "-U_FORTIFY_SOURCE", fmt.Sprintf("-D_FORTIFY_SOURCE=%d", level))...)
+			added := consider(r, Fortify, u, true, "", "-U_FORTIFY_SOURCE", fmt.Sprintf("-D_FORTIFY_SOURCE=%d", level))
+			f = append(f, added...)
+			if added != nil && inv.Werror {
+				// glibc marks read(), write(), fgets()... warn_unused_result
+				// only under FORTIFY: new warnings must not fail a -Werror build.
+				f = append(f, "-Wno-error=unused-result")
+			}
 			switch {
 			case u.Set:
 				// glibc grants at most the level it supports.
@@ -196,11 +202,20 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 			r.Off = append(r.Off, FormatSec)
 		default:
 			r.on(FormatSec)
+			// The warnings immunix adds stay warnings under the user's
+			// -Werror: a hardening wrapper must not fail a build that the
+			// plain compiler passes.
 			if !inv.FormatBase.Set {
 				f = append(f, "-Wformat")
+				if inv.Werror {
+					f = append(f, "-Wno-error=format")
+				}
 			}
 			if !fs.Set {
 				f = append(f, "-Wformat-security")
+				if inv.Werror {
+					f = append(f, "-Wno-error=format-security")
+				}
 			}
 		}
 		switch {

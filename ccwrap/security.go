@@ -28,6 +28,7 @@ package ccwrap
 // That's why the code is isolated in a file named security.go.
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -65,13 +66,18 @@ func compilerFlagChoice(arg string) (p Protection, on, ok bool) {
 		return PIE, true, true
 	case "-no-pie", "-nopie":
 		return PIE, false, true
+	}
+	// dpkg's no-pie-compile.specs / no-pie-link.specs say -fno-PIE / -no-pie
+	// through a specs file.
+	for _, prefix := range []string{"-specs=", "--specs="} {
+		if spec, ok := strings.CutPrefix(arg, prefix); ok && strings.Contains(filepath.Base(spec), "no-pie") {
+			return PIE, false, true
+		}
+	}
+	switch arg {
 	case "-Wformat-security", "-Werror=format-security", "-Wformat=2":
 		return FormatSec, true, true
-	case "-Wno-format-security", "-Wno-format", "-Wformat=0", "-Wno-error=format-security":
-		// -Wno-error= keeps the warning; only the first three turn it off.
-		if arg == "-Wno-error=format-security" {
-			return "", false, false
-		}
+	case "-Wno-format-security", "-Wno-format", "-Wformat=0":
 		return FormatSec, false, true
 	}
 	return "", false, false

@@ -66,6 +66,8 @@ var badFlags = []struct {
 	{"-fno-PIE", PIE},
 	{"-fno-pic", PIE},
 	{"-no-pie", PIE},
+	{"-specs=/usr/share/dpkg/no-pie-compile.specs", PIE},
+	{"--specs=/usr/share/dpkg/no-pie-link.specs", PIE},
 	{"-Wl,-z,norelro", RELRO},
 	{"-Wl,-z,relro,-z,norelro", RELRO},
 	{"-Xlinker -z -Xlinker norelro", RELRO},

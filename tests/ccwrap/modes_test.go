@@ -312,3 +312,34 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("environment over config: BIND_NOW=%v link notes %v", fa.now, fa.link)
 	}
 }
+
+// TestWerrorStillBuilds: a unit the plain compiler builds with -Werror also
+// builds through immunix-cc: the format warnings it adds, and the
+// warn_unused_result warnings that FORTIFY brings, stay warnings.
+func TestWerrorStillBuilds(t *testing.T) {
+	progs := map[string]string{
+		"write-unused.c": "#include <unistd.h>\nint main(void) { write(1, \"x\\n\", 2); return 0; }\n",
+		"format.c": "#include <unistd.h>\n#include <stdio.h>\nint main(int c, char **v) { long x = c; write(1, \"x\\n\", 2); printf(v[0]); printf(\"%d\\n\", x); return 0; }\n",
+	}
+	for _, cc := range testenv.Compilers() {
+		testenv.NeedsTool(t, cc)
+		t.Run(cc, func(t *testing.T) {
+			w, env := wrapper(t, cc)
+			dir := t.TempDir()
+			plainPassed := 0
+			for name, src := range progs {
+				writeFile(t, filepath.Join(dir, name), src)
+				if r := (cmd{dir: dir}).run(t, cc, "-Werror", "-O2", "-c", name, "-o", "plain.o"); r.code != 0 {
+					continue // the plain compiler refuses it too
+				}
+				plainPassed++
+				if r := (cmd{dir: dir, env: env}).run(t, w, "-Werror", "-O2", "-c", name, "-o", "wrapped.o"); r.code != 0 {
+					t.Errorf("%s: plain %s -Werror builds it, immunix-cc does not:\n%s", name, cc, r.stderr)
+				}
+			}
+			if plainPassed == 0 {
+				t.Fatalf("no test program builds with plain %s -Werror", cc)
+			}
+		})
+	}
+}

@@ -96,6 +96,10 @@ type Invocation struct {
 	OptFlag  string // that -O flag
 	Color    bool   // the user chose -f[no-]diagnostics-color
 	Werror   bool   // the last of -Werror / -Wno-error was -Werror
+	// Clash names a user flag that a protection cannot be combined with
+	// (gcc rejects -fcf-protection with -mindirect-branch=thunk, and drops
+	// -fstack-check with a warning next to -fstack-clash-protection).
+	Clash map[Protection]string
 
 	// User holds the user's last word on each protection. PIE keeps the
 	// compile side (-fPIE, -fPIC, -fno-pie...) and LinkPIE the link side
@@ -104,6 +108,13 @@ type Invocation struct {
 	LinkPIE    Choice
 	FormatBase Choice // -Wformat itself (-Wall, -Wformat, -Wno-format)
 	PIC        bool   // the last compile-side PIE choice was -fPIC/-fpic
+}
+
+func setClash(inv *Invocation, p Protection, flag string) {
+	if inv.Clash == nil {
+		inv.Clash = map[Protection]string{}
+	}
+	inv.Clash[p] = flag
 }
 
 // HasSource reports whether an input is compiled (not a linker input).
@@ -307,6 +318,10 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 			inv.Werror = name == "-Werror"
 		default:
 			switch {
+			case (strings.HasPrefix(arg, "-mindirect-branch=") || strings.HasPrefix(arg, "-mfunction-return=")) && !strings.HasSuffix(arg, "=keep"):
+				setClash(&inv, CET, arg)
+			case arg == "-fstack-check" || (strings.HasPrefix(arg, "-fstack-check=") && arg != "-fstack-check=no"):
+				setClash(&inv, StackClash, arg)
 			case strings.HasPrefix(arg, "-print-") || strings.HasPrefix(arg, "--print-") ||
 				strings.HasPrefix(arg, "--help=") || strings.HasPrefix(arg, "--autocomplete="):
 				query = true

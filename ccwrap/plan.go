@@ -152,8 +152,14 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		} else {
 			r.note("canary: freestanding or libc-less code has no __stack_chk_fail")
 		}
-		f = append(f, consider(r, StackClash, inv.User[StackClash], caps.StackClash, "compiler does not accept -fstack-clash-protection", "-fstack-clash-protection")...)
-		if caps.X86 {
+		if c := inv.Clash[StackClash]; c != "" && !inv.User[StackClash].Set {
+			r.note("stackclash: the user's %s excludes -fstack-clash-protection", c)
+		} else {
+			f = append(f, consider(r, StackClash, inv.User[StackClash], caps.StackClash, "compiler does not accept -fstack-clash-protection", "-fstack-clash-protection")...)
+		}
+		if c := inv.Clash[CET]; caps.X86 && c != "" && !inv.User[CET].Set {
+			r.note("cet: the user's %s excludes -fcf-protection", c)
+		} else if caps.X86 {
 			f = append(f, consider(r, CET, inv.User[CET], caps.CET, "compiler does not accept -fcf-protection=full", "-fcf-protection=full")...)
 		}
 		// FORTIFY is a preprocessor macro: it means nothing for

@@ -69,18 +69,6 @@ func variants() []variant {
 	return vs
 }
 
-// driver is the C compiler matching v's C++ compiler, for the runtime: the
-// archive is C, built once per compiler family.
-func (v variant) driver() string {
-	switch v.cc {
-	case "g++":
-		return "gcc"
-	case "clang++":
-		return "clang"
-	}
-	return v.cc
-}
-
 // lateFlags separates, in compile's flags, those that go before the source
 // from those (libraries) that go after it.
 const lateFlags = "--late--"

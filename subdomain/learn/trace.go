@@ -255,7 +255,7 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		return
 	}
 	var args [6][]byte
-	n, after, ok := splitArgs(text[open+1:], args[:])
+	n, after, ok := splitArgs(text[open+1:], args[:needArgs[kind]])
 	if !ok {
 		p.warn("unterminated arguments in %q", clip(text))
 		return
@@ -436,10 +436,9 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		if err != nil {
 			return
 		}
-		flags := arg(0)
-		if string(name) == "clone3" {
-			flags = arg(0)
-		}
+		// clone(child_stack=..., flags=CLONE_VM|CLONE_FS|...) and
+		// clone3({flags=...}): no text of the program's in these lines.
+		flags := text
 		shareFS := bytes.Contains(flags, []byte("CLONE_FS")) || bytes.Contains(flags, []byte("CLONE_THREAD"))
 		c := p.procs[child]
 		if c == nil {
@@ -725,6 +724,17 @@ func splitArgs(b []byte, out [][]byte) (int, []byte, bool) {
 					n++
 				}
 				start = i + 1
+				if n == len(out) {
+					// The arguments needed are in. When the rest holds no
+					// string and no fd annotation (no text the program
+					// chose), the call's end is the last ") = ".
+					rest := b[i+1:]
+					if bytes.IndexByte(rest, '"') < 0 && bytes.IndexByte(rest, '<') < 0 {
+						if j := bytes.LastIndex(rest, []byte(") = ")); j >= 0 {
+							return n, rest[j+1:], true
+						}
+					}
+				}
 			}
 		}
 	}
@@ -854,6 +864,15 @@ func clip(b []byte) string {
 		return string(b[:57]) + "..."
 	}
 	return string(b)
+}
+
+// needArgs is how many leading arguments each kind uses.
+var needArgs = [...]int{
+	kOther: 0, kOpen: 2, kOpenat: 3, kOpenat2: 3, kCreat: 1, kStat: 1, kStatat: 2,
+	kExecve: 1, kExecveat: 2, kChdir: 1, kFchdir: 1, kMkdir: 1, kMkdirat: 2,
+	kRmdir: 1, kUnlink: 1, kUnlinkat: 3, kRename: 2, kRenameat: 4, kLink: 2,
+	kLinkat: 4, kSymlink: 2, kSymlinkat: 3, kChmod: 1, kChmodat: 2, kFdWrite: 1,
+	kMknod: 1, kMknodat: 2, kMmap: 5, kMount: 2, kBind: 2, kConnect: 2, kClone: 0,
 }
 
 // Syscall kinds the parser understands.

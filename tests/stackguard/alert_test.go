@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 // smashSrc overflows a stack buffer byte by byte (no library call that
@@ -208,5 +210,46 @@ func TestNoSyslogStillReports(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(out), "immunix alert: kind=stackguard exe="+exe+" ") {
 		t.Errorf("stderr %q", out)
+	}
+
+	// The kernel log got it instead (where this test may read it).
+	k, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		testenv.Missing(t, "cannot read /dev/kmsg: "+err.Error())
+		return
+	}
+	defer k.Close()
+	want := fmt.Sprintf("immunix[%d]: immunix alert: kind=stackguard exe=%s ", cmd.Process.Pid, exe)
+	buf := make([]byte, 8192)
+	for {
+		n, err := k.Read(buf)
+		if err == syscall.EPIPE {
+			continue // records overwritten while reading
+		}
+		if err != nil {
+			break
+		}
+		if strings.Contains(string(buf[:n]), want) {
+			return
+		}
+	}
+	t.Errorf("no %q record in /dev/kmsg", want)
+}
+
+// TestAlertEscapesProgramName: a program whose path holds a space, a
+// backslash and control bytes is named in one token, escaped as the
+// contract says, and reads back as the real path.
+func TestAlertEscapesProgramName(t *testing.T) {
+	v := variant{cc: "gcc"}
+	dir := filepath.Join(t.TempDir(), "we ird\\dir\x01\t")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "sm\xc3\xa9sh")
+	compile(t, v, smashSrc, exe, true, "-O2")
+	res := run(t, exe, "64")
+	oneAlert(t, res, exe) // parses exe= back to the real path
+	if !strings.Contains(res.logs[0], ` exe=`+filepath.Dir(dir)+`/we\x20ird\x5cdir\x01\x09/sm\xc3\xa9sh pid=`) {
+		t.Errorf("exe not escaped as the contract says: %s", res.logs[0])
 	}
 }

@@ -304,7 +304,7 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 			return
 		}
 		if errname == "" && retAnn != nil {
-			if s, ok := unquote(retAnn, false); ok && strings.HasPrefix(s, "/") {
+			if s, ok := unquote(retAnn, false); ok && strings.HasPrefix(s, "/") && strings.IndexByte(s, 0) < 0 {
 				abs = s
 			}
 		}
@@ -555,7 +555,7 @@ func (p *Parser) resolve(pr *proc, dir, pathArg []byte) (string, bool) {
 		return "", false // NULL or a pointer
 	}
 	s, ok := unquote(pathArg, true)
-	if !ok {
+	if !ok || strings.IndexByte(s, 0) >= 0 {
 		p.warn("truncated or malformed path %q", clip(pathArg))
 		return "", false
 	}
@@ -574,7 +574,7 @@ func (p *Parser) resolve(pr *proc, dir, pathArg []byte) (string, bool) {
 			return "", false
 		}
 	}
-	if base == "" {
+	if base == "" || strings.IndexByte(base, 0) >= 0 {
 		p.warn("relative path %q before the process's directory is known", s)
 		return "", false
 	}
@@ -611,7 +611,7 @@ func fdPath(arg []byte) (string, bool) {
 		return "", false
 	}
 	s, ok := unquote(arg[i+1:len(arg)-1], false)
-	if !ok || !strings.HasPrefix(s, "/") {
+	if !ok || !strings.HasPrefix(s, "/") || strings.IndexByte(s, 0) >= 0 {
 		return "", false
 	}
 	return s, true

@@ -177,6 +177,10 @@ type Build struct {
 	Debs    []string // the binary packages, without the -dbgsym ones
 	Dbgsym  []string // the -dbgsym packages: detached debug files, not programs
 	Elapsed time.Duration
+	// CPU is the user+system time of dpkg-buildpackage and every process it
+	// waited for: the whole build's CPU, less sensitive than Elapsed to
+	// other load on the machine.
+	CPU time.Duration
 }
 
 // DebianBuildEnv returns env for dpkg-buildpackage: parallel=2 (the
@@ -214,6 +218,9 @@ func DpkgBuild(src string, env []string, logPath string) (Build, error) {
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	b.Elapsed = time.Since(start)
+	if cmd.ProcessState != nil {
+		b.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	b.Log = string(out)
 	if logPath != "" {
 		if werr := os.WriteFile(logPath, out, 0o644); werr != nil && err == nil {

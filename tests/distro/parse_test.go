@@ -1,0 +1,116 @@
+package distro
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHardeningInLog(t *testing.T) {
+	log := strings.Join([]string{
+		"checking whether C compiler accepts -fstack-protector-strong... yes",
+		"gcc -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -c -o a.o a.c",
+		"gcc -g -O2 -Wformat-security -Wformat -c -o b.o b.c",
+		"cc -g -O2 -fcf-protection=full -c x.c",
+		"gcc -o prog a.o b.o -Wl,-z,relro -Wl,-z,now",
+		"gcc -o prog a.o -Wl,-z,relro,-z,now",
+		"dh_auto_configure -- 'CFLAGS=-g -O2 -fstack-protector-strong' DEB_CFLAGS_STRIP=-fstack-protector-strong",
+		"cc -g -O2 -fstack-protector-strong-ish -c y.c",
+		"cc -g -O2 -D_FORTIFY_SOURCE=2 -c z.c",
+	}, "\n")
+	hits, compiles := HardeningInLog(log, nil)
+	want := []string{
+		"gcc -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -c -o a.o a.c",
+		"cc -g -O2 -fcf-protection=full -c x.c",
+		"gcc -o prog a.o b.o -Wl,-z,relro -Wl,-z,now",
+		"gcc -o prog a.o -Wl,-z,relro,-z,now",
+		"cc -g -O2 -D_FORTIFY_SOURCE=2 -c z.c",
+	}
+	if !slices.Equal(hits, want) {
+		t.Errorf("hits:\n%s\nwant:\n%s", strings.Join(hits, "\n"), strings.Join(want, "\n"))
+	}
+	if compiles != 5 {
+		t.Errorf("compiles = %d, want 5", compiles)
+	}
+	hits, _ = HardeningInLog("gcc -O2 -fstack-protector-strong -c a.c\n", []string{"-fstack-protector-strong"})
+	if len(hits) != 0 {
+		t.Errorf("an upstream flag counted: %v", hits)
+	}
+}
+
+func TestHardeningOffEnv(t *testing.T) {
+	env := HardeningOffEnv([]string{"PATH=/usr/bin", "DEB_CFLAGS_STRIP=old"})
+	if got := Getenv(env, "DEB_BUILD_MAINT_OPTIONS"); got != "hardening=-all" {
+		t.Errorf("DEB_BUILD_MAINT_OPTIONS = %q", got)
+	}
+	if got := Getenv(env, "DEB_CPPFLAGS_STRIP"); got != "-D_FORTIFY_SOURCE=2" {
+		t.Errorf("DEB_CPPFLAGS_STRIP = %q", got)
+	}
+	if got := Getenv(env, "DEB_CFLAGS_STRIP"); !strings.Contains(got, "-fstack-protector-strong") || strings.Contains(got, "old") {
+		t.Errorf("DEB_CFLAGS_STRIP = %q", got)
+	}
+}
+
+const ccacheStatsSample = "autoconf_test\t0\ncache_miss\t6\ndirect_cache_hit\t5\ndirect_cache_miss\t7\npreprocessed_cache_hit\t1\npreprocessed_cache_miss\t6\nstats_updated_timestamp\t1764190000\n"
+
+func TestParseCCacheStats(t *testing.T) {
+	got := CCacheHitsMisses(ParseCCacheStats(ccacheStatsSample))
+	if got != (CCacheCounts{Hits: 6, Misses: 6}) {
+		t.Errorf("got %+v", got)
+	}
+}
+
+const distccdSample = `distccd[28772] (dcc_listen_by_addr) listening on 127.0.0.1:36321
+distccd[28780] compile from main.c to main.o
+distccd[28780] (dcc_job_summary) client: 127.0.0.1:55202 COMPILE_OK exit:0 sig:0 core:0 ret:0 time:378ms /usr/bin/gcc main.c
+distccd[28781] (dcc_job_summary) client: 127.0.0.1:55206 COMPILE_ERROR exit:1 sig:0 core:0 ret:1 time:19ms gcc parse.c
+distccd[28781] (dcc_job_summary) client: 127.0.0.1:47204 OTHER exit:0 sig:0 core:0 ret:107 time:0ms 
+`
+
+func TestParseDistccdLog(t *testing.T) {
+	got := ParseDistccdLog(distccdSample)
+	want := []DistccJob{
+		{"127.0.0.1:55202", "COMPILE_OK", "main.c"},
+		{"127.0.0.1:55206", "COMPILE_ERROR", "parse.c"},
+		{"127.0.0.1:47204", "OTHER", ""},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+const immunixLogSample = `time=2026-11-26T20:55:10Z pid=1 v=0.1.0 mode=query cc=/usr/bin/gcc dir=/b out=- pass=query
+time=2026-11-26T20:55:11Z pid=2 v=0.1.0 mode=link link=exe cc=/usr/bin/cc dir=/b out=- compile-on=canary
+time=2026-11-26T20:55:11Z pid=3 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=a.o compile-on=canary fg=retried
+not an immunix line
+`
+
+func TestParseImmunixLog(t *testing.T) {
+	s := ParseImmunixLog(immunixLogSample)
+	if s.Lines != 3 || s.Modes["link"] != 1 || s.Modes["compile"] != 1 || s.Passed["query"] != 1 || s.FGRetried != 1 {
+		t.Errorf("got %s", s)
+	}
+	if got, want := s.String(), "3 invocations: modes compile=1,link=1,query=1; passed through query=1; formatguard retried 1"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// FuzzToolLogs: the readers of ccache, distccd and IMMUNIX_LOG output never
+// panic and never count what is not there.
+func FuzzToolLogs(f *testing.F) {
+	for _, s := range []string{ccacheStatsSample, distccdSample, immunixLogSample} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := CCacheHitsMisses(ParseCCacheStats(s))
+		_ = c
+		jobs := ParseDistccdLog(s)
+		if len(jobs) > strings.Count(s, "dcc_job_summary") {
+			t.Fatalf("%d jobs from %d summary lines", len(jobs), strings.Count(s, "dcc_job_summary"))
+		}
+		l := ParseImmunixLog(s)
+		if l.Lines > strings.Count(s, "mode=") {
+			t.Fatalf("%d invocations from %d mode= fields", l.Lines, strings.Count(s, "mode="))
+		}
+	})
+}

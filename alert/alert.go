@@ -90,10 +90,11 @@ func Escape(s string) string {
 	return escape(s, func(c byte) bool { return c < 0x21 || c > 0x7e || c == '\\' })
 }
 
-// EscapeMsg escapes the msg field: control characters (and '\', so that
-// the escape stays unambiguous) become \xNN; spaces and other bytes stay.
+// EscapeMsg escapes the msg field as the C writer does: bytes outside
+// 0x20..0x7e (control characters, DEL, non-ASCII) and '\' become \xNN;
+// spaces stay.
 func EscapeMsg(s string) string {
-	return escape(s, func(c byte) bool { return c < 0x20 || c == 0x7f || c == '\\' })
+	return escape(s, func(c byte) bool { return c < 0x20 || c > 0x7e || c == '\\' })
 }
 
 func escape(s string, bad func(byte) bool) string {

@@ -194,3 +194,11 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// The msg escaping matches guardlib/runtime/alert.c: spaces stay, bytes
+// outside 0x20..0x7e and '\' become \xNN.
+func TestEscapeMsgLikeC(t *testing.T) {
+	if got := EscapeMsg("caf\xc3\xa9 \\ tab\there\x7f"); got != `caf\xc3\xa9 \x5c tab\x09here\x7f` {
+		t.Errorf("EscapeMsg = %q", got)
+	}
+}

@@ -104,7 +104,7 @@ func TestNotAlert(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	for _, line := range []string{
-		"immunix alert: exe=/x pid=1 uid=0 msg=m",        // kind missing
+		"immunix alert: exe=/x pid=1 uid=0 msg=m",          // kind missing
 		"immunix alert: kind=x exe=/x pid=one uid=0 msg=m", // pid not a number
 		"immunix alert: kind=x exe=/x pid=1",               // uid missing
 		"immunix alert: kind=x exe=/x pid=1 uid=0 junk msg=m",

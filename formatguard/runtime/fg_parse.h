@@ -1,9 +1,11 @@
 /* FormatGuard: the printf format grammar, written once for char and wchar_t.
  *
- * This file is a template: define FG_CHAR (the character type) and
- * FG_NAME(x) (a name mangler) and include it; formatguard.c includes it
- * twice, for narrow and wide formats, and the differential fuzzing bridge
- * (formatguard/internal/cfmt) includes it to compare it with glibc.
+ * This file is a template: define FG_CHAR (the character type), FG_NAME(x)
+ * (a name mangler) and FG_TYPES (1 to record argument types in
+ * fg_result.types, 0 not to) and include it; formatguard.c includes it
+ * twice, for narrow and wide formats, without types, and the differential
+ * fuzzing bridge (formatguard/internal/cfmt) includes it with types to
+ * compare it with glibc.
  *
  * Why our own parser: the guard runtime must work on glibc and musl alike,
  * and glibc's parse_printf_format exists only on glibc (and only narrow).
@@ -20,8 +22,8 @@
  * Nothing here allocates, locks or calls libc: it is used on the alert path
  * and must be async-signal-safe. */
 
-#ifndef FG_CHAR
-#error "define FG_CHAR and FG_NAME before including fg_parse.h"
+#if !defined FG_CHAR || !defined FG_TYPES
+#error "define FG_CHAR, FG_NAME and FG_TYPES before including fg_parse.h"
 #endif
 
 #include "fg_types.h"
@@ -51,10 +53,16 @@ static int FG_NAME(read_int)(const FG_CHAR **pp)
 	return v;
 }
 
-static void FG_NAME(settype)(struct fg_result *r, size_t idx, int type)
+static inline void FG_NAME(settype)(struct fg_result *r, size_t idx, int type)
 {
+#if FG_TYPES
 	if (r->types != 0 && idx < r->ntypes)
 		r->types[idx] = type;
+#else
+	(void)r;
+	(void)idx;
+	(void)type;
+#endif
 }
 
 /* Parses one conversion starting at the '%' at f; returns the position
@@ -248,14 +256,12 @@ static const FG_CHAR *FG_NAME(parse_one)(const FG_CHAR *f, size_t *posn,
 	return f + 1;
 }
 
-/* Parses the whole format: fills r->demanded and r->has_n (and r->types
- * when it is set). */
-static void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
+/* The rest of the format from f (at a '%'), the full grammar; posn
+ * arguments have been taken so far. Kept out of line so that the fast loop
+ * below stays small. */
+static __attribute__((noinline)) void FG_NAME(parse_slow)(const FG_CHAR *f, size_t posn,
+							    struct fg_result *r)
 {
-	size_t posn = 0;
-
-	r->max_ref = 0;
-	r->has_n = 0;
 	for (;;) {
 		while (*f != 0 && *f != (FG_CHAR)'%')
 			++f;
@@ -264,4 +270,41 @@ static void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 		f = FG_NAME(parse_one)(f, &posn, r);
 	}
 	r->demanded = posn > r->max_ref ? posn : r->max_ref;
+}
+
+/* Parses the whole format: fills r->demanded, r->max_ref and r->has_n (and
+ * r->types when FG_TYPES and it is set). */
+static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
+{
+	size_t posn = 0;
+
+	r->max_ref = 0;
+	r->has_n = 0;
+	for (;;) {
+		FG_CHAR c;
+		int k;
+		while (*f != 0 && *f != (FG_CHAR)'%')
+			++f;
+		if (*f == 0)
+			break;
+		/* Fast path for the common "%d", "%s", "%%": a conversion letter
+		 * right after the '%' (no position, flag, width, precision or
+		 * length) means exactly what parse_one would make of it. */
+		c = f[1];
+		k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
+		if (k == 0) {
+			FG_NAME(parse_slow)(f, posn, r);
+			return;
+		}
+		if (k > 0) {
+			FG_NAME(settype)(r, posn, k - 1);
+			++posn;
+		} else if (k == FG_SIMPLE_N) {
+			FG_NAME(settype)(r, posn, FG_PA_INT | FG_PA_FLAG_PTR);
+			++posn;
+			r->has_n = 1;
+		}
+		f += 2;
+	}
+	r->demanded = posn;
 }

@@ -21,6 +21,7 @@
 #include "guard.h"
 #include "fg_types.h"
 
+#define FG_TYPES 0
 #define FG_CHAR char
 #define FG_NAME(x) fg_narrow_##x
 #include "fg_parse.h"
@@ -62,7 +63,7 @@ static char *fg_cpy(char *p, char *end, const char *s)
  * writer escapes msg itself; this only keeps it short and byte-sized. */
 #define FG_SHOW 64
 
-static void fg_attack(const char *func, size_t passed, const struct fg_result *r,
+static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func, size_t passed, const struct fg_result *r,
 		      const void *addr, const char *narrow, const wchar_t *wide)
 {
 	char extra[640], msg[256];
@@ -101,7 +102,7 @@ static void fg_attack(const char *func, size_t passed, const struct fg_result *r
 	__immunix_halt();
 }
 
-static void fg_check(const char *func, unsigned int passed, const char *fmt,
+static inline void fg_check(const char *func, unsigned int passed, const char *fmt,
 		     const void *addr)
 {
 	struct fg_result r;
@@ -109,11 +110,11 @@ static void fg_check(const char *func, unsigned int passed, const char *fmt,
 	r.types = 0;
 	r.ntypes = 0;
 	fg_narrow_parse(fmt, &r);
-	if (r.demanded > passed || r.has_n)
+	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, fmt, 0);
 }
 
-static void fg_wcheck(const char *func, unsigned int passed, const wchar_t *fmt,
+static inline void fg_wcheck(const char *func, unsigned int passed, const wchar_t *fmt,
 		      const void *addr)
 {
 	struct fg_result r;
@@ -121,7 +122,7 @@ static void fg_wcheck(const char *func, unsigned int passed, const wchar_t *fmt,
 	r.types = 0;
 	r.ntypes = 0;
 	fg_wide_parse(fmt, &r);
-	if (r.demanded > passed || r.has_n)
+	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, 0, fmt);
 }
 

@@ -24,6 +24,7 @@ package cfmt
 #include <printf.h>
 #include "fg_types.h"
 
+#define FG_TYPES 1
 #define FG_CHAR char
 #define FG_NAME(x) cfmt_narrow_##x
 #include "fg_parse.h"

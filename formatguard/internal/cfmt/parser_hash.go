@@ -4,4 +4,4 @@ package cfmt
 
 // ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h} this
 // bridge was built for.
-const ParserHash = "863bd8cdebd4865586792f44296344365c450d37996ceb11905786a2a6571049"
+const ParserHash = "29164fd4ced86c37fcc2e6ce17f11f2fea03a2221525cb967e5e301d22f236f7"

@@ -71,6 +71,9 @@ type Env struct {
 	// runs (probes, guardlib's runtime build) inherit.
 	Setenv func(k, v string) error
 	Now    func() time.Time
+	// LinkArgs and FormatGuardArgs are guardlib's; tests make them fail.
+	LinkArgs        func(guardlib.Target) ([]string, error)
+	FormatGuardArgs func() ([]string, error)
 }
 
 // OSEnv returns the Env of the running process.
@@ -81,6 +84,7 @@ func OSEnv() *Env {
 	return &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now,
+		LinkArgs: guardlib.LinkArgs, FormatGuardArgs: guardlib.FormatGuardArgs,
 	}
 }
 
@@ -215,7 +219,7 @@ func (j *job) gatherAssets() error {
 		return nil
 	}
 	if p.FormatGuard {
-		args, err := guardlib.FormatGuardArgs()
+		args, err := j.e.FormatGuardArgs()
 		if err != nil {
 			p.FormatGuard = false
 			if err := failOpen(&p.CompileRec, FormatGuard, err); err != nil {
@@ -225,7 +229,7 @@ func (j *job) gatherAssets() error {
 		j.assets.FormatGuardArgs = args
 	}
 	if p.Runtime {
-		args, err := guardlib.LinkArgs(guardlib.Target{Compiler: j.comp.Cmd, ID: j.key + "-" + j.caps.Kind + "-" + j.caps.Version, ABIFlags: j.inv.ABIFlags})
+		args, err := j.e.LinkArgs(guardlib.Target{Compiler: j.comp.Cmd, ID: j.key + "-" + j.caps.Kind + "-" + j.caps.Version, ABIFlags: j.inv.ABIFlags})
 		if err != nil {
 			p.Runtime = false
 			if err := failOpen(&p.LinkRec, Runtime, err); err != nil {

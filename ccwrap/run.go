@@ -309,7 +309,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		}
 	}
 	color := []string(nil)
-	if j.e.ErrTTY && !j.inv.Color {
+	if j.e.ErrTTY && !j.inv.Color && (j.caps.Kind == "gcc" || j.caps.Kind == "clang") {
 		color = []string{"-fdiagnostics-color=always"}
 	}
 	first := append(append([]string{}, argv...), color...)

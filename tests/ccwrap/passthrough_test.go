@@ -294,3 +294,25 @@ int main(void) { return printf("hello\n") < 0; }
 		})
 	}
 }
+
+// TestColourOnTerminal: in retry mode the compiler's stderr is a memory
+// file, yet on a terminal its diagnostics keep their colours, as with the
+// plain compiler.
+func TestColourOnTerminal(t *testing.T) {
+	script := testenv.NeedsTool(t, "script")
+	gcc := testenv.NeedsTool(t, "gcc")
+	w, _ := wrapper(t, "gcc")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "err.c"), "#include <stdio.h>\nint main(void) { return undeclared; }\n")
+	onTTY := func(command string) string {
+		r := cmd{dir: dir, env: []string{"IMMUNIX_CC=" + gcc, "TERM=xterm"}}.run(t, script, "-qec", command, "/dev/null")
+		return r.stdout
+	}
+	plain, wrapped := onTTY(gcc+" -c err.c"), onTTY(w+" -c err.c")
+	if !strings.Contains(plain, "\x1b[") {
+		testenv.Missing(t, "gcc prints no colours on this terminal")
+	}
+	if strings.Count(wrapped, "\x1b[") != strings.Count(plain, "\x1b[") {
+		t.Errorf("colours differ on a terminal:\nplain   %q\nwrapped %q", plain, wrapped)
+	}
+}

@@ -91,8 +91,14 @@ func (c Compiler) Exec() string {
 }
 
 // IsOurName reports whether an argv[0] base name is immunix-cc's own (not a
-// masquerade name).
-func IsOurName(base string) bool { return base == "immunix-cc" || base == "immunix-c++" }
+// masquerade name): immunix-cc and immunix-c++, also with a suffix
+// (immunix-cc-0.1, immunix-c++.real).
+func IsOurName(base string) bool {
+	return strings.HasPrefix(base, "immunix-cc") || strings.HasPrefix(base, "immunix-c++")
+}
+
+// isOurCXXName reports whether base is immunix-c++'s own name.
+func isOurCXXName(base string) bool { return strings.HasPrefix(base, "immunix-c++") }
 
 // IsCXXName reports whether an argv[0] base name asks for the C++ driver.
 func IsCXXName(base string) bool { return strings.Contains(base, "++") }
@@ -118,7 +124,7 @@ func (f *Finder) Find(argv0 string, pol Policy) (Compiler, error) {
 	}
 	base := filepath.Base(argv0)
 	words, envName := pol.CC, "IMMUNIX_CC"
-	if base == "immunix-c++" || (!IsOurName(base) && IsCXXName(base)) {
+	if isOurCXXName(base) || (!IsOurName(base) && IsCXXName(base)) {
 		words, envName = pol.CXX, "IMMUNIX_CXX"
 	}
 	skip := f.skipSet()
@@ -153,7 +159,7 @@ func (f *Finder) Find(argv0 string, pol Policy) (Compiler, error) {
 	via := "masquerade as " + base
 	if IsOurName(base) {
 		name, via = "cc", "default cc"
-		if base == "immunix-c++" {
+		if isOurCXXName(base) {
 			name, via = "c++", "default c++"
 		}
 	}

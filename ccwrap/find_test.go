@@ -77,6 +77,8 @@ func TestFind(t *testing.T) {
 	}{
 		{"default cc", "immunix-cc", "/imx:/usr/bin", "", "", false, "/usr/bin/cc"},
 		{"default c++", "immunix-c++", "/usr/bin", "", "", false, "/usr/bin/c++"},
+		{"our name with a suffix", "/opt/immunix/bin/immunix-cc-0.1", "/usr/bin", "", "", false, "/usr/bin/cc"},
+		{"our C++ name with a suffix", "immunix-c++.real", "/usr/bin", "", "", false, "/usr/bin/c++"},
 		{"masquerade gcc", "/imx/gcc", "/imx:/usr/bin", "", "", false, "/usr/bin/gcc"},
 		{"masquerade versioned", "x86_64-linux-gnu-gcc-12", "/imx:/usr/bin", "", "", false, "/usr/bin/x86_64-linux-gnu-gcc-12"},
 		{"masquerade g++", "g++", "/imx:/usr/bin", "", "", false, "/usr/bin/g++"},

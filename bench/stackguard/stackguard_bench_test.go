@@ -112,9 +112,10 @@ func build(b *testing.B, src, name string, withRuntime bool, extra ...string) st
 // included) it used, in nanoseconds: on a shared, loaded machine CPU time is
 // far steadier than wall time. The program's own wall-clock figure is only
 // checked for sanity.
-func runNs(b *testing.B, exe, arg string) float64 {
+func runNs(b *testing.B, exe, arg string, env ...string) float64 {
 	b.Helper()
 	cmd := exec.Command(exe, arg)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.Output()
 	if err != nil {
 		b.Fatalf("%s: %v", exe, err)
@@ -160,6 +161,26 @@ func BenchmarkForkExitWait(b *testing.B) {
 	base := build(b, forkSrc, "fork-plain", false)
 	cand := build(b, forkSrc, "fork-runtime", true)
 	compare(b, base, cand, "500", "cpu-ns/500forks")
+}
+
+// BenchmarkForkExitWaitParts splits that cost: the runtime linked but its
+// renewal switched off (IMMUNIX_CANARY_RENEW=0: the fork handler runs and
+// returns at once) against plain, and renewal on against renewal off.
+func BenchmarkForkExitWaitParts(b *testing.B) {
+	base := build(b, forkSrc, "fork-plain", false)
+	cand := build(b, forkSrc, "fork-runtime", true)
+	var ps, offs, ons []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ps = append(ps, runNs(b, base, "500"))
+		offs = append(offs, runNs(b, cand, "500", "IMMUNIX_CANARY_RENEW=0"))
+		ons = append(ons, runNs(b, cand, "500"))
+	}
+	b.StopTimer()
+	p, off, on := median(ps), median(offs), median(ons)
+	b.ReportMetric(off/p, "ratio-handler-only")
+	b.ReportMetric(on/off, "ratio-renewal-work")
+	b.ReportMetric(on/p, "ratio")
 }
 
 // BenchmarkCallHeavy: ~1.3*10^8 calls of a canary-carrying function, linked

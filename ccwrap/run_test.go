@@ -42,8 +42,10 @@ func newTestRun(t *testing.T, args []string, env ...string) *testRun {
 			r.execPath, r.execArgv, r.execEnv = path, argv, env
 			return errors.New("recorded, not run")
 		},
-		Now:             func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-		LinkArgs:        func(guardlib.Target) ([]string, error) { return []string{"-Wl,-u,__immunix_guard_init", "/fake/libimmunix-guard.a"}, nil },
+		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
+		LinkArgs: func(guardlib.Target) ([]string, error) {
+			return []string{"-Wl,-u,__immunix_guard_init", "/fake/libimmunix-guard.a"}, nil
+		},
 		FormatGuardArgs: func() ([]string, error) { return nil, errors.New("no headers in this test") },
 	}
 	return r

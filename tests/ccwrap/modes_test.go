@@ -319,7 +319,7 @@ func TestConfigFile(t *testing.T) {
 func TestWerrorStillBuilds(t *testing.T) {
 	progs := map[string]string{
 		"write-unused.c": "#include <unistd.h>\nint main(void) { write(1, \"x\\n\", 2); return 0; }\n",
-		"format.c": "#include <unistd.h>\n#include <stdio.h>\nint main(int c, char **v) { long x = c; write(1, \"x\\n\", 2); printf(v[0]); printf(\"%d\\n\", x); return 0; }\n",
+		"format.c":       "#include <unistd.h>\n#include <stdio.h>\nint main(int c, char **v) { long x = c; write(1, \"x\\n\", 2); printf(v[0]); printf(\"%d\\n\", x); return 0; }\n",
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)

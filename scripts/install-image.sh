@@ -134,7 +134,7 @@ say "masquerade farm $farm: ${names[*]}"
 # includes the compiler's name) and for the native, -m32 and -mx32 ABIs
 # (Debian's zlib, for one, builds all three through the same name).
 # Names that resolve to the same compiler binary get the same archive: it is
-# built once per binary and ABI, and linked under the other names' keys
+# built once per binary and ABI, and symlinked under the other names' keys
 # (`immunix guardlib --print-key` names them without building).
 declare -A built=()
 for n in "${names[@]}"; do
@@ -143,7 +143,7 @@ for n in "${names[@]}"; do
     key=$("$bindir/immunix" guardlib --print-key --cc "/usr/bin/$n" --abi "$abi")
     if [ -n "${built[$real$abi]:-}" ]; then
       mkdir -p "$libdir/$key"
-      ln -f "$libdir/${built[$real$abi]}/libimmunix-guard.a" "$libdir/$key/libimmunix-guard.a"
+      ln -sfn "../${built[$real$abi]}/libimmunix-guard.a" "$libdir/$key/libimmunix-guard.a"
     else
       "$bindir/immunix" guardlib --prebuild --dest "$libdir" --cc "/usr/bin/$n" --abi "$abi" >/dev/null
       built[$real$abi]=$key

@@ -5,8 +5,9 @@
  *  - It runs after the process has been attacked: on a smashed stack, maybe
  *    with a corrupted heap, maybe inside a signal handler. So it uses only
  *    system calls and async-signal-safe libc wrappers (readlink, socket,
- *    sendmsg, writev, open, close, getpid, getuid, sigaction, sigprocmask),
- *    no malloc, no stdio, no locks, and its own small stack buffers.
+ *    sendmsg, writev, open, close, getpid, getuid, sigaction, sigprocmask,
+ *    sigpending, sigtimedwait), no malloc, no stdio, no locks, and its own
+ *    small stack buffers.
  *  - The program name comes from /proc/self/exe, read once at start-up and
  *    kept escaped in a static buffer (or read at alert time if the alert
  *    comes before initialisation), never from argv[0], which lives on the
@@ -28,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -275,7 +277,22 @@ void __immunix_alert(const char *kind, const void *addr, const char *extra, cons
 			close(k);
 		}
 	}
+	/* A stderr whose reader is gone must not turn the halt that follows
+	 * into a death by SIGPIPE: block it around the write and discard one
+	 * the write raised. */
+	sigset_t pipe_set, old_mask, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	int blocked = sigprocmask(SIG_BLOCK, &pipe_set, &old_mask) == 0;
+	int was_pending = blocked && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	write_all(2, iov + 1, 4);
+	if (blocked) {
+		if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+			struct timespec zero = {0, 0};
+			sigtimedwait(&pipe_set, NULL, &zero);
+		}
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	}
 	errno = saved_errno;
 }
 

@@ -253,3 +253,29 @@ func TestAlertEscapesProgramName(t *testing.T) {
 		t.Errorf("exe not escaped as the contract says: %s", res.logs[0])
 	}
 }
+
+// TestHaltDespiteClosedStderr: stderr is a pipe nobody reads any more; the
+// alert's write must not kill the process with SIGPIPE before the halt.
+func TestHaltDespiteClosedStderr(t *testing.T) {
+	v := variant{cc: "gcc"}
+	exe := filepath.Join(t.TempDir(), "smash")
+	compile(t, v, smashSrc, exe, true, "-O2")
+	sink := newSink(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	cmd := exec.Command(exe, "64")
+	cmd.Stderr = w
+	cmd.Env = append(os.Environ(), "IMMUNIX_SYSLOG_SOCKET="+sink.path)
+	err = cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGABRT {
+		t.Fatalf("want SIGABRT, got %v", err)
+	}
+	if logs := sink.drain(20 * 1e6); len(logs) != 1 {
+		t.Errorf("want one alert, got %q", logs)
+	}
+}

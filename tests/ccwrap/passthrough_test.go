@@ -106,11 +106,20 @@ func TestLaunchers(t *testing.T) {
 		{"ccache dir before ours", ccacheDir + ":" + mdir + ":" + path, nil, []string{"gcc"}},
 		{"IMMUNIX_CC=ccache gcc with both dirs", mdir + ":" + ccacheDir + ":" + path, []string{"IMMUNIX_CC=ccache gcc"}, []string{"gcc"}},
 		{"IMMUNIX_CC=distcc gcc", path, []string{"IMMUNIX_CC=distcc gcc", "DISTCC_HOSTS=localhost", "DISTCC_DIR=" + t.TempDir()}, []string{filepath.Join(bin, "immunix-cc")}},
+		// distcc's masquerade runs "x86_64-linux-gnu-gcc": the masquerade
+		// directory has that name too.
+		{"distcc dir after ours", mdir + ":/usr/lib/distcc:" + path, []string{"DISTCC_HOSTS=localhost", "DISTCC_DIR=" + t.TempDir()}, []string{"gcc"}},
+		{"distcc dir before ours", "/usr/lib/distcc:" + mdir + ":" + path, []string{"DISTCC_HOSTS=localhost", "DISTCC_DIR=" + t.TempDir()}, []string{"gcc"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.Contains(tc.name, "distcc") {
 				testenv.NeedsTool(t, "distcc")
+				if strings.Contains(tc.path, "/usr/lib/distcc") {
+					if _, err := os.Stat("/usr/lib/distcc/gcc"); err != nil {
+						testenv.Missing(t, "no distcc masquerade directory /usr/lib/distcc")
+					}
+				}
 			}
 			dir := t.TempDir()
 			src := source(t, dir, "gcc")

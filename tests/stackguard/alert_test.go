@@ -162,21 +162,26 @@ int main(int argc, char **argv)
 func TestFortifyAlerts(t *testing.T) {
 	cases := []struct {
 		what, ok, bad, check, fn string
+		cxxVarargs               bool // needs __builtin_va_arg_pack in C++
 	}{
-		{"memcpy", "8", "9", "__memcpy_chk", "do_memcpy"},
-		{"strcpy", "1234567", "12345678", "__strcpy_chk", "do_strcpy"},
-		{"sprintf", "12345", "123456", "__sprintf_chk", "do_sprintf"},
-		{"snprintf", "8", "9", "__snprintf_chk", "do_snprintf"},
+		{"memcpy", "8", "9", "__memcpy_chk", "do_memcpy", false},
+		{"strcpy", "1234567", "12345678", "__strcpy_chk", "do_strcpy", false},
+		{"sprintf", "12345", "123456", "__sprintf_chk", "do_sprintf", true},
+		{"snprintf", "8", "9", "__snprintf_chk", "do_snprintf", true},
 	}
 	for _, v := range variants() {
-		if v.cxx() {
-			continue // the same headers; C++ is covered by the canary tests
-		}
 		for _, level := range []string{"2", "3"} {
 			t.Run(fmt.Sprintf("%s-F%s", v, level), func(t *testing.T) {
 				exe := filepath.Join(t.TempDir(), "fort")
 				compile(t, v, fortifySrc, exe, true, "-O2", "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE="+level, "-Wno-stringop-overflow", "-Wno-format-overflow", "-Wno-fortify-source")
 				for _, c := range cases {
+					if c.cxxVarargs && v.cc == "clang++" {
+						// glibc fortifies sprintf in C++ only with
+						// __builtin_va_arg_pack, which clang lacks: the
+						// call is not checked at all, with or without
+						// the runtime.
+						continue
+					}
 					if r := run(t, exe, c.what, c.ok); r.signal != 0 || r.code != 0 || len(r.logs) != 0 {
 						t.Errorf("%s %s (fits): signal %v exit %d logs %q", c.what, c.ok, r.signal, r.code, r.logs)
 						continue

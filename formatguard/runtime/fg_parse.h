@@ -292,6 +292,48 @@ static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 		 * length) means exactly what parse_one would make of it. */
 		c = f[1];
 		k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
+#if !FG_TYPES
+		if (k == 0) {
+			/* Flags, a width, a precision and a length modifier but no
+			 * '*' and no position ("%-5.2f", "%08lx", "%zu") take one
+			 * argument as well, whatever the modifiers; anything else
+			 * goes to the full parser. (Not when recording types,
+			 * which depend on the modifiers: there the full parser
+			 * does it. cfmt fuzzes both builds against glibc.) */
+			const FG_CHAR *q = f + 1;
+			if (FG_NAME(isdigit)(*q)) {
+				while (FG_NAME(isdigit)(*q))
+					++q;
+				/* positional: not here; else it was the width,
+				 * read again after the flags as parse_one does */
+				q = *q == (FG_CHAR)'$' ? f : f + 1;
+			}
+			if (q != f) {
+				while (*q == ' ' || *q == '+' || *q == '-' || *q == '#' ||
+				       *q == '0' || *q == '\'' || *q == 'I')
+					++q;
+				while (FG_NAME(isdigit)(*q))
+					++q;
+				if (*q == (FG_CHAR)'.') {
+					++q;
+					while (FG_NAME(isdigit)(*q))
+						++q;
+				}
+				if (*q == 'h' || *q == 'l') {
+					if (q[1] == *q)
+						++q;
+					++q;
+				} else if (*q == 'L' || *q == 'q' || *q == 'j' || *q == 'z' ||
+					   *q == 'Z' || *q == 't') {
+					++q;
+				}
+				c = *q;
+				k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
+				if (k != 0)
+					f = q - 1; /* f + 2 below is after the conversion */
+			}
+		}
+#endif
 		if (k == 0) {
 			FG_NAME(parse_slow)(f, posn, r);
 			return;

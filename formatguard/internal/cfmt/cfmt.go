@@ -36,6 +36,39 @@ package cfmt
 #undef FG_CHAR
 #undef FG_NAME
 
+#undef FG_TYPES
+#define FG_TYPES 0
+#define FG_CHAR char
+#define FG_NAME(x) cfmt_count_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+#define FG_CHAR wchar_t
+#define FG_NAME(x) cfmt_wcount_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+static size_t cfmt_count(const char *f, int *has_n)
+{
+	struct fg_result r;
+	r.types = 0;
+	r.ntypes = 0;
+	cfmt_count_parse(f, &r);
+	*has_n = r.has_n;
+	return r.demanded;
+}
+
+static size_t cfmt_wcount(const wchar_t *f, int *has_n)
+{
+	struct fg_result r;
+	r.types = 0;
+	r.ntypes = 0;
+	cfmt_wcount_parse(f, &r);
+	*has_n = r.has_n;
+	return r.demanded;
+}
+
 static size_t cfmt_parse(const char *f, int *types, size_t n, int *has_n)
 {
 	struct fg_result r;
@@ -129,6 +162,31 @@ func ParseWide(format []rune, n int) Result {
 	var hasN C.int
 	d := C.cfmt_wparse(&w[0], p, C.size_t(n), &hasN)
 	return Result{Demanded: int(d), HasN: hasN != 0, Types: toInts(t)}
+}
+
+// Count runs the parser exactly as the runtime's checkers build it: no
+// type recording, with the fast paths that depend on that.
+func Count(format string) Result {
+	cs := cstring(format)
+	defer C.free(unsafe.Pointer(cs))
+	var hasN C.int
+	d := C.cfmt_count(cs, &hasN)
+	return Result{Demanded: int(d), HasN: hasN != 0}
+}
+
+// CountWide is Count for a wide format.
+func CountWide(format []rune) Result {
+	w := make([]C.wchar_t, 0, len(format)+1)
+	for _, r := range format {
+		if r == 0 {
+			break
+		}
+		w = append(w, C.wchar_t(r))
+	}
+	w = append(w, 0)
+	var hasN C.int
+	d := C.cfmt_wcount(&w[0], &hasN)
+	return Result{Demanded: int(d), HasN: hasN != 0}
 }
 
 // Glibc runs glibc's parse_printf_format, recording up to n argument types.

@@ -18,6 +18,10 @@ func compare(t *testing.T, format string) {
 		t.Fatalf("format %q: ours demands %d types %v; glibc demands %d types %v",
 			format, ours.Demanded, ours.Types, theirs.Demanded, theirs.Types)
 	}
+	// The runtime's own build (no types, fast paths) must agree too.
+	if c := Count(format); c.Demanded != theirs.Demanded || c.HasN != ours.HasN {
+		t.Fatalf("format %q: the runtime's counting parser says %+v; glibc demands %d, typed parser has %%n=%v", format, c, theirs.Demanded, ours.HasN)
+	}
 	wantN := strings.Contains(format, "n") && hasNConv(theirs.Types)
 	if ours.HasN && !strings.Contains(format, "n") || wantN && !ours.HasN {
 		t.Fatalf("format %q: HasN = %v", format, ours.HasN)
@@ -28,6 +32,9 @@ func compare(t *testing.T, format string) {
 		w := ParseWide([]rune(format), slots)
 		if w.Demanded != ours.Demanded || w.HasN != ours.HasN || !reflect.DeepEqual(w.Types, ours.Types) {
 			t.Fatalf("format %q: wide parser says %+v, narrow %+v", format, w, ours)
+		}
+		if c := CountWide([]rune(format)); c.Demanded != ours.Demanded || c.HasN != ours.HasN {
+			t.Fatalf("format %q: wide counting parser says %+v, narrow %+v", format, c, ours)
 		}
 	}
 }
@@ -53,7 +60,9 @@ var cases = []string{
 	"%B", "%a", "%A", "%e", "%E", "%g", "%G", "%F", "%x", "%X", "%o",
 	"%u", "%i", "%.d", "%.5s", "%1$*d", "%*1$d", "%.*1$d", "%-*3$.*2$s",
 	"%'.3f", "%I5d", "%05$d", "% 3$d", "%1$%", "%*%", "%**d", "%.**d",
-	"%s%n%s", "%1$s%1$s", "%20$p",
+	"%s%n%s", "%1$s%1$s", "%20$p", "%5-d", "%-5$d", "%05d", "%-08.3lf",
+	"%hhx%llu%zu%jd%td%Lg%qd", "%.3f", "%5$-d", "%'I-+ #0d", "%lln%hhn",
+	"%ll", "%.", "%5.", "%h", "%-", "%#", "%l%", "%5m", "%-10.3s|%08x",
 }
 
 func TestAgreesWithGlibc(t *testing.T) {

@@ -4,4 +4,4 @@ package cfmt
 
 // ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h} this
 // bridge was built for.
-const ParserHash = "29164fd4ced86c37fcc2e6ce17f11f2fea03a2221525cb967e5e301d22f236f7"
+const ParserHash = "71adfc3f9cf15367279f2356824f86dbfd744f47ca5db22fcabb7f963770e606"

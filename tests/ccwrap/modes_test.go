@@ -343,3 +343,23 @@ func TestWerrorStillBuilds(t *testing.T) {
 		})
 	}
 }
+
+// TestPrecompiledHeader: a header precompiled through immunix-cc is used by
+// units compiled through it (the stamp header comes after the user's
+// -include), and those units are stamped.
+func TestPrecompiledHeader(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "all.h"), "#include <stdio.h>\n#include <string.h>\n")
+	writeFile(t, filepath.Join(dir, "u.c"), "int main(void) { puts(\"pch\"); return 0; }\n")
+	c := cmd{dir: dir, env: env}
+	c.ok(t, w, "-O2", "-x", "c-header", "all.h", "-o", "all.h.gch")
+	r := c.ok(t, w, "-O2", "-Winvalid-pch", "-H", "-include", "all.h", "-c", "u.c", "-o", "u.o")
+	if !strings.Contains(r.stderr, "! ./all.h.gch") {
+		t.Errorf("the precompiled header was not used (gcc -H marks a used one with '!'):\n%s", r.stderr)
+	}
+	if fa := readFacts(t, filepath.Join(dir, "u.o")); len(fa.compile) != 1 {
+		t.Errorf("u.o: %d compile notes", len(fa.compile))
+	}
+}

@@ -68,6 +68,11 @@ var Packages = []Package{
 		Results: ParseBzip2, MinPassed: 6,
 	},
 	{
+		Name: "zlib", BuildSystem: "zlib's own configure script and Makefile",
+		Why:     "rules hard-code $(DEB_HOST_GNU_TYPE)-gcc, build a -m32 flavour (lib32z1) through the same name, and ignore test failures (-$(MAKE) test)",
+		Results: ParseZlib, MinPassed: 3,
+	},
+	{
 		Name: "gawk", BuildSystem: "autotools (autoconf, automake, libtool, gnulib)",
 		Why:     "printf-heavy (format_tree and its own printf engine over sprintf), ~600 tests, loadable extensions; links gawk -no-pie on purpose (persistent memory)",
 		Results: ParseGawk, MinPassed: 590,

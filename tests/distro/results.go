@@ -296,3 +296,29 @@ func ParseBzip2(log string) (Results, error) {
 	}
 	return r, nil
 }
+
+var zlibVerdict = regexp.MustCompile(`^\s*\*\*\* zlib (.*)test (OK|FAILED) \*\*\*\s*$`)
+
+// ParseZlib reads zlib's "make test": one "*** zlib test OK ***" (static),
+// "*** zlib shared test OK ***" and "*** zlib 64-bit test OK ***" line each,
+// or "... FAILED ***". Debian's rules run it as "-$(MAKE) test", ignoring
+// its exit code, so the log is the only witness.
+func ParseZlib(log string) (Results, error) {
+	var r Results
+	for _, l := range lines(log) {
+		m := zlibVerdict.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if m[2] == "OK" {
+			r.Passed++
+		} else {
+			r.Failed++
+		}
+		r.Evidence = append(r.Evidence, strings.TrimSpace(l))
+	}
+	if r.Passed == 0 && r.Failed == 0 {
+		return Results{}, fmt.Errorf("zlib make test: %w", ErrNoSummary)
+	}
+	return r, nil
+}

@@ -25,6 +25,7 @@ var parsers = map[string]Parser{
 	"mawk":     ParseMawk,
 	"gawk":     ParseGawk,
 	"bzip2":    ParseBzip2,
+	"zlib":     ParseZlib,
 }
 
 // render is the golden form of one parser's answer.

@@ -41,23 +41,34 @@ func CompilerKey(cmd, abi []string) (string, error) {
 
 // CachedCaps returns the capabilities of the compiler cmd for the target
 // chosen by abi, probing it once per compiler key and caching the result in
-// the immunix cache. A failed probe is not cached.
-func CachedCaps(key string, cmd, abi []string) (Caps, error) {
+// the immunix cache. A failed probe is not cached. When the cache cannot be
+// written, the compiler is probed anyway (every time) and warn says why.
+func CachedCaps(key string, cmd, abi []string) (caps Caps, warn string, err error) {
+	var probeErr error
 	dir, err := cachedir.Materialize("probe/"+probeFormat+"-"+key, func(tmp string) error {
 		c, err := Probe(cmd, abi)
 		if err != nil {
+			probeErr = err
 			return err
 		}
 		return os.WriteFile(filepath.Join(tmp, "caps"), []byte(c.encode()), 0o644)
 	})
-	if err != nil {
-		return Caps{}, err
+	switch {
+	case probeErr != nil:
+		return Caps{}, "", probeErr
+	case err != nil:
+		c, perr := Probe(cmd, abi)
+		if perr != nil {
+			return Caps{}, "", perr
+		}
+		return c, fmt.Sprintf("compiler capabilities not cached: %v", err), nil
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "caps"))
 	if err != nil {
-		return Caps{}, fmt.Errorf("read compiler capabilities: %w", err)
+		return Caps{}, "", fmt.Errorf("read compiler capabilities: %w", err)
 	}
-	return decodeCaps(data)
+	c, err := decodeCaps(data)
+	return c, "", err
 }
 
 func (c Caps) encode() string {

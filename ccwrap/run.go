@@ -191,7 +191,7 @@ func run(e *Env) (int, error) {
 		return j.finish(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
 	}
 	if j.key, err = CompilerKey(j.comp.Cmd, j.inv.ABIFlags); err == nil {
-		j.caps, err = CachedCaps(j.key, j.comp.Cmd, j.inv.ABIFlags)
+		j.caps, j.capsNote, err = CachedCaps(j.key, j.comp.Cmd, j.inv.ABIFlags)
 	}
 	if err != nil {
 		if pol.Strict {

@@ -146,3 +146,26 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestMainUnwritableCache: a cache that cannot be written costs the stamp
+// (noted) but not the protections: the compiler is probed anyway.
+func TestMainUnwritableCache(t *testing.T) {
+	r := newTestRun(t, []string{"-O2", "-c", "hello.c"})
+	t.Setenv("IMMUNIX_CACHE_DIR", "/proc/immunix-cache")
+	Main(r.env)
+	cmd := strings.Join(r.execArgv, " ")
+	if !strings.Contains(cmd, "-fstack-protector-strong") || !strings.Contains(cmd, "-fstack-clash-protection") {
+		t.Errorf("command %q: want the probed protections", cmd)
+	}
+	if strings.Contains(cmd, "immunix-stamp.h") {
+		t.Errorf("command %q: a stamp header from an unwritable cache", cmd)
+	}
+	r = newTestRun(t, []string{"--immunix-explain", "-O2", "-c", "hello.c"})
+	t.Setenv("IMMUNIX_CACHE_DIR", "/proc/immunix-cache")
+	Main(r.env)
+	for _, want := range []string{"probe:     compiler capabilities not cached", "stamp:     none: stamp header"} {
+		if !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("explain lacks %q:\n%s", want, r.stdout.String())
+		}
+	}
+}

@@ -24,16 +24,33 @@ import (
 const EnvVar = "IMMUNIX_CACHE_DIR"
 
 // Root returns the cache root: $IMMUNIX_CACHE_DIR if set, else
-// os.UserCacheDir()/immunix, else a directory under os.TempDir() named for
-// the user (a build user with no HOME still gets a cache).
+// os.UserCacheDir()/immunix when $HOME exists, else a directory under
+// os.TempDir() named for the user (a build user with no HOME still gets a
+// cache).
 func Root() string {
 	if d := os.Getenv(EnvVar); d != "" {
 		return d
 	}
-	if d, err := os.UserCacheDir(); err == nil {
+	if d, err := os.UserCacheDir(); err == nil && usableHome() {
 		return filepath.Join(d, "immunix")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("immunix-cache-%d", os.Getuid()))
+}
+
+// usableHome reports whether $HOME names an existing directory. Package
+// builders often set HOME to a path that must not exist (sbuild's
+// /sbuild-nonexistent, pbuilder's /nonexistent); the cache must not create
+// it, so such builds fall back to a per-user directory under the temp dir.
+func usableHome() bool {
+	if os.Getenv("XDG_CACHE_HOME") != "" {
+		return true
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		return false
+	}
+	st, err := os.Stat(home)
+	return err == nil && st.IsDir()
 }
 
 // Materialize returns Root()/key, building it with build if it does not yet

@@ -3,6 +3,7 @@ package cachedir
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,5 +45,20 @@ func TestMaterializeFailedBuildLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "x")); !os.IsNotExist(err) {
 		t.Fatalf("entry exists after failed build: %v", err)
+	}
+}
+
+func TestRootDoesNotCreateMissingHome(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	t.Setenv("HOME", missing)
+	root := Root()
+	if strings.HasPrefix(root, missing+string(filepath.Separator)) || root == missing {
+		t.Fatalf("Root() = %s, inside the missing HOME %s", root, missing)
+	}
+	t.Setenv("HOME", t.TempDir())
+	if root := Root(); filepath.Base(root) != "immunix" {
+		t.Fatalf("Root() with a real HOME = %s, want .../immunix", root)
 	}
 }

@@ -114,3 +114,11 @@ func FuzzToolLogs(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitReasons(t *testing.T) {
+	got := splitReasons("stamp (32 compile + 1 link notes; user-off=pie), pie (no (ET_EXEC)), canary (2/9 functions, 7 missing: a b +2 more)")
+	want := []string{"stamp (32 compile + 1 link notes; user-off=pie)", "pie (no (ET_EXEC))", "canary (2/9 functions, 7 missing: a b +2 more)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // TraceSyscalls is the -e trace= set immunix learn asks strace for: every
@@ -88,7 +90,7 @@ func (r *Runner) Run(argv []string, p *Parser, keep io.Writer) (int, error) {
 	}
 	pw.Close()
 	p.Cwd = dir
-	var src io.Reader = pr
+	var src io.Reader = &batchReader{f: pr}
 	var enc *zstd.Encoder
 	if keep != nil {
 		enc, err = zstd.NewWriter(keep, zstd.WithEncoderLevel(zstd.SpeedFastest))
@@ -121,6 +123,27 @@ func (r *Runner) Run(argv []string, p *Parser, keep io.Writer) (int, error) {
 		return code, perr
 	}
 	return code, nil
+}
+
+// batchReader reads the trace pipe in batches: after a short read it
+// waits a millisecond so strace's many small writes pile up in the pipe
+// (made 1 MiB) instead of waking this process once per line. The
+// traced program never waits on it unless the pipe fills.
+type batchReader struct {
+	f     *os.File
+	sized bool
+}
+
+func (b *batchReader) Read(p []byte) (int, error) {
+	if !b.sized {
+		b.sized = true
+		unix.FcntlInt(b.f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
+	n, err := b.f.Read(p)
+	if err == nil && n < len(p)/4 {
+		time.Sleep(time.Millisecond)
+	}
+	return n, err
 }
 
 func escapeHeader(s string) string {

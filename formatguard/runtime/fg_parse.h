@@ -294,31 +294,50 @@ static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 		k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
 #if !FG_TYPES
 		if (k == 0) {
-			/* Flags, a width, a precision and a length modifier but no
-			 * '*' and no position ("%-5.2f", "%08lx", "%zu") take one
-			 * argument as well, whatever the modifiers; anything else
-			 * goes to the full parser. (Not when recording types,
-			 * which depend on the modifiers: there the full parser
-			 * does it. cfmt fuzzes both builds against glibc.) */
+			/* Flags, a width and a precision (digits or a '*' that is
+			 * not "*m$") and a length modifier, but no position
+			 * ("%-5.2f", "%08lx", "%zu", "%*.*g"): one argument per
+			 * '*', and one for the conversion, whatever the modifiers.
+			 * Anything else goes to the full parser. (Not when
+			 * recording types, which depend on the modifiers: there
+			 * the full parser does it. cfmt fuzzes both builds against
+			 * glibc.) */
 			const FG_CHAR *q = f + 1;
+			size_t stars = 0;
 			if (FG_NAME(isdigit)(*q)) {
 				while (FG_NAME(isdigit)(*q))
 					++q;
 				/* positional: not here; else it was the width,
 				 * read again after the flags as parse_one does */
-				q = *q == (FG_CHAR)'$' ? f : f + 1;
+				q = *q == (FG_CHAR)'$' ? 0 : f + 1;
 			}
-			if (q != f) {
+			if (q != 0) {
 				while (*q == ' ' || *q == '+' || *q == '-' || *q == '#' ||
 				       *q == '0' || *q == '\'' || *q == 'I')
 					++q;
-				while (FG_NAME(isdigit)(*q))
-					++q;
-				if (*q == (FG_CHAR)'.') {
-					++q;
+				if (*q == (FG_CHAR)'*') {
+					if (FG_NAME(isdigit)(q[1]))
+						q = 0;
+					else
+						++q, ++stars;
+				} else {
 					while (FG_NAME(isdigit)(*q))
 						++q;
 				}
+			}
+			if (q != 0 && *q == (FG_CHAR)'.') {
+				++q;
+				if (*q == (FG_CHAR)'*') {
+					if (FG_NAME(isdigit)(q[1]))
+						q = 0;
+					else
+						++q, ++stars;
+				} else {
+					while (FG_NAME(isdigit)(*q))
+						++q;
+				}
+			}
+			if (q != 0) {
 				if (*q == 'h' || *q == 'l') {
 					if (q[1] == *q)
 						++q;
@@ -329,8 +348,10 @@ static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 				}
 				c = *q;
 				k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
-				if (k != 0)
+				if (k != 0) {
+					posn += stars;
 					f = q - 1; /* f + 2 below is after the conversion */
+				}
 			}
 		}
 #endif

@@ -4,4 +4,4 @@ package cfmt
 
 // ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h} this
 // bridge was built for.
-const ParserHash = "71adfc3f9cf15367279f2356824f86dbfd744f47ca5db22fcabb7f963770e606"
+const ParserHash = "83fddc7f04fed0769dde8d70c479d50266cc617fd86b66e7c0555f7be0d3dfba"

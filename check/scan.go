@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,7 @@ type Scanner struct {
 
 	libcOnce sync.Once
 	libc     map[string]bool
+	parallel int
 }
 
 // DefaultRuntimeArchives returns the static runtime libraries a static
@@ -130,6 +132,7 @@ const MaxMemberSize = 1 << 30
 // unit is one input: a file on disk or a package.
 type unit struct {
 	path     string
+	size     int64  // for scheduling: the largest inputs start first
 	explicit bool   // named on the command line (not found in a directory)
 	err      string // an error found while listing inputs
 }
@@ -145,6 +148,14 @@ func (s *Scanner) Scan(paths []string) *Report {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	// Start the largest inputs first, so that no huge file is left running
+	// alone at the end; the report keeps the input order.
+	order := make([]int, len(units))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return units[order[a]].size > units[order[b]].size })
+	s.parallel = workers
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(workers, max(len(units), 1)); w++ {
@@ -152,10 +163,11 @@ func (s *Scanner) Scan(paths []string) *Report {
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(units) {
+				k := int(next.Add(1) - 1)
+				if k >= len(units) {
 					return
 				}
+				i := order[k]
 				out[i], skipped[i] = s.checkUnit(units[i])
 				if s.Progress != nil {
 					s.Progress(int(done.Add(1)), len(units))
@@ -216,7 +228,7 @@ func (s *Scanner) expand(paths []string) []unit {
 			return
 		}
 		if !st.IsDir() {
-			units = append(units, unit{path: p, explicit: explicit})
+			units = append(units, unit{path: p, explicit: explicit, size: st.Size()})
 			return
 		}
 		err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
@@ -228,7 +240,11 @@ func (s *Scanner) expand(paths []string) []unit {
 				return nil
 			}
 			if d.Type().IsRegular() {
-				units = append(units, unit{path: q})
+				var size int64
+				if info, err := d.Info(); err == nil {
+					size = info.Size()
+				}
+				units = append(units, unit{path: q, size: size})
 			}
 			return nil // directories are descended, symlinks and devices skipped
 		})
@@ -285,7 +301,7 @@ func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
 
 func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	fr := FileReport{Path: path}
-	facts, err := elfacts.Read(r, size, elfacts.Options{Functions: s.Code})
+	facts, err := elfacts.Read(r, size, elfacts.Options{Functions: s.Code, Parallel: s.parallel})
 	if err != nil {
 		fr.Error = err.Error()
 		return fr

@@ -1,8 +1,10 @@
 package elfacts
 
 import (
+	"bytes"
 	"debug/elf"
 	"sort"
+	"sync"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -76,7 +78,7 @@ type funcRange struct {
 	addr, size uint64
 }
 
-func analyzeCanary(f *elf.File, fa *Facts) Canary {
+func analyzeCanary(f *elf.File, fa *Facts, opt Options) Canary {
 	c := Canary{}
 	for _, n := range append(append([]string{}, fa.Imports...), fa.Defined...) {
 		if n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
@@ -98,15 +100,42 @@ func analyzeCanary(f *elf.File, fa *Facts) Canary {
 	}
 	c.Analyzed, c.Source = true, source
 	code := newCodeReader(f)
+	type job struct {
+		r funcRange
+		b []byte
+	}
+	var jobs []job
 	for _, r := range ranges {
-		b := code.bytes(r.addr, r.size)
-		if b == nil {
-			continue
+		if b := code.bytes(r.addr, r.size); b != nil {
+			jobs = append(jobs, job{r, b})
 		}
-		class, why := ClassifyCode(b)
-		fn := Func{Name: r.name, File: r.file, Addr: r.addr, Size: r.size, Class: class, Why: why}
-		c.Funcs = append(c.Funcs, fn)
-		switch class {
+	}
+	c.Funcs = make([]Func, len(jobs))
+	classify := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			j := jobs[i]
+			class, why := ClassifyCode(j.b)
+			c.Funcs[i] = Func{Name: j.r.name, File: j.r.file, Addr: j.r.addr, Size: j.r.size, Class: class, Why: why}
+		}
+	}
+	// Large files are split across goroutines, so one huge library does
+	// not keep the other cores idle at the end of a scan.
+	if n := max(opt.Parallel, 1); n > 1 && len(jobs) >= 512 {
+		var wg sync.WaitGroup
+		chunk := (len(jobs) + n - 1) / n
+		for lo := 0; lo < len(jobs); lo += chunk {
+			wg.Add(1)
+			go func(lo, hi int) {
+				defer wg.Done()
+				classify(lo, hi)
+			}(lo, min(lo+chunk, len(jobs)))
+		}
+		wg.Wait()
+	} else {
+		classify(0, len(jobs))
+	}
+	for _, fn := range c.Funcs {
+		switch fn.Class {
 		case Protected:
 			c.Protected++
 		case NeedsNone:
@@ -237,6 +266,9 @@ func (c *codeReader) bytes(addr, size uint64) []byte {
 // register counts only when the function has a frame of its own (crt1's
 // _start copies %rsp to pass argv, with no locals at all).
 func ClassifyCode(code []byte) (FuncClass, string) {
+	if hasCanaryInstruction(code) {
+		return Protected, ""
+	}
 	var (
 		canary  bool
 		why     string // first reason the function needs a canary
@@ -378,6 +410,37 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 	}
 	return NeedsNone, ""
 }
+
+// hasCanaryInstruction finds the encoding of a 64-bit load, subtract,
+// xor or compare with %fs:0x28 (REX.W, opcode, ModRM with a SIB byte,
+// SIB 0x25 = absolute disp32, disp32 = 0x28) anywhere in code and confirms
+// it by decoding the instruction there: a fast path that spares decoding
+// the rest of a protected function. Nine fixed bytes that decode to exactly
+// that instruction do not occur by chance inside other instructions.
+func hasCanaryInstruction(code []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(code[off:], canaryTail)
+		if i < 0 {
+			return false
+		}
+		j := off + i // index of the SIB byte 0x25
+		if j >= 4 && code[j-4] == 0x64 && code[j-3]&0xf8 == 0x48 && code[j-1]&0xc7 == 0x04 {
+			switch code[j-2] {
+			case 0x8b, 0x2b, 0x33, 0x3b, 0x39, 0x31, 0x29, 0x89:
+				if inst, err := x86asm.Decode(code[j-4:], 64); err == nil {
+					for _, a := range inst.Args {
+						if m, ok := a.(x86asm.Mem); ok && m.Segment == x86asm.FS && m.Base == 0 && m.Index == 0 && m.Disp == 0x28 {
+							return true
+						}
+					}
+				}
+			}
+		}
+		off = j + 1
+	}
+}
+
+var canaryTail = []byte{0x25, 0x28, 0, 0, 0}
 
 // isEndbr reports whether b starts with endbr64 or endbr32.
 func isEndbr(b []byte) bool {

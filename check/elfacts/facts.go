@@ -115,6 +115,9 @@ type Options struct {
 	// Functions turns on the per-function disassembly for the canary
 	// analysis (x86-64 only).
 	Functions bool
+	// Parallel is how many goroutines may classify one large file's
+	// functions; 0 or 1 means one.
+	Parallel int
 }
 
 // MaxSectionSize bounds how much of one section Read loads into memory.
@@ -166,7 +169,7 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 		fa.StampErr = serr.Error()
 	}
 	if opt.Functions {
-		fa.Canary = analyzeCanary(f, fa)
+		fa.Canary = analyzeCanary(f, fa, opt)
 	} else {
 		fa.Canary = Canary{Why: "function analysis turned off"}
 	}

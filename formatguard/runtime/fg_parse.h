@@ -274,12 +274,14 @@ static __attribute__((noinline)) void FG_NAME(parse_slow)(const FG_CHAR *f, size
 
 /* Parses the whole format: fills r->demanded, r->max_ref and r->has_n (and
  * r->types when FG_TYPES and it is set). */
-static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
+static inline __attribute__((always_inline)) void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 {
 	size_t posn = 0;
+	int has_n = 0;
 
+	/* Locals, not r, on the fast path: r escapes only to parse_slow, so
+	 * the loop below runs in registers. */
 	r->max_ref = 0;
-	r->has_n = 0;
 	for (;;) {
 		FG_CHAR c;
 		int k;
@@ -356,6 +358,7 @@ static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 		}
 #endif
 		if (k == 0) {
+			r->has_n = has_n;
 			FG_NAME(parse_slow)(f, posn, r);
 			return;
 		}
@@ -365,9 +368,10 @@ static inline void FG_NAME(parse)(const FG_CHAR *f, struct fg_result *r)
 		} else if (k == FG_SIMPLE_N) {
 			FG_NAME(settype)(r, posn, FG_PA_INT | FG_PA_FLAG_PTR);
 			++posn;
-			r->has_n = 1;
+			has_n = 1;
 		}
 		f += 2;
 	}
 	r->demanded = posn;
+	r->has_n = has_n;
 }

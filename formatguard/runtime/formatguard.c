@@ -102,39 +102,44 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 	__immunix_halt();
 }
 
-static inline void fg_check(const char *func, unsigned int passed, const char *fmt,
-		     const void *addr)
+/* Returns fmt when the call may go ahead; the wrappers tail-call it. A NULL
+ * format passes through: err(3) and friends accept it, and for the others
+ * the real function decides what NULL means. */
+static __attribute__((noinline)) const char *fg_check(const char *func, unsigned int passed,
+						      const char *fmt, const void *addr)
 {
 	struct fg_result r;
 
+	if (fmt == 0)
+		return fmt;
 	r.types = 0;
 	r.ntypes = 0;
 	fg_narrow_parse(fmt, &r);
 	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, fmt, 0);
+	return fmt;
 }
 
-static inline void fg_wcheck(const char *func, unsigned int passed, const wchar_t *fmt,
-		      const void *addr)
+static __attribute__((noinline)) const wchar_t *fg_wcheck(const char *func, unsigned int passed,
+							  const wchar_t *fmt, const void *addr)
 {
 	struct fg_result r;
 
+	if (fmt == 0)
+		return fmt;
 	r.types = 0;
 	r.ntypes = 0;
 	fg_wide_parse(fmt, &r);
 	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, 0, fmt);
+	return fmt;
 }
 
-/* A NULL format passes through: err(3) and friends accept it, and for the
- * others the real function decides what NULL means. */
 #define FG_NARROW(F)                                                          \
 	FG_EXPORT const char *__immunix_fg_##F(unsigned int n, const char *fmt); \
 	FG_EXPORT const char *__immunix_fg_##F(unsigned int n, const char *fmt)  \
 	{                                                                     \
-		if (fmt != 0)                                                 \
-			fg_check(#F, n, fmt, __builtin_return_address(0));    \
-		return fmt;                                                   \
+		return fg_check(#F, n, fmt, __builtin_return_address(0));     \
 	}
 
 #define FG_WIDE(F)                                                            \
@@ -143,9 +148,7 @@ static inline void fg_wcheck(const char *func, unsigned int passed, const wchar_
 	FG_EXPORT const wchar_t *__immunix_fg_##F(unsigned int n,              \
 						  const wchar_t *fmt)         \
 	{                                                                     \
-		if (fmt != 0)                                                 \
-			fg_wcheck(#F, n, fmt, __builtin_return_address(0));   \
-		return fmt;                                                   \
+		return fg_wcheck(#F, n, fmt, __builtin_return_address(0));    \
 	}
 
 /* The list matches formatguard/functions.go (a Go test checks it). */

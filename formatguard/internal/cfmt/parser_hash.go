@@ -4,4 +4,4 @@ package cfmt
 
 // ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h} this
 // bridge was built for.
-const ParserHash = "83fddc7f04fed0769dde8d70c479d50266cc617fd86b66e7c0555f7be0d3dfba"
+const ParserHash = "184aa526b9fbc900b4cfd9aa9f2d0d3d939c5dac97867254c7e31df5144ec58d"

@@ -132,3 +132,9 @@ func Wrapped() []Function {
 	}
 	return out
 }
+
+// MaxCountedArgs is how many arguments after the format a wrapped call may
+// have and still be counted; a call with more does not compile with the
+// FormatGuard headers (never a wrong count), and immunix-cc compiles the
+// unit again without them.
+const MaxCountedArgs = 127

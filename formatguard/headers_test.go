@@ -80,3 +80,9 @@ func TestHeadersCoverFunctions(t *testing.T) {
 		t.Errorf("headers wrap %s, which Functions does not list as wrapped", name)
 	}
 }
+
+func TestCapacity(t *testing.T) {
+	if MaxCountedArgs != headergen.Capacity {
+		t.Errorf("MaxCountedArgs = %d, headers count %d", MaxCountedArgs, headergen.Capacity)
+	}
+}

@@ -111,6 +111,10 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		r.Status, r.Value = Unknown, c.Why
 		return r
 	}
+	if c.Source == "none" {
+		r.Status, r.Value = NA, c.Why
+		return r
+	}
 	var prot, missing, libcMissing, rtMissing int
 	var missingNames, libcNames, rtNames []string
 	static := f.Static && env != nil && len(env.LibcFuncs) > 0

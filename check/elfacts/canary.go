@@ -95,6 +95,13 @@ func analyzeCanary(f *elf.File, fa *Facts, opt Options) Canary {
 		source = "eh_frame"
 	}
 	if len(ranges) == 0 {
+		if n := ownCodeSize(f); n <= maxStubCode {
+			// Data-only libraries (glibc's gconv tables) and crti.o/crtn.o:
+			// nothing but the toolchain's start-up stubs.
+			c.Analyzed, c.Source = true, "none"
+			c.Why = "no functions of its own (" + itoa(n) + " bytes of start-up stubs)"
+			return c
+		}
 		c.Why = "no function boundaries (no .symtab and no usable .eh_frame)"
 		return c
 	}
@@ -151,6 +158,42 @@ func analyzeCanary(f *elf.File, fa *Facts, opt Options) Canary {
 		c.Why = "function boundaries point outside the code sections"
 	}
 	return c
+}
+
+// maxStubCode is the most code a file may have and still count as having no
+// functions of its own: crtstuff's deregister_tm_clones, register_tm_clones,
+// __do_global_dtors_aux and frame_dummy take under 200 bytes on x86-64.
+const maxStubCode = 256
+
+// ownCodeSize is the size of the executable sections other than the
+// .init/.fini stubs and the PLT.
+func ownCodeSize(f *elf.File) uint64 {
+	var n uint64
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		switch {
+		case s.Name == ".init", s.Name == ".fini", len(s.Name) >= 4 && s.Name[:4] == ".plt":
+			continue
+		}
+		n += s.Size
+	}
+	return n
+}
+
+func itoa(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
 }
 
 // symtabFuncs lists defined STT_FUNC/IFUNC symbols with a size, one per

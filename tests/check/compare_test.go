@@ -42,8 +42,20 @@ func explain(d compare.Disagreement, r result) string {
 		// They see __stack_chk_fail referenced somewhere; the code shows
 		// functions that take a frame address and read no canary.
 		return "missing canary in " + strings.Join(r.lists["missing"][:min(3, len(r.lists["missing"]))], " ")
-	case d.Property == "canary" && d.Ours == "n/a" && d.Theirs == "no" && strings.HasPrefix(r.value, "no function needs one"):
-		return "no function takes a stack address: nothing to protect"
+	case d.Property == "canary" && d.Ours == "n/a" && (strings.HasPrefix(r.value, "no function needs one") || strings.HasPrefix(r.value, "no functions of its own")):
+		// They see no __stack_chk_fail (or one stray reference, gcrt1.o);
+		// the code has nothing a canary would protect.
+		return "nothing to protect: " + r.value
+	case d.Ours == "n/a" && r.kind == "relocatable" && (d.Property == "pie" || d.Property == "relro" || d.Property == "now" || d.Property == "noexecstack"):
+		return "a relocatable object: linking decides " + d.Property
+	case d.Property == "fortify" && d.Ours == "yes" && contains(r.lists["fortified"], "__explicit_bzero_chk"):
+		// hardening-check's built-in list of fortifiable functions predates
+		// glibc 2.25's __explicit_bzero_chk.
+		return "fortified calls " + strings.Join(r.lists["fortified"], " ")
+	case d.Property == "fortify" && d.Ours == "n/a" && d.Theirs == "yes" && len(r.lists["fortified"]) == 0 && len(r.lists["unfortified"]) == 0:
+		return "defines the __*_chk functions (libc itself) but calls none"
+	case d.Property == "pie" && d.Ours == "yes" && d.Theirs == "n/a" && r.kind == "pie-executable":
+		return "PT_INTERP and no DT_SONAME: an executable (checksec calls it a DSO)"
 	case d.Property == "canary" && d.Ours == "yes" && d.Theirs == "no" && !strings.HasPrefix(r.value, "0/"):
 		// The file defines __stack_chk_fail itself (libc) or was linked
 		// statically: no import, yet the code reads the canary.
@@ -56,6 +68,15 @@ func explain(d compare.Disagreement, r result) string {
 		return "a shared library (DT_SONAME): PIE does not apply"
 	}
 	return ""
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 type result struct {

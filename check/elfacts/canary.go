@@ -312,37 +312,32 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 	if hasCanaryInstruction(code) {
 		return Protected, ""
 	}
+	type stackRef struct {
+		disp, depth int64 // displacement from %rsp, and the depth where seen
+		what        string
+	}
 	var (
-		canary  bool
-		why     string // first reason the function needs a canary
-		movRSP  string // "mov %rsp,reg" seen; counts only with a frame
-		frame   bool   // the function allocates stack ("sub $n,%rsp")
-		usesFP  bool   // "mov %rsp,%rbp" seen: %rbp is the frame pointer
-		bad, n  int
-		depth   int64 // bytes pushed or allocated since entry, while in the prologue
-		body    int64 // deepest the prologue went: the body's frame size
-		inProlo = true
+		canary   bool
+		why      string     // first frame-pointer based reason
+		refs     []stackRef // %rsp-based candidates, judged at the end
+		movRSP   string     // "mov %rsp,reg" seen; counts only with a frame
+		frame    bool       // the function allocates stack ("sub $n,%rsp")
+		usesFP   bool       // "mov %rsp,%rbp" seen: %rbp is the frame pointer
+		bad, n   int
+		depth    int64 // bytes pushed or allocated since entry, tracked linearly
+		maxDepth int64 // the deepest the function goes: its frame size
+		inProlo  = true
 		// Parameter slots: entry-relative offsets (rsp) or frame-pointer
 		// offsets (rbp) filled from a still-untouched argument register.
 		paramRSP  = map[int64]bool{}
 		paramRBP  = map[int64]bool{}
 		clobbered [16]bool
 	)
-	isStack := func(r x86asm.Reg) bool {
-		return r == x86asm.RSP || r == x86asm.ESP || (usesFP && (r == x86asm.RBP || r == x86asm.EBP))
-	}
-	// notLocal: the slot is a spilled parameter, or lies at or above the
-	// return address (incoming stack arguments, the caller's frame).
-	notLocal := func(m x86asm.Mem) bool {
-		if (m.Base == x86asm.RBP || m.Base == x86asm.EBP) && usesFP {
-			return paramRBP[m.Disp] || m.Disp > 0
-		}
-		off := m.Disp - body
-		if inProlo {
-			off = m.Disp - depth
-		}
-		return paramRSP[off] || off >= 0
-	}
+	isRSP := func(r x86asm.Reg) bool { return r == x86asm.RSP || r == x86asm.ESP }
+	isFP := func(r x86asm.Reg) bool { return usesFP && (r == x86asm.RBP || r == x86asm.EBP) }
+	// fpLocal: a frame-pointer slot below the saved %rbp that is not a
+	// spilled parameter.
+	fpLocal := func(m x86asm.Mem) bool { return m.Disp < 0 && !paramRBP[m.Disp] }
 	for pc := 0; pc < len(code); {
 		if isEndbr(code[pc:]) { // CET landing pad; x86asm does not know it
 			pc += 4
@@ -369,15 +364,26 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 			if m.Segment == x86asm.FS && m.Base == 0 && m.Index == 0 && m.Disp == 0x28 {
 				canary = true
 			}
-			if why == "" && m.Index != 0 && isStack(m.Base) && inst.Op != x86asm.NOP {
-				why = at(pos, "indexed stack access")
+			if m.Index != 0 && inst.Op != x86asm.NOP {
+				switch {
+				case isRSP(m.Base):
+					refs = append(refs, stackRef{m.Disp, depth, at(pos, "indexed stack access")})
+				case why == "" && isFP(m.Base) && m.Disp < 0:
+					why = at(pos, "indexed stack access")
+				}
 			}
 		}
 		dst, _ := inst.Args[0].(x86asm.Reg)
 		switch inst.Op {
 		case x86asm.LEA:
 			m, _ := inst.Args[1].(x86asm.Mem)
-			if why == "" && m.Index == 0 && isStack(m.Base) && family(dst) != x86asm.RSP && family(dst) != x86asm.RBP && !notLocal(m) {
+			if m.Index != 0 || family(dst) == x86asm.RSP || family(dst) == x86asm.RBP {
+				break
+			}
+			switch {
+			case isRSP(m.Base):
+				refs = append(refs, stackRef{m.Disp, depth, at(pos, "address of a stack slot")})
+			case why == "" && isFP(m.Base) && fpLocal(m):
 				why = at(pos, "address of a stack slot")
 			}
 		case x86asm.MOV:
@@ -386,7 +392,7 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 				if src == x86asm.RSP {
 					if dst == x86asm.RBP {
 						usesFP = true
-					} else if movRSP == "" && dst != 0 && !paramRSP[-body] {
+					} else if movRSP == "" && dst != 0 && !paramRSP[-depth] {
 						movRSP = at(pos, "stack pointer copied")
 					}
 				}
@@ -416,29 +422,34 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 					if d > 0 {
 						frame = true
 					}
-					if inProlo {
-						depth += d
-					}
+					depth += d
 				}
 			}
 		case x86asm.PUSH:
-			if inProlo {
-				depth += 8
-			}
+			depth += 8
 		case x86asm.POP:
-			if inProlo {
-				depth -= 8
-			}
+			depth -= 8
 		case x86asm.CALL, x86asm.RET, x86asm.JMP:
 			inProlo = false
 		}
+		maxDepth = max(maxDepth, depth)
 		if inProlo && dst != 0 && inst.Op != x86asm.CMP && inst.Op != x86asm.TEST && inst.Op != x86asm.PUSH {
 			if i := argIndex(dst); i >= 0 {
 				clobbered[i] = true
 			}
 		}
-		if inProlo {
-			body = max(body, depth)
+	}
+	// An %rsp-based address is a local of this function when it lies inside
+	// the frame the function allocated (or, for a leaf, in the red zone
+	// below %rsp), and is not a spilled parameter. Addresses at or above the
+	// return address are incoming arguments, or the parent's frame for a
+	// split-off .cold fragment, which has no frame of its own.
+	for _, r := range refs {
+		if why != "" {
+			break
+		}
+		if r.disp-maxDepth < 0 && !paramRSP[r.disp-r.depth] && !paramRSP[r.disp-maxDepth] {
+			why = r.what
 		}
 	}
 	switch {

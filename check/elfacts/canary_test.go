@@ -63,6 +63,11 @@ func TestClassifyCode(t *testing.T) {
 		{"frame pointer local", cat(pushRBP, movRBPrsp, subRSP20, leaRAXfp10, call0, ret), Missing},
 		{"incoming stack argument", cat(leaRDXrsp8, call0, ret), NeedsNone},
 		{"endbr64 and ret", cat(endbr64, ret), NeedsNone},
+		// A .cold fragment runs on its parent's frame: no frame of its own,
+		// positive offsets into the parent's.
+		{"cold fragment", cat([]byte{0x48, 0x89, 0x8c, 0x04, 0x60, 0x02, 0, 0}, []byte{0x4c, 0x8d, 0xb4, 0x24, 0x00, 0x02, 0, 0}, call0, ret), NeedsNone},
+		// Shrink-wrapping: a tail jump before the frame is set up.
+		{"frame after a tail jump", cat([]byte{0x48, 0x85, 0xff, 0xe9, 0, 0, 0, 0, 0x53, 0x48, 0x83, 0xec, 0x40, 0x48, 0x8d, 0x7c, 0x24, 0x08}, call0, ret), Missing},
 		{"scalar only", []byte{0x8d, 0x04, 0x37, 0xc3}, NeedsNone}, // lea eax,[rdi+rsi]; ret
 		{"garbage", bytes.Repeat([]byte{0x06}, 32), Undecodable},   // push es: invalid in 64-bit mode
 		{"empty", nil, Undecodable},

@@ -39,8 +39,9 @@ func logDir(t *testing.T) string {
 
 // TestRebuild rebuilds every package of the suite from its Debian 12 source
 // with dpkg-buildpackage -b in masquerade mode (the image's PATH, nothing
-// else changed), twice: with Debian's own build flags, and with Debian's
-// hardening flags removed, which proves what immunix adds by itself. Each
+// else changed), twice: with Debian's own build flags (stripped, as
+// shipped), and with Debian's hardening flags removed and nostrip, which
+// proves what immunix adds by itself, function by function. Each
 // build must pass its own upstream test suite (read from the log: some
 // rules ignore failures), every executable and shared object in its .debs
 // must carry immunix's compile and link notes, and `immunix check --policy
@@ -70,7 +71,10 @@ func rebuildOne(t *testing.T, im Image, p Package, hardeningOff bool, logBase st
 	os.Remove(immLog)
 	env = Setenv(env, "IMMUNIX_LOG", immLog)
 	if hardeningOff {
-		env = HardeningOffEnv(env)
+		// Unstripped, so immunix check sees every function's symbol and
+		// verifies canaries function by function (in stripped binaries that
+		// property is "unknown", which the policy does not refuse).
+		env = Setenv(HardeningOffEnv(env), "DEB_BUILD_OPTIONS", "parallel=2 nostrip")
 	}
 	b, err := DpkgBuild(src, env, logBase+".log")
 	if err != nil {

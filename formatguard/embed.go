@@ -1,6 +1,3 @@
-// Package formatguard holds FormatGuard: the wrapper headers that count the
-// arguments of printf-family calls at compile time, and the C runtime that
-// checks a non-literal format against that count.
 package formatguard
 
 import "embed"

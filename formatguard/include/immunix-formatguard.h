@@ -39,7 +39,8 @@
  * Only standard C99 preprocessing is used (no ##__VA_ARGS__, no __VA_OPT__),
  * and every variadic macro here receives at least one variadic argument.
  * Variadic macros are a C99 feature; gcc and clang accept them in C89 and
- * C++98 too and do not warn about them in system headers. */
+ * C++98 too, without a word in system headers, and a diagnostic pragma
+ * silences -Wvariadic-macros where gcc reads them as user code. */
 #ifndef __IMMUNIX_FORMATGUARD_H
 #define __IMMUNIX_FORMATGUARD_H
 
@@ -57,7 +58,8 @@
  * printf & co. as macros calling the __*_chk functions when _FORTIFY_SOURCE
  * is on but the compiler lacks __builtin_va_arg_pack (clang), in C only.
  * Our macros then replace glibc's and call the same __*_chk function, so
- * FORTIFY keeps working. This is the only compiler difference. */
+ * FORTIFY keeps working. The other compiler difference is gcc's line
+ * marker, above. */
 #if defined __GLIBC__ && defined __USE_FORTIFY_LEVEL && !defined __va_arg_pack && !defined __cplusplus
 # if __USE_FORTIFY_LEVEL > 0
 #  define __IMMUNIX_FG_GLIBC_FORTIFY_MACROS 1
@@ -175,7 +177,7 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
  * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
  * reject our variadic macros there. */
 #if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
-# 179 "immunix-formatguard.h"
+# 181 "immunix-formatguard.h"
 #endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvariadic-macros"

@@ -312,6 +312,9 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 	if hasCanaryInstruction(code) {
 		return Protected, ""
 	}
+	if len(code) > 0 && !mayTouchFrame(code) {
+		return NeedsNone, ""
+	}
 	type stackRef struct {
 		disp, depth int64 // displacement from %rsp, and the depth where seen
 		what        string
@@ -495,6 +498,47 @@ func hasCanaryInstruction(code []byte) bool {
 }
 
 var canaryTail = []byte{0x25, 0x28, 0, 0, 0}
+
+// mayTouchFrame is the second fast path: it looks at every byte offset for
+// the encodings that can compute a frame address (a ModRM/SIB pair with an
+// %rsp base and an index, or with a REX.X/VEX/EVEX prefix close before it
+// that could supply one; lea from %rsp or %rbp; %rsp copied to or from a
+// register; a register subtracted from %rsp). Every real instruction of
+// those kinds shows its pattern at its own offset, so when none is found
+// the function needs no canary without being decoded; when one is found
+// (even by chance inside another instruction) the full decode decides.
+func mayTouchFrame(code []byte) bool {
+	for i := 0; i+1 < len(code); i++ {
+		m, s := code[i], code[i+1]
+		switch m & 0xc7 {
+		case 0x04, 0x44, 0x84: // ModRM with a SIB byte
+			if s&7 == 4 { // base %rsp (or %r12)
+				if (s>>3)&7 != 4 || (i > 0 && code[i-1] == 0x8d) {
+					return true // indexed, or lea
+				}
+				for k := max(0, i-5); k < i; k++ {
+					if b := code[k]; b&0xf2 == 0x42 || b == 0xc4 || b == 0x62 {
+						return true // an index register may come from REX.X/VEX/EVEX
+					}
+				}
+			}
+			if s&7 == 5 && m&0xc0 != 0 && (s>>3)&7 != 4 {
+				return true // %rbp-based with an index
+			}
+		case 0x45, 0x85: // ModRM [rbp+disp]
+			if i > 0 && code[i-1] == 0x8d {
+				return true // lea from the frame pointer
+			}
+		}
+		switch {
+		case (m == 0x89 || m == 0x2b) && s&0xf8 == 0xe0: // mov %rsp,r / sub r,%rsp
+			return true
+		case (m == 0x8b || m == 0x29) && s&0xc7 == 0xc4: // mov r<-%rsp / sub r,%rsp
+			return true
+		}
+	}
+	return false
+}
 
 // isEndbr reports whether b starts with endbr64 or endbr32.
 func isEndbr(b []byte) bool {

@@ -69,7 +69,10 @@ func TestClassifyCode(t *testing.T) {
 		// Shrink-wrapping: a tail jump before the frame is set up.
 		{"frame after a tail jump", cat([]byte{0x48, 0x85, 0xff, 0xe9, 0, 0, 0, 0, 0x53, 0x48, 0x83, 0xec, 0x40, 0x48, 0x8d, 0x7c, 0x24, 0x08}, call0, ret), Missing},
 		{"scalar only", []byte{0x8d, 0x04, 0x37, 0xc3}, NeedsNone}, // lea eax,[rdi+rsi]; ret
-		{"garbage", bytes.Repeat([]byte{0x06}, 32), Undecodable},   // push es: invalid in 64-bit mode
+		// push es is invalid in 64-bit mode; the lea makes the fast path
+		// hand the function to the full decode.
+		{"garbage", cat(bytes.Repeat([]byte{0x06}, 32), leaRDIrsp10), Undecodable},
+		{"garbage without frame patterns takes the fast path", bytes.Repeat([]byte{0x06}, 32), NeedsNone},
 		{"empty", nil, Undecodable},
 	}
 	for _, tt := range tests {

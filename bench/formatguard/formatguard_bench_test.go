@@ -203,3 +203,15 @@ func BenchmarkGawkCompile(b *testing.B) {
 	}
 	compare(b, "cpu-ns/build", build(base, false), build(fg, true))
 }
+
+// BenchmarkGawkPrintfSame runs the baseline gawk against itself: the noise
+// floor of BenchmarkGawkPrintf on this machine.
+func BenchmarkGawkPrintfSame(b *testing.B) {
+	base, _ := gawkTrees(b)
+	run := func() *exec.Cmd {
+		cmd := exec.Command(filepath.Join(base, "gawk"), printfScript)
+		cmd.Env = []string{"LC_ALL=C"}
+		return cmd
+	}
+	compare(b, "cpu-ns/run", run, run)
+}

@@ -39,8 +39,10 @@ Examples:
   immunix guardlib --print-archive --cc clang --abi -m32
   immunix guardlib --prebuild --cc gcc --cc clang --abi "" --abi -m32
 
---prebuild writes DEST/KEY/libimmunix-guard.a (DEST defaults to %s), which
-immunix-cc then uses instead of building into its cache (%s).
+--prebuild writes DEST/KEY/libimmunix-guard.a for each compiler and ABI, and
+the FormatGuard wrapper headers into DEST/formatguard-include-HASH (DEST
+defaults to %s); immunix-cc then uses them instead of building into its
+cache (%s).
 `
 
 func runGuardlib(env *Env, args []string) int {
@@ -123,6 +125,15 @@ func runGuardlib(env *Env, args []string) int {
 	}
 
 	status := 0
+	if *prebuild {
+		dir, err := prebuildHeaders(*dest)
+		if err != nil {
+			env.Errorf("guardlib", "formatguard headers: %v", err)
+			status = 1
+		} else {
+			fmt.Fprintln(env.Stdout, dir)
+		}
+	}
 	for _, cc := range compilers {
 		words := strings.Fields(cc)
 		if len(words) == 0 {
@@ -179,9 +190,42 @@ func runGuardlib(env *Env, args []string) int {
 	return status
 }
 
-// prebuildOne builds the archive for t into dest/key atomically: a
-// temporary sibling directory renamed into place, replacing an older copy.
+// prebuildOne builds the archive for t into dest/key atomically and returns
+// the archive's path.
 func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions) (string, error) {
+	dir, err := installDir(dest, key, func(stage, scratch string) error {
+		if err := guardlib.Build(t, scratch, opts); err != nil {
+			return err
+		}
+		// Keep only the archive: the sources and objects were scratch.
+		archive := filepath.Join(stage, guardlib.ArchiveName)
+		if err := os.Rename(filepath.Join(scratch, guardlib.ArchiveName), archive); err != nil {
+			return err
+		}
+		return os.Chmod(archive, 0o644)
+	})
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, guardlib.ArchiveName), nil
+}
+
+// prebuildHeaders writes the FormatGuard wrapper headers into
+// dest/FormatGuardKey(), where immunix-cc prefers them to its cache.
+func prebuildHeaders(dest string) (string, error) {
+	key, err := guardlib.FormatGuardKey()
+	if err != nil {
+		return "", err
+	}
+	return installDir(dest, key, func(stage, _ string) error {
+		return guardlib.WriteFormatGuardHeaders(stage)
+	})
+}
+
+// installDir fills dest/key atomically: fill writes into a fresh stage
+// directory (and may use scratch for work), which is then renamed into
+// place, replacing an older copy. No reader ever sees a partial directory.
+func installDir(dest, key string, fill func(stage, scratch string) error) (string, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return "", fmt.Errorf("prebuild: %w", err)
 	}
@@ -190,21 +234,20 @@ func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions
 		return "", fmt.Errorf("prebuild: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := guardlib.Build(t, tmp, opts); err != nil {
-		return "", err
-	}
-	// Keep only the archive: the sources and objects were scratch.
-	final := filepath.Join(dest, key)
 	stage := filepath.Join(tmp, "out")
-	if err := os.Mkdir(stage, 0o755); err != nil {
+	scratch := filepath.Join(tmp, "scratch")
+	for _, d := range []string{stage, scratch} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", fmt.Errorf("prebuild: %w", err)
+		}
+	}
+	if err := fill(stage, scratch); err != nil {
+		return "", fmt.Errorf("prebuild %s: %w", key, err)
+	}
+	if err := os.Chmod(stage, 0o755); err != nil {
 		return "", fmt.Errorf("prebuild: %w", err)
 	}
-	if err := os.Rename(filepath.Join(tmp, guardlib.ArchiveName), filepath.Join(stage, guardlib.ArchiveName)); err != nil {
-		return "", fmt.Errorf("prebuild: %w", err)
-	}
-	if err := os.Chmod(filepath.Join(stage, guardlib.ArchiveName), 0o644); err != nil {
-		return "", fmt.Errorf("prebuild: %w", err)
-	}
+	final := filepath.Join(dest, key)
 	old := final + ".old"
 	os.RemoveAll(old)
 	if _, err := os.Stat(final); err == nil {
@@ -216,5 +259,5 @@ func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions
 		return "", fmt.Errorf("prebuild: install %s: %w", final, err)
 	}
 	os.RemoveAll(old)
-	return filepath.Join(final, guardlib.ArchiveName), nil
+	return final, nil
 }

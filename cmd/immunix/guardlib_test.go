@@ -39,7 +39,7 @@ func TestGuardlibCommand(t *testing.T) {
 		{name: "print key", args: []string{"guardlib", "--print-key", "--cc", "gcc", "--abi", "", "--abi", "-m32"}, stdout: []string{"gcc-native-", "gcc-m32-"}, oneLines: 2},
 		{name: "missing compiler", args: []string{"guardlib", "--print-archive", "--cc", "no-such-cc-xyz"}, code: 1, stderr: "immunix guardlib: no-such-cc-xyz:"},
 		{name: "print archive", args: []string{"guardlib", "--print-archive", "--cc", "gcc"}, stdout: []string{"libimmunix-guard.a"}, oneLines: 1},
-		{name: "prebuild", args: []string{"guardlib", "--prebuild", "--dest", dest, "--cc", "gcc"}, stdout: []string{dest + "/gcc-native-", "/libimmunix-guard.a"}, oneLines: 1},
+		{name: "prebuild", args: []string{"guardlib", "--prebuild", "--dest", dest, "--cc", "gcc"}, stdout: []string{dest + "/formatguard-include-", dest + "/gcc-native-", "/libimmunix-guard.a"}, oneLines: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, so, se := runMain(t, tc.args...)
@@ -77,10 +77,17 @@ func TestGuardlibCommand(t *testing.T) {
 		t.Fatalf("second prebuild: %s", se)
 	}
 	entries, _ := os.ReadDir(dest)
-	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), "gcc-native-") {
-		t.Errorf("dest holds %v", entries)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	if _, err := os.Stat(filepath.Join(dest, entries[0].Name(), "src")); err == nil {
+	if len(names) != 2 || !strings.HasPrefix(names[0], "formatguard-include-") || !strings.HasPrefix(names[1], "gcc-native-") {
+		t.Fatalf("dest holds %v, want the headers and one archive directory", names)
+	}
+	if _, err := os.Stat(filepath.Join(dest, names[1], "src")); err == nil {
 		t.Errorf("prebuild left its sources")
+	}
+	if _, err := os.Stat(filepath.Join(dest, names[0], "stdio.h")); err != nil {
+		t.Errorf("prebuild wrote no FormatGuard stdio.h: %v", err)
 	}
 }

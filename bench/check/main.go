@@ -90,7 +90,12 @@ func main() {
 		for k := range g {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return len(g[keys[i]]) > len(g[keys[j]]) })
+		sort.Slice(keys, func(i, j int) bool {
+			if len(g[keys[i]]) != len(g[keys[j]]) {
+				return len(g[keys[i]]) > len(g[keys[j]])
+			}
+			return keys[i] < keys[j]
+		})
 		if len(keys) > 0 {
 			fmt.Printf("| property, verdicts | files | examples |\n|---|---|---|\n")
 		}

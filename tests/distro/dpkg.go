@@ -100,12 +100,15 @@ var hardeningFlags = map[string][]string{
 }
 
 // HardeningOffEnv returns env for a build without Debian's own hardening:
-// DEB_BUILD_MAINT_OPTIONS=hardening=-all, and, because many debian/rules
-// set DEB_BUILD_MAINT_OPTIONS=hardening=+all themselves (ed, cjson, mawk,
-// bzip2...), the user-level DEB_<FLAG>_STRIP variables, which dpkg-buildflags
-// applies after the maintainer's choices.
+// DEB_BUILD_MAINT_OPTIONS=hardening=-all,+pie, and, because many
+// debian/rules set DEB_BUILD_MAINT_OPTIONS=hardening=+all themselves (ed,
+// cjson, mawk, bzip2...), the user-level DEB_<FLAG>_STRIP variables, which
+// dpkg-buildflags applies after the maintainer's choices. "+pie" because
+// with "-pie" on a PIE-by-default gcc dpkg adds no-pie specs files: an
+// explicit request for no PIE, which immunix respects; with "+pie" Debian
+// adds nothing at all, which is the point of the comparison.
 func HardeningOffEnv(env []string) []string {
-	env = Setenv(env, "DEB_BUILD_MAINT_OPTIONS", "hardening=-all")
+	env = Setenv(env, "DEB_BUILD_MAINT_OPTIONS", "hardening=-all,+pie")
 	keys := make([]string, 0, len(hardeningFlags))
 	for k := range hardeningFlags {
 		keys = append(keys, k)

@@ -50,6 +50,9 @@ func isGuardRuntimeFunc(fn elfacts.Func) bool {
 	if i := strings.IndexByte(n, '.'); i > 0 { // foo.constprop.0, foo.cold
 		n = n[:i]
 	}
+	// "__immunix_" covers the entry points and, through
+	// guardlib.RuntimeLocalPrefix ("__immunix_rt_"), every local function of
+	// the archive, also where strip -g removed the STT_FILE symbols.
 	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
 		return true
 	}

@@ -3,6 +3,7 @@ package guardlib
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -161,7 +162,7 @@ func Key(t Target) (string, error) {
 		id = t.ID
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "id\x00%s\x00abi\x00%q\x00src\x00%s", id, t.ABIFlags, sh)
+	fmt.Fprintf(h, "recipe\x00%d\x00id\x00%s\x00abi\x00%q\x00src\x00%s", recipeVersion, id, t.ABIFlags, sh)
 	base := sanitize(filepath.Base(t.Compiler[0]))
 	abi := "native"
 	if len(t.ABIFlags) > 0 {
@@ -302,11 +303,70 @@ func Build(t Target, dir string, o BuildOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	for _, obj := range objs {
+		if err := prefixLocalFuncs(obj, o.Log); err != nil {
+			return err
+		}
+	}
 	tmpA := filepath.Join(dir, ArchiveName+".tmp")
 	if err := run(append([]string{archiver(), "rcsD", tmpA}, objs...), o.Log); err != nil {
 		return err
 	}
 	return os.Rename(tmpA, filepath.Join(dir, ArchiveName))
+}
+
+// recipeVersion changes whenever Build makes a different archive from the
+// same sources and compiler, so that cached archives are rebuilt.
+// 2: local functions carry the RuntimeLocalPrefix.
+const recipeVersion = 2
+
+// RuntimeLocalPrefix starts the name of every local (static) function in the
+// runtime archive. The runtime is built without stack protector on purpose;
+// the prefix lets immunix check tell its functions from the program's in a
+// linked file, even after strip -g (which removes the STT_FILE symbols that
+// would otherwise say which object a local function came from).
+const RuntimeLocalPrefix = "__immunix_rt_"
+
+// prefixLocalFuncs renames the local function symbols of one runtime object
+// to carry RuntimeLocalPrefix, with objcopy --redefine-syms.
+func prefixLocalFuncs(obj string, log func([]string)) error {
+	f, err := elf.Open(obj)
+	if err != nil {
+		return fmt.Errorf("build guard runtime: read %s: %w", obj, err)
+	}
+	syms, err := f.Symbols()
+	f.Close()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return fmt.Errorf("build guard runtime: symbols of %s: %w", obj, err)
+	}
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+			continue
+		}
+		if s.Name == "" || strings.HasPrefix(s.Name, "__immunix_") || seen[s.Name] {
+			continue
+		}
+		seen[s.Name] = true
+		fmt.Fprintf(&b, "%s %s%s\n", s.Name, RuntimeLocalPrefix, s.Name)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	list := obj + ".redefine"
+	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("build guard runtime: %w", err)
+	}
+	return run([]string{objcopyTool(), "--redefine-syms=" + list, obj}, log)
+}
+
+// objcopyTool is the objcopy program: $IMMUNIX_OBJCOPY, else objcopy.
+func objcopyTool() string {
+	if a := os.Getenv("IMMUNIX_OBJCOPY"); a != "" {
+		return a
+	}
+	return "objcopy"
 }
 
 // archiver is the ar program: $IMMUNIX_AR, else ar.

@@ -146,7 +146,13 @@ func TestPrebuiltSystemCopyIsUsed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prebuild: %v\n%s", err, out)
 	}
-	lines := strings.Fields(string(out))
+	// One line for the FormatGuard headers, then one archive per ABI.
+	var lines []string
+	for _, l := range strings.Fields(string(out)) {
+		if strings.HasSuffix(l, ".a") {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) != 2 {
 		t.Fatalf("prebuild printed %q", out)
 	}

@@ -104,7 +104,7 @@ mkdir -p "$bindir"
 if [ -n "$prebuilt" ]; then
   install -m 0755 "$prebuilt/immunix" "$prebuilt/immunix-cc" "$bindir/"
 else
-  (cd "$here" && go build -trimpath -o "$bindir/" ./cmd/immunix ./cmd/immunix-cc)
+  (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$bindir/" ./cmd/immunix ./cmd/immunix-cc)
 fi
 ln -f "$bindir/immunix-cc" "$bindir/immunix-c++"
 

@@ -8,6 +8,6 @@ prefix=${PREFIX:-/usr/local}
 if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
 cd "$here"
 mkdir -p "$prefix/bin"
-go build -trimpath -o "$prefix/bin/" ./cmd/immunix ./cmd/immunix-cc
+CGO_ENABLED=0 go build -trimpath -o "$prefix/bin/" ./cmd/immunix ./cmd/immunix-cc
 ln -f "$prefix/bin/immunix-cc" "$prefix/bin/immunix-c++"
 echo "installed immunix, immunix-cc and immunix-c++ in $prefix/bin" >&2

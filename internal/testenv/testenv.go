@@ -83,6 +83,8 @@ func Binaries(t testing.TB) string {
 		root := ModuleRoot(t)
 		cmd := exec.Command("go", "build", "-o", dir, "./cmd/immunix-cc", "./cmd/immunix")
 		cmd.Dir = root
+		// As installed (scripts/install.sh): static, without cgo.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = &buildError{out: string(out), err: err}
 			return

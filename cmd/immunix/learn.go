@@ -11,6 +11,7 @@ import (
 
 	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/learn"
+	"github.com/immunix/immunix/subdomain/learn/tracefile"
 )
 
 func init() {
@@ -118,14 +119,19 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 	}
 	exit := 0
 	if len(c.argv) > 0 {
-		var keep io.Writer
+		var keep io.WriteCloser
 		var traceFile *os.File
 		if c.output != "" && !c.noTrace {
 			f, err := os.Create(c.output + ".trace.zst")
 			if err != nil {
 				return 1, fmt.Errorf("keep trace: %w", err)
 			}
-			traceFile, keep = f, f
+			if keep, err = tracefile.NewWriter(f); err != nil {
+				f.Close()
+				os.Remove(f.Name())
+				return 1, err
+			}
+			traceFile = f
 		}
 		b := learn.NewBuilder(opts)
 		p := &learn.Parser{Emit: b.Add, SkipLookups: true}
@@ -133,7 +139,16 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 		if c.output == "" {
 			r.Stdout = env.Stderr // the profile goes to stdout
 		}
-		code, err := r.Run(c.argv, p, keep)
+		var code int
+		var err error
+		if keep != nil {
+			code, err = r.Run(c.argv, p, keep)
+			if cerr := keep.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("keep trace: %w", cerr)
+			}
+		} else {
+			code, err = r.Run(c.argv, p, nil)
+		}
 		if traceFile != nil {
 			if cerr := traceFile.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("keep trace: %w", cerr)
@@ -159,7 +174,7 @@ func learnMain(env *Env, c *learnConfig) (int, error) {
 		merge(pp)
 	}
 	for _, t := range c.traces {
-		rc, err := learn.OpenTrace(t)
+		rc, err := tracefile.Open(t)
 		if err != nil {
 			return 1, err
 		}

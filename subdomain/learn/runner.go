@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,8 +50,9 @@ type Runner struct {
 }
 
 // Run runs argv under strace, feeds every trace line to p and copies the
-// trace, zstd-compressed with a "# cwd=" header, to keep (nil: not kept).
-// It returns the command's exit code.
+// trace, after a "# cwd=" header line, to keep (nil: not kept; immunix
+// learn passes a tracefile.Writer, which compresses it). It returns the
+// command's exit code.
 func (r *Runner) Run(argv []string, p *Parser, keep io.Writer) (int, error) {
 	if len(argv) == 0 {
 		return 0, errors.New("run under strace: no command")
@@ -91,22 +91,16 @@ func (r *Runner) Run(argv []string, p *Parser, keep io.Writer) (int, error) {
 	pw.Close()
 	p.Cwd = dir
 	var src io.Reader = &batchReader{f: pr}
-	var enc *zstd.Encoder
+	var kerr error
 	if keep != nil {
-		enc, err = zstd.NewWriter(keep, zstd.WithEncoderLevel(zstd.SpeedFastest))
-		if err != nil {
-			return 0, fmt.Errorf("compress trace: %w", err)
-		}
-		fmt.Fprintf(enc, "# cwd=%s\n", escapeHeader(dir))
-		src = io.TeeReader(pr, enc)
+		_, kerr = fmt.Fprintf(keep, "# cwd=%s\n", escapeHeader(dir))
+		src = io.TeeReader(src, keep)
 	}
 	perr := p.Parse(bufio.NewReaderSize(src, 1<<20))
 	pr.Close()
 	werr := cmd.Wait()
-	if enc != nil {
-		if err := enc.Close(); err != nil && perr == nil {
-			perr = fmt.Errorf("compress trace: %w", err)
-		}
+	if kerr != nil && perr == nil {
+		perr = fmt.Errorf("keep trace: %w", kerr)
 	}
 	code := 0
 	if werr != nil {
@@ -158,37 +152,3 @@ func escapeHeader(s string) string {
 	}
 	return b.String()
 }
-
-// OpenTrace opens a kept trace for replay: zstd-compressed (as Run keeps
-// it) or plain strace output.
-func OpenTrace(name string) (io.ReadCloser, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("open trace: %w", err)
-	}
-	br := bufio.NewReader(f)
-	magic, _ := br.Peek(4)
-	if string(magic) == "\x28\xb5\x2f\xfd" {
-		dec, err := zstd.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open trace %s: %w", name, err)
-		}
-		return &zrc{dec, f}, nil
-	}
-	return &plainrc{br, f}, nil
-}
-
-type zrc struct {
-	*zstd.Decoder
-	f *os.File
-}
-
-func (z *zrc) Close() error { z.Decoder.Close(); return z.f.Close() }
-
-type plainrc struct {
-	*bufio.Reader
-	f *os.File
-}
-
-func (p *plainrc) Close() error { return p.f.Close() }

@@ -1,6 +1,7 @@
 package formatguard
 
 import (
+	"bytes"
 	"flag"
 	"io/fs"
 	"os"
@@ -54,6 +55,32 @@ func TestHeadersGenerated(t *testing.T) {
 		if !seen[name] && !*update {
 			t.Errorf("include/%s missing: run go test ./formatguard -run TestHeadersGenerated -update", name)
 		}
+	}
+	// HeadersHash names what is embedded (the update writes the files
+	// first, so the hash is taken from disk then).
+	var fsys fs.FS = Headers
+	if *update {
+		fsys = os.DirFS(".")
+	}
+	hash, err := hashHeaders(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update && hash != HeadersHash {
+		src, err := os.ReadFile("embed.go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := []byte(`const HeadersHash = "` + HeadersHash + `"`)
+		if !bytes.Contains(src, old) {
+			t.Fatalf("embed.go: no line %s", old)
+		}
+		src = bytes.Replace(src, old, []byte(`const HeadersHash = "`+hash+`"`), 1)
+		if err := os.WriteFile("embed.go", src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if hash != HeadersHash {
+		t.Errorf("HeadersHash is %s, the embedded headers hash to %s: run go test ./formatguard -run TestHeadersGenerated -update", HeadersHash, hash)
 	}
 }
 

@@ -1,55 +1,22 @@
 package guardlib
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"sync"
 
 	"github.com/immunix/immunix/formatguard"
 	"github.com/immunix/immunix/internal/cachedir"
 )
 
-var (
-	fgKeyOnce sync.Once
-	fgKey     string
-	fgKeyErr  error
-)
-
 // FormatGuardKey names one version of the FormatGuard wrapper headers:
-// "formatguard-include-HASH", HASH covering every file's name and contents.
+// "formatguard-include-HASH", HASH covering every file's name and contents
+// (formatguard.HeadersHash, kept equal to the embedded files by
+// formatguard's tests, so immunix-cc does not hash 47 KB on every start).
 // The same key names the cache entry and the system copy.
 func FormatGuardKey() (string, error) {
-	fgKeyOnce.Do(func() {
-		var names []string
-		err := fs.WalkDir(formatguard.Headers, "include", func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				names = append(names, p)
-			}
-			return err
-		})
-		if err != nil {
-			fgKeyErr = fmt.Errorf("read embedded formatguard headers: %w", err)
-			return
-		}
-		sort.Strings(names)
-		h := sha256.New()
-		for _, n := range names {
-			data, err := fs.ReadFile(formatguard.Headers, n)
-			if err != nil {
-				fgKeyErr = fmt.Errorf("read embedded formatguard header %s: %w", n, err)
-				return
-			}
-			fmt.Fprintf(h, "%s\x00%d\x00", n, len(data))
-			h.Write(data)
-		}
-		fgKey = "formatguard-include-" + hex.EncodeToString(h.Sum(nil))[:16]
-	})
-	return fgKey, fgKeyErr
+	return "formatguard-include-" + formatguard.HeadersHash, nil
 }
 
 // WriteFormatGuardHeaders writes the embedded wrapper headers into dir (which

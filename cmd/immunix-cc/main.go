@@ -1,9 +1,6 @@
 // Command immunix-cc is immunix's hardening compiler wrapper. Every argument
 // belongs to the compiler; package ccwrap does the work. Installed also as
 // immunix-c++ and under masquerade names (gcc, cc, clang++...).
-//
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
 package main
 
 import (

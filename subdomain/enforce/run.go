@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
@@ -78,47 +76,10 @@ func (pl *Plan) Apply() error {
 	if len(pl.Blocked) == 0 {
 		return nil
 	}
-	filter := seccomp.Filter{
-		Flag: seccomp.FilterFlagLog,
-		Policy: seccomp.Policy{
-			DefaultAction: seccomp.ActionAllow,
-			Syscalls:      []seccomp.SyscallGroup{{Names: supportedSyscalls(pl.Blocked), Action: seccomp.ActionErrno}},
-		},
-	}
-	if err := seccomp.LoadFilter(filter); err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+	if err := blockSyscalls(pl.Blocked); err != nil {
+		return err
 	}
 	return nil
-}
-
-// supportedSyscalls keeps the names the running architecture has.
-func supportedSyscalls(names []string) []string {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return names
-	}
-	var out []string
-	for _, n := range names {
-		if _, ok := info.SyscallNames[n]; ok {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func syscallName(nr string) string {
-	n, err := strconv.Atoi(nr)
-	if err != nil {
-		return nr
-	}
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nr
-	}
-	if name, ok := info.SyscallNumbers[n]; ok {
-		return name
-	}
-	return nr
 }
 
 // Run confines argv. With the audit reader available it restricts
@@ -303,7 +264,7 @@ func (c *collector) add(rec Record) {
 			return
 		}
 		uid, _ := strconv.Atoi(rec.Fields["uid"])
-		name := syscallName(rec.Fields["syscall"])
+		name := syscallName(rec.Fields["arch"], rec.Fields["syscall"])
 		c.send(&alert.Alert{Kind: alert.KindSubDomain, Exe: rec.Fields["exe"], PID: pid, UID: uid,
 			Fields: []alert.Field{{Key: "profile", Value: c.r.Profile.Program}, {Key: "op", Value: "syscall"},
 				{Key: "syscall", Value: name}, {Key: "mode", Value: "enforce"}},

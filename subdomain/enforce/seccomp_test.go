@@ -1,0 +1,322 @@
+package enforce
+
+import (
+	"bufio"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/immunix/immunix/internal/cbuild"
+	"github.com/immunix/immunix/internal/testenv"
+	"github.com/immunix/immunix/subdomain"
+)
+
+// headerNumbers reads "#define __NR_name N" lines (and asm-generic's
+// __NR3264_name) from a kernel header.
+func headerNumbers(t *testing.T, path string) map[string]uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		testenv.Missing(t, "kernel headers: "+err.Error()+" (Debian package linux-libc-dev)")
+	}
+	defer f.Close()
+	nums := map[string]uint32{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 3 || fs[0] != "#define" {
+			continue
+		}
+		name, ok := strings.CutPrefix(fs[1], "__NR_")
+		if !ok {
+			name, ok = strings.CutPrefix(fs[1], "__NR3264_")
+		}
+		n, err := strconv.ParseUint(fs[2], 10, 32)
+		if ok && err == nil {
+			nums[name] = uint32(n)
+		}
+	}
+	return nums
+}
+
+// TestSyscallTables checks every number in the filter's tables against
+// the kernel's own headers, and that each table covers every dangerous
+// call the architecture has.
+func TestSyscallTables(t *testing.T) {
+	// i386 aliases: the filter names them after the call they duplicate.
+	aliases := map[string]string{"umount": "umount2", "clock_settime64": "clock_settime", "clock_adjtime64": "clock_adjtime"}
+	for _, tc := range []struct {
+		table   *archTable
+		header  string
+		missing []string // dangerous calls the architecture does not have
+	}{
+		{&tableX8664, "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", nil},
+		{&tableI386, "/usr/include/x86_64-linux-gnu/asm/unistd_32.h", []string{"kexec_file_load"}},
+		{&tableAArch64, "/usr/include/asm-generic/unistd.h", []string{"ioperm", "iopl", "mknod"}},
+	} {
+		t.Run(tc.table.name, func(t *testing.T) {
+			hdr := headerNumbers(t, tc.header)
+			var want []sysnum
+			for _, name := range subdomain.DangerousSyscalls {
+				if n, ok := hdr[name]; ok {
+					want = append(want, sysnum{name, n})
+				} else if !slices.Contains(tc.missing, name) {
+					t.Errorf("%s: %s is not in %s", tc.table.name, name, tc.header)
+				}
+			}
+			for alias, name := range aliases {
+				if n, ok := hdr[alias]; ok && tc.table == &tableI386 {
+					want = append(want, sysnum{name, n})
+				}
+			}
+			got := slices.Clone(tc.table.calls)
+			cmp := func(a, b sysnum) int {
+				if c := strings.Compare(a.name, b.name); c != 0 {
+					return c
+				}
+				return int(a.nr) - int(b.nr)
+			}
+			slices.SortFunc(got, cmp)
+			slices.SortFunc(want, cmp)
+			if !slices.Equal(got, want) {
+				t.Errorf("table %s\n got %v\nwant %v", tc.table.name, got, want)
+			}
+		})
+	}
+}
+
+// seccompData is struct seccomp_data as the x/net/bpf VM loads it
+// (big-endian; the kernel loads native order, which the filter does not
+// depend on).
+func seccompData(arch, nr uint32) []byte {
+	b := make([]byte, 64)
+	binary.BigEndian.PutUint32(b[0:], nr)
+	binary.BigEndian.PutUint32(b[4:], arch)
+	return b
+}
+
+// TestFilterProgram runs the filter in x/net/bpf's VM: blocked calls of
+// each ABI get EPERM, others are allowed, x32 calls are refused, an ABI
+// without a table is killed.
+func TestFilterProgram(t *testing.T) {
+	const (
+		x8664 = unix.AUDIT_ARCH_X86_64
+		i386  = unix.AUDIT_ARCH_I386
+		arm   = unix.AUDIT_ARCH_ARM
+	)
+	all := subdomain.DangerousSyscalls
+	noKeyctl := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "keyctl" })
+	for _, tc := range []struct {
+		name    string
+		blocked []string
+		arch    uint32
+		nr      uint32
+		want    uint32
+	}{
+		{"x86_64 mount", all, x8664, 165, retEPERM},
+		{"x86_64 getpid", all, x8664, 39, retAllow},
+		{"x86_64 keyctl", all, x8664, 250, retEPERM},
+		{"x86_64 keyctl granted", noKeyctl, x8664, 250, retAllow},
+		{"x86_64 userfaultfd (last)", all, x8664, 323, retEPERM},
+		{"x86_64 acct (first)", all, x8664, 163, retEPERM},
+		{"x32 getpid", all, x8664, 39 | x32SyscallBit, retEPERM},
+		{"x32 ptrace", noKeyctl, x8664, 521 | x32SyscallBit, retEPERM},
+		{"i386 mount", all, i386, 21, retEPERM},
+		{"i386 umount", all, i386, 22, retEPERM},
+		{"i386 clock_settime64", all, i386, 404, retEPERM},
+		{"i386 getpid", all, i386, 20, retAllow},
+		{"i386 keyctl granted", noKeyctl, i386, 288, retAllow},
+		{"i386 number of x86_64 mount", all, i386, 165, retAllow},
+		{"arm", all, arm, 21, retKill},
+		{"nothing blocked", nil, x8664, 165, retAllow},
+	} {
+		raw, err := buildFilter(tc.blocked, tableX8664, []archTable{tableI386})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		prog, ok := bpf.Disassemble(raw)
+		if !ok {
+			t.Fatalf("%s: filter does not disassemble", tc.name)
+		}
+		vm, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := vm.Run(seccompData(tc.arch, tc.nr))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if uint32(got) != tc.want {
+			t.Errorf("%s: filter returns %#x, want %#x", tc.name, uint32(got), tc.want)
+		}
+	}
+}
+
+func TestSyscallName(t *testing.T) {
+	for _, tc := range []struct{ arch, nr, want string }{
+		{"c000003e", "165", "mount"},
+		{"40000003", "21", "mount"},
+		{"40000003", "22", "umount2"},
+		{"c00000b7", "40", "mount"},
+		{"c000003e", "1073741863", "x32:1073741863"},
+		{"c000003e", "39", "39"},
+		{"zz", "165", "165"},
+	} {
+		if got := syscallName(tc.arch, tc.nr); got != tc.want {
+			t.Errorf("syscallName(%s, %s) = %q, want %q", tc.arch, tc.nr, got, tc.want)
+		}
+	}
+}
+
+// probeC makes system calls in each ABI, each in a child of its own (an
+// i386 call where the kernel has no ia32 emulation is a SIGSEGV), and
+// prints NAME RESULT lines: ok, an errno name, or sigN.
+const probeC = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static long i386call(long nr, long a) {
+	long r;
+	__asm__ volatile ("int $0x80" : "=a"(r) : "a"(nr), "b"(a) : "memory");
+	return r;
+}
+static const char *res(long r) {
+	if (r >= 0) return "ok";
+	return strerrorname_np(-r);
+}
+static long native_getpid(void) { long r = syscall(SYS_getpid); return r < 0 ? -errno : r; }
+static long native_keyctl(void) { long r = syscall(SYS_keyctl, 9999); return r < 0 ? -errno : r; }
+static long x32_getpid(void) { long r = syscall(39 | 0x40000000); return r < 0 ? -errno : r; }
+static long i386_getpid(void) { return i386call(20, 0); }
+static long i386_keyctl(void) { return i386call(288, 9999); }
+
+static void probe(const char *name, long (*f)(void)) {
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		printf("%s %s\n", name, res(f()));
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	if (WIFSIGNALED(st))
+		printf("%s sig%d\n", name, WTERMSIG(st));
+}
+int main(void) {
+	probe("native_getpid", native_getpid);
+	probe("native_keyctl", native_keyctl);
+	probe("x32_getpid", x32_getpid);
+	probe("i386_getpid", i386_getpid);
+	probe("i386_keyctl", i386_keyctl);
+	return 0;
+}
+`
+
+const seccompChildEnv = "IMMUNIX_TEST_SECCOMP_CHILD"
+
+// TestSeccompKernel loads the filter for real, in a child process (it is
+// irreversible), and execs a probe that makes system calls in the
+// native, x32 and i386 ABIs.
+func TestSeccompKernel(t *testing.T) {
+	if spec := os.Getenv(seccompChildEnv); spec != "" {
+		seccompChild(spec)
+		return
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the probe makes x86 system calls")
+	}
+	testenv.NeedsTool(t, "gcc")
+	probe := cbuild.Build(t, "gcc", probeC, "-O2")
+	run := func(spec string) map[string]string {
+		t.Helper()
+		var cmd *exec.Cmd
+		if spec == "" {
+			cmd = exec.Command(probe)
+		} else {
+			cmd = exec.Command(os.Args[0], "-test.run=^TestSeccompKernel$")
+			cmd.Env = append(os.Environ(), seccompChildEnv+"="+spec+":"+probe)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", spec, err, out)
+		}
+		got := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if k, v, ok := strings.Cut(l, " "); ok {
+				got[k] = v
+			}
+		}
+		return got
+	}
+	plain := run("")
+	if plain["native_getpid"] != "ok" || plain["native_keyctl"] != "EOPNOTSUPP" {
+		t.Fatalf("unfiltered probe: %v", plain)
+	}
+	if plain["x32_getpid"] == "EPERM" || plain["i386_keyctl"] == "EPERM" {
+		t.Fatalf("unfiltered probe already gets EPERM: %v", plain)
+	}
+	t.Logf("unfiltered: %v", plain)
+	ia32 := plain["i386_getpid"] == "ok"
+	if !ia32 {
+		t.Logf("kernel without ia32 emulation (i386 getpid: %s): the i386 part is checked by TestFilterProgram only", plain["i386_getpid"])
+	}
+
+	blocked := run(strings.Join(subdomain.DangerousSyscalls, ","))
+	t.Logf("filtered: %v", blocked)
+	want := map[string]string{"native_getpid": "ok", "native_keyctl": "EPERM", "x32_getpid": "EPERM"}
+	if ia32 {
+		want["i386_getpid"] = "ok"
+		want["i386_keyctl"] = "EPERM"
+	}
+	for k, v := range want {
+		if blocked[k] != v {
+			t.Errorf("filtered %s: %s, want %s (all: %v)", k, blocked[k], v, blocked)
+		}
+	}
+
+	noKeyctl := slices.DeleteFunc(slices.Clone(subdomain.DangerousSyscalls), func(s string) bool { return s == "keyctl" })
+	granted := run(strings.Join(noKeyctl, ","))
+	want = map[string]string{"native_getpid": "ok", "native_keyctl": "EOPNOTSUPP", "x32_getpid": "EPERM"}
+	if ia32 {
+		want["i386_keyctl"] = "EOPNOTSUPP"
+	}
+	for k, v := range want {
+		if granted[k] != v {
+			t.Errorf("keyctl granted, %s: %s, want %s (all: %v)", k, granted[k], v, granted)
+		}
+	}
+}
+
+// seccompChild loads the filter blocking the comma-separated calls
+// before the colon and execs the probe after it.
+func seccompChild(spec string) {
+	calls, probe, _ := strings.Cut(spec, ":")
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	if err := blockSyscalls(strings.Split(calls, ",")); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+	err := syscall.Exec(probe, []string{probe}, os.Environ())
+	os.Stderr.WriteString("exec probe: " + err.Error() + "\n")
+	os.Exit(1)
+}

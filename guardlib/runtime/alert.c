@@ -272,8 +272,12 @@ void __immunix_alert(const char *kind, const void *addr, const char *extra, cons
 	if (send_syslog(iov, 4) != 0) {
 		int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (k >= 0) {
-			/* One writev is one kernel log record. */
-			write_all(k, iov, 4);
+			/* One writev is one kernel log record. It must end in
+			 * a newline: the kernel keeps a record without one open
+			 * for continuation, and readers of the log (dmesg,
+			 * journald) do not see it until some later printk
+			 * closes it, which may be never. */
+			write_all(k, iov, 5);
 			close(k);
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/guardlib"
@@ -140,43 +138,6 @@ func compile(t testing.TB, v variant, src, out string, withRuntime bool, flags .
 	}
 }
 
-// syslogSink is a unixgram socket standing in for /dev/log.
-type syslogSink struct {
-	path string
-	conn *net.UnixConn
-}
-
-func newSink(t testing.TB) *syslogSink {
-	t.Helper()
-	// sun_path is short: keep it out of the long t.TempDir() names.
-	dir, err := os.MkdirTemp("", "sg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := filepath.Join(dir, "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"})
-	if err != nil {
-		t.Fatalf("bind %s: %v", p, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &syslogSink{path: p, conn: c}
-}
-
-// drain returns every datagram that arrives within wait.
-func (s *syslogSink) drain(wait time.Duration) []string {
-	var out []string
-	buf := make([]byte, 65536)
-	for {
-		s.conn.SetReadDeadline(time.Now().Add(wait))
-		n, err := s.conn.Read(buf)
-		if err != nil {
-			return out
-		}
-		out = append(out, string(buf[:n]))
-	}
-}
-
 // result is what running a test program produced.
 type result struct {
 	pid    int
@@ -190,9 +151,9 @@ type result struct {
 // run runs exe with args and the syslog socket pointed at a fresh sink.
 func run(t testing.TB, exe string, args ...string) result {
 	t.Helper()
-	sink := newSink(t)
+	sink := testenv.NewSyslog(t)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "IMMUNIX_SYSLOG_SOCKET="+sink.path)
+	cmd.Env = append(os.Environ(), "IMMUNIX_SYSLOG_SOCKET="+sink.Path)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -208,8 +169,8 @@ func run(t testing.TB, exe string, args ...string) result {
 		r.code = ws.ExitStatus()
 	}
 	// A datagram is in the socket's queue when sendmsg returns, so by the
-	// time the process has been reaped every alert it sent is there.
-	r.logs = sink.drain(20 * time.Millisecond)
+	// time the process has been reaped every alert it sent is in Lines.
+	r.logs = sink.Lines()
 	return r
 }
 

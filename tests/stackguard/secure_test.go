@@ -28,9 +28,9 @@ func TestSecureExecIgnoresSocketOverride(t *testing.T) {
 	if err := os.Chmod(exe, os.ModeSetuid|0o755); err != nil {
 		t.Fatal(err)
 	}
-	sink := newSink(t)
-	os.Chmod(filepath.Dir(sink.path), 0o777)
-	os.Chmod(sink.path, 0o777)
+	sink := testenv.NewSyslog(t)
+	os.Chmod(filepath.Dir(sink.Path), 0o777)
+	os.Chmod(sink.Path, 0o777)
 
 	for _, tc := range []struct {
 		name      string
@@ -42,7 +42,7 @@ func TestSecureExecIgnoresSocketOverride(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(exe, "64")
-			cmd.Env = append(os.Environ(), "IMMUNIX_SYSLOG_SOCKET="+sink.path)
+			cmd.Env = append(os.Environ(), "IMMUNIX_SYSLOG_SOCKET="+sink.Path)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 			if !tc.setuid {
 				os.Chmod(exe, 0o755)
@@ -56,7 +56,7 @@ func TestSecureExecIgnoresSocketOverride(t *testing.T) {
 			if !strings.Contains(string(out), "immunix alert: kind=stackguard exe="+exe+" ") {
 				t.Errorf("stderr: %q", out)
 			}
-			if got := sink.drain(300 * 1e6); len(got) != tc.wantSinks {
+			if got := sink.Take(); len(got) != tc.wantSinks {
 				fi, _ := os.Stat(exe)
 				t.Errorf("the test socket got %d alerts, want %d: %q (mode %v)", len(got), tc.wantSinks, got, fi.Mode())
 			}

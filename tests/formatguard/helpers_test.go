@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,51 +67,6 @@ func build(t testing.TB, cc string, protected bool, dir, name, src string, env [
 	return exe, string(out), err
 }
 
-// sink is a unixgram socket standing in for /dev/log.
-type sink struct {
-	path string
-	conn *net.UnixConn
-}
-
-func newSink(t testing.TB) *sink {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "fg") // sun_path is short
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := filepath.Join(dir, "log")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"})
-	if err != nil {
-		t.Fatalf("bind %s: %v", p, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &sink{path: p, conn: c}
-}
-
-// drain returns the datagrams already queued on the socket. Alerts are sent
-// before the process dies, so after it has been waited for they are all
-// there; a non-blocking read cannot lose a race with a busy machine.
-func (s *sink) drain() []string {
-	var out []string
-	raw, err := s.conn.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	buf := make([]byte, 65536)
-	for {
-		n := -1
-		var rerr error
-		if err := raw.Read(func(fd uintptr) bool {
-			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-			return true
-		}); err != nil || rerr != nil || n < 0 {
-			return out
-		}
-		out = append(out, string(buf[:n]))
-	}
-}
-
 // result is what one run of a program produced.
 type result struct {
 	signal syscall.Signal
@@ -126,11 +80,11 @@ type result struct {
 // syslog socket pointed at a fresh sink.
 func run(t testing.TB, exe, argv0, stdin string, env []string, args ...string) result {
 	t.Helper()
-	s := newSink(t)
+	s := testenv.NewSyslog(t)
 	cmd := exec.Command(exe, args...)
 	cmd.Args[0] = argv0
 	cmd.Dir = filepath.Dir(exe)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LC_ALL=C", "IMMUNIX_SYSLOG_SOCKET=" + s.path}, env...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LC_ALL=C", "IMMUNIX_SYSLOG_SOCKET=" + s.Path}, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
@@ -146,6 +100,8 @@ func run(t testing.TB, exe, argv0, stdin string, env []string, args ...string) r
 	} else {
 		r.code = ws.ExitStatus()
 	}
-	r.logs = s.drain()
+	// Alerts are sent before the process dies: after it has been waited
+	// for, every one is in Lines.
+	r.logs = s.Lines()
 	return r
 }

@@ -322,6 +322,19 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		j.log("")
 		return 0, nil
 	}
+	if !formatGuardImplicated(errb, j.assets.FormatGuardArgs, j.user) {
+		// The diagnostics do not involve the FormatGuard headers: the unit
+		// fails for its own reasons (a configure probe for a missing
+		// function, a typo), and compiling it again would fail the same
+		// way at twice the cost.
+		j.e.Stdout.Write(out)
+		j.e.Stderr.Write(errb)
+		j.log("")
+		if j.pol.Debug {
+			fmt.Fprintf(j.e.Stderr, "immunix-cc: the compile failed without involving the FormatGuard headers; not compiled again\n")
+		}
+		return code, nil
+	}
 	// Again without FormatGuard, with fg=retried in the stamp.
 	fgArgs := j.assets.FormatGuardArgs
 	j.assets.FormatGuardArgs = nil

@@ -300,6 +300,17 @@ int main(void) { return printf("hello\n") < 0; }
 			if b.code != 1 || strings.Count(b.stderr, "undeclared") < 1 || strings.Contains(b.stderr, "immunix-cc:") {
 				t.Errorf("compile error: exit %d, %s", b.code, b.stderr)
 			}
+			// ... and it is compiled once: its diagnostics do not involve the
+			// FormatGuard headers, so a second attempt could only fail again.
+			d := cmd{dir: dir, env: append(env, "IMMUNIX_DEBUG=1")}.run(t, w, "-c", bad)
+			if d.code != 1 || !strings.Contains(d.stderr, "not compiled again") || strings.Contains(d.stderr, "compiled again without it") {
+				t.Errorf("unrelated error: exit %d, %s", d.code, d.stderr)
+			}
+			// Where the compiler hides the macro expansions, a failure is
+			// retried whatever its diagnostics say.
+			if cc == "gcc" {
+				c.ok(t, w, "-ftrack-macro-expansion=0", src, "-o", "own3")
+			}
 		})
 	}
 }

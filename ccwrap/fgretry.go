@@ -28,13 +28,20 @@ var crashMarkers = [][]byte{
 // (they went to a file, or the compiler died quietly), a crash, a
 // diagnostic naming the headers' directory or a marker, or user flags that
 // hide where macro expansions come from (gcc's -ftrack-macro-expansion=0
-// reports an error in an expanded macro at the call only).
+// reports an error in an expanded macro at the call only, and so does a
+// compile of preprocessed text: -save-temps, -no-integrated-cpp). The
+// caller retries regardless when a launcher runs the compiler (distcc and
+// icecc compile preprocessed text elsewhere).
 func formatGuardImplicated(stderr []byte, fgArgs, userArgs []string) bool {
 	if len(bytes.TrimSpace(stderr)) == 0 {
 		return true
 	}
 	for _, a := range userArgs {
-		if a == "-ftrack-macro-expansion=0" || a == "-fno-track-macro-expansion" {
+		switch {
+		case a == "-ftrack-macro-expansion=0", a == "-fno-track-macro-expansion",
+			// The compile proper then reads preprocessed text, where a
+			// macro's expansion is attributed to its call.
+			a == "-save-temps", a == "--save-temps", strings.HasPrefix(a, "-save-temps="), a == "-no-integrated-cpp":
 			return true
 		}
 	}

@@ -20,6 +20,7 @@ func TestFormatGuardImplicated(t *testing.T) {
 		{"runtime symbol", "/usr/bin/ld: x.o: undefined reference to `__immunix_fg_printf'\n", nil, true},
 		{"directory only", "error: /c/formatguard-include-91ee37f31799cfbe/stdio.h: Permission denied\n", nil, true},
 		{"macro tracking off", "a.cc:2:16: error: expected identifier before '(' token\n", []string{"-O2", "-ftrack-macro-expansion=0"}, true},
+		{"save-temps", "a.cc:2:16: error: expected identifier before '(' token\n", []string{"-save-temps=obj"}, true},
 		{"gcc crash", "x.c:9:1: internal compiler error: Segmentation fault\n", nil, true},
 		{"clang crash", "PLEASE submit a bug report to https://github.com/llvm/llvm-project/issues/\n", nil, true},
 		{"stamp header is not FormatGuard", "<command-line>: fatal error: immunix-stamp.h: No such file or directory\n", nil, false},

@@ -322,7 +322,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		j.log("")
 		return 0, nil
 	}
-	if !formatGuardImplicated(errb, j.assets.FormatGuardArgs, j.user) {
+	if len(j.comp.Launcher) == 0 && !formatGuardImplicated(errb, j.assets.FormatGuardArgs, append(append([]string{}, j.pol.Flags...), j.user...)) {
 		// The diagnostics do not involve the FormatGuard headers: the unit
 		// fails for its own reasons (a configure probe for a missing
 		// function, a typo), and compiling it again would fail the same

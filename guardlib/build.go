@@ -150,10 +150,7 @@ func Key(t Target) (string, error) {
 	if len(t.Compiler) == 0 {
 		return "", errors.New("guard runtime key: target has no compiler")
 	}
-	_, sh, err := sources()
-	if err != nil {
-		return "", err
-	}
+	sh := sourcesHash
 	id, err := CompilerID(t.Compiler)
 	if err != nil {
 		if t.ID == "" {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -24,17 +26,25 @@ const (
 // Audit reads the kernel's audit records from the netlink multicast group
 // (needs CAP_AUDIT_READ), as auditd does but without replacing it.
 type Audit struct {
-	fd      int // multicast reader
-	ctl     int // unicast control socket
+	mc      *os.File // multicast reader, non-blocking: Read parks in the runtime's poller
+	ctl     int      // unicast control socket
 	enabled bool
+	hold    *auditHold
 	seq     atomic.Uint32
 }
 
+// DefaultStateDir holds the lock and the state file with which concurrent
+// immunix runs share the kernel's audit switch.
+const DefaultStateDir = "/run/immunix"
+
 // OpenAudit subscribes to the audit multicast group and makes sure the
 // kernel's audit is enabled (Landlock logs nothing while it is off);
-// Enabled reports whether this call had to turn it on.
-func OpenAudit() (*Audit, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+// Enabled reports whether this call had to turn it on. stateDir ("":
+// DefaultStateDir) holds the lock and state file shared with the other
+// immunix runs: Close turns the audit off again when the last run that
+// needed it exits and an immunix run, not the admin, turned it on.
+func OpenAudit(stateDir string) (*Audit, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_AUDIT)
 	if err != nil {
 		return nil, fmt.Errorf("open audit socket: %w", err)
 	}
@@ -47,32 +57,146 @@ func OpenAudit() (*Audit, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("open audit control socket: %w", err)
 	}
-	a := &Audit{fd: fd, ctl: ctl}
-	st, err := a.request(auditGet, nil)
+	a := &Audit{mc: os.NewFile(uintptr(fd), "audit-multicast"), ctl: ctl}
+	if a.hold, err = holdAudit(stateDir); err != nil {
+		a.Close()
+		return nil, err
+	}
+	on, err := a.status()
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("read audit status: %w", err)
 	}
-	if len(st) >= 8 && binary.LittleEndian.Uint32(st[4:8]) == 0 {
-		status := make([]byte, 40)
-		binary.LittleEndian.PutUint32(status[0:], 1) // mask: AUDIT_STATUS_ENABLED
-		binary.LittleEndian.PutUint32(status[4:], 1) // enabled
-		if _, err := a.request(auditSet, status); err != nil {
+	if on == 0 {
+		if err := a.setEnabled(1); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("enable audit: %w", err)
 		}
 		a.enabled = true
+		if err := a.hold.markEnabled(); err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	return a, nil
+}
+
+// status returns the kernel's audit_enabled: 0 off, 1 on, 2 locked on.
+func (a *Audit) status() (uint32, error) {
+	st, err := a.request(auditGet, nil)
+	if err != nil {
+		return 0, err
+	}
+	if len(st) < 8 {
+		return 0, fmt.Errorf("short audit status (%d bytes)", len(st))
+	}
+	return binary.LittleEndian.Uint32(st[4:8]), nil
+}
+
+// setEnabled sets the kernel's audit_enabled (struct audit_status with
+// the AUDIT_STATUS_ENABLED mask).
+func (a *Audit) setEnabled(v uint32) error {
+	status := make([]byte, 40)
+	binary.LittleEndian.PutUint32(status[0:], 1) // mask: AUDIT_STATUS_ENABLED
+	binary.LittleEndian.PutUint32(status[4:], v)
+	_, err := a.request(auditSet, status)
+	return err
 }
 
 // Enabled reports whether OpenAudit turned the kernel's audit on.
 func (a *Audit) Enabled() bool { return a.enabled }
 
-// Close closes both sockets.
-func (a *Audit) Close() {
-	unix.Close(a.fd)
+// Close releases this run's hold on the audit (turning it off when this
+// was the last run holding it and an immunix run turned it on; it
+// reports whether it did) and closes both sockets.
+func (a *Audit) Close() (disabled bool, err error) {
+	if a.hold != nil {
+		disabled, err = a.hold.release(a)
+		a.hold = nil
+	}
+	a.mc.Close()
 	unix.Close(a.ctl)
+	return disabled, err
+}
+
+// The audit switch is shared by every immunix run on the machine. Each
+// run that reads the audit holds a shared flock on STATEDIR/audit.lock
+// while it runs; a run that finds the audit off turns it on and creates
+// STATEDIR/audit-enabled-by-immunix. A run that ends tries to take the
+// lock exclusively without waiting: it gets it only when no other run
+// holds it, and then, if the state file exists, turns the audit off and
+// removes the file. A crashed run's lock goes with its process, and the
+// state file stays, so the next run to end cleans up after it. An audit
+// that was on before (auditd, the admin) has no state file and is never
+// turned off.
+type auditHold struct {
+	lock  *os.File
+	state string
+}
+
+func holdAudit(dir string) (*auditHold, error) {
+	if dir == "" {
+		dir = DefaultStateDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit state: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "audit.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit state: %w", err)
+	}
+	if err := flock(f, unix.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit state: lock %s: %w", f.Name(), err)
+	}
+	return &auditHold{lock: f, state: filepath.Join(dir, "audit-enabled-by-immunix")}, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// markEnabled records that an immunix run turned the audit on.
+func (h *auditHold) markEnabled() error {
+	if err := os.WriteFile(h.state, []byte("audit was off; immunix run turned it on\n"), 0o600); err != nil {
+		return fmt.Errorf("audit state: %w", err)
+	}
+	return nil
+}
+
+// release ends this run's hold; see auditHold.
+func (h *auditHold) release(a *Audit) (bool, error) {
+	defer h.lock.Close()
+	// flock converts shared to exclusive by dropping the shared lock
+	// first: a run starting meanwhile takes its shared lock and then owns
+	// the clean-up.
+	if err := flock(h.lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err == unix.EWOULDBLOCK {
+			return false, nil // another run still needs the audit
+		}
+		return false, fmt.Errorf("audit state: lock %s: %w", h.lock.Name(), err)
+	}
+	if _, err := os.Stat(h.state); err != nil {
+		return false, nil // the audit was on before any immunix run
+	}
+	on, err := a.status()
+	if err != nil {
+		return false, fmt.Errorf("read audit status: %w", err)
+	}
+	if on == 1 {
+		if err := a.setEnabled(0); err != nil {
+			return false, fmt.Errorf("turn the audit back off: %w", err)
+		}
+	}
+	if err := os.Remove(h.state); err != nil {
+		return false, fmt.Errorf("audit state: %w", err)
+	}
+	return on == 1, nil
 }
 
 func (a *Audit) send(typ uint16, flags uint16, payload []byte) error {
@@ -136,9 +260,10 @@ type Record struct {
 	Text   string
 }
 
-// Read blocks for the next batch of records.
+// Read waits for the next batch of records (in the runtime's poller,
+// without holding a thread); after Close it returns an error.
 func (a *Audit) Read(buf []byte) ([]Record, error) {
-	n, _, err := unix.Recvfrom(a.fd, buf, 0)
+	n, err := a.mc.Read(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -199,4 +324,41 @@ func ParseAuditFields(text string) map[string]string {
 		f[key] = val
 	}
 	return f
+}
+
+// KernelAuditEnabled returns the kernel's audit switch (audit_enabled: 0
+// off, 1 on, 2 on and locked), as auditctl -s shows it.
+func KernelAuditEnabled() (uint32, error) {
+	a, err := openControl()
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(a.ctl)
+	v, err := a.status()
+	if err != nil {
+		return 0, fmt.Errorf("read audit status: %w", err)
+	}
+	return v, nil
+}
+
+// SetKernelAuditEnabled sets the kernel's audit switch to v (0 or 1), as
+// auditctl -e does; it needs CAP_AUDIT_CONTROL.
+func SetKernelAuditEnabled(v uint32) error {
+	a, err := openControl()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(a.ctl)
+	if err := a.setEnabled(v); err != nil {
+		return fmt.Errorf("set audit enabled=%d: %w", v, err)
+	}
+	return nil
+}
+
+func openControl() (*Audit, error) {
+	ctl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+	if err != nil {
+		return nil, fmt.Errorf("open audit control socket: %w", err)
+	}
+	return &Audit{ctl: ctl}, nil
 }

@@ -1,0 +1,199 @@
+package subdomain_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/immunix/immunix/subdomain/enforce"
+)
+
+// auditStateFile is where immunix run records that it turned the
+// kernel's audit on (docs/subdomain.md).
+var auditStateFile = filepath.Join(enforce.DefaultStateDir, "audit-enabled-by-immunix")
+
+// TestAuditRestored: immunix run turns the kernel's audit on when it is
+// off and the last concurrent run to end turns it off again, also after
+// a run was killed; an audit that was on before stays on. Not parallel:
+// the audit switch is the machine's.
+func TestAuditRestored(t *testing.T) {
+	needsEnforcement(t)
+	if auditdRunning() {
+		t.Skip("auditd runs here: the test would switch the machine's audit under it")
+	}
+	orig, err := enforce.KernelAuditEnabled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orig == 2 {
+		t.Skip("the kernel's audit is locked on (enabled=2)")
+	}
+	if _, err := os.Stat(auditStateFile); err == nil {
+		t.Fatalf("%s exists before the test: an immunix run is active or one was killed", auditStateFile)
+	}
+	t.Cleanup(func() {
+		os.Remove(auditStateFile)
+		if err := enforce.SetKernelAuditEnabled(orig); err != nil {
+			t.Errorf("restore the audit to %d: %v", orig, err)
+		}
+	})
+	dir := workspace(t)
+	prof, _ := learnProfile(t, dir, "wait.sd", "/bin/sh", "-c", "read x; exit 0")
+	state := func() uint32 {
+		t.Helper()
+		v, err := enforce.KernelAuditEnabled()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	set := func(v uint32) {
+		t.Helper()
+		if err := enforce.SetKernelAuditEnabled(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("overlapping", func(t *testing.T) {
+		set(0)
+		a := startWaiting(t, dir, prof)
+		waitAudit(t, 1)
+		b := startWaiting(t, dir, prof)
+		a.finish(t)
+		if v := state(); v != 1 {
+			t.Fatalf("audit %d after the first of two runs ended; want 1 (the second still runs)", v)
+		}
+		b.finish(t)
+		if v := state(); v != 0 {
+			t.Fatalf("audit %d after both runs ended; want 0 as before", v)
+		}
+		if _, err := os.Stat(auditStateFile); err == nil {
+			t.Errorf("%s left behind", auditStateFile)
+		}
+		if !strings.Contains(a.stderr.String(), "turned on the kernel's audit") {
+			t.Errorf("the first run did not say it turned the audit on: %q", a.stderr.String())
+		}
+	})
+
+	t.Run("killed", func(t *testing.T) {
+		set(0)
+		a := startWaiting(t, dir, prof)
+		waitAudit(t, 1)
+		a.cmd.Process.Signal(syscall.SIGKILL)
+		a.stdin.Write([]byte("x\n")) // the orphaned program ends (and closes stderr)
+		a.stdin.Close()
+		a.cmd.Wait()
+		if v := state(); v != 1 {
+			t.Fatalf("audit %d after a killed run; want 1 (nobody turned it off)", v)
+		}
+		if _, err := os.Stat(auditStateFile); err != nil {
+			t.Fatalf("the state file went with the killed run: %v", err)
+		}
+		c := startWaiting(t, dir, prof)
+		c.finish(t)
+		if v := state(); v != 0 {
+			t.Fatalf("audit %d after the next run ended; want 0 (it cleans up after the killed one)", v)
+		}
+	})
+
+	t.Run("on before", func(t *testing.T) {
+		set(1)
+		a := startWaiting(t, dir, prof)
+		a.finish(t)
+		if v := state(); v != 1 {
+			t.Fatalf("audit %d after a run; it was on before, want 1", v)
+		}
+		if strings.Contains(a.stderr.String(), "turned on the kernel's audit") {
+			t.Errorf("the run claims it turned on an audit that was on: %q", a.stderr.String())
+		}
+	})
+}
+
+type waitingRun struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *bytes.Buffer
+}
+
+// startWaiting starts immunix run on sh -c 'read x': the confined program
+// waits for a line on its standard input.
+func startWaiting(t *testing.T, dir, prof string) *waitingRun {
+	t.Helper()
+	cmd := exec.Command(immunix(t), "run", "--profile", prof, "--", "/bin/sh", "-c", "read x; exit 0")
+	cmd.Dir = dir
+	w := &waitingRun{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = w.stderr
+	var err error
+	if w.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); w.stdin.Close() })
+	// The supervisor holds its lock on the audit once the program runs:
+	// wait for the confined sh to appear as its child.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if children(cmd.Process.Pid) > 0 {
+			return w
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("immunix run started no program: %s", w.stderr.String())
+	return nil
+}
+
+// finish lets the confined program end and waits for immunix run.
+func (w *waitingRun) finish(t *testing.T) {
+	t.Helper()
+	w.stdin.Write([]byte("go\n"))
+	w.stdin.Close()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("immunix run: %v\n%s", err, w.stderr.String())
+	}
+}
+
+func children(pid int) int {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "children"))
+	if err != nil {
+		return 0
+	}
+	return len(strings.Fields(string(data)))
+}
+
+func waitAudit(t *testing.T, want uint32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := enforce.KernelAuditEnabled()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit %d, want %d", v, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func auditdRunning() bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == "auditd" {
+			return true
+		}
+	}
+	return false
+}

@@ -11,7 +11,9 @@
 #   2. Go: make sure a Go >= the module's version is on PATH (bookworm-backports
 #      from the machine's own mirror when Debian's is too old).
 #   3. build immunix, immunix-cc and immunix-c++ (a hard link) into
-#      ROOT/usr/bin. --no-go-build BINDIR copies them from BINDIR instead.
+#      ROOT/usr/bin, and immunix-tools (which immunix execs for check and
+#      learn) into ROOT/usr/lib/immunix. --no-go-build BINDIR copies them
+#      from BINDIR instead.
 #   4. masquerade farm ROOT/usr/lib/immunix/bin: one relative symlink to
 #      ../../../bin/immunix-cc for every compiler driver name found in /usr/bin
 #      (cc, c++, gcc, g++, clang, clang++, their versioned names and the
@@ -100,11 +102,14 @@ fi
 
 # 3. The binaries.
 bindir=$root/usr/bin
-mkdir -p "$bindir"
+toolsdir=$root/usr/lib/immunix
+mkdir -p "$bindir" "$toolsdir"
 if [ -n "$prebuilt" ]; then
   install -m 0755 "$prebuilt/immunix" "$prebuilt/immunix-cc" "$bindir/"
+  install -m 0755 "$prebuilt/immunix-tools" "$toolsdir/"
 else
   (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$bindir/" ./cmd/immunix ./cmd/immunix-cc)
+  (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$toolsdir/immunix-tools" ./cmd/immunix-tools)
 fi
 ln -f "$bindir/immunix-cc" "$bindir/immunix-c++"
 

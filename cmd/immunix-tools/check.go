@@ -11,13 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/check"
+	"github.com/immunix/immunix/internal/cli"
 )
 
 func init() {
-	register(command{
-		name:    "check",
-		summary: "prove what each binary carries: the CI gate for ELF files, directories, .deb and .rpm",
-		run:     runCheck,
+	registry.Register(cli.Command{
+		Name:    "check",
+		Summary: cli.Summary("check"),
+		Run:     runCheck,
 	})
 }
 
@@ -42,7 +43,7 @@ Properties: %s
 Options:
 %s`
 
-func runCheck(env *Env, args []string) int {
+func runCheck(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	level := fs.String("policy", "strong", "policy `LEVEL`: basic, strong or immunix")

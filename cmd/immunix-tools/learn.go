@@ -9,16 +9,17 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/immunix/immunix/internal/cli"
 	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/learn"
 	"github.com/immunix/immunix/subdomain/learn/tracefile"
 )
 
 func init() {
-	register(command{
-		name:    "learn",
-		summary: "learn a program's SubDomain profile by running it under strace",
-		run:     runLearn,
+	registry.Register(cli.Command{
+		Name:    "learn",
+		Summary: cli.Summary("learn"),
+		Run:     runLearn,
 	})
 }
 
@@ -53,7 +54,7 @@ type learnConfig struct {
 	argv      []string
 }
 
-func runLearn(env *Env, args []string) int {
+func runLearn(env *cli.Env, args []string) int {
 	var c learnConfig
 	fs := pflag.NewFlagSet("learn", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -107,7 +108,7 @@ func runLearn(env *Env, args []string) int {
 	return code
 }
 
-func learnMain(env *Env, c *learnConfig) (int, error) {
+func learnMain(env *cli.Env, c *learnConfig) (int, error) {
 	opts := learn.Options{Inherit: c.inherit, GlobMin: c.globMin, GlobMinDepth: c.globDepth, ResolveExec: true}
 	var prof *subdomain.Profile
 	merge := func(p *subdomain.Profile) {

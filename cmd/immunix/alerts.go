@@ -18,13 +18,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/internal/cli"
 )
 
 func init() {
-	register(command{
-		name:    "alerts",
-		summary: "summarise immunix alerts from syslog files or the journal",
-		run:     runAlerts,
+	registry.Register(cli.Command{
+		Name:    "alerts",
+		Summary: "summarise immunix alerts from syslog files or the journal",
+		Run:     runAlerts,
 	})
 }
 
@@ -60,7 +61,7 @@ type alertSummary struct {
 	Groups    []*alertGroup  `json:"groups"`
 }
 
-func runAlerts(env *Env, args []string) int {
+func runAlerts(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("alerts", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	journal := fs.Bool("journal", false, "read the systemd journal (journalctl -o json) instead of files")
@@ -266,7 +267,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad --since %q: want RFC 3339, \"2006-01-02[ 15:04:05]\" or an age such as 24h or 7d", s)
 }
 
-func readLog(env *Env, name string, handle func(string)) error {
+func readLog(env *cli.Env, name string, handle func(string)) error {
 	var r io.Reader
 	if name == "-" {
 		r = env.Stdin

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/immunix/immunix/internal/cli"
 )
 
 func TestParseSince(t *testing.T) {
@@ -44,8 +46,8 @@ func TestAlertsSummary(t *testing.T) {
 	file := filepath.Join(dir, "auth.log")
 	os.WriteFile(file, []byte(log), 0o644)
 	var out, errb bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
-	if code := Main(env, []string{"alerts", "--json", file}); code != 0 {
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if code := registry.Main(env, []string{"alerts", "--json", file}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var sum alertSummary
@@ -65,7 +67,7 @@ func TestAlertsSummary(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	env.Stdin = strings.NewReader(log)
-	if code := Main(env, []string{"alerts", "-"}); code != 0 {
+	if code := registry.Main(env, []string{"alerts", "-"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if !strings.HasPrefix(out.String(), "3 immunix alerts: stackguard 1, subdomain 2\n") || !strings.Contains(out.String(), "read /srv/secret") {
@@ -73,7 +75,7 @@ func TestAlertsSummary(t *testing.T) {
 	}
 	out.Reset()
 	env.Stdin = strings.NewReader(log)
-	if code := Main(env, []string{"alerts", "--since", "2100-01-01", "-"}); code != 0 || out.String() != "no immunix alerts\n" {
+	if code := registry.Main(env, []string{"alerts", "--since", "2100-01-01", "-"}); code != 0 || out.String() != "no immunix alerts\n" {
 		t.Errorf("--since in the future: exit %d\n%s", code, out.String())
 	}
 }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/cachedir"
+	"github.com/immunix/immunix/internal/cli"
 )
 
 func init() {
-	register(command{
-		name:    "guardlib",
-		summary: "build, prebuild or locate the guard runtime archive",
-		run:     runGuardlib,
+	registry.Register(cli.Command{
+		Name:    "guardlib",
+		Summary: "build, prebuild or locate the guard runtime archive",
+		Run:     runGuardlib,
 	})
 }
 
@@ -45,7 +46,7 @@ defaults to %s); immunix-cc then uses them instead of building into its
 cache (%s).
 `
 
-func runGuardlib(env *Env, args []string) int {
+func runGuardlib(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("guardlib", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	var (

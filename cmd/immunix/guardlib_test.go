@@ -7,14 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immunix/immunix/internal/cli"
 	"github.com/immunix/immunix/internal/testenv"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var so, se bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se, Getenv: os.Getenv}
-	code := Main(env, args)
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se, Getenv: os.Getenv}
+	code := registry.Main(env, args)
 	return code, so.String(), se.String()
 }
 

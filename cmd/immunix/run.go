@@ -8,15 +8,16 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/internal/cli"
 	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/enforce"
 )
 
 func init() {
-	register(command{
-		name:    "run",
-		summary: "run a program confined by its SubDomain profile (Landlock + seccomp)",
-		run:     runRun,
+	registry.Register(cli.Command{
+		Name:    "run",
+		Summary: "run a program confined by its SubDomain profile (Landlock + seccomp)",
+		Run:     runRun,
 	})
 }
 
@@ -36,7 +37,7 @@ access outside the profile is alerted.
 Options:
 `
 
-func runRun(env *Env, args []string) int {
+func runRun(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	profile := fs.StringP("profile", "p", "", "the SubDomain `PROFILE` to enforce (required)")

@@ -69,8 +69,9 @@ func ModuleRoot(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// Binaries builds immunix-cc, immunix-c++ (a copy, as installed) and immunix
-// once per test process into a temporary directory and returns it. The
+// Binaries builds immunix-cc, immunix-c++ (a copy, as installed), immunix
+// and immunix-tools (which immunix execs for check and learn, found next
+// to it) once per test process into a temporary directory and returns it. The
 // directory is left for the OS to clean: it is shared by every test.
 func Binaries(t testing.TB) string {
 	t.Helper()
@@ -81,7 +82,7 @@ func Binaries(t testing.TB) string {
 			return
 		}
 		root := ModuleRoot(t)
-		cmd := exec.Command("go", "build", "-o", dir, "./cmd/immunix-cc", "./cmd/immunix")
+		cmd := exec.Command("go", "build", "-o", dir, "./cmd/immunix-cc", "./cmd/immunix", "./cmd/immunix-tools")
 		cmd.Dir = root
 		// As installed (scripts/install.sh): static, without cgo.
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -1,9 +1,3 @@
-// The runtime's cgroup CPU-limit lookup at start-up (0.1 ms) is skipped:
-// nothing in this binary sizes work by GOMAXPROCS (immunix check's worker
-// pool is in immunix-tools, which keeps the default).
-
-//go:debug containermaxprocs=0
-
 // Command immunix is the immunix toolchain's front door: SubDomain
 // confinement (run, alerts), the guard runtime (guardlib), and, through
 // immunix-tools, the CI gate (check) and profile learning (learn). Each

@@ -320,3 +320,50 @@ func seccompChild(spec string) {
 	os.Stderr.WriteString("exec probe: " + err.Error() + "\n")
 	os.Exit(1)
 }
+
+// TestFilterExhaustive runs every call number of each ABI through the
+// filter, for several granted sets (one splitting a range of consecutive
+// numbers), against the table.
+func TestFilterExhaustive(t *testing.T) {
+	all := subdomain.DangerousSyscalls
+	without := func(names ...string) []string {
+		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return slices.Contains(names, s) })
+	}
+	for _, blocked := range [][]string{all, without("keyctl"), without("reboot", "mount"), without("fsopen", "open_tree"), {"ptrace"}, nil} {
+		raw, err := buildFilter(blocked, tableX8664, []archTable{tableI386})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, _ := bpf.Disassemble(raw)
+		vm, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tab := range []archTable{tableX8664, tableI386} {
+			want := map[uint32]bool{}
+			for _, c := range tab.calls {
+				if slices.Contains(blocked, c.name) {
+					want[c.nr] = true
+				}
+			}
+			for nr := uint32(0); nr < 1024; nr++ {
+				exp := uint32(retAllow)
+				if want[nr] {
+					exp = retEPERM
+				}
+				got, err := vm.Run(seccompData(tab.audit, nr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if uint32(got) != exp {
+					t.Fatalf("blocking %v: %s call %d gets %#x, want %#x", blocked, tab.name, nr, uint32(got), exp)
+				}
+			}
+		}
+		if got, _ := vm.Run(seccompData(unix.AUDIT_ARCH_X86_64, 0|x32SyscallBit)); uint32(got) != retEPERM {
+			t.Errorf("blocking %v: x32 read gets %#x", blocked, uint32(got))
+		}
+	}
+	raw, _ := buildFilter(all, tableX8664, []archTable{tableI386})
+	t.Logf("filter for every dangerous call: %d instructions", len(raw))
+}

@@ -209,6 +209,15 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		// Parse checks patterns without compiling them: every pattern it
+		// accepts must compile for Match.
+		p.Walk(func(q *Profile) {
+			for _, r := range q.Rules {
+				if _, err := compileGlob(r.Path); err != nil {
+					t.Fatalf("accepted pattern %q does not compile: %v", r.Path, err)
+				}
+			}
+		})
 		var out bytes.Buffer
 		if err := Format(&out, p); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package formatguard
 
 import (
-	"bytes"
 	"flag"
 	"io/fs"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/immunix/immunix/formatguard/internal/headergen"
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated wrapper headers in include/")
@@ -67,18 +67,7 @@ func TestHeadersGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update && hash != HeadersHash {
-		src, err := os.ReadFile("embed.go")
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := []byte(`const HeadersHash = "` + HeadersHash + `"`)
-		if !bytes.Contains(src, old) {
-			t.Fatalf("embed.go: no line %s", old)
-		}
-		src = bytes.Replace(src, old, []byte(`const HeadersHash = "`+hash+`"`), 1)
-		if err := os.WriteFile("embed.go", src, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.RewriteStringConst(t, "embed.go", "HeadersHash", HeadersHash, hash)
 	} else if hash != HeadersHash {
 		t.Errorf("HeadersHash is %s, the embedded headers hash to %s: run go test ./formatguard -run TestHeadersGenerated -update", HeadersHash, hash)
 	}

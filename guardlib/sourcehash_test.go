@@ -1,10 +1,10 @@
 package guardlib
 
 import (
-	"bytes"
 	"flag"
-	"os"
 	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite sourcehash.go with the runtime sources' current hash")
@@ -14,21 +14,11 @@ func TestSourcesHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h == sourcesHash {
-		return
-	}
-	if !*update {
+	switch {
+	case h == sourcesHash:
+	case *update:
+		testenv.RewriteStringConst(t, "sourcehash.go", "sourcesHash", sourcesHash, h)
+	default:
 		t.Fatalf("sourcesHash is %s, the embedded runtime sources and flags hash to %s: run go test ./guardlib -run TestSourcesHash -update", sourcesHash, h)
-	}
-	src, err := os.ReadFile("sourcehash.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := []byte(`const sourcesHash = "` + sourcesHash + `"`)
-	if !bytes.Contains(src, old) {
-		t.Fatalf("sourcehash.go: no line %s", old)
-	}
-	if err := os.WriteFile("sourcehash.go", bytes.Replace(src, old, []byte(`const sourcesHash = "`+h+`"`), 1), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -181,13 +181,18 @@ func BenchmarkRunStartup(b *testing.B) {
 	b.ReportMetric((a-d).Seconds()*1e3, "added-ms")
 	b.ReportMetric((n-d).Seconds()*1e3, "added-no-audit-ms")
 	// The floor: starting the immunix binary at all (Go runtime and the
-	// package initialisers of every subcommand) against the stamp program.
-	var ver, plain []time.Duration
+	// package initialisers of what it links) against the stamp program;
+	// and immunix-tools, which links check and learn: what immunix would
+	// cost to start were they still in it.
+	tools := filepath.Join(filepath.Dir(bin), "immunix-tools")
+	var ver, toolsVer, plain []time.Duration
 	for i := 0; i < b.N*20; i++ {
 		plain = append(plain, wall(b, stamp))
 		ver = append(ver, wall(b, bin, "--version"))
+		toolsVer = append(toolsVer, wall(b, tools, "--version"))
 	}
 	b.ReportMetric((median(ver)-median(plain)).Seconds()*1e3, "immunix-version-added-ms")
+	b.ReportMetric((median(toolsVer)-median(plain)).Seconds()*1e3, "tools-version-added-ms")
 }
 
 func median(d []time.Duration) time.Duration {

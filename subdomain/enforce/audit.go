@@ -130,7 +130,8 @@ func (a *Audit) Close() (disabled bool, err error) {
 // that was on before (auditd, the admin) has no state file and is never
 // turned off.
 type auditHold struct {
-	lock  *os.File
+	lock  int // fd of STATEDIR/audit.lock (not an *os.File: no poller)
+	path  string
 	state string
 }
 
@@ -141,20 +142,21 @@ func holdAudit(dir string) (*auditHold, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit state: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "audit.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	path := filepath.Join(dir, "audit.lock")
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("audit state: %w", err)
+		return nil, fmt.Errorf("audit state: open %s: %w", path, err)
 	}
-	if err := flock(f, unix.LOCK_SH); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit state: lock %s: %w", f.Name(), err)
+	if err := flock(fd, unix.LOCK_SH); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("audit state: lock %s: %w", path, err)
 	}
-	return &auditHold{lock: f, state: filepath.Join(dir, "audit-enabled-by-immunix")}, nil
+	return &auditHold{lock: fd, path: path, state: filepath.Join(dir, "audit-enabled-by-immunix")}, nil
 }
 
-func flock(f *os.File, how int) error {
+func flock(fd, how int) error {
 	for {
-		err := unix.Flock(int(f.Fd()), how)
+		err := unix.Flock(fd, how)
 		if err != unix.EINTR {
 			return err
 		}
@@ -171,7 +173,7 @@ func (h *auditHold) markEnabled() error {
 
 // release ends this run's hold; see auditHold.
 func (h *auditHold) release(a *Audit) (bool, error) {
-	defer h.lock.Close()
+	defer unix.Close(h.lock)
 	// flock converts shared to exclusive by dropping the shared lock
 	// first: a run starting meanwhile takes its shared lock and then owns
 	// the clean-up.
@@ -179,7 +181,7 @@ func (h *auditHold) release(a *Audit) (bool, error) {
 		if err == unix.EWOULDBLOCK {
 			return false, nil // another run still needs the audit
 		}
-		return false, fmt.Errorf("audit state: lock %s: %w", h.lock.Name(), err)
+		return false, fmt.Errorf("audit state: lock %s: %w", h.path, err)
 	}
 	if _, err := os.Stat(h.state); err != nil {
 		return false, nil // the audit was on before any immunix run

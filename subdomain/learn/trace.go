@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/immunix/immunix/subdomain"
 )
@@ -76,6 +77,7 @@ type Parser struct {
 	SkipLookups bool
 
 	procs    map[int]*proc
+	table    map[string]syscallInfo // syscallTable(), looked up once
 	errnames map[string]string
 	line     int
 	lastPID  int
@@ -243,7 +245,10 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		return
 	}
 	p.Calls++
-	sc, ok := syscalls[string(name)]
+	if p.table == nil {
+		p.table = syscallTable()
+	}
+	sc, ok := p.table[string(name)]
 	if !ok {
 		return
 	}
@@ -917,39 +922,44 @@ type syscallInfo struct {
 	dangerous bool
 }
 
-var syscalls = func() map[string]syscallInfo {
-	m := make(map[string]syscallInfo, len(syscallKinds))
-	for name, k := range syscallKinds {
+// syscallTable is built on first use, not at start-up: immunix run links
+// this package (complain mode) and should not pay for it otherwise.
+var syscallTable = sync.OnceValue(func() map[string]syscallInfo {
+	kinds := syscallKinds()
+	m := make(map[string]syscallInfo, len(kinds))
+	for name, k := range kinds {
 		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.IsDangerous(name)}
 	}
 	return m
-}()
+})
 
-var syscallKinds = map[string]int{
-	"open": kOpen, "openat": kOpenat, "openat2": kOpenat2, "creat": kCreat,
-	"stat": kStat, "lstat": kStat, "stat64": kStat, "lstat64": kStat, "access": kStat,
-	"readlink": kStat, "statfs": kStat, "statfs64": kStat, "getxattr": kStat, "lgetxattr": kStat,
-	"listxattr": kStat, "llistxattr": kStat, "utime": kChmod, "utimes": kChmod,
-	"newfstatat": kStatat, "fstatat64": kStatat, "statx": kStatat, "faccessat": kStatat,
-	"faccessat2": kStatat, "readlinkat": kStatat, "futimesat": kChmodat, "utimensat": kChmodat,
-	"execve": kExecve, "execveat": kExecveat,
-	"chdir": kChdir, "fchdir": kFchdir, "chroot": kMount,
-	"mkdir": kMkdir, "mkdirat": kMkdirat, "rmdir": kRmdir,
-	"unlink": kUnlink, "unlinkat": kUnlinkat,
-	"rename": kRename, "renameat": kRenameat, "renameat2": kRenameat,
-	"link": kLink, "linkat": kLinkat, "symlink": kSymlink, "symlinkat": kSymlinkat,
-	"chmod": kChmod, "chown": kChmod, "lchown": kChmod, "chown32": kChmod, "lchown32": kChmod,
-	"truncate": kChmod, "truncate64": kChmod, "setxattr": kChmod, "lsetxattr": kChmod,
-	"removexattr": kChmod, "lremovexattr": kChmod,
-	"fchmodat": kChmodat, "fchmodat2": kChmodat, "fchownat": kChmodat,
-	"fchmod": kFdWrite, "fchown": kFdWrite, "fchown32": kFdWrite, "ftruncate": kFdWrite,
-	"ftruncate64": kFdWrite, "fsetxattr": kFdWrite, "fremovexattr": kFdWrite,
-	"mknod": kMknod, "mknodat": kMknodat,
-	"mmap": kMmap, "mmap2": kMmap,
-	"mount": kMount, "umount2": kStat, "umount": kStat, "pivot_root": kStat,
-	"swapon": kStat, "swapoff": kStat, "acct": kStat,
-	"bind": kBind, "connect": kConnect,
-	"clone": kClone, "clone3": kClone, "fork": kClone, "vfork": kClone,
-	"ptrace": kOther, "reboot": kOther, "init_module": kOther, "finit_module": kOther,
-	"delete_module": kOther, "kexec_load": kOther, "kexec_file_load": kOther,
+func syscallKinds() map[string]int {
+	return map[string]int{
+		"open": kOpen, "openat": kOpenat, "openat2": kOpenat2, "creat": kCreat,
+		"stat": kStat, "lstat": kStat, "stat64": kStat, "lstat64": kStat, "access": kStat,
+		"readlink": kStat, "statfs": kStat, "statfs64": kStat, "getxattr": kStat, "lgetxattr": kStat,
+		"listxattr": kStat, "llistxattr": kStat, "utime": kChmod, "utimes": kChmod,
+		"newfstatat": kStatat, "fstatat64": kStatat, "statx": kStatat, "faccessat": kStatat,
+		"faccessat2": kStatat, "readlinkat": kStatat, "futimesat": kChmodat, "utimensat": kChmodat,
+		"execve": kExecve, "execveat": kExecveat,
+		"chdir": kChdir, "fchdir": kFchdir, "chroot": kMount,
+		"mkdir": kMkdir, "mkdirat": kMkdirat, "rmdir": kRmdir,
+		"unlink": kUnlink, "unlinkat": kUnlinkat,
+		"rename": kRename, "renameat": kRenameat, "renameat2": kRenameat,
+		"link": kLink, "linkat": kLinkat, "symlink": kSymlink, "symlinkat": kSymlinkat,
+		"chmod": kChmod, "chown": kChmod, "lchown": kChmod, "chown32": kChmod, "lchown32": kChmod,
+		"truncate": kChmod, "truncate64": kChmod, "setxattr": kChmod, "lsetxattr": kChmod,
+		"removexattr": kChmod, "lremovexattr": kChmod,
+		"fchmodat": kChmodat, "fchmodat2": kChmodat, "fchownat": kChmodat,
+		"fchmod": kFdWrite, "fchown": kFdWrite, "fchown32": kFdWrite, "ftruncate": kFdWrite,
+		"ftruncate64": kFdWrite, "fsetxattr": kFdWrite, "fremovexattr": kFdWrite,
+		"mknod": kMknod, "mknodat": kMknodat,
+		"mmap": kMmap, "mmap2": kMmap,
+		"mount": kMount, "umount2": kStat, "umount": kStat, "pivot_root": kStat,
+		"swapon": kStat, "swapoff": kStat, "acct": kStat,
+		"bind": kBind, "connect": kConnect,
+		"clone": kClone, "clone3": kClone, "fork": kClone, "vfork": kClone,
+		"ptrace": kOther, "reboot": kOther, "init_module": kOther, "finit_module": kOther,
+		"delete_module": kOther, "kexec_load": kOther, "kexec_file_load": kOther,
+	}
 }

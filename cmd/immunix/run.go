@@ -29,7 +29,9 @@ offers), and a seccomp filter refuses SubDomain's dangerous system calls
 (mount, mknod, ptrace, module loading, reboot, ...) unless the profile
 grants them with "syscall NAME". Denials the kernel audits (Landlock ABI
 7+, seccomp) become "subdomain" alerts in syslog; immunix run then stays
-as CMD's parent to read them, else it execs CMD.
+as CMD's parent to read them (turning the kernel's audit on if it is off;
+the last concurrent immunix run to end turns it off again), else it execs
+CMD. CMD's exit status is immunix run's (128+N if signal N killed it).
 
 With --complain nothing is blocked: CMD runs under strace and every
 access outside the profile is alerted.

@@ -12,6 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// auditBufSize holds the largest audit record (MAX_AUDIT_MESSAGE_LENGTH,
+// 8970 bytes) with its netlink header.
+const auditBufSize = 8970 + 16
+
 // Audit record types immunix reads.
 const (
 	auditGet            = 1000
@@ -217,7 +221,7 @@ func (a *Audit) request(typ uint16, payload []byte) ([]byte, error) {
 	if err := a.send(typ, unix.NLM_F_REQUEST|unix.NLM_F_ACK, payload); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 8192)
+	buf := make([]byte, 2048) // replies to AUDIT_GET and acks: < 100 bytes
 	for {
 		n, _, err := unix.Recvfrom(a.ctl, buf, 0)
 		if err != nil {

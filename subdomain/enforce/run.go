@@ -137,26 +137,6 @@ func execError(op, path string, err error) error {
 // denials into alerts until it has exited and every record it caused has
 // been read.
 func (r *Runner) supervise(aud *Audit, path string, argv, env []string) (int, error) {
-	records := make(chan Record, 256)
-	go func() {
-		buf := make([]byte, 1<<16)
-		for {
-			recs, err := aud.Read(buf)
-			if err != nil {
-				if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
-					continue
-				}
-				close(records)
-				return
-			}
-			for _, rec := range recs {
-				switch rec.Type {
-				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUser, auditUserMsg:
-					records <- rec
-				}
-			}
-		}
-	}()
 	// Restrict one locked thread and fork the program from it with
 	// syscall.ForkExec (os/exec would first fork a throw-away child to
 	// probe for pidfd support: 0.3 ms). The goroutine then ends still
@@ -189,6 +169,29 @@ func (r *Runner) supervise(aud *Audit, path string, argv, env []string) (int, er
 	if st.err != nil {
 		return 126, execError("start", path, st.err)
 	}
+	// Read the records only now: those the program causes wait in the
+	// socket, which joined the multicast group before the fork, and
+	// nothing the reader allocates delays the program's start.
+	records := make(chan Record, 256)
+	go func() {
+		buf := make([]byte, auditBufSize)
+		for {
+			recs, err := aud.Read(buf)
+			if err != nil {
+				if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
+					continue
+				}
+				close(records)
+				return
+			}
+			for _, rec := range recs {
+				switch rec.Type {
+				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUser, auditUserMsg:
+					records <- rec
+				}
+			}
+		}
+	}()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)

@@ -1,6 +1,9 @@
 package subdomain
 
 import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,4 +35,93 @@ func TestInterpreters(t *testing.T) {
 	if got := Interpreters(filepath.Join(dir, "missing")); got != nil {
 		t.Errorf("Interpreters(missing) = %v", got)
 	}
+}
+
+// elfHeader builds a minimal ELF file (class 1 or 2, little-endian) with
+// one PT_INTERP program header naming interp.
+func elfHeader(class byte, interp string) []byte {
+	b := make([]byte, 256)
+	copy(b, "\x7fELF")
+	b[4], b[5], b[6] = class, 1, 1
+	le := binary.LittleEndian
+	if class == 2 {
+		le.PutUint16(b[0x10:], 2)    // ET_EXEC
+		le.PutUint16(b[0x12:], 0x3e) // x86-64
+		le.PutUint32(b[0x14:], 1)
+		le.PutUint64(b[0x20:], 64) // phoff
+		le.PutUint16(b[0x34:], 64) // ehsize
+		le.PutUint16(b[0x36:], 56) // phentsize
+		le.PutUint16(b[0x38:], 1)  // phnum
+		le.PutUint32(b[64:], 3)    // PT_INTERP
+		le.PutUint64(b[64+8:], 200)
+		le.PutUint64(b[64+32:], uint64(len(interp)+1))
+	} else {
+		le.PutUint16(b[0x10:], 2)
+		le.PutUint16(b[0x12:], 3) // i386
+		le.PutUint32(b[0x14:], 1)
+		le.PutUint32(b[0x1c:], 52) // phoff
+		le.PutUint16(b[0x28:], 52) // ehsize
+		le.PutUint16(b[0x2a:], 32) // phentsize
+		le.PutUint16(b[0x2c:], 1)  // phnum
+		le.PutUint32(b[52:], 3)
+		le.PutUint32(b[52+4:], 200)
+		le.PutUint32(b[52+16:], uint32(len(interp)+1))
+	}
+	copy(b[200:], interp)
+	return b
+}
+
+func TestELFInterp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+		ok   bool
+	}{
+		{"elf64", elfHeader(2, "/lib64/ld-linux-x86-64.so.2"), "/lib64/ld-linux-x86-64.so.2", true},
+		{"elf32", elfHeader(1, "/lib/ld-linux.so.2"), "/lib/ld-linux.so.2", true},
+		{"bad class", func() []byte { b := elfHeader(2, "/x"); b[4] = 9; return b }(), "", false},
+		{"truncated", elfHeader(2, "/x")[:100], "", false},
+		{"not elf", []byte("#!/bin/sh\n"), "", false},
+	} {
+		head := tc.data[:min(256, len(tc.data))]
+		got, ok := elfInterp(bytes.NewReader(tc.data), head)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: elfInterp = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// FuzzELFInterp: wherever debug/elf reads a PT_INTERP of a sane size,
+// elfInterp reads the same.
+func FuzzELFInterp(f *testing.F) {
+	f.Add(elfHeader(2, "/lib64/ld-linux-x86-64.so.2"))
+	f.Add(elfHeader(1, "/lib/ld-linux.so.2"))
+	if data, err := os.ReadFile("/usr/bin/true"); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		head := data[:min(256, len(data))]
+		got, ok := elfInterp(bytes.NewReader(data), head)
+		ef, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil || len(head) < 64 {
+			return
+		}
+		for _, p := range ef.Progs {
+			if p.Type != elf.PT_INTERP {
+				continue
+			}
+			if len(ef.Progs) > 1024 || p.Filesz == 0 || p.Filesz > 4096 || p.Off > 1<<40 {
+				return
+			}
+			want := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(want, 0); err != nil {
+				return
+			}
+			if w := string(bytes.TrimRight(want, "\x00")); !ok || got != w {
+				t.Fatalf("elfInterp = %q, %v; debug/elf reads %q", got, ok, w)
+			}
+			return
+		}
+	})
 }

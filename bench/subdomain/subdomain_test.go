@@ -168,13 +168,22 @@ func BenchmarkRunStartup(b *testing.B) {
 	if out, err := exec.Command(bin, "learn", "-o", prof, "--", stamp).CombinedOutput(); err != nil {
 		b.Fatalf("learn: %v\n%s", err, out)
 	}
-	var direct, audit, noAudit []time.Duration
+	// IMMUNIX_BENCH_BASELINE=PATH: another immunix binary (an older
+	// commit's) measured in the same alternation, audit mode.
+	baseline := os.Getenv("IMMUNIX_BENCH_BASELINE")
+	var direct, audit, noAudit, base []time.Duration
 	for i := 0; i < b.N*20; i++ {
 		direct = append(direct, startLatency(b, []string{stamp}))
 		audit = append(audit, startLatency(b, []string{bin, "run", "--profile", prof, "--", stamp}))
 		noAudit = append(noAudit, startLatency(b, []string{bin, "run", "--no-audit", "--profile", prof, "--", stamp}))
+		if baseline != "" {
+			base = append(base, startLatency(b, []string{baseline, "run", "--profile", prof, "--", stamp}))
+		}
 	}
 	d, a, n := median(direct), median(audit), median(noAudit)
+	if baseline != "" {
+		b.ReportMetric((median(base)-d).Seconds()*1e3, "baseline-added-ms")
+	}
 	b.ReportMetric(d.Seconds()*1e3, "direct-ms")
 	b.ReportMetric(a.Seconds()*1e3, "run-ms")
 	b.ReportMetric(n.Seconds()*1e3, "run-no-audit-ms")

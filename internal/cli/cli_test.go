@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestMain_Dispatch(t *testing.T) {
+func TestDispatch(t *testing.T) {
 	var reg Registry
 	var got []string
 	reg.Register(Command{Name: "run", Summary: "run it", Run: func(env *Env, args []string) int {

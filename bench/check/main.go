@@ -2,7 +2,7 @@
 // hardening-check and checksec on the same set of ELF files, in the same
 // run, and lists where their verdicts differ on the properties they share.
 //
-//	go build -o /tmp/immunix ./cmd/immunix
+//	go build -o /tmp/ ./cmd/immunix ./cmd/immunix-tools # immunix execs immunix-tools for check
 //	go run ./bench/check -immunix /tmp/immunix /usr/bin /usr/lib/x86_64-linux-gnu
 //
 // It prints Markdown: the timings (files per second and the ratios) and

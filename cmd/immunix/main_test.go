@@ -29,6 +29,7 @@ func TestLean(t *testing.T) {
 		"golang.org/x/arch",
 		"github.com/elastic/go-seccomp-bpf",
 		"encoding/xml",
+		"compress/gzip",
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, h := range heavy {

@@ -1,10 +1,10 @@
 // Package cli is the subcommand registry shared by immunix's two
-// front-end binaries. The lean immunix serves run, alerts, guardlib, help
-// and version itself and execs immunix-tools (found next to it, or in
-// PREFIX/lib/immunix/) for check and learn, whose packages (ELF
-// disassembly, package readers, compressors) would otherwise be loaded and
-// initialised by every immunix run; the split is the way git execs its
-// git-* helpers. Both binaries share this package, so usage, help and
+// front-end binaries. The lean immunix serves run, guardlib, help and
+// version itself and execs immunix-tools (found next to it, or in
+// PREFIX/lib/immunix/) for alerts, check and learn, whose packages (ELF
+// disassembly, package readers, compressors, log readers) would otherwise
+// be loaded and initialised by every immunix run; the split is the way
+// git execs its git-* helpers. Both binaries share this package, so usage, help and
 // errors read the same whichever binary prints them.
 //
 //	var reg cli.Registry
@@ -66,6 +66,7 @@ const ToolsName = "immunix-tools"
 // Tools are the subcommands immunix-tools serves, with the summaries the
 // lean immunix lists for them.
 var Tools = []Command{
+	{Name: "alerts", Summary: "summarise immunix alerts from syslog files or the journal"},
 	{Name: "check", Summary: "prove what each binary carries: the CI gate for ELF files, directories, .deb and .rpm"},
 	{Name: "learn", Summary: "learn a program's SubDomain profile by running it under strace"},
 }

@@ -24,7 +24,7 @@ import (
 func init() {
 	registry.Register(cli.Command{
 		Name:    "alerts",
-		Summary: "summarise immunix alerts from syslog files or the journal",
+		Summary: cli.Summary("alerts"),
 		Run:     runAlerts,
 	})
 }

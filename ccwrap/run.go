@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/immunix/immunix/guardlib"
+	"github.com/immunix/immunix/internal/childwait"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
 	"golang.org/x/sys/unix"
@@ -419,7 +420,7 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
 	}
-	ws, err := waitChild(pid, pidfd)
+	ws, err := childwait.Wait(pid, pidfd)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("wait for %s: %w", argv[0], err)
 	}
@@ -441,47 +442,6 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 		return 128 + int(ws.Signal()), nil, nil, nil
 	}
 	return ws.ExitStatus(), out, errb, nil
-}
-
-// waitChild waits for the child pid to exit. With its pidfd (Linux 5.3+)
-// the goroutine parks in the runtime's poller until the pidfd turns
-// readable: every scheduler slot is then idle, so the runtime's monitor
-// thread sleeps while the compiler runs. A thread blocked in wait4
-// instead keeps a slot busy, and the monitor then wakes every few tens of
-// microseconds and signals it (SIGURG) for the whole compile: about 75
-// context switches and 1 ms of CPU per small compile, measured.
-func waitChild(pid, pidfd int) (syscall.WaitStatus, error) {
-	var ws syscall.WaitStatus
-	reap := func(flags int) (bool, error) {
-		for {
-			n, err := syscall.Wait4(pid, &ws, flags, nil)
-			if err == syscall.EINTR {
-				continue
-			}
-			return n == pid, err
-		}
-	}
-	if pidfd >= 0 {
-		if err := syscall.SetNonblock(pidfd, true); err == nil {
-			f := os.NewFile(uintptr(pidfd), "pidfd")
-			defer f.Close()
-			if rc, err := f.SyscallConn(); err == nil {
-				var werr error
-				err := rc.Read(func(uintptr) bool {
-					var done bool
-					done, werr = reap(syscall.WNOHANG)
-					return done || werr != nil
-				})
-				if err == nil {
-					return ws, werr
-				}
-			}
-		} else {
-			syscall.Close(pidfd)
-		}
-	}
-	_, err := reap(0)
-	return ws, err
 }
 
 // writesStdout reports whether the compiler's result goes to stdout.

@@ -371,8 +371,9 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 // writes directly: no pipes, no copying goroutines. A child killed by a
 // signal makes immunix-cc die of the same signal.
 func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
-	// Plain fork/exec and wait4: no pipes, no goroutines copying output,
-	// no pidfd polling; the child writes straight into memory files.
+	// Plain fork/exec and a wait parked on the child's pidfd
+	// (internal/childwait): no pipes, no goroutines copying output; the
+	// child writes straight into memory files.
 	files := make([]uintptr, 3)
 	in := os.Stdin
 	if f, ok := j.e.Stdin.(*os.File); ok {

@@ -8,9 +8,9 @@ import (
 )
 
 // TestServesTools: immunix-tools serves exactly the commands the lean
-// immunix forwards to it.
+// immunix forwards to it, and run (for run --complain).
 func TestServesTools(t *testing.T) {
-	var want []string
+	want := []string{"run"}
 	for _, c := range cli.Tools {
 		want = append(want, c.Name)
 	}

@@ -23,7 +23,7 @@ func TestLean(t *testing.T) {
 	}
 	heavy := []string{
 		"github.com/immunix/immunix/check",
-		"github.com/immunix/immunix/subdomain/learn/tracefile",
+		"github.com/immunix/immunix/subdomain/learn",
 		"github.com/klauspost/compress",
 		"github.com/ulikunitz/xz",
 		"golang.org/x/arch",
@@ -97,6 +97,8 @@ func TestForward(t *testing.T) {
 			filepath.Join(prefix, "lib", "immunix", "immunix-tools"), []string{"immunix-tools", "check"}, 0, ""},
 		{"help check", filepath.Join(side, "immunix"), []string{"help", "check"},
 			filepath.Join(side, "immunix-tools"), []string{"immunix-tools", "check", "--help"}, 0, ""},
+		{"run --complain", filepath.Join(side, "immunix"), []string{"run", "--complain", "-p", "x.sd", "--", "true"},
+			filepath.Join(side, "immunix-tools"), []string{"immunix-tools", "run", "--complain", "-p", "x.sd", "--", "true"}, 0, ""},
 		{"missing", filepath.Join(none, "immunix"), []string{"check", "x"}, "", nil, cli.ExitNoTools, "immunix check: immunix-tools not found"},
 	} {
 		var gotPath string

@@ -42,13 +42,8 @@ Options:
 func runRun(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	profile := fs.StringP("profile", "p", "", "the SubDomain `PROFILE` to enforce (required)")
-	complain := fs.Bool("complain", false, "do not block: run under strace and alert every access outside the profile")
-	noAudit := fs.Bool("no-audit", false, "do not read the kernel's audit records: exec CMD directly, denials are not alerted")
-	sock := fs.String("syslog-socket", "", "send alerts to this syslog `SOCKET` (default $IMMUNIX_SYSLOG_SOCKET, else /dev/log)")
-	plan := fs.Bool("plan", false, "print the Landlock rules and seccomp list the profile compiles to, and exit")
-	verbose := fs.BoolP("verbose", "v", false, "print every note on what Landlock cannot enforce of the profile")
-	help := fs.BoolP("help", "h", false, "show this help")
+	var o cli.RunOptions
+	o.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, runUsage)
 		fs.PrintDefaults()
@@ -56,38 +51,43 @@ func runRun(env *cli.Env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *help {
+	if o.Help {
 		fmt.Fprint(env.Stdout, runUsage)
 		fs.SetOutput(env.Stdout)
 		fs.PrintDefaults()
 		return 0
 	}
 	argv := fs.Args()
-	if *profile == "" {
+	if o.Profile == "" {
 		env.Errorf("run", "--profile is required")
 		return 2
 	}
-	if len(argv) == 0 && !*plan {
+	if len(argv) == 0 && !o.Plan {
 		env.Errorf("run", "no command: give -- CMD [ARGS...]")
 		return 2
 	}
-	data, err := os.ReadFile(*profile)
+	if o.Complain {
+		// Complain mode runs the strace learner, which this binary does
+		// not link: immunix-tools serves it, with the same arguments.
+		return cli.Forward(env, "run", args)
+	}
+	data, err := os.ReadFile(o.Profile)
 	if err != nil {
 		env.Errorf("run", "read profile: %v", err)
 		return 1
 	}
-	prof, err := subdomain.Parse(*profile, data)
+	prof, err := subdomain.Parse(o.Profile, data)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
-	socket := *sock
+	socket := o.SyslogSocket
 	if socket == "" && env.Getenv != nil {
 		socket = env.Getenv(alert.SocketEnv)
 	}
 	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
 	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
-	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: *noAudit, Notef: notef}
+	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit, Notef: notef}
 	if f, ok := env.Stdin.(*os.File); ok {
 		r.Stdin = f
 	}
@@ -97,32 +97,18 @@ func runRun(env *cli.Env, args []string) int {
 	if f, ok := env.Stderr.(*os.File); ok {
 		r.Stderr = f
 	}
-	if *complain {
-		code, c, err := r.Complain(argv)
-		if err != nil {
-			env.Errorf("run", "%v", err)
-			if code == 0 {
-				code = 1
-			}
-			return code
-		}
-		if c.Violations > 0 {
-			env.Errorf("run", "complain mode: %d accesses outside %s (alerted)", c.Violations, *profile)
-		}
-		return code
-	}
 	pl, err := enforce.Compile(prof, enforce.KernelABI())
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
 	r.Plan = pl
-	if *plan {
+	if o.Plan {
 		fmt.Fprint(env.Stdout, pl.String())
 		return 0
 	}
 	for _, n := range pl.Notes {
-		if *verbose || strings.HasPrefix(n, "kernel ") {
+		if o.Verbose || strings.HasPrefix(n, "kernel ") {
 			notef("note: %s", n)
 		}
 	}

@@ -109,7 +109,7 @@ func (r *Registry) Forward(cmds ...Command) {
 	for _, c := range cmds {
 		name := c.Name
 		r.Register(Command{Name: name, Summary: c.Summary, Run: func(env *Env, args []string) int {
-			return forward(env, name, args)
+			return Forward(env, name, args)
 		}})
 	}
 }
@@ -185,7 +185,9 @@ func FindTools(exe string) (string, error) {
 	return "", fmt.Errorf("%s not found (looked for %s and %s): reinstall immunix", ToolsName, candidates[0], candidates[1])
 }
 
-func forward(env *Env, name string, args []string) int {
+// Forward execs immunix-tools NAME ARGS (see FindTools) and returns only
+// when that fails (exit ExitNoTools), or when a test's Env.Exec returns.
+func Forward(env *Env, name string, args []string) int {
 	exe := env.Executable
 	if exe == "" {
 		var err error

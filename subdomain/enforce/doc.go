@@ -3,8 +3,9 @@
 // with Notes saying what it cannot enforce), a seccomp filter refusing
 // SubDomain's dangerous system calls unless granted, and alerts for the
 // denials the kernel audits (Landlock ABI 7 audit records, seccomp log
-// records). Complain mode runs the program under strace instead and
-// alerts every access outside the profile without blocking it.
+// records). Complain mode, which runs the program under strace instead
+// and alerts every access outside the profile without blocking it, is
+// package subdomain/complain.
 //
 //	plan, err := enforce.Compile(profile, enforce.KernelABI())
 //	if err != nil {

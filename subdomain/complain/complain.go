@@ -1,4 +1,12 @@
-package enforce
+// Package complain is SubDomain's complain mode: the program runs under
+// strace (the learner's runner and parser) and every access outside its
+// profile is alerted once, nothing blocked. It is apart from package
+// enforce so that immunix run, which enforces, does not link the learner;
+// immunix execs immunix-tools for run --complain.
+//
+//	code, c, err := complain.Run(&enforce.Runner{Profile: prof, Alerts: w}, argv)
+//	fmt.Println(c.Violations)
+package complain
 
 import (
 	"fmt"
@@ -7,6 +15,7 @@ import (
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/subdomain"
+	"github.com/immunix/immunix/subdomain/enforce"
 	"github.com/immunix/immunix/subdomain/learn"
 )
 
@@ -129,10 +138,11 @@ func (c *Checker) report(ev *learn.Event, exe string, prof *subdomain.Profile, o
 	}
 }
 
-// Complain runs argv under strace with r's profile in complain mode:
-// every access outside the profile is alerted, nothing is blocked. It
-// returns the command's exit code.
-func (r *Runner) Complain(argv []string) (int, *Checker, error) {
+// Run runs argv under strace with r's profile in complain mode: every
+// access outside the profile is alerted, nothing is blocked. It returns
+// the command's exit code. Of r it uses Profile, Alerts, Env and the
+// standard files.
+func Run(r *enforce.Runner, argv []string) (int, *Checker, error) {
 	c := &Checker{Profile: r.Profile, Alerts: r.Alerts}
 	p := &learn.Parser{Emit: c.Check, SkipLookups: true}
 	run := &learn.Runner{Env: r.Env}
@@ -144,4 +154,11 @@ func (r *Runner) Complain(argv []string) (int, *Checker, error) {
 	run.Stdout, run.Stderr = orFile(r.Stdout, os.Stdout), orFile(r.Stderr, os.Stderr)
 	code, err := run.Run(argv, p, nil)
 	return code, c, err
+}
+
+func orFile(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/internal/childwait"
 	"github.com/immunix/immunix/subdomain"
 )
 
@@ -201,7 +202,7 @@ func (r *Runner) supervise(aud *Audit, path string, argv, env []string) (int, er
 	}
 	done := make(chan waited, 1)
 	go func() {
-		ws, err := waitChild(st.pid, st.pidfd)
+		ws, err := childwait.Wait(st.pid, st.pidfd)
 		done <- waited{ws, err}
 	}()
 	col := &collector{r: r, exe: path, pid: st.pid, self: os.Getpid(), ours: map[string]bool{}}
@@ -239,46 +240,6 @@ func (r *Runner) supervise(aud *Audit, path string, argv, env []string) (int, er
 			return exitCode(w.ws), nil
 		}
 	}
-}
-
-// waitChild waits for the child pid to exit. With its pidfd (Linux 5.3+)
-// the goroutine parks in the runtime's poller until the pidfd turns
-// readable, so no thread sits in wait4 and the runtime's monitor thread
-// sleeps while the program runs (a thread blocked in wait4 keeps a
-// scheduler slot busy, and the monitor then wakes every ~20 µs and
-// signals it for as long as the child runs).
-func waitChild(pid, pidfd int) (syscall.WaitStatus, error) {
-	var ws syscall.WaitStatus
-	reap := func(flags int) (bool, error) {
-		for {
-			n, err := syscall.Wait4(pid, &ws, flags, nil)
-			if err == syscall.EINTR {
-				continue
-			}
-			return n == pid, err
-		}
-	}
-	if pidfd >= 0 {
-		if err := syscall.SetNonblock(pidfd, true); err == nil {
-			f := os.NewFile(uintptr(pidfd), "pidfd")
-			defer f.Close()
-			if rc, err := f.SyscallConn(); err == nil {
-				var werr error
-				err := rc.Read(func(uintptr) bool {
-					var done bool
-					done, werr = reap(syscall.WNOHANG)
-					return done || werr != nil
-				})
-				if err == nil {
-					return ws, werr
-				}
-			}
-		} else {
-			syscall.Close(pidfd)
-		}
-	}
-	_, err := reap(0)
-	return ws, err
 }
 
 func orFile(f, def *os.File) *os.File {

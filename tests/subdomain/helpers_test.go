@@ -6,14 +6,11 @@ package subdomain_test
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/testenv"
@@ -59,50 +56,17 @@ func needsEnforcement(t *testing.T) {
 	testenv.NeedsRoot(t)
 }
 
-// syslogSink is a unixgram socket standing in for /dev/log.
-type syslogSink struct {
-	Path string
-	mu   sync.Mutex
-	msgs []string
-	conn *net.UnixConn
-}
+// syslogSink is testenv.Syslog with the alerts parsed.
+type syslogSink struct{ *testenv.Syslog }
 
-func newSyslog(t *testing.T) *syslogSink {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sdlog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &syslogSink{Path: filepath.Join(dir, "log")}
-	s.conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: s.Path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.conn.Close(); os.RemoveAll(dir) })
-	go func() {
-		buf := make([]byte, 8192)
-		for {
-			n, err := s.conn.Read(buf)
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.msgs = append(s.msgs, string(buf[:n]))
-			s.mu.Unlock()
-		}
-	}()
-	return s
-}
+func newSyslog(t *testing.T) *syslogSink { return &syslogSink{testenv.NewSyslog(t)} }
 
-// Alerts returns the alerts received so far (after a short settle).
+// Alerts returns the alerts received so far: every one sent before the call.
 func (s *syslogSink) Alerts(t *testing.T) []alert.Alert {
 	t.Helper()
-	time.Sleep(50 * time.Millisecond)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []alert.Alert
 	var p alert.Parser
-	for _, m := range s.msgs {
+	for _, m := range s.Lines() {
 		a, err := p.ParseLine(m)
 		if err != nil {
 			t.Errorf("syslog got a line that is not an alert: %q: %v", m, err)
@@ -114,12 +78,6 @@ func (s *syslogSink) Alerts(t *testing.T) []alert.Alert {
 		out = append(out, a)
 	}
 	return out
-}
-
-func (s *syslogSink) Lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
 }
 
 type result struct {

@@ -226,7 +226,7 @@ func TestRPMImmunixSpec(t *testing.T) {
 		t.Fatalf("rpmbuild wrote %v; want immunix and immunix-masquerade\n%s", rpms, tail(out, 30))
 	}
 	for _, want := range []string{"/usr/bin/immunix", "/usr/bin/immunix-cc", "/usr/bin/immunix-c++",
-		"/usr/lib/rpm/macros.d/macros.immunix", "/usr/lib/rpm/macros.d/macros.subdomain", "/etc/subdomain.d"} {
+		"/usr/lib/immunix/immunix-tools", "/usr/lib/rpm/macros.d/macros.immunix", "/usr/lib/rpm/macros.d/macros.subdomain", "/etc/subdomain.d"} {
 		if !slices.Contains(mainList, want) {
 			t.Errorf("immunix package lacks %s", want)
 		}

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/pflag"
 
+	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/cli"
+	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/complain"
+	"github.com/immunix/immunix/subdomain/enforce"
 )
 
 func init() {
@@ -39,9 +44,30 @@ func runComplain(env *cli.Env, args []string) int {
 		env.Errorf("run", "no command: give -- CMD [ARGS...]")
 		return 2
 	}
-	r, code := o.Runner(env)
-	if r == nil {
-		return code
+	data, err := os.ReadFile(o.Profile)
+	if err != nil {
+		env.Errorf("run", "read profile: %v", err)
+		return 1
+	}
+	prof, err := subdomain.Parse(o.Profile, data)
+	if err != nil {
+		env.Errorf("run", "%v", err)
+		return 1
+	}
+	socket := o.SyslogSocket
+	if socket == "" && env.Getenv != nil {
+		socket = env.Getenv(alert.SocketEnv)
+	}
+	r := &enforce.Runner{Profile: prof, Alerts: &alert.Writer{Socket: socket, Stderr: env.Stderr},
+		Notef: func(format string, args ...any) { env.Errorf("run", format, args...) }}
+	if f, ok := env.Stdin.(*os.File); ok {
+		r.Stdin = f
+	}
+	if f, ok := env.Stdout.(*os.File); ok {
+		r.Stdout = f
+	}
+	if f, ok := env.Stderr.(*os.File); ok {
+		r.Stderr = f
 	}
 	code, c, err := complain.Run(r, argv)
 	if err != nil {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/cli"
+	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/enforce"
 )
 
@@ -68,11 +71,33 @@ func runRun(env *cli.Env, args []string) int {
 		// not link: immunix-tools serves it, with the same arguments.
 		return cli.Forward(env, "run", args)
 	}
-	r, code := o.Runner(env)
-	if r == nil {
-		return code
+	data, err := os.ReadFile(o.Profile)
+	if err != nil {
+		env.Errorf("run", "read profile: %v", err)
+		return 1
 	}
-	pl, err := enforce.Compile(r.Profile, enforce.KernelABI())
+	prof, err := subdomain.Parse(o.Profile, data)
+	if err != nil {
+		env.Errorf("run", "%v", err)
+		return 1
+	}
+	socket := o.SyslogSocket
+	if socket == "" && env.Getenv != nil {
+		socket = env.Getenv(alert.SocketEnv)
+	}
+	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
+	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
+	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit, Notef: notef}
+	if f, ok := env.Stdin.(*os.File); ok {
+		r.Stdin = f
+	}
+	if f, ok := env.Stdout.(*os.File); ok {
+		r.Stdout = f
+	}
+	if f, ok := env.Stderr.(*os.File); ok {
+		r.Stderr = f
+	}
+	pl, err := enforce.Compile(prof, enforce.KernelABI())
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
@@ -84,10 +109,10 @@ func runRun(env *cli.Env, args []string) int {
 	}
 	for _, n := range pl.Notes {
 		if o.Verbose || strings.HasPrefix(n, "kernel ") {
-			env.Errorf("run", "note: %s", n)
+			notef("note: %s", n)
 		}
 	}
-	code, err = r.Run(argv)
+	code, err := r.Run(argv)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return code

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,15 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Load reads and parses the profile file at path.
+func Load(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read profile: %w", err)
+	}
+	return Parse(path, data)
+}
 
 // Parse reads a profile in SubDomain syntax. name is used in error
 // positions ("name:line:col: ...").

@@ -239,3 +239,25 @@ func asParseError(err error, pe **ParseError) bool {
 	*pe = e
 	return ok
 }
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.sd")
+	if err := os.WriteFile(good, []byte("# /bin/true 1\n/etc/hostname r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(good)
+	if err != nil || p.Program != "/bin/true" {
+		t.Errorf("Load(good) = %v, %v; want the /bin/true profile", p, err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.sd")); err == nil || !strings.Contains(err.Error(), "read profile") {
+		t.Errorf("Load(missing) error = %v; want a read error", err)
+	}
+	bad := filepath.Join(dir, "bad.sd")
+	if err := os.WriteFile(bad, []byte("# /bin/true 1\n/etc/hostname zz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "bad.sd:2:") {
+		t.Errorf("Load(bad) error = %v; want a file:line:col syntax error", err)
+	}
+}

@@ -44,12 +44,7 @@ func runComplain(env *cli.Env, args []string) int {
 		env.Errorf("run", "no command: give -- CMD [ARGS...]")
 		return 2
 	}
-	data, err := os.ReadFile(o.Profile)
-	if err != nil {
-		env.Errorf("run", "read profile: %v", err)
-		return 1
-	}
-	prof, err := subdomain.Parse(o.Profile, data)
+	prof, err := subdomain.Load(o.Profile)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1

@@ -71,12 +71,7 @@ func runRun(env *cli.Env, args []string) int {
 		// not link: immunix-tools serves it, with the same arguments.
 		return cli.Forward(env, "run", args)
 	}
-	data, err := os.ReadFile(o.Profile)
-	if err != nil {
-		env.Errorf("run", "read profile: %v", err)
-		return 1
-	}
-	prof, err := subdomain.Parse(o.Profile, data)
+	prof, err := subdomain.Load(o.Profile)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1

@@ -77,7 +77,9 @@ func TestModes(t *testing.T) {
 			dir := t.TempDir()
 			src := source(t, dir, cc)
 			c := cmd{dir: dir, env: env}
-			runs := func(exe string, extraEnv ...string) {
+			// runs takes the subtest's own t: a failure must stop the
+			// subtest, never FailNow its parent from the subtest's goroutine.
+			runs := func(t *testing.T, exe string, extraEnv ...string) {
 				t.Helper()
 				r := cmd{dir: dir, env: extraEnv}.ok(t, exe)
 				if r.stdout != "hello\n" {
@@ -87,7 +89,7 @@ func TestModes(t *testing.T) {
 
 			t.Run("one-step", func(t *testing.T) {
 				c.ok(t, w, "-O2", src, "-o", "one")
-				runs(filepath.Join(dir, "one"))
+				runs(t, filepath.Join(dir, "one"))
 				checkHardenedExe(t, filepath.Join(dir, "one"), lang(cc), true)
 			})
 			t.Run("compile-then-link", func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestModes(t *testing.T) {
 					t.Errorf("two.o: %d compile and %d link notes, want 1 and 0", len(fa.compile), len(fa.link))
 				}
 				c.ok(t, w, "two.o", "-o", "two")
-				runs(filepath.Join(dir, "two"))
+				runs(t, filepath.Join(dir, "two"))
 				checkHardenedExe(t, filepath.Join(dir, "two"), lang(cc), true)
 			})
 			t.Run("asm-output", func(t *testing.T) {
@@ -107,7 +109,7 @@ func TestModes(t *testing.T) {
 					t.Errorf("three.s has no .note.immunix section")
 				}
 				c.ok(t, w, "three.s", "-o", "three")
-				runs(filepath.Join(dir, "three"))
+				runs(t, filepath.Join(dir, "three"))
 				checkHardenedExe(t, filepath.Join(dir, "three"), lang(cc), true)
 			})
 			t.Run("preprocess-then-compile", func(t *testing.T) {
@@ -121,7 +123,7 @@ func TestModes(t *testing.T) {
 				}
 				writeFile(t, filepath.Join(dir, "four"+ext), r.stdout)
 				c.ok(t, w, "-O2", "four"+ext, "-o", "four")
-				runs(filepath.Join(dir, "four"))
+				runs(t, filepath.Join(dir, "four"))
 				if fa := readFacts(t, filepath.Join(dir, "four")); len(fa.link) != 1 {
 					t.Errorf("four: %d link notes", len(fa.link))
 				}
@@ -162,7 +164,7 @@ func TestModes(t *testing.T) {
 					t.Errorf("r.o: type=%v notes=%d/%d, want a relocatable object with only the compile note", fa.typ, len(fa.compile), len(fa.link))
 				}
 				c.ok(t, w, "r.o", "-o", "rexe")
-				runs(filepath.Join(dir, "rexe"))
+				runs(t, filepath.Join(dir, "rexe"))
 			})
 			t.Run("stdin", func(t *testing.T) {
 				x := "c"
@@ -171,14 +173,14 @@ func TestModes(t *testing.T) {
 				}
 				data, _ := os.ReadFile(src)
 				cmd{dir: dir, env: env, stdin: string(data)}.ok(t, w, "-O2", "-x", x, "-", "-o", "fromstdin")
-				runs(filepath.Join(dir, "fromstdin"))
+				runs(t, filepath.Join(dir, "fromstdin"))
 				checkHardenedExe(t, filepath.Join(dir, "fromstdin"), lang(cc), true)
 			})
 			t.Run("response-file", func(t *testing.T) {
 				writeFile(t, filepath.Join(dir, "inner.rsp"), "-o 'rsp out'\n")
 				writeFile(t, filepath.Join(dir, "outer.rsp"), "\"-O2\" "+filepath.Base(src)+" @inner.rsp\n")
 				c.ok(t, w, "@outer.rsp")
-				runs(filepath.Join(dir, "rsp out"))
+				runs(t, filepath.Join(dir, "rsp out"))
 				checkHardenedExe(t, filepath.Join(dir, "rsp out"), lang(cc), true)
 			})
 			t.Run("deps", func(t *testing.T) {
@@ -195,7 +197,7 @@ func TestModes(t *testing.T) {
 			})
 			t.Run("flto-strip", func(t *testing.T) {
 				c.ok(t, w, "-O2", "-flto", src, "-o", "lto")
-				runs(filepath.Join(dir, "lto"))
+				runs(t, filepath.Join(dir, "lto"))
 				cmd{dir: dir}.ok(t, "strip", "lto")
 				fa := readFacts(t, filepath.Join(dir, "lto"))
 				if len(fa.compile) != 1 || len(fa.link) != 1 {
@@ -204,7 +206,7 @@ func TestModes(t *testing.T) {
 			})
 			t.Run("user-off", func(t *testing.T) {
 				c.ok(t, w, "-O2", "-fno-stack-protector", "-U_FORTIFY_SOURCE", src, "-o", "weak")
-				runs(filepath.Join(dir, "weak"))
+				runs(t, filepath.Join(dir, "weak"))
 				fa := readFacts(t, filepath.Join(dir, "weak"))
 				if len(fa.compile) != 1 || !has(fa.compile[0].UserOff, "canary") || !has(fa.compile[0].UserOff, "fortify") || fa.compile[0].Has("canary") {
 					t.Errorf("weak: compile notes %v, want user-off=canary,fortify", fa.compile)
@@ -213,7 +215,7 @@ func TestModes(t *testing.T) {
 			if lang(cc) == "c" {
 				t.Run("static", func(t *testing.T) {
 					c.ok(t, w, "-O2", "-static", src, "-o", "static")
-					runs(filepath.Join(dir, "static"))
+					runs(t, filepath.Join(dir, "static"))
 					fa := readFacts(t, filepath.Join(dir, "static"))
 					if fa.typ != 2 /* ET_EXEC */ || fa.interp || len(fa.link) != 1 {
 						t.Errorf("static: type=%v interp=%v link notes=%d", fa.typ, fa.interp, len(fa.link))
@@ -221,22 +223,23 @@ func TestModes(t *testing.T) {
 				})
 				t.Run("static-pie", func(t *testing.T) {
 					c.ok(t, w, "-O2", "-static-pie", src, "-o", "spie")
-					runs(filepath.Join(dir, "spie"))
+					runs(t, filepath.Join(dir, "spie"))
 					fa := readFacts(t, filepath.Join(dir, "spie"))
 					if fa.typ != 3 || fa.interp || len(fa.link) != 1 || !fa.link[0].Has("pie") {
 						t.Errorf("static-pie: type=%v interp=%v link=%v", fa.typ, fa.interp, fa.link)
 					}
 				})
 				t.Run("m32", func(t *testing.T) {
-					if _, err := os.Stat("/usr/lib32/libc.a"); err != nil {
-						testenv.Missing(t, "no 32-bit libc (gcc-multilib)")
-					}
+					testenv.NeedsABIBuild(t, "-m32")
 					c.ok(t, w, "-m32", "-O2", src, "-o", "m32")
-					runs(filepath.Join(dir, "m32"))
 					fa := checkHardenedExe(t, filepath.Join(dir, "m32"), "c", true)
 					if fa.class != 1 /* ELFCLASS32 */ {
 						t.Errorf("m32: class %v", fa.class)
 					}
+					// Built, stamped, canary and runtime in the code: checked.
+					// Running it needs the kernel's IA-32 emulation.
+					testenv.NeedsABIRun(t, "-m32")
+					runs(t, filepath.Join(dir, "m32"))
 				})
 				t.Run("nostdlib", func(t *testing.T) {
 					start := writeFile(t, filepath.Join(dir, "start.c"),

@@ -129,12 +129,20 @@ func compile(t testing.TB, v variant, src, out string, withRuntime bool, flags .
 		}
 		defer f.Close()
 		syms, _ := f.Symbols()
+		linked := false
 		for _, s := range syms {
 			if s.Name == "__immunix_renew_claimed" && s.Section != elf.SHN_UNDEF {
-				return
+				linked = true
 			}
 		}
-		t.Fatalf("immunix-cc did not link the guard runtime into %s", out)
+		if !linked {
+			t.Fatalf("immunix-cc did not link the guard runtime into %s", out)
+		}
+	}
+	// Built (and the runtime linked): every test runs what it compiles,
+	// which needs the kernel to execute that ABI.
+	for _, abi := range v.abi {
+		testenv.NeedsABIRun(t, abi)
 	}
 }
 

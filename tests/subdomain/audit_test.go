@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/immunix/immunix/internal/testenv"
 	"github.com/immunix/immunix/subdomain/enforce"
 )
 
@@ -33,7 +34,7 @@ func TestAuditRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	if orig == 2 {
-		t.Skip("the kernel's audit is locked on (enabled=2)")
+		testenv.KernelLacks(t, "audit is locked on (audit_enabled=2): the switch cannot be tested")
 	}
 	if _, err := os.Stat(auditStateFile); err == nil {
 		t.Fatalf("%s exists before the test: an immunix run is active or one was killed", auditStateFile)

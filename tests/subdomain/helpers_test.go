@@ -6,6 +6,7 @@ package subdomain_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ func needsEnforcement(t *testing.T) {
 	t.Helper()
 	testenv.NeedsTool(t, "strace")
 	if abi := enforce.KernelABI(); abi < 7 {
-		testenv.Missing(t, "the kernel's Landlock ABI is below 7: denials are not audited")
+		testenv.KernelLacks(t, fmt.Sprintf("Landlock ABI %d, below 7: denials are not audited", abi))
 	}
 	testenv.NeedsRoot(t)
 }

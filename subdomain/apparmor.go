@@ -24,6 +24,11 @@ var syscallAppArmor = map[string]string{
 	"setdomainname": "capability sys_admin", "sethostname": "capability sys_admin",
 	"settimeofday": "capability sys_time", "swapoff": "capability sys_admin",
 	"swapon": "capability sys_admin", "umount2": "umount", "userfaultfd": "userns",
+	"adjtimex": "capability sys_time", "chmod": "capability fowner", "chown": "capability chown",
+	"utimes": "capability fowner", "setxattr": "capability fowner",
+	// Not mediated by AppArmor 3: written as a comment.
+	"io_uring_setup": "# io_uring_setup granted (AppArmor 3 does not mediate it)",
+	"memfd_create": "# executable memfd_create granted (AppArmor 3 does not mediate it)",
 }
 
 // FormatAppArmor writes p as an AppArmor profile (AppArmor 3 syntax) that
@@ -144,6 +149,10 @@ func aaBody(w *bufio.Writer, p *Profile, indent string, names map[*Profile]strin
 			continue
 		}
 		seen[rule] = true
+		if strings.HasPrefix(rule, "#") {
+			fmt.Fprintf(w, "%s%s\n", indent, rule)
+			continue
+		}
 		fmt.Fprintf(w, "%s%s,\n", indent, rule)
 	}
 }

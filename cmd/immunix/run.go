@@ -82,7 +82,11 @@ func runRun(env *cli.Env, args []string) int {
 	}
 	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
 	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
-	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit, Notef: notef}
+	// A confined program's stderr is the program's: notes only with -v.
+	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit}
+	if o.Verbose {
+		r.Notef = notef
+	}
 	if f, ok := env.Stdin.(*os.File); ok {
 		r.Stdin = f
 	}

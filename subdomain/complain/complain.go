@@ -67,7 +67,7 @@ func (c *Checker) Check(ev *learn.Event) {
 	if prof == nil {
 		prof = c.Profile
 	}
-	if subdomain.IsDangerous(ev.Syscall) && !contains(prof.Syscalls, ev.Syscall) {
+	if g := subdomain.SyscallGrant(ev.Syscall); g != "" && !ev.NoGrant && !contains(prof.Syscalls, g) {
 		c.report(ev, exe, prof, "syscall", ev.Syscall, "")
 	}
 	if ev.Probe() {

@@ -140,11 +140,11 @@ func (b *Builder) Add(ev *Event) {
 		}
 	}
 	p := b.prog(exe)
-	if subdomain.IsDangerous(ev.Syscall) && ev.Err == "" {
-		e := p.syscalls[ev.Syscall]
+	if g := subdomain.SyscallGrant(ev.Syscall); g != "" && ev.Err == "" && !ev.NoGrant {
+		e := p.syscalls[g]
 		if e == nil {
 			e = &evidence{}
-			p.syscalls[ev.Syscall] = e
+			p.syscalls[g] = e
 		}
 		e.add(b.Opts.Evidence, ev)
 	}

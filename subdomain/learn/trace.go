@@ -27,6 +27,9 @@ type Event struct {
 	Err     string         // errno name when the call failed ("ENOENT"), else ""
 	Execed  bool           // a successful execve: PID now runs Path
 	NetOp   string         // "bind" or "connect" for a TCP event
+	// NoGrant: the call as made needs no "syscall" grant although its
+	// name may (memfd_create with MFD_NOEXEC_SEAL).
+	NoGrant bool
 	Port    uint16
 	Raw     []byte // the trace line(s); valid only during the callback
 }
@@ -462,6 +465,11 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 	case kOther: // dangerous calls without a path: ptrace, reboot, modules
 		p.emit(ev)
 		return
+	case kMemfd:
+		// Only a memfd that can be made executable needs the grant.
+		ev.NoGrant = n >= 2 && bytes.Contains(args[1], []byte("MFD_NOEXEC_SEAL"))
+		p.emit(ev)
+		return
 	}
 	if ev.Path == "" && ev.NetOp == "" {
 		return
@@ -878,6 +886,7 @@ var needArgs = [...]int{
 	kRmdir: 1, kUnlink: 1, kUnlinkat: 3, kRename: 2, kRenameat: 4, kLink: 2,
 	kLinkat: 4, kSymlink: 2, kSymlinkat: 3, kChmod: 1, kChmodat: 2, kFdWrite: 1,
 	kMknod: 1, kMknodat: 2, kMmap: 5, kMount: 2, kBind: 2, kConnect: 2, kClone: 0,
+	kMemfd: 2,
 }
 
 // Syscall kinds the parser understands.
@@ -914,6 +923,7 @@ const (
 	kBind
 	kConnect
 	kClone
+	kMemfd
 )
 
 type syscallInfo struct {
@@ -928,7 +938,7 @@ var syscallTable = sync.OnceValue(func() map[string]syscallInfo {
 	kinds := syscallKinds()
 	m := make(map[string]syscallInfo, len(kinds))
 	for name, k := range kinds {
-		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.IsDangerous(name)}
+		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.SyscallGrant(name) != ""}
 	}
 	return m
 })
@@ -961,5 +971,7 @@ func syscallKinds() map[string]int {
 		"clone": kClone, "clone3": kClone, "fork": kClone, "vfork": kClone,
 		"ptrace": kOther, "reboot": kOther, "init_module": kOther, "finit_module": kOther,
 		"delete_module": kOther, "kexec_load": kOther, "kexec_file_load": kOther,
+		"adjtimex": kOther, "clock_adjtime": kOther, "clock_settime": kOther, "settimeofday": kOther,
+		"io_uring_setup": kOther, "memfd_create": kMemfd,
 	}
 }

@@ -28,7 +28,7 @@ var syscallAppArmor = map[string]string{
 	"utimes": "capability fowner", "setxattr": "capability fowner",
 	// Not mediated by AppArmor 3: written as a comment.
 	"io_uring_setup": "# io_uring_setup granted (AppArmor 3 does not mediate it)",
-	"memfd_create": "# executable memfd_create granted (AppArmor 3 does not mediate it)",
+	"memfd_create":   "# executable memfd_create granted (AppArmor 3 does not mediate it)",
 }
 
 // FormatAppArmor writes p as an AppArmor profile (AppArmor 3 syntax) that

@@ -121,8 +121,8 @@ func TestAuditRestored(t *testing.T) {
 type waitingRun struct {
 	cmd        *exec.Cmd
 	supervisor int
-	stdin  io.WriteCloser
-	stderr *bytes.Buffer
+	stdin      io.WriteCloser
+	stderr     *bytes.Buffer
 }
 
 // startWaiting starts immunix run on sh -c 'read x': the confined program

@@ -134,11 +134,20 @@ func aaBody(w *bufio.Writer, p *Profile, indent string, names map[*Profile]strin
 		}
 		fmt.Fprintf(w, "%s%s %s,\n", indent, aaPath(r.Path), perms.String())
 	}
-	if len(p.Net) > 0 {
-		var ports []string
-		for _, n := range p.Net {
+	var ports []string
+	for _, n := range p.Net {
+		switch n.Proto {
+		case "tcp":
 			ports = append(ports, n.Op+" "+fmt.Sprint(n.Port))
+		case "udp":
+			fmt.Fprintf(w, "%snetwork inet dgram,\n%snetwork inet6 dgram,\n", indent, indent)
+		default:
+			// AppArmor 3 mediates unix sockets and signals with peer
+			// labels, which a profile of one program cannot name.
+			fmt.Fprintf(w, "%s# %s\n", indent, n)
 		}
+	}
+	if len(ports) > 0 {
 		fmt.Fprintf(w, "%s# tcp: %s\n", indent, strings.Join(ports, ", "))
 		fmt.Fprintf(w, "%snetwork inet stream,\n%snetwork inet6 stream,\n", indent, indent)
 	}

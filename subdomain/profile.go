@@ -91,16 +91,29 @@ func (r *Rule) ModeString() string {
 	return s
 }
 
-// NetRule grants one network operation: TCP bind or connect on a port.
+// NetRule grants one network or IPC operation beyond the file rules:
+//
+//	network tcp bind|connect PORT   Proto "tcp", Op, Port
+//	network udp                     Proto "udp": UDP sockets, every port
+//	network unix abstract           Proto "unix", Op "abstract": connect to abstract unix sockets outside the confinement
+//	signal outside                  Proto "signal", Op "outside": signal processes outside the confinement
 type NetRule struct {
-	Proto    string // "tcp"
-	Op       string // "bind" or "connect"
+	Proto    string // "tcp", "udp", "unix" or "signal"
+	Op       string // "bind" or "connect" (tcp), "abstract" (unix), "outside" (signal)
 	Port     uint16
 	Evidence []string
 	Pos      Pos
 }
 
 func (n NetRule) String() string {
+	switch n.Proto {
+	case "udp":
+		return "network udp"
+	case "unix":
+		return "network unix " + n.Op
+	case "signal":
+		return "signal " + n.Op
+	}
 	return "network " + n.Proto + " " + n.Op + " " + strconv.Itoa(int(n.Port))
 }
 

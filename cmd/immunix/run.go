@@ -23,15 +23,19 @@ func init() {
 
 const runUsage = `Usage: immunix run --profile PROFILE [OPTIONS] -- CMD [ARGS...]
 
-Enforces PROFILE on CMD and everything it runs: Landlock restricts files
-and TCP ports to the profile's rules (negotiating the best ABI the kernel
-offers), and a seccomp filter refuses SubDomain's dangerous system calls
-(mount, mknod, ptrace, module loading, reboot, ...) unless the profile
-grants them with "syscall NAME". Denials the kernel audits (Landlock ABI
-7+, seccomp) become "subdomain" alerts in syslog; immunix run then stays
-as CMD's parent to read them (turning the kernel's audit on if it is off;
-the last concurrent immunix run to end turns it off again), else it execs
-CMD. CMD's exit status is immunix run's (128+N if signal N killed it).
+Enforces PROFILE on CMD and everything it runs: Landlock restricts files,
+TCP ports, signals and abstract unix sockets to the profile's rules
+(negotiating the best ABI the kernel offers), and a seccomp filter
+refuses SubDomain's dangerous system calls (mount, mknod, ptrace, module
+loading, reboot, chmod/chown/utimes/setxattr, ...) unless the profile
+grants them with "syscall NAME", and UDP, MPTCP, raw sockets, TCP fast
+open, executable memfds and set-uid files unless the profile allows
+them. CMD is exec'd in immunix run's process (its exit status is CMD's).
+A supervisor, started first outside the confinement, checks CMD's
+listen() calls and turns the denials the kernel audits (Landlock ABI 7+,
+seccomp; root) into "subdomain" alerts in syslog and on stderr (turning
+the kernel's audit on if it is off; the last concurrent immunix run to
+end turns it off again). immunix run's own notes are printed only with -v.
 
 With --complain nothing is blocked: CMD runs under strace and every
 access outside the profile is alerted.

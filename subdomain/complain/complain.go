@@ -75,7 +75,14 @@ func (c *Checker) Check(ev *learn.Event) {
 	}
 	switch {
 	case ev.NetOp != "":
-		if !prof.AllowsNet("tcp", ev.NetOp, ev.Port) {
+		proto, op := ev.Proto, ev.NetOp
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "udp":
+			op = ""
+		}
+		if !prof.AllowsNet(proto, op, ev.Port) {
 			c.report(ev, exe, prof, ev.NetOp, fmt.Sprint(ev.Port), "")
 		}
 	case ev.Mode&subdomain.Exec != 0:

@@ -74,6 +74,8 @@ type Plan struct {
 	// MemfdNoexecDefault: the kernel's vm.memfd_noexec seals memfds
 	// made without MFD_EXEC against execution.
 	MemfdNoexecDefault bool
+	// UDP: the profile grants UDP sockets ("network udp"), every port.
+	UDP bool
 }
 
 // filterOpts are the seccomp argument checks of the plan.
@@ -82,6 +84,7 @@ func (pl *Plan) filterOpts() filterOpts {
 		listen:             retNotify,
 		memfdExec:          !slices.Contains(pl.Blocked, "memfd_create"),
 		memfdNoexecDefault: pl.MemfdNoexecDefault,
+		udp:                pl.UDP,
 	}
 }
 
@@ -113,6 +116,7 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 		}
 	}
 	var missing, widened, procSkipped []string
+	var unixAbstract, signalOutside bool
 	nested := 0
 	p.Walk(func(q *subdomain.Profile) {
 		if q != p {
@@ -212,8 +216,25 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 				}
 			}
 		}
-		pl.Net = append(pl.Net, q.Net...)
+		for _, n := range q.Net {
+			switch n.Proto {
+			case "tcp":
+				pl.Net = append(pl.Net, n)
+			case "udp":
+				pl.UDP = true
+			case "unix":
+				unixAbstract = true
+			case "signal":
+				signalOutside = true
+			}
+		}
 	})
+	if unixAbstract {
+		pl.Scoped &^= ll.ScopeAbstractUnixSocket
+	}
+	if signalOutside {
+		pl.Scoped &^= ll.ScopeSignal
+	}
 	// The program itself must be executable in the domain.
 	if p.Program != "" {
 		add(p.Program, ll.AccessFSExecute|ll.AccessFSReadFile, "(the confined program)")
@@ -274,7 +295,15 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	if abi < 6 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 6: signals and abstract unix sockets are not restricted: the program can signal any process of its user, its supervisor too (alerts then stop)", abi))
 	}
-	pl.Notes = append(pl.Notes, "UDP is not restricted")
+	if pl.UDP {
+		pl.Notes = append(pl.Notes, "network udp: UDP sockets may use every port (Landlock of this kernel has no UDP port rules)")
+	}
+	if signalOutside && abi >= 6 {
+		pl.Notes = append(pl.Notes, "signal outside: the program may signal processes outside the confinement, its supervisor too (alerts then stop; listen() then fails)")
+	}
+	if abi < 9 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("connecting to pathname unix sockets is not restricted (Landlock ABI 9 could; this kernel has %d)", abi))
+	}
 	return pl, nil
 }
 

@@ -56,7 +56,7 @@ type check struct {
 type checkKind uint8
 
 const (
-	chkSocket  checkKind = iota + 1 // socket(AF_INET/AF_INET6, _, IPPROTO_MPTCP): EPROTONOSUPPORT; UDP, raw and packet sockets unless granted
+	chkSocket  checkKind = iota + 1 // socket(): see checkBlock
 	chkSendto                       // sendto, sendmmsg (flags in args[3]): MSG_FASTOPEN refused
 	chkSendmsg                      // sendmsg (flags in args[2]): MSG_FASTOPEN refused
 	chkListen                       // listen: refused, or passed to the supervisor
@@ -66,6 +66,7 @@ const (
 	chkCreat                        // creat (mode args[1])
 	chkOpenat2                      // openat2: its mode is in memory the filter cannot read: ENOSYS (callers fall back to openat)
 	chkDeny                         // i386 socketcall: its arguments are in memory: refused
+	chkPrlimit                      // prlimit64 on another process (args[0] != 0): refused (an RLIMIT_CPU of 0 kills it)
 )
 
 const x32SyscallBit = 0x40000000
@@ -92,7 +93,7 @@ var tableX8664 = archTable{name: "x86_64", audit: unix.AUDIT_ARCH_X86_64, x32: t
 }, checks: []check{
 	{41, chkSocket, "socket"}, {44, chkSendto, "sendto"}, {307, chkSendto, "sendmmsg"}, {46, chkSendmsg, "sendmsg"},
 	{50, chkListen, "listen"}, {319, chkMemfd, "memfd_create"}, {2, chkOpen, "open"}, {257, chkOpenat, "openat"},
-	{85, chkCreat, "creat"}, {437, chkOpenat2, "openat2"},
+	{85, chkCreat, "creat"}, {437, chkOpenat2, "openat2"}, {302, chkPrlimit, "prlimit64"},
 }}
 
 // tableI386 is what a 32-bit program (int $0x80) on an x86_64 kernel
@@ -124,7 +125,7 @@ var tableI386 = archTable{name: "i386", audit: unix.AUDIT_ARCH_I386, calls: []sy
 	{"setxattr", 463, "setxattrat"}, {"setxattr", 466, "removexattrat"},
 }, checks: []check{
 	{102, chkDeny, "socketcall"}, {359, chkSocket, "socket"}, {369, chkSendto, "sendto"}, {345, chkSendto, "sendmmsg"}, {370, chkSendmsg, "sendmsg"}, {363, chkListen, "listen"},
-	{356, chkMemfd, "memfd_create"}, {5, chkOpen, "open"}, {295, chkOpenat, "openat"}, {8, chkCreat, "creat"}, {437, chkOpenat2, "openat2"},
+	{356, chkMemfd, "memfd_create"}, {5, chkOpen, "open"}, {295, chkOpenat, "openat"}, {8, chkCreat, "creat"}, {437, chkOpenat2, "openat2"}, {340, chkPrlimit, "prlimit64"},
 }}
 
 // tableAArch64 follows asm-generic/unistd.h; arm64 has no mknod, ioperm
@@ -148,7 +149,7 @@ var tableAArch64 = archTable{name: "aarch64", audit: unix.AUDIT_ARCH_AARCH64, ca
 	{"setxattr", 463, "setxattrat"}, {"setxattr", 466, "removexattrat"},
 }, checks: []check{
 	{198, chkSocket, "socket"}, {206, chkSendto, "sendto"}, {269, chkSendto, "sendmmsg"}, {211, chkSendmsg, "sendmsg"}, {201, chkListen, "listen"},
-	{279, chkMemfd, "memfd_create"}, {56, chkOpenat, "openat"}, {437, chkOpenat2, "openat2"},
+	{279, chkMemfd, "memfd_create"}, {56, chkOpenat, "openat"}, {437, chkOpenat2, "openat2"}, {261, chkPrlimit, "prlimit64"},
 }}
 
 // hostTables returns the running architecture's table and those of the
@@ -237,6 +238,8 @@ type filterOpts struct {
 	// vm.memfd_noexec makes that the default, ones without MFD_EXEC).
 	memfdExec          bool
 	memfdNoexecDefault bool
+	// udp: UDP sockets are granted.
+	udp bool
 }
 
 // buildFilter returns the classic BPF program that refuses the blocked
@@ -317,17 +320,48 @@ func (p *asm) checkBlock(k checkKind, o filterOpts, eperm, allow int) {
 	case chkDeny:
 		p.emit(bpf.RetConstant{Val: retEPERM})
 	case chkSocket:
-		inet, mptcp := here(), here()
+		// AF_INET and AF_INET6: TCP (protocol 0 or IPPROTO_TCP), whose
+		// ports Landlock restricts; MPTCP gets EPROTONOSUPPORT (Landlock
+		// does not see its ports; callers fall back to TCP); UDP only
+		// when granted (protocol 0 or IPPROTO_UDP); every other type or
+		// protocol (raw, SCTP, ICMP) is refused. AF_PACKET is refused.
+		inet, l1, l2, stream, dgram := here(), here(), here(), here(), here()
 		p.emit(loadArg(0))
-		l1 := here()
 		p.jump(bpf.JumpEqual, unix.AF_INET, inet, l1)
 		p.bind(l1)
-		p.jump(bpf.JumpEqual, unix.AF_INET6, inet, allow)
+		p.jump(bpf.JumpEqual, unix.AF_INET6, inet, l2)
+		p.bind(l2)
+		p.jump(bpf.JumpEqual, unix.AF_PACKET, eperm, allow)
 		p.bind(inet)
+		p.emit(loadArg(1))
+		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf}) // SOCK_TYPE_MASK
+		l3 := here()
+		p.jump(bpf.JumpEqual, unix.SOCK_STREAM, stream, l3)
+		p.bind(l3)
+		p.jump(bpf.JumpEqual, unix.SOCK_DGRAM, dgram, eperm)
+		p.bind(stream)
 		p.emit(loadArg(2))
-		p.jump(bpf.JumpEqual, ipprotoMPTCP, mptcp, allow)
+		l4, l5, mptcp := here(), here(), here()
+		p.jump(bpf.JumpEqual, 0, allow, l4)
+		p.bind(l4)
+		p.jump(bpf.JumpEqual, unix.IPPROTO_TCP, allow, l5)
+		p.bind(l5)
+		p.jump(bpf.JumpEqual, ipprotoMPTCP, mptcp, eperm)
 		p.bind(mptcp)
 		p.emit(bpf.RetConstant{Val: retNoProto})
+		p.bind(dgram)
+		if !o.udp {
+			p.emit(bpf.RetConstant{Val: retEPERM})
+			return
+		}
+		p.emit(loadArg(2))
+		l6 := here()
+		p.jump(bpf.JumpEqual, 0, allow, l6)
+		p.bind(l6)
+		p.jump(bpf.JumpEqual, unix.IPPROTO_UDP, allow, eperm)
+	case chkPrlimit:
+		p.emit(loadArg(0))
+		p.jump(bpf.JumpEqual, 0, allow, eperm)
 	case chkSendto, chkSendmsg:
 		arg := 3
 		if k == chkSendmsg {

@@ -65,13 +65,13 @@ func TestSyscallTables(t *testing.T) {
 	}{
 		{&tableX8664, "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", []string{"memfd_create"},
 			map[checkKind][]string{chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
-				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}}},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
 		{&tableI386, "/usr/include/x86_64-linux-gnu/asm/unistd_32.h", []string{"kexec_file_load", "memfd_create"},
 			map[checkKind][]string{chkDeny: {"socketcall"}, chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
-				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}}},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
 		{&tableAArch64, "/usr/include/asm-generic/unistd.h", []string{"ioperm", "iopl", "mknod", "memfd_create"},
 			map[checkKind][]string{chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
-				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpenat: {"openat"}, chkOpenat2: {"openat2"}}},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpenat: {"openat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
 	} {
 		t.Run(tc.table.name, func(t *testing.T) {
 			hdr := headerNumbers(t, tc.header)
@@ -405,4 +405,85 @@ func TestFilterExhaustive(t *testing.T) {
 	}
 	raw, _ := buildFilter(all, tableX8664, []archTable{tableI386}, filterOpts{listen: retAllow})
 	t.Logf("filter for every dangerous call: %d instructions", len(raw))
+}
+
+// seccompArgs is seccompData with arguments (low 32 bits, as the filter
+// loads them; the VM reads big-endian words at the same offsets).
+func seccompArgs(arch, nr uint32, args ...uint32) []byte {
+	b := seccompData(arch, nr)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[offsetArgs+8*i:], a)
+	}
+	return b
+}
+
+// TestFilterChecks runs the argument checks in x/net/bpf's VM.
+func TestFilterChecks(t *testing.T) {
+	const x8664, i386 = unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386
+	all := subdomain.DangerousSyscalls
+	noMemfd := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "memfd_create" })
+	notify := filterOpts{listen: retNotify}
+	for _, tc := range []struct {
+		name    string
+		blocked []string
+		o       filterOpts
+		arch    uint32
+		nr      uint32
+		args    []uint32
+		want    uint32
+	}{
+		{"tcp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM | unix.SOCK_CLOEXEC, 0}, retAllow},
+		{"tcp6 socket IPPROTO_TCP", all, notify, x8664, 41, []uint32{unix.AF_INET6, unix.SOCK_STREAM, unix.IPPROTO_TCP}, retAllow},
+		{"mptcp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM, ipprotoMPTCP}, retNoProto},
+		{"sctp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_SCTP}, retEPERM},
+		{"udp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_DGRAM | unix.SOCK_NONBLOCK, 0}, retEPERM},
+		{"udp socket granted", all, filterOpts{listen: retNotify, udp: true}, x8664, 41, []uint32{unix.AF_INET6, unix.SOCK_DGRAM, unix.IPPROTO_UDP}, retAllow},
+		{"icmp socket, udp granted", all, filterOpts{listen: retNotify, udp: true}, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP}, retEPERM},
+		{"raw socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP}, retEPERM},
+		{"packet socket", all, notify, x8664, 41, []uint32{unix.AF_PACKET, unix.SOCK_RAW, 0}, retEPERM},
+		{"unix socket", all, notify, x8664, 41, []uint32{unix.AF_UNIX, unix.SOCK_STREAM, 0}, retAllow},
+		{"sendto", all, notify, x8664, 44, []uint32{3, 0, 10, unix.MSG_NOSIGNAL}, retAllow},
+		{"sendto fastopen", all, notify, x8664, 44, []uint32{3, 0, 10, unix.MSG_FASTOPEN}, retEPERM},
+		{"sendmsg fastopen", all, notify, x8664, 46, []uint32{3, 0, unix.MSG_FASTOPEN}, retEPERM},
+		{"sendmmsg fastopen", all, notify, x8664, 307, []uint32{3, 0, 1, unix.MSG_FASTOPEN}, retEPERM},
+		{"i386 sendto fastopen", all, notify, i386, 369, []uint32{3, 0, 10, unix.MSG_FASTOPEN}, retEPERM},
+		{"i386 socketcall", all, notify, i386, 102, nil, retEPERM},
+		{"listen", all, notify, x8664, 50, []uint32{3, 5}, retNotify},
+		{"memfd", all, notify, x8664, 319, []uint32{0, unix.MFD_CLOEXEC}, retEPERM},
+		{"memfd noexec", all, notify, x8664, 319, []uint32{0, unix.MFD_CLOEXEC | mfdNoexec}, retAllow},
+		{"memfd, noexec default", all, filterOpts{listen: retNotify, memfdNoexecDefault: true}, x8664, 319, []uint32{0, 0}, retAllow},
+		{"memfd exec, noexec default", all, filterOpts{listen: retNotify, memfdNoexecDefault: true}, x8664, 319, []uint32{0, mfdExec}, retEPERM},
+		{"memfd granted", noMemfd, filterOpts{listen: retNotify, memfdExec: true}, x8664, 319, []uint32{0, 0}, retAllow},
+		{"openat", all, notify, x8664, 257, []uint32{0, 0, unix.O_RDONLY, 0}, retAllow},
+		{"openat create 0644", all, notify, x8664, 257, []uint32{0, 0, unix.O_CREAT | unix.O_WRONLY, 0o644}, retAllow},
+		{"openat create 04755", all, notify, x8664, 257, []uint32{0, 0, unix.O_CREAT | unix.O_WRONLY, 0o4755}, retEPERM},
+		{"openat tmpfile 02755", all, notify, x8664, 257, []uint32{0, 0, unix.O_TMPFILE | unix.O_RDWR, 0o2755}, retEPERM},
+		{"openat no create, mode bits ignored", all, notify, x8664, 257, []uint32{0, 0, unix.O_RDONLY, 0o4755}, retAllow},
+		{"open create 04755", all, notify, x8664, 2, []uint32{0, unix.O_CREAT, 0o4755}, retEPERM},
+		{"creat 06755", all, notify, x8664, 85, []uint32{0, 0o6755}, retEPERM},
+		{"creat 0644", all, notify, x8664, 85, []uint32{0, 0o644}, retAllow},
+		{"openat2", all, notify, x8664, 437, nil, retNoSys},
+		{"prlimit self", all, notify, x8664, 302, []uint32{0}, retAllow},
+		{"prlimit other", all, notify, x8664, 302, []uint32{1234}, retEPERM},
+		{"fchmodat", all, notify, x8664, 268, nil, retEPERM},
+		{"fchmodat granted", slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "chmod" }), notify, x8664, 268, nil, retAllow},
+		{"adjtimex", all, notify, x8664, 159, nil, retEPERM},
+	} {
+		raw, err := buildFilter(tc.blocked, tableX8664, []archTable{tableI386}, tc.o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		prog, _ := bpf.Disassemble(raw)
+		vm, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := vm.Run(seccompArgs(tc.arch, tc.nr, tc.args...))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if uint32(got) != tc.want {
+			t.Errorf("%s: filter returns %#x, want %#x", tc.name, uint32(got), tc.want)
+		}
+	}
 }

@@ -32,7 +32,10 @@ const attackC = `
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -115,6 +118,25 @@ int main(int argc, char **argv) {
 			res(op, utimensat(AT_FDCWD, argv[++i], ts, 0) == 0, NULL);
 		} else if (!strcmp(op, "setxattr")) {
 			res(op, setxattr(argv[++i], "user.immunix", "1", 1, 0) == 0, NULL);
+		} else if (!strcmp(op, "kill0")) {
+			res(op, kill(atoi(argv[++i]), 0) == 0, NULL);
+		} else if (!strcmp(op, "prlimit")) {
+			struct rlimit rl = {0, 0};
+			res(op, prlimit(atoi(argv[++i]), RLIMIT_CORE, &rl, NULL) == 0, NULL);
+		} else if (!strcmp(op, "udp")) {
+			int s = socket(AF_INET, SOCK_DGRAM, 0);
+			struct sockaddr_in a = lo(atoi(argv[++i]));
+			res(op, s >= 0 && sendto(s, "udp-data\n", 9, 0, (struct sockaddr *)&a, sizeof a) == 9, NULL);
+			if (s >= 0) close(s);
+		} else if (!strcmp(op, "abstract")) {
+			int s = socket(AF_UNIX, SOCK_STREAM, 0);
+			struct sockaddr_un a;
+			memset(&a, 0, sizeof a);
+			a.sun_family = AF_UNIX;
+			const char *name = argv[++i];
+			strncpy(a.sun_path + 1, name, sizeof a.sun_path - 2);
+			res(op, connect(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)) == 0, NULL);
+			close(s);
 		} else if (!strcmp(op, "kill")) {
 			res(op, kill(atoi(argv[++i]), SIGKILL) == 0, NULL);
 		} else if (!strcmp(op, "killchildren")) {
@@ -247,6 +269,13 @@ func wantAlert(t *testing.T, alerts []alert.Alert, op string, targets ...string)
 	for _, target := range targets {
 		if hasAlert(alerts, op, target) {
 			return
+		}
+	}
+	if len(targets) == 0 {
+		for _, a := range alerts {
+			if o, _ := a.Get("op"); o == op {
+				return
+			}
 		}
 	}
 	t.Errorf("no alert op=%s for %v; got %v", op, targets, bodies(alerts))
@@ -587,4 +616,96 @@ func TestEscapeQuietStderr(t *testing.T) {
 		t.Errorf("confined run: exit %d, stdout %q stderr %q; unconfined stdout %q stderr %q", r.code, r.stdout, r.stderr, uout, ustderr.String())
 	}
 	_ = syscall.Getpid
+}
+
+// The rest of issue 13: UDP, abstract unix sockets and signals to
+// processes outside the confinement are refused unless the profile says
+// "network udp", "network unix abstract", "signal outside", which learn
+// writes when the program does it; prlimit on another process (which
+// could kill the supervisor with RLIMIT_CPU) is refused.
+func TestEscapeIPC(t *testing.T) {
+	dir, exe := attackSetup(t)
+	uc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	udpPort := strconv.Itoa(uc.LocalAddr().(*net.UDPAddr).Port)
+	udpGot := func() string {
+		uc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b := make([]byte, 64)
+		n, _, _ := uc.ReadFrom(b)
+		return string(b[:max(n, 0)])
+	}
+	name := "immunix-test-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	ul, err := net.Listen("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	go func() {
+		for {
+			c, err := ul.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	victim := exec.Command("sleep", "60")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { victim.Process.Kill(); victim.Wait() }()
+	vpid := strconv.Itoa(victim.Process.Pid)
+	attack := []string{exe, "udp", udpPort, "abstract", name, "kill0", vpid, "prlimit", vpid}
+
+	u := unconfined(t, dir, attack...)
+	for _, op := range []string{"udp", "abstract", "kill0", "prlimit"} {
+		wantOK(t, "unconfined", u, op)
+	}
+	if got := udpGot(); got != "udp-data\n" {
+		t.Fatalf("unconfined UDP delivered %q", got)
+	}
+
+	base, _ := learnProfile(t, dir, "none.sd", exe, "opendir", dir)
+	sink := newSyslog(t)
+	got, alerts, r := confinedOps(t, dir, base, sink, append(attack, "killchildren")...)
+	wantErr(t, "confined", got, "udp", "EPERM")
+	wantErr(t, "confined", got, "abstract", "EPERM")
+	wantErr(t, "confined", got, "kill0", "EPERM")
+	wantErr(t, "confined", got, "prlimit", "EPERM")
+	if got := udpGot(); got != "" {
+		t.Errorf("confined UDP delivered %q", got)
+	}
+	wantAlert(t, alerts, "syscall", "socket")
+	wantAlert(t, alerts, "connect")
+	wantAlert(t, alerts, "signal", vpid)
+	wantAlert(t, alerts, "syscall", "prlimit64")
+	if t.Failed() {
+		t.Logf("stderr:\n%s", r.stderr)
+	}
+
+	// Learned doing it: the profile says so and the confined run works.
+	prof, p := learnProfile(t, dir, "ipc.sd", exe, "udp", udpPort, "abstract", name, "kill0", vpid)
+	udpGot()
+	for _, want := range []string{"network udp", "network unix abstract", "signal outside"} {
+		found := false
+		for _, n := range p.Net {
+			found = found || n.String() == want
+		}
+		if !found {
+			t.Errorf("learned profile lacks %q: %v", want, p.Net)
+		}
+	}
+	got, alerts, r = confinedOps(t, dir, prof, newSyslog(t), exe, "udp", udpPort, "abstract", name, "kill0", vpid)
+	for _, op := range []string{"udp", "abstract", "kill0"} {
+		wantOK(t, "confined with the learned profile", got, op)
+	}
+	if got := udpGot(); got != "udp-data\n" {
+		t.Errorf("UDP under the learned profile delivered %q", got)
+	}
+	if len(alerts) != 0 {
+		t.Errorf("alerts under the learned profile: %v\n%s", bodies(alerts), r.stderr)
+	}
 }

@@ -115,10 +115,8 @@ func runRun(env *cli.Env, args []string) int {
 			notef("note: %s", n)
 		}
 	}
+	// Run execs CMD in this process: it returns only on error.
 	code, err := r.Run(argv)
-	if err != nil {
-		env.Errorf("run", "%v", err)
-		return code
-	}
+	env.Errorf("run", "%v", err)
 	return code
 }

@@ -88,7 +88,7 @@ func (pl *Plan) Apply() (int, error) {
 // needs checking (the profile binds TCP ports), a supervisor process is
 // started first, outside the confinement, which reads the audit records
 // and answers the seccomp notifications until the program has exited.
-// Run returns only on error.
+// Run returns only on error: the exit code to use and the error.
 func (r *Runner) Run(argv []string) (int, error) {
 	if len(argv) == 0 {
 		return 2, errors.New("no command")

@@ -229,6 +229,9 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 			}
 		}
 	})
+	if abi < 6 && !(unixAbstract && signalOutside) {
+		return nil, fmt.Errorf("the kernel's Landlock ABI %d cannot keep the program from signalling processes outside its confinement (its supervisor too) or connecting to abstract unix sockets (ABI 6 can): refusing to run; add \"signal outside\" and \"network unix abstract\" to the profile to run it without that, knowingly", abi)
+	}
 	if unixAbstract {
 		pl.Scoped &^= ll.ScopeAbstractUnixSocket
 	}
@@ -291,9 +294,6 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	}
 	if abi < 7 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 7: denials are not audited, so they cannot be alerted; use --complain to see them", abi))
-	}
-	if abi < 6 {
-		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 6: signals and abstract unix sockets are not restricted: the program can signal any process of its user, its supervisor too (alerts then stop)", abi))
 	}
 	if pl.UDP {
 		pl.Notes = append(pl.Notes, "network udp: UDP sockets may use every port (Landlock of this kernel has no UDP port rules)")

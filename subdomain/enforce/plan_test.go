@@ -34,7 +34,7 @@ func TestNoLandlock(t *testing.T) {
 }
 
 func TestNotesPerABI(t *testing.T) {
-	p := mustParse(t, "# /bin/true 1\n/etc/hostname r\nnetwork tcp connect 80\n")
+	p := mustParse(t, "# /bin/true 1\n/etc/hostname r\nnetwork tcp connect 80\nsignal outside\nnetwork unix abstract\n")
 	for _, tt := range []struct {
 		abi       int
 		want, not string
@@ -44,7 +44,7 @@ func TestNotesPerABI(t *testing.T) {
 		{1, "ABI 1 < 2: renames", "", false, false},
 		{3, "ABI 3 < 4: TCP bind/connect rules are not enforced", "ABI 3 < 3", false, false},
 		{5, "ABI 5 < 7: denials are not audited", "TCP", true, false},
-		{5, "ABI 5 < 6: signals and abstract unix sockets are not restricted", "", true, false},
+		{5, "ABI 5 < 7", "", true, false},
 		{7, "pathname unix sockets", "ABI 7 <", true, true},
 	} {
 		pl, err := Compile(p, tt.abi)
@@ -129,6 +129,18 @@ func TestAuditFields(t *testing.T) {
 	f = ParseAuditFields(`audit(1.2:3): domain=1 blockers=fs.read_file path=2F746D702F6120620A ino=3`)
 	if f["path"] != "/tmp/a b\n" {
 		t.Errorf("hex path = %q", f["path"])
+	}
+}
+
+// TestScopeRefused: below Landlock ABI 6 a profile that relies on the
+// signal and abstract unix scopes is refused, not run without them.
+func TestScopeRefused(t *testing.T) {
+	_, err := Compile(mustParse(t, "# /bin/true 1\n/etc/hostname r\n"), 5)
+	if err == nil || !strings.Contains(err.Error(), "ABI 5 cannot keep the program from signalling") {
+		t.Fatalf("Compile on ABI 5 = %v", err)
+	}
+	if _, err := Compile(mustParse(t, "# /bin/true 1\n/etc/hostname r\nsignal outside\n"), 5); err == nil {
+		t.Fatalf("Compile on ABI 5 without network unix abstract succeeded")
 	}
 }
 

@@ -24,10 +24,11 @@ type Runner struct {
 	Plan    *Plan
 	// Alerts receives a subdomain alert per denial seen.
 	Alerts *alert.Writer
-	// NoAudit skips the audit reader: the command is exec'd directly and
-	// denials are enforced but not alerted.
+	// NoAudit skips the audit reader: denials are enforced but not
+	// alerted (the supervisor still answers listen()).
 	NoAudit bool
-	// Notef prints a note ("immunix run: ..." on stderr); nil: silent.
+	// Notef prints a note ("immunix run: ..." on stderr); nil: silent
+	// (immunix run sets it only with -v: the stderr is the program's).
 	Notef  func(format string, args ...any)
 	Stdin  *os.File
 	Stdout *os.File

@@ -157,8 +157,17 @@ func Supervise(args []string) int {
 	}
 	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
 	alerts := make(chan *alert.Alert, 64)
+	// confinedGone is closed when no process uses the seccomp filter any
+	// more: the started program and everything it left running (a
+	// daemon's child) have exited.
+	confinedGone := make(chan struct{})
 	if strings.Contains(flags, "n") {
-		go serveNotify(supNotify, col, alerts)
+		go func() {
+			serveNotify(supNotify, col, alerts)
+			close(confinedGone)
+		}()
+	} else {
+		close(confinedGone)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -175,41 +184,20 @@ func Supervise(args []string) int {
 		records = make(chan Record, 256)
 		go readAudit(aud, records)
 	}
-	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
-	var drainDeadline <-chan time.Time
-loop:
-	for {
-		select {
-		case a := <-alerts:
-			col.send(a)
-		case <-exited:
-			exited = nil
-			if aud == nil {
-				break loop
-			}
-			if err := aud.Mark(marker); err != nil {
-				drainDeadline = time.After(200 * time.Millisecond)
-			} else {
-				drainDeadline = time.After(2 * time.Second)
-			}
-		case rec, ok := <-records:
-			if !ok {
-				records = nil
-				if exited == nil {
-					break loop
-				}
-				continue
-			}
-			if (rec.Type == auditUser || rec.Type == auditUserMsg) && strings.Contains(rec.Text, marker) {
-				break loop
-			}
-			col.add(rec)
-		case <-drainDeadline:
-			break loop
-		}
-	}
-	for len(alerts) > 0 {
-		col.send(<-alerts)
+	s := &superLoop{col: col, aud: aud, alerts: alerts, records: records}
+	// Until the started program has exited and every record it caused
+	// has been read: the caller reading the program's stderr to its end
+	// has every alert.
+	s.until(exited)
+	// A program that left processes behind (a daemon's child): they are
+	// still confined and still served, their alerts go to syslog only
+	// (the program's stderr is closed, so its caller is not held).
+	select {
+	case <-confinedGone:
+	default:
+		r.Alerts.Stderr = nil
+		os.Stderr.Close()
+		s.until(confinedGone)
 	}
 	if aud != nil {
 		disabled, err := aud.Close()
@@ -220,6 +208,56 @@ loop:
 		}
 	}
 	return 0
+}
+
+// superLoop turns records and listen refusals into alerts.
+type superLoop struct {
+	col     *collector
+	aud     *Audit
+	alerts  chan *alert.Alert
+	records chan Record
+}
+
+// until alerts until done is closed, then logs a marker through the
+// audit queue and alerts until it comes back (at most 2 s): every
+// record caused before done has then been read.
+func (s *superLoop) until(done <-chan struct{}) {
+	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
+	var drainDeadline <-chan time.Time
+loop:
+	for {
+		select {
+		case a := <-s.alerts:
+			s.col.send(a)
+		case <-done:
+			done = nil
+			if s.aud == nil || s.records == nil {
+				break loop
+			}
+			if err := s.aud.Mark(marker); err != nil {
+				drainDeadline = time.After(200 * time.Millisecond)
+			} else {
+				drainDeadline = time.After(2 * time.Second)
+			}
+		case rec, ok := <-s.records:
+			if !ok {
+				s.records = nil
+				if done == nil {
+					break loop
+				}
+				continue
+			}
+			if (rec.Type == auditUser || rec.Type == auditUserMsg) && strings.Contains(rec.Text, marker) {
+				break loop
+			}
+			s.col.add(rec)
+		case <-drainDeadline:
+			break loop
+		}
+	}
+	for len(s.alerts) > 0 {
+		s.col.send(<-s.alerts)
+	}
 }
 
 func readAudit(aud *Audit, records chan<- Record) {

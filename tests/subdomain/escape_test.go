@@ -137,6 +137,27 @@ int main(int argc, char **argv) {
 			strncpy(a.sun_path + 1, name, sizeof a.sun_path - 2);
 			res(op, connect(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)) == 0, NULL);
 			close(s);
+		} else if (!strcmp(op, "daemonlisten")) {
+			/* a daemon: the started process exits, its child listens
+			 * after that and writes what it got to FILE */
+			int port = atoi(argv[++i]);
+			const char *file = argv[++i];
+			pid_t parent = getpid();
+			if (fork() > 0) return 0;
+			close(0); close(1); close(2);
+			while (getppid() == parent) usleep(10000);
+			usleep(100000); /* the supervisor has drained the started process's records */
+			int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+			struct sockaddr_in a = lo(port);
+			int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0 && listen(s, 1) == 0;
+			const char *e1 = ok ? "ok" : strerrorname_np(errno);
+			int s2 = socket(AF_INET, SOCK_STREAM, 0);
+			const char *e2 = listen(s2, 1) == 0 ? "ok" : strerrorname_np(errno);
+			int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			dprintf(fd, "bindlisten %s\nlisten0 %s\n", e1, e2);
+			close(fd);
+			return 0;
 		} else if (!strcmp(op, "kill")) {
 			res(op, kill(atoi(argv[++i]), SIGKILL) == 0, NULL);
 		} else if (!strcmp(op, "killchildren")) {
@@ -707,5 +728,44 @@ func TestEscapeIPC(t *testing.T) {
 	}
 	if len(alerts) != 0 {
 		t.Errorf("alerts under the learned profile: %v\n%s", bodies(alerts), r.stderr)
+	}
+}
+
+// A daemon's child outlives the started process: it is still confined
+// and still served (its listen() works, an unbound listen is refused).
+func TestEscapeDaemonChild(t *testing.T) {
+	dir, exe := attackSetup(t)
+	port := strconv.Itoa(freePort(t))
+	out := filepath.Join(dir, "daemon.out")
+	waitOut := func() map[string]string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, err := os.ReadFile(out); err == nil && strings.Count(string(b), "\n") == 2 {
+				os.Remove(out)
+				return ops(string(b))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("the daemon child wrote no result")
+		return nil
+	}
+	unconfined(t, dir, exe, "daemonlisten", port, out)
+	u := waitOut()
+	wantOK(t, "unconfined", u, "bindlisten")
+	wantOK(t, "unconfined", u, "listen0")
+	prof, _ := learnProfile(t, dir, "daemon.sd", exe, "daemonlisten", port, out)
+	waitOut()
+	sink := newSyslog(t)
+	r := run(t, dir, sink, "", "run", "--profile", prof, "--", exe, "daemonlisten", port, out)
+	got := waitOut()
+	wantOK(t, "confined daemon child", got, "bindlisten")
+	wantErr(t, "confined daemon child", got, "listen0", "EPERM")
+	deadline := time.Now().Add(5 * time.Second)
+	for !hasAlert(sink.Alerts(t), "listen", "0") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alerts := sink.Alerts(t); !hasAlert(alerts, "listen", "0") {
+		t.Errorf("no alert for the daemon child's listen; got %v\n%s", bodies(alerts), r.stderr)
 	}
 }

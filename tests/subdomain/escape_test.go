@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -641,7 +640,6 @@ func TestEscapeQuietStderr(t *testing.T) {
 	if r.code != 0 || r.stdout != string(uout) || r.stderr != ustderr.String() {
 		t.Errorf("confined run: exit %d, stdout %q stderr %q; unconfined stdout %q stderr %q", r.code, r.stdout, r.stderr, uout, ustderr.String())
 	}
-	_ = syscall.Getpid
 }
 
 // The rest of issue 13: UDP, abstract unix sockets and signals to

@@ -24,6 +24,11 @@ var syscallAppArmor = map[string]string{
 	"setdomainname": "capability sys_admin", "sethostname": "capability sys_admin",
 	"settimeofday": "capability sys_time", "swapoff": "capability sys_admin",
 	"swapon": "capability sys_admin", "umount2": "umount", "userfaultfd": "userns",
+	"adjtimex": "capability sys_time", "chmod": "capability fowner", "chown": "capability chown",
+	"utimes": "capability fowner", "setxattr": "capability fowner",
+	// Not mediated by AppArmor 3: written as a comment.
+	"io_uring_setup": "# io_uring_setup granted (AppArmor 3 does not mediate it)",
+	"memfd_create":   "# executable memfd_create granted (AppArmor 3 does not mediate it)",
 }
 
 // FormatAppArmor writes p as an AppArmor profile (AppArmor 3 syntax) that
@@ -129,11 +134,20 @@ func aaBody(w *bufio.Writer, p *Profile, indent string, names map[*Profile]strin
 		}
 		fmt.Fprintf(w, "%s%s %s,\n", indent, aaPath(r.Path), perms.String())
 	}
-	if len(p.Net) > 0 {
-		var ports []string
-		for _, n := range p.Net {
+	var ports []string
+	for _, n := range p.Net {
+		switch n.Proto {
+		case "tcp":
 			ports = append(ports, n.Op+" "+fmt.Sprint(n.Port))
+		case "udp":
+			fmt.Fprintf(w, "%snetwork inet dgram,\n%snetwork inet6 dgram,\n", indent, indent)
+		default:
+			// AppArmor 3 mediates unix sockets and signals with peer
+			// labels, which a profile of one program cannot name.
+			fmt.Fprintf(w, "%s# %s\n", indent, n)
 		}
+	}
+	if len(ports) > 0 {
 		fmt.Fprintf(w, "%s# tcp: %s\n", indent, strings.Join(ports, ", "))
 		fmt.Fprintf(w, "%snetwork inet stream,\n%snetwork inet6 stream,\n", indent, indent)
 	}
@@ -144,6 +158,10 @@ func aaBody(w *bufio.Writer, p *Profile, indent string, names map[*Profile]strin
 			continue
 		}
 		seen[rule] = true
+		if strings.HasPrefix(rule, "#") {
+			fmt.Fprintf(w, "%s%s\n", indent, rule)
+			continue
+		}
 		fmt.Fprintf(w, "%s%s,\n", indent, rule)
 	}
 }

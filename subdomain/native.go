@@ -97,6 +97,11 @@ func (p *parser) parse(data []byte) (*Profile, error) {
 			}
 			stack = stack[:len(stack)-1]
 			openPos = openPos[:len(openPos)-1]
+		case !t.quoted && t.text == "signal":
+			if len(toks) != 2 || toks[1].text != "outside" {
+				return nil, p.errf(t.col, "want \"signal outside\"")
+			}
+			cur.Net = append(cur.Net, NetRule{Proto: "signal", Op: "outside", Pos: Pos{p.name, p.line, t.col}})
 		case !t.quoted && t.text == "network":
 			n, err := p.network(toks)
 			if err != nil {
@@ -252,11 +257,26 @@ func unhex(c byte) (byte, bool) {
 }
 
 func (p *parser) network(toks []token) (NetRule, error) {
+	pos := Pos{p.name, p.line, toks[0].col}
+	if len(toks) >= 2 {
+		switch toks[1].text {
+		case "udp":
+			if len(toks) != 2 {
+				return NetRule{}, p.errf(toks[2].col, "want \"network udp\" (every UDP port: Landlock of the kernels immunix supports has no UDP port rules)")
+			}
+			return NetRule{Proto: "udp", Pos: pos}, nil
+		case "unix":
+			if len(toks) != 3 || toks[2].text != "abstract" {
+				return NetRule{}, p.errf(toks[1].col, "want \"network unix abstract\"")
+			}
+			return NetRule{Proto: "unix", Op: "abstract", Pos: pos}, nil
+		}
+	}
 	if len(toks) != 4 {
-		return NetRule{}, p.errf(toks[0].col, "want \"network tcp bind|connect PORT\"")
+		return NetRule{}, p.errf(toks[0].col, "want \"network tcp bind|connect PORT\", \"network udp\" or \"network unix abstract\"")
 	}
 	if toks[1].text != "tcp" {
-		return NetRule{}, p.errf(toks[1].col, "unknown protocol %q (want tcp)", toks[1].text)
+		return NetRule{}, p.errf(toks[1].col, "unknown protocol %q (want tcp, udp or unix)", toks[1].text)
 	}
 	if toks[2].text != "bind" && toks[2].text != "connect" {
 		return NetRule{}, p.errf(toks[2].col, "unknown network operation %q (want bind or connect)", toks[2].text)
@@ -265,7 +285,7 @@ func (p *parser) network(toks []token) (NetRule, error) {
 	if err != nil {
 		return NetRule{}, p.errf(toks[3].col, "bad port %q (want 0..65535)", toks[3].text)
 	}
-	return NetRule{Proto: "tcp", Op: toks[2].text, Port: uint16(port), Pos: Pos{p.name, p.line, toks[0].col}}, nil
+	return NetRule{Proto: "tcp", Op: toks[2].text, Port: uint16(port), Pos: pos}, nil
 }
 
 func (p *parser) rule(toks []token) (Rule, bool, error) {

@@ -91,16 +91,29 @@ func (r *Rule) ModeString() string {
 	return s
 }
 
-// NetRule grants one network operation: TCP bind or connect on a port.
+// NetRule grants one network or IPC operation beyond the file rules:
+//
+//	network tcp bind|connect PORT   Proto "tcp", Op, Port
+//	network udp                     Proto "udp": UDP sockets, every port
+//	network unix abstract           Proto "unix", Op "abstract": connect to abstract unix sockets outside the confinement
+//	signal outside                  Proto "signal", Op "outside": signal processes outside the confinement
 type NetRule struct {
-	Proto    string // "tcp"
-	Op       string // "bind" or "connect"
+	Proto    string // "tcp", "udp", "unix" or "signal"
+	Op       string // "bind" or "connect" (tcp), "abstract" (unix), "outside" (signal)
 	Port     uint16
 	Evidence []string
 	Pos      Pos
 }
 
 func (n NetRule) String() string {
+	switch n.Proto {
+	case "udp":
+		return "network udp"
+	case "unix":
+		return "network unix " + n.Op
+	case "signal":
+		return "signal " + n.Op
+	}
 	return "network " + n.Proto + " " + n.Op + " " + strconv.Itoa(int(n.Port))
 }
 
@@ -121,20 +134,54 @@ const SyntaxVersion = "1"
 
 // DangerousSyscalls are the system calls immunix run blocks unless a
 // profile grants them with "syscall NAME" (SubDomain's dangerous calls).
+// Four names grant a family of calls that change a file's metadata,
+// which Landlock does not mediate: chmod (chmod, fchmod, fchmodat,
+// fchmodat2), chown (chown, fchown, lchown, fchownat), utimes (utime,
+// utimes, futimesat, utimensat) and setxattr (setxattr, lsetxattr,
+// fsetxattr, setxattrat and the removexattr calls). memfd_create
+// grants anonymous files that can be executed (without the grant only
+// MFD_NOEXEC_SEAL ones can be made).
 var DangerousSyscalls = []string{
-	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "delete_module",
-	"finit_module", "fsconfig", "fsmount", "fsopen", "init_module", "ioperm",
-	"iopl", "kexec_file_load", "kexec_load", "keyctl", "mknod", "mknodat",
-	"mount", "mount_setattr", "move_mount", "open_by_handle_at", "open_tree",
-	"pivot_root", "process_vm_readv", "process_vm_writev", "ptrace", "reboot",
-	"request_key", "setdomainname", "sethostname", "settimeofday", "swapoff",
-	"swapon", "umount2", "userfaultfd",
+	"acct", "add_key", "adjtimex", "bpf", "chmod", "chown", "clock_adjtime",
+	"clock_settime", "delete_module", "finit_module", "fsconfig", "fsmount",
+	"fsopen", "init_module", "io_uring_setup", "ioperm", "iopl",
+	"kexec_file_load", "kexec_load", "keyctl", "memfd_create", "mknod",
+	"mknodat", "mount", "mount_setattr", "move_mount", "open_by_handle_at",
+	"open_tree", "pivot_root", "process_vm_readv", "process_vm_writev",
+	"ptrace", "reboot", "request_key", "setdomainname", "sethostname",
+	"settimeofday", "setxattr", "swapoff", "swapon", "umount2", "userfaultfd",
+	"utimes",
+}
+
+// syscallFamilies maps the calls a family grant covers to its name.
+var syscallFamilies = map[string]string{
+	"fchmod": "chmod", "fchmodat": "chmod", "fchmodat2": "chmod",
+	"fchown": "chown", "lchown": "chown", "fchownat": "chown",
+	"chown32": "chown", "fchown32": "chown", "lchown32": "chown",
+	"utime": "utimes", "futimesat": "utimes", "utimensat": "utimes", "utimensat_time64": "utimes",
+	"lsetxattr": "setxattr", "fsetxattr": "setxattr", "setxattrat": "setxattr",
+	"removexattr": "setxattr", "lremovexattr": "setxattr", "fremovexattr": "setxattr",
+	"removexattrat": "setxattr",
+	// i386 names of the same calls
+	"umount": "umount2", "clock_settime64": "clock_settime", "clock_adjtime64": "clock_adjtime",
 }
 
 // IsDangerous reports whether name is one of DangerousSyscalls.
 func IsDangerous(name string) bool {
 	_, ok := slices.BinarySearch(DangerousSyscalls, name)
 	return ok
+}
+
+// SyscallGrant returns the "syscall NAME" grant a program making system
+// call call needs ("chmod" for fchmodat), "" when it needs none.
+func SyscallGrant(call string) string {
+	if g, ok := syscallFamilies[call]; ok {
+		return g
+	}
+	if IsDangerous(call) {
+		return call
+	}
+	return ""
 }
 
 // Canonicalize sorts the profile into canonical order, merges duplicate

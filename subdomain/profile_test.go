@@ -45,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 	if out.String() != out2.String() {
 		t.Errorf("format is not stable:\n%s\n---\n%s", out.String(), out2.String())
 	}
-	if c := p.Count(); c != (Counts{Profiles: 3, Files: 11, Net: 2, Syscalls: 2}) {
+	if c := p.Count(); c != (Counts{Profiles: 3, Files: 11, Net: 5, Syscalls: 2}) {
 		t.Errorf("Count = %v", c)
 	}
 	if !strings.Contains(out.String(), "\"/tmp/a b\\x0a\\xff\" rwc\n") {
@@ -127,7 +127,7 @@ func TestParseErrors(t *testing.T) {
 		{"# /bin/x 1\n/bin/y px {\n/etc/z r\n", "p:2:1: nested profile is not closed"},
 		{"# /bin/x 1\n}\n", "p:2:1: '}' without an open nested profile"},
 		{"# /bin/x 1\n/etc/x r {\n", "p:2:10: only a px rule opens a nested profile"},
-		{"# /bin/x 1\nnetwork udp bind 1\n", "p:2:9: unknown protocol \"udp\""},
+		{"# /bin/x 1\nnetwork udp bind 1\n", "p:2:13: want \"network udp\""}, {"# /bin/x 1\nnetwork sctp bind 1\n", "p:2:9: unknown protocol \"sctp\""}, {"# /bin/x 1\nsignal any\n", "p:2:1: want \"signal outside\""},
 		{"# /bin/x 1\nnetwork tcp bind 70000\n", "p:2:18: bad port \"70000\""},
 		{"# /bin/x 1\nsyscall read\n", "p:2:9: \"read\" is not a blocked system call"},
 		{"# /bin/x 1\n\"/etc/x r\n", "p:2:1: unterminated quoted path"},

@@ -18,6 +18,7 @@ import (
 	"os"
 
 	"github.com/immunix/immunix/internal/cli"
+	"github.com/immunix/immunix/subdomain/enforce"
 )
 
 // registry holds this binary's subcommands; the files register into it.
@@ -28,5 +29,9 @@ func init() {
 }
 
 func main() {
+	// immunix run's supervisor: the same binary, re-executed by it.
+	if len(os.Args) > 1 && os.Args[1] == enforce.SupervisorCommand {
+		os.Exit(enforce.Supervise(os.Args[2:]))
+	}
 	os.Exit(registry.Main(cli.OSEnv(), os.Args[1:]))
 }

@@ -23,15 +23,19 @@ func init() {
 
 const runUsage = `Usage: immunix run --profile PROFILE [OPTIONS] -- CMD [ARGS...]
 
-Enforces PROFILE on CMD and everything it runs: Landlock restricts files
-and TCP ports to the profile's rules (negotiating the best ABI the kernel
-offers), and a seccomp filter refuses SubDomain's dangerous system calls
-(mount, mknod, ptrace, module loading, reboot, ...) unless the profile
-grants them with "syscall NAME". Denials the kernel audits (Landlock ABI
-7+, seccomp) become "subdomain" alerts in syslog; immunix run then stays
-as CMD's parent to read them (turning the kernel's audit on if it is off;
-the last concurrent immunix run to end turns it off again), else it execs
-CMD. CMD's exit status is immunix run's (128+N if signal N killed it).
+Enforces PROFILE on CMD and everything it runs: Landlock restricts files,
+TCP ports, signals and abstract unix sockets to the profile's rules
+(negotiating the best ABI the kernel offers), and a seccomp filter
+refuses SubDomain's dangerous system calls (mount, mknod, ptrace, module
+loading, reboot, chmod/chown/utimes/setxattr, ...) unless the profile
+grants them with "syscall NAME", and UDP, MPTCP, raw sockets, TCP fast
+open, executable memfds and set-uid files unless the profile allows
+them. CMD is exec'd in immunix run's process (its exit status is CMD's).
+A supervisor, started first outside the confinement, checks CMD's
+listen() calls and turns the denials the kernel audits (Landlock ABI 7+,
+seccomp; root) into "subdomain" alerts in syslog and on stderr (turning
+the kernel's audit on if it is off; the last concurrent immunix run to
+end turns it off again). immunix run's own notes are printed only with -v.
 
 With --complain nothing is blocked: CMD runs under strace and every
 access outside the profile is alerted.
@@ -82,7 +86,11 @@ func runRun(env *cli.Env, args []string) int {
 	}
 	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
 	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
-	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit, Notef: notef}
+	// A confined program's stderr is the program's: notes only with -v.
+	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit}
+	if o.Verbose {
+		r.Notef = notef
+	}
 	if f, ok := env.Stdin.(*os.File); ok {
 		r.Stdin = f
 	}
@@ -107,10 +115,8 @@ func runRun(env *cli.Env, args []string) int {
 			notef("note: %s", n)
 		}
 	}
+	// Run execs CMD in this process: it returns only on error.
 	code, err := r.Run(argv)
-	if err != nil {
-		env.Errorf("run", "%v", err)
-		return code
-	}
+	env.Errorf("run", "%v", err)
 	return code
 }

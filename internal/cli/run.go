@@ -19,7 +19,7 @@ type RunOptions struct {
 func (o *RunOptions) Flags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Profile, "profile", "p", "", "the SubDomain `PROFILE` to enforce (required)")
 	fs.BoolVar(&o.Complain, "complain", false, "do not block: run under strace and alert every access outside the profile")
-	fs.BoolVar(&o.NoAudit, "no-audit", false, "do not read the kernel's audit records: exec CMD directly, denials are not alerted")
+	fs.BoolVar(&o.NoAudit, "no-audit", false, "do not read the kernel's audit records: denials are enforced but not alerted")
 	fs.StringVar(&o.SyslogSocket, "syslog-socket", "", "send alerts to this syslog `SOCKET` (default $IMMUNIX_SYSLOG_SOCKET, else /dev/log)")
 	fs.BoolVar(&o.Plan, "plan", false, "print the Landlock rules and seccomp list the profile compiles to, and exit")
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "print every note on what Landlock cannot enforce of the profile")

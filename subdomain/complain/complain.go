@@ -67,7 +67,7 @@ func (c *Checker) Check(ev *learn.Event) {
 	if prof == nil {
 		prof = c.Profile
 	}
-	if subdomain.IsDangerous(ev.Syscall) && !contains(prof.Syscalls, ev.Syscall) {
+	if g := subdomain.SyscallGrant(ev.Syscall); g != "" && !ev.NoGrant && !contains(prof.Syscalls, g) {
 		c.report(ev, exe, prof, "syscall", ev.Syscall, "")
 	}
 	if ev.Probe() {
@@ -75,7 +75,14 @@ func (c *Checker) Check(ev *learn.Event) {
 	}
 	switch {
 	case ev.NetOp != "":
-		if !prof.AllowsNet("tcp", ev.NetOp, ev.Port) {
+		proto, op := ev.Proto, ev.NetOp
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "udp":
+			op = ""
+		}
+		if !prof.AllowsNet(proto, op, ev.Port) {
 			c.report(ev, exe, prof, ev.NetOp, fmt.Sprint(ev.Port), "")
 		}
 	case ev.Mode&subdomain.Exec != 0:

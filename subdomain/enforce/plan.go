@@ -29,6 +29,11 @@ const (
 	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate | ll.AccessFSIoctlDev
 	makeRights = ll.AccessFSMakeReg | ll.AccessFSMakeDir | ll.AccessFSMakeSym | ll.AccessFSMakeSock |
 		ll.AccessFSMakeFifo | ll.AccessFSRemoveFile | ll.AccessFSRemoveDir | ll.AccessFSRefer
+	// fileMakeRights create, remove or rename a name that is not a
+	// directory; dirMakeRights a directory (a rule ending in /).
+	fileMakeRights = ll.AccessFSMakeReg | ll.AccessFSMakeSym | ll.AccessFSMakeSock | ll.AccessFSMakeFifo |
+		ll.AccessFSRemoveFile | ll.AccessFSRefer
+	dirMakeRights = ll.AccessFSMakeDir | ll.AccessFSRemoveDir | ll.AccessFSRefer
 )
 
 // abiFS is the set of file system rights each Landlock ABI handles.
@@ -63,6 +68,24 @@ type Plan struct {
 	Notes []string
 	// Audit says whether the kernel can log denials (ABI >= 7).
 	Audit bool
+	// Scoped is the Landlock IPC scopes (ABI >= 6): signals and
+	// abstract unix sockets only within the confinement.
+	Scoped uint64
+	// MemfdNoexecDefault: the kernel's vm.memfd_noexec seals memfds
+	// made without MFD_EXEC against execution.
+	MemfdNoexecDefault bool
+	// UDP: the profile grants UDP sockets ("network udp"), every port.
+	UDP bool
+}
+
+// filterOpts are the seccomp argument checks of the plan.
+func (pl *Plan) filterOpts() filterOpts {
+	return filterOpts{
+		listen:             retNotify,
+		memfdExec:          !slices.Contains(pl.Blocked, "memfd_create"),
+		memfdNoexecDefault: pl.MemfdNoexecDefault,
+		udp:                pl.UDP,
+	}
 }
 
 // Compile turns p (with every nested profile: Landlock cannot give an
@@ -74,6 +97,12 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	}
 	top := min(abi, len(abiFS)-1)
 	pl := &Plan{ABI: abi, Handled: abiFS[top], HandleNet: abi >= 4, Audit: abi >= 7}
+	if abi >= 6 {
+		pl.Scoped = ll.ScopeAbstractUnixSocket | ll.ScopeSignal
+	}
+	if b, err := os.ReadFile("/proc/sys/vm/memfd_noexec"); err == nil {
+		pl.MemfdNoexecDefault = len(b) > 0 && b[0] >= '1' && b[0] <= '2'
+	}
 	grants := map[string]*PathGrant{}
 	add := func(path string, rights uint64, from string) {
 		g := grants[path]
@@ -86,7 +115,8 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 			g.From = append(g.From, from)
 		}
 	}
-	var missing, widened []string
+	var missing, widened, procSkipped []string
+	var unixAbstract, signalOutside bool
 	nested := 0
 	p.Walk(func(q *subdomain.Profile) {
 		if q != p {
@@ -94,18 +124,30 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 		}
 		for i := range q.Rules {
 			r := &q.Rules[i]
+			ruleText := subdomain.QuotePath(r.Path) + " " + r.ModeString()
 			for _, path := range expandVars(r.Path) {
-				ruleText := subdomain.QuotePath(r.Path) + " " + r.ModeString()
 				rights := modeRights(r.Mode)
 				if r.Mode&subdomain.Exec != 0 && !subdomain.HasGlob(path) {
 					for _, in := range subdomain.Interpreters(path) {
 						add(in, ll.AccessFSExecute|ll.AccessFSReadFile, ruleText+" (interpreter)")
 					}
 				}
-				dirRule := strings.HasSuffix(path, "/") && path != "/"
+				dirRule := strings.HasSuffix(path, "/")
 				path = strings.TrimSuffix(path, "/")
 				if path == "" {
 					path = "/"
+				}
+				// The program's own /proc entries: on /proc/self, which
+				// the thread that execs the program resolves to the
+				// program's own pid (it keeps it across the exec). A
+				// pattern with any other base in /proc would be
+				// enforced on all of /proc (/proc/sys, other processes'
+				// entries): never granted.
+				if own, ok := ownProc(path); ok {
+					path = own
+				} else if subdomain.GlobBase(path) == "/proc" && subdomain.HasGlob(path) {
+					procSkipped = append(procSkipped, r.Path)
+					continue
 				}
 				base := subdomain.GlobBase(path)
 				glob := base != path
@@ -116,29 +158,46 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 				create := r.Mode&subdomain.Create != 0
 				switch {
 				case err != nil && create && !glob:
-					// A name to be created: the rights go on the nearest
-					// existing directory.
+					// A name to be created: the rights go on its
+					// directory, which must exist now. Never on a
+					// further ancestor: that would grant creating and
+					// writing anywhere beneath it.
 					dir := filepath.Dir(path)
-					for {
-						if st, err := os.Stat(dir); err == nil && st.IsDir() {
-							break
-						}
-						dir = filepath.Dir(dir)
+					if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+						missing = append(missing, r.Path)
+						continue
 					}
-					add(dir, rights|makeRights|ll.AccessFSReadDir, ruleText)
+					if dirRule {
+						add(dir, dirMakeRights, ruleText)
+					} else {
+						add(dir, (rights&^ll.AccessFSExecute)|fileMakeRights, ruleText)
+					}
 					widened = append(widened, fmt.Sprintf("%s → %s/ (to be created)", r.Path, dir))
 				case err != nil:
 					missing = append(missing, r.Path)
+				case fi.IsDir() && !glob:
+					// A directory: r lists it (READ_DIR, which Landlock
+					// grants on every directory beneath too), never
+					// reads the files beneath it; c creates or removes
+					// the directory itself, in its parent.
+					var dr uint64
+					if r.Mode&subdomain.Read != 0 {
+						dr |= ll.AccessFSReadDir
+					}
+					if dr != 0 {
+						add(path, dr, ruleText)
+					}
+					if create && path != "/" {
+						add(filepath.Dir(path), dirMakeRights, ruleText)
+					}
 				case fi.IsDir():
+					// A pattern: every file and directory it may match
+					// lies beneath its base directory.
 					if r.Mode&subdomain.Read != 0 {
 						rights |= ll.AccessFSReadDir
 					}
-					if create && (glob || dirRule) {
+					if create {
 						rights |= makeRights
-					}
-					if create && dirRule && !glob {
-						// mkdir/rmdir of the directory itself: rights on its parent
-						add(filepath.Dir(path), makeRights, ruleText)
 					}
 					add(base, rights, ruleText)
 				default:
@@ -147,7 +206,7 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 						// enough unless it is replaced, which the parent
 						// directory grants.
 						if fi.Mode().IsRegular() && r.Mode&subdomain.Write == 0 {
-							add(filepath.Dir(path), makeRights, ruleText)
+							add(filepath.Dir(path), fileMakeRights, ruleText)
 						}
 					}
 					if fi.Mode()&os.ModeDevice != 0 {
@@ -157,8 +216,28 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 				}
 			}
 		}
-		pl.Net = append(pl.Net, q.Net...)
+		for _, n := range q.Net {
+			switch n.Proto {
+			case "tcp":
+				pl.Net = append(pl.Net, n)
+			case "udp":
+				pl.UDP = true
+			case "unix":
+				unixAbstract = true
+			case "signal":
+				signalOutside = true
+			}
+		}
 	})
+	if abi < 6 && !(unixAbstract && signalOutside) {
+		return nil, fmt.Errorf("the kernel's Landlock ABI %d cannot keep the program from signalling processes outside its confinement (its supervisor too) or connecting to abstract unix sockets (ABI 6 can): refusing to run; add \"signal outside\" and \"network unix abstract\" to the profile to run it without that, knowingly", abi)
+	}
+	if unixAbstract {
+		pl.Scoped &^= ll.ScopeAbstractUnixSocket
+	}
+	if signalOutside {
+		pl.Scoped &^= ll.ScopeSignal
+	}
 	// The program itself must be executable in the domain.
 	if p.Program != "" {
 		add(p.Program, ll.AccessFSExecute|ll.AccessFSReadFile, "(the confined program)")
@@ -191,6 +270,9 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	if len(widened) > 0 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("%d patterns are enforced on their whole directory (Landlock rules are directory trees, not globs): %s", len(widened), strings.Join(clipList(widened, 4), ", ")))
 	}
+	if len(procSkipped) > 0 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("%d patterns in /proc are not granted (Landlock would grant all of /proc; only the program's own /proc/@{pid}/... entries can be): %s", len(procSkipped), strings.Join(clipList(procSkipped, 4), ", ")))
+	}
 	if len(missing) > 0 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("%d rules name paths that do not exist now and cannot be ruled: %s", len(missing), strings.Join(clipList(missing, 4), ", ")))
 	}
@@ -213,8 +295,28 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	if abi < 7 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 7: denials are not audited, so they cannot be alerted; use --complain to see them", abi))
 	}
-	pl.Notes = append(pl.Notes, "UDP, abstract unix sockets and signals are not restricted")
+	if pl.UDP {
+		pl.Notes = append(pl.Notes, "network udp: UDP sockets may use every port (Landlock of this kernel has no UDP port rules)")
+	}
+	if signalOutside && abi >= 6 {
+		pl.Notes = append(pl.Notes, "signal outside: the program may signal processes outside the confinement, its supervisor too (alerts then stop; listen() then fails)")
+	}
+	if abi < 9 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("connecting to pathname unix sockets is not restricted (Landlock ABI 9 could; this kernel has %d)", abi))
+	}
 	return pl, nil
+}
+
+// ownProc maps a rule on the program's own /proc entries
+// (/proc/@{pid}/..., /proc/self/...) to /proc/self/..., which the
+// confining thread resolves to the program's own pid.
+func ownProc(path string) (string, bool) {
+	for _, pre := range []string{"/proc/@{pid}", "/proc/self"} {
+		if rest, ok := strings.CutPrefix(path, pre); ok && (rest == "" || rest[0] == '/') {
+			return "/proc/self" + rest, true
+		}
+	}
+	return "", false
 }
 
 func clipList(s []string, n int) []string {

@@ -34,7 +34,7 @@ func TestNoLandlock(t *testing.T) {
 }
 
 func TestNotesPerABI(t *testing.T) {
-	p := mustParse(t, "# /bin/true 1\n/etc/hostname r\nnetwork tcp connect 80\n")
+	p := mustParse(t, "# /bin/true 1\n/etc/hostname r\nnetwork tcp connect 80\nsignal outside\nnetwork unix abstract\n")
 	for _, tt := range []struct {
 		abi       int
 		want, not string
@@ -44,7 +44,8 @@ func TestNotesPerABI(t *testing.T) {
 		{1, "ABI 1 < 2: renames", "", false, false},
 		{3, "ABI 3 < 4: TCP bind/connect rules are not enforced", "ABI 3 < 3", false, false},
 		{5, "ABI 5 < 7: denials are not audited", "TCP", true, false},
-		{7, "UDP", "ABI 7 <", true, true},
+		{5, "ABI 5 < 7", "", true, false},
+		{7, "pathname unix sockets", "ABI 7 <", true, true},
 	} {
 		pl, err := Compile(p, tt.abi)
 		if err != nil {
@@ -128,5 +129,76 @@ func TestAuditFields(t *testing.T) {
 	f = ParseAuditFields(`audit(1.2:3): domain=1 blockers=fs.read_file path=2F746D702F6120620A ino=3`)
 	if f["path"] != "/tmp/a b\n" {
 		t.Errorf("hex path = %q", f["path"])
+	}
+}
+
+// TestScopeRefused: below Landlock ABI 6 a profile that relies on the
+// signal and abstract unix scopes is refused, not run without them.
+func TestScopeRefused(t *testing.T) {
+	_, err := Compile(mustParse(t, "# /bin/true 1\n/etc/hostname r\n"), 5)
+	if err == nil || !strings.Contains(err.Error(), "ABI 5 cannot keep the program from signalling") {
+		t.Fatalf("Compile on ABI 5 = %v", err)
+	}
+	if _, err := Compile(mustParse(t, "# /bin/true 1\n/etc/hostname r\nsignal outside\n"), 5); err == nil {
+		t.Fatalf("Compile on ABI 5 without network unix abstract succeeded")
+	}
+}
+
+// TestIssue13Rights: a directory r rule lists it and reads nothing
+// beneath; /proc/@{pid} rules are the program's own /proc/self entries
+// and other /proc patterns are not granted; a c rule under a missing
+// directory grants nothing (not the nearest ancestor).
+func TestIssue13Rights(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data", "sub"), 0o755)
+	p := mustParse(t, "# /bin/true 1\n"+
+		"/ r\n"+
+		dir+"/data/ r\n"+
+		"/proc/@{pid}/oom_score_adj w\n"+
+		"/proc/@{pid}/task/@{pid}/comm r\n"+
+		"/proc/*/stat r\n"+
+		dir+"/missing/app/state.db wc\n"+
+		dir+"/newdir/ c\n"+
+		"signal outside\nnetwork unix abstract\nnetwork udp\n")
+	pl, err := Compile(p, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, g := range pl.Paths {
+		got[g.Path] = g.Rights
+	}
+	want := map[string]uint64{
+		"/":                        ll.AccessFSReadDir,
+		dir + "/data":              ll.AccessFSReadDir,
+		"/proc/self/oom_score_adj": ll.AccessFSWriteFile | ll.AccessFSTruncate,
+		"/proc/self/task":          ll.AccessFSReadFile | ll.AccessFSReadDir,
+		dir:                        dirMakeRights,
+	}
+	for path, r := range want {
+		if got[path] != r {
+			t.Errorf("%s: %v, want %v", path, landlock.AccessFSSet(got[path]), landlock.AccessFSSet(r))
+		}
+	}
+	for _, path := range []string{"/proc", dir + "/missing", dir + "/missing/app"} {
+		if r, ok := got[path]; ok {
+			t.Errorf("%s granted %v", path, landlock.AccessFSSet(r))
+		}
+	}
+	if len(got) != len(want)+2 { // + the program and its ELF interpreter
+		t.Errorf("grants %v", pl)
+	}
+	notes := strings.Join(pl.Notes, "\n")
+	for _, n := range []string{"/proc/*/stat", "missing/app/state.db", "network udp", "signal outside"} {
+		if !strings.Contains(notes, n) {
+			t.Errorf("no note naming %q:\n%s", n, notes)
+		}
+	}
+	if pl.Scoped != 0 || !pl.UDP {
+		t.Errorf("scopes %#x, UDP %v; want 0 (signal outside, network unix abstract) and true", pl.Scoped, pl.UDP)
+	}
+	pl, _ = Compile(mustParse(t, "# /bin/true 1\n"), 7)
+	if pl.Scoped != ll.ScopeSignal|ll.ScopeAbstractUnixSocket || pl.UDP {
+		t.Errorf("default scopes %#x, UDP %v", pl.Scoped, pl.UDP)
 	}
 }

@@ -5,19 +5,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/alert"
-	"github.com/immunix/immunix/internal/childwait"
 	"github.com/immunix/immunix/subdomain"
 )
 
@@ -27,10 +24,11 @@ type Runner struct {
 	Plan    *Plan
 	// Alerts receives a subdomain alert per denial seen.
 	Alerts *alert.Writer
-	// NoAudit skips the audit reader: the command is exec'd directly and
-	// denials are enforced but not alerted.
+	// NoAudit skips the audit reader: denials are enforced but not
+	// alerted (the supervisor still answers listen()).
 	NoAudit bool
-	// Notef prints a note ("immunix run: ..." on stderr); nil: silent.
+	// Notef prints a note ("immunix run: ..." on stderr); nil: silent
+	// (immunix run sets it only with -v: the stderr is the program's).
 	Notef  func(format string, args ...any)
 	Stdin  *os.File
 	Stdout *os.File
@@ -48,49 +46,50 @@ func (r *Runner) note(format string, args ...any) {
 }
 
 // Apply restricts the calling thread, which must be locked to its
-// goroutine (runtime.LockOSThread) and is the one that then starts or
-// execs the program: the Landlock ruleset (best effort down to the
-// kernel's ABI, denials of executed programs logged), then the seccomp
-// filter refusing the blocked system calls with EPERM (logged to audit).
-// Other threads of this process stay unconfined: the program inherits
-// the credentials and filter of the thread that forks or execs it, and
-// the supervisor's own runtime threads are not the program. Irreversible.
-func (pl *Plan) Apply() error {
+// goroutine (runtime.LockOSThread) and is the one that then execs the
+// program: the Landlock ruleset (best effort down to the kernel's ABI,
+// denials of executed programs logged, signals and abstract unix
+// sockets scoped to the domain from ABI 6), then the seccomp filter
+// (blocked calls refused with EPERM and logged, argument checks). With
+// listen passed to the supervisor it returns the seccomp listener fd,
+// else -1. Other threads of this process stay unconfined: the program
+// inherits the credentials and filter of the thread that execs it.
+// Irreversible.
+func (pl *Plan) Apply() (int, error) {
 	cfg := landlock.Config{HandledAccessFS: landlock.AccessFSSet(pl.Handled)}
 	if pl.HandleNet {
 		cfg.HandledAccessNet = landlock.AccessNetSet(3) // bind_tcp, connect_tcp
+	}
+	if pl.Scoped != 0 {
+		cfg.Scoped = landlock.ScopedSet(pl.Scoped)
 	}
 	// Log the denials of the programs executed in the domain, not those of
 	// this thread before its execve.
 	cfg = cfg.BestEffort().EnableLoggingForSubprocesses().DisableLoggingForOriginatingProcess()
 	fd, flags, err := cfg.NewRulesetFD(pl.Rules()...)
 	if err != nil {
-		return fmt.Errorf("landlock: %w", err)
+		return -1, fmt.Errorf("landlock: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+		return -1, fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
 	if fd >= 0 {
 		err := ll.LandlockRestrictSelf(fd, flags)
 		unix.Close(fd)
 		if err != nil {
-			return fmt.Errorf("landlock_restrict_self: %w", err)
+			return -1, fmt.Errorf("landlock_restrict_self: %w", err)
 		}
 	}
-	if len(pl.Blocked) == 0 {
-		return nil
-	}
-	if err := blockSyscalls(pl.Blocked); err != nil {
-		return err
-	}
-	return nil
+	return blockSyscalls(pl.Blocked, pl.filterOpts())
 }
 
-// Run confines argv. With the audit reader available it restricts
-// itself, starts argv as its child (which inherits the domain and the
-// filter), turns the kernel's denial records for this domain into
-// alerts, and returns the child's exit code. Without it, it restricts
-// itself and execs argv (and only returns on error).
+// Run confines argv: the program keeps this process (its pid, so the
+// profile's /proc/@{pid} rules are its own entries, and its parent sees
+// its exit status). When denials can be alerted (audit) or listen()
+// needs checking (the profile binds TCP ports), a supervisor process is
+// started first, outside the confinement, which reads the audit records
+// and answers the seccomp notifications until the program has exited.
+// Run returns only on error: the exit code to use and the error.
 func (r *Runner) Run(argv []string) (int, error) {
 	if len(argv) == 0 {
 		return 2, errors.New("no command")
@@ -109,22 +108,31 @@ func (r *Runner) Run(argv []string) (int, error) {
 		if err != nil {
 			r.note("denials are enforced but not alerted: %v", err)
 			aud = nil
-		} else if aud.Enabled() {
-			r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
 		}
 	}
-	if aud == nil {
-		runtime.LockOSThread()
-		if err := r.Plan.Apply(); err != nil {
-			return 1, err
+	// The program is exec'd from this goroutine's thread, which the
+	// confinement restricts; the supervisor is forked from another
+	// (unconfined) thread.
+	st, err := prepareSupervisor()
+	if err != nil {
+		return 1, err
+	}
+	runtime.LockOSThread()
+	notify, err := r.Plan.Apply()
+	if err != nil {
+		return 1, err
+	}
+	if err := r.startSupervisor(st, aud, notify, path); err != nil {
+		return 1, err
+	}
+	for i, f := range []*os.File{r.Stdin, r.Stdout, r.Stderr} {
+		if f != nil && f.Fd() != uintptr(i) {
+			if err := unix.Dup3(int(f.Fd()), i, 0); err != nil {
+				return 1, fmt.Errorf("dup3: %w", err)
+			}
 		}
-		return 126, execError("exec", path, syscall.Exec(path, argv, env))
 	}
-	code, err := r.supervise(aud, path, argv, env)
-	if _, cerr := aud.Close(); cerr != nil {
-		r.note("%v", cerr)
-	}
-	return code, err
+	return 126, execError("exec", path, syscall.Exec(path, argv, env))
 }
 
 func execError(op, path string, err error) error {
@@ -134,128 +142,11 @@ func execError(op, path string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, path, err)
 }
 
-// supervise starts the confined child and turns the audit records of its
-// denials into alerts until it has exited and every record it caused has
-// been read.
-func (r *Runner) supervise(aud *Audit, path string, argv, env []string) (int, error) {
-	// Restrict one locked thread and fork the program from it with
-	// syscall.ForkExec (os/exec would first fork a throw-away child to
-	// probe for pidfd support: 0.3 ms). The goroutine then ends still
-	// locked, so the runtime destroys that thread and the supervisor goes
-	// on unconfined (the runtime never clones new threads from a locked
-	// one).
-	type started struct {
-		pid, pidfd int
-		err        error // from the fork or exec
-		applyErr   error // from the confinement
-	}
-	start := make(chan started)
-	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{
-		orFile(r.Stdin, os.Stdin).Fd(), orFile(r.Stdout, os.Stdout).Fd(), orFile(r.Stderr, os.Stderr).Fd()}}
-	go func() {
-		runtime.LockOSThread()
-		if err := r.Plan.Apply(); err != nil {
-			start <- started{applyErr: err}
-			return
-		}
-		pidfd := -1
-		attr.Sys = &syscall.SysProcAttr{PidFD: &pidfd}
-		pid, err := syscall.ForkExec(path, argv, attr)
-		start <- started{pid: pid, pidfd: pidfd, err: err}
-	}()
-	st := <-start
-	if st.applyErr != nil {
-		return 1, st.applyErr
-	}
-	if st.err != nil {
-		return 126, execError("start", path, st.err)
-	}
-	// Read the records only now: those the program causes wait in the
-	// socket, which joined the multicast group before the fork, and
-	// nothing the reader allocates delays the program's start.
-	records := make(chan Record, 256)
-	go func() {
-		buf := make([]byte, auditBufSize)
-		for {
-			recs, err := aud.Read(buf)
-			if err != nil {
-				if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
-					continue
-				}
-				close(records)
-				return
-			}
-			for _, rec := range recs {
-				switch rec.Type {
-				case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUser, auditUserMsg:
-					records <- rec
-				}
-			}
-		}
-	}()
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	type waited struct {
-		ws  syscall.WaitStatus
-		err error
-	}
-	done := make(chan waited, 1)
-	go func() {
-		ws, err := childwait.Wait(st.pid, st.pidfd)
-		done <- waited{ws, err}
-	}()
-	col := &collector{r: r, exe: path, pid: st.pid, self: os.Getpid(), ours: map[string]bool{}}
-	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
-	var w waited
-	exited := false
-	var drainDeadline <-chan time.Time
-	for {
-		select {
-		case s := <-sigs:
-			syscall.Kill(st.pid, s.(syscall.Signal))
-		case w = <-done:
-			if w.err != nil {
-				return 1, fmt.Errorf("wait for %s: %w", path, w.err)
-			}
-			exited = true
-			if err := aud.Mark(marker); err != nil {
-				drainDeadline = time.After(200 * time.Millisecond)
-			} else {
-				drainDeadline = time.After(2 * time.Second)
-			}
-		case rec, ok := <-records:
-			if !ok {
-				records = nil
-				if exited {
-					return exitCode(w.ws), nil
-				}
-				continue
-			}
-			if (rec.Type == auditUser || rec.Type == auditUserMsg) && strings.Contains(rec.Text, marker) {
-				return exitCode(w.ws), nil
-			}
-			col.add(rec)
-		case <-drainDeadline:
-			return exitCode(w.ws), nil
-		}
-	}
-}
-
 func orFile(f, def *os.File) *os.File {
 	if f != nil {
 		return f
 	}
 	return def
-}
-
-// exitCode is the shell's code for a wait status: the exit status, or
-// 128 + the signal that killed the program.
-func exitCode(ws syscall.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
 }
 
 // collector turns audit records into alerts. A Landlock access record
@@ -293,6 +184,9 @@ func (c *collector) add(rec Record) {
 		}
 		c.landlock(rec)
 	case auditSeccomp:
+		if rec.Fields["code"] == seccompCodeNotify {
+			return // passed to the supervisor, which alerts its refusals itself
+		}
 		pid, _ := strconv.Atoi(rec.Fields["pid"])
 		if !c.inTree(pid) {
 			return
@@ -332,6 +226,9 @@ func (c *collector) inTree(pid int) bool {
 	return false
 }
 
+// seccompCodeNotify is how a seccomp record writes SECCOMP_RET_USER_NOTIF.
+const seccompCodeNotify = "0x7fc00000"
+
 func (c *collector) landlock(rec Record) {
 	f := rec.Fields
 	blockers := f["blockers"]
@@ -349,11 +246,18 @@ func (c *collector) landlock(rec Record) {
 		op, target = "bind", f["src"]
 	case strings.HasPrefix(blockers, "net.connect"):
 		op, target = "connect", f["dest"]
+	case strings.HasPrefix(blockers, "scope.signal"):
+		op, target = "signal", f["opid"]
+	case strings.HasPrefix(blockers, "scope.abstract_unix_socket"):
+		op, target = "connect", f["path"]
 	}
 	fields := []alert.Field{{Key: "profile", Value: c.r.Profile.Program}, {Key: "op", Value: op}}
 	if target != "" {
 		key := "path"
-		if op == "bind" || op == "connect" {
+		switch {
+		case op == "signal":
+			key = "target"
+		case (op == "bind" || op == "connect") && !strings.HasPrefix(blockers, "scope."):
 			key = "port"
 		}
 		fields = append(fields, alert.Field{Key: key, Value: target})

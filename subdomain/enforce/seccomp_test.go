@@ -48,47 +48,77 @@ func headerNumbers(t *testing.T, path string) map[string]uint32 {
 	return nums
 }
 
-// TestSyscallTables checks every number in the filter's tables against
-// the kernel's own headers, and that each table covers every dangerous
-// call the architecture has.
+// newerThanHeaders are calls the kernel has (6.6+) that Debian 12's
+// linux-libc-dev lacks, with their numbers (the same on every
+// architecture since the unified numbering of 5.1).
+var newerThanHeaders = map[string]uint32{"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466}
+
+// TestSyscallTables checks every number in the filter's tables (the
+// blocked calls and the checked ones) against the kernel's own headers,
+// and that each table covers every dangerous call the architecture has.
 func TestSyscallTables(t *testing.T) {
-	// i386 aliases: the filter names them after the call they duplicate.
-	aliases := map[string]string{"umount": "umount2", "clock_settime64": "clock_settime", "clock_adjtime64": "clock_adjtime"}
 	for _, tc := range []struct {
 		table   *archTable
 		header  string
-		missing []string // dangerous calls the architecture does not have
+		missing []string // grants with no call on the architecture (or checked, not tabled)
+		checked map[checkKind][]string
 	}{
-		{&tableX8664, "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", nil},
-		{&tableI386, "/usr/include/x86_64-linux-gnu/asm/unistd_32.h", []string{"kexec_file_load"}},
-		{&tableAArch64, "/usr/include/asm-generic/unistd.h", []string{"ioperm", "iopl", "mknod"}},
+		{&tableX8664, "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", []string{"memfd_create"},
+			map[checkKind][]string{chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
+		{&tableI386, "/usr/include/x86_64-linux-gnu/asm/unistd_32.h", []string{"kexec_file_load", "memfd_create"},
+			map[checkKind][]string{chkDeny: {"socketcall"}, chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpen: {"open"}, chkOpenat: {"openat"}, chkCreat: {"creat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
+		{&tableAArch64, "/usr/include/asm-generic/unistd.h", []string{"ioperm", "iopl", "mknod", "memfd_create"},
+			map[checkKind][]string{chkSocket: {"socket"}, chkSendto: {"sendto", "sendmmsg"}, chkSendmsg: {"sendmsg"},
+				chkListen: {"listen"}, chkMemfd: {"memfd_create"}, chkOpenat: {"openat"}, chkOpenat2: {"openat2"}, chkPrlimit: {"prlimit64"}}},
 	} {
 		t.Run(tc.table.name, func(t *testing.T) {
 			hdr := headerNumbers(t, tc.header)
-			var want []sysnum
+			for k, v := range newerThanHeaders {
+				if _, ok := hdr[k]; !ok {
+					hdr[k] = v
+				}
+			}
+			have := map[string]bool{}
+			for _, c := range tc.table.calls {
+				call := c.call
+				if call == "" {
+					call = c.name
+				}
+				if n, ok := hdr[call]; !ok || n != c.nr {
+					t.Errorf("%s: %s (grant %s) is %d, the header says %d (present %v)", tc.table.name, call, c.name, c.nr, n, ok)
+				}
+				if !subdomain.IsDangerous(c.name) {
+					t.Errorf("%s: %s is not a grant", tc.table.name, c.name)
+				}
+				if g := subdomain.SyscallGrant(call); g != c.name {
+					t.Errorf("%s: %s is granted by %q, the table says %q", tc.table.name, call, g, c.name)
+				}
+				have[c.name] = true
+			}
 			for _, name := range subdomain.DangerousSyscalls {
-				if n, ok := hdr[name]; ok {
-					want = append(want, sysnum{name, n})
-				} else if !slices.Contains(tc.missing, name) {
-					t.Errorf("%s: %s is not in %s", tc.table.name, name, tc.header)
+				if !have[name] && !slices.Contains(tc.missing, name) {
+					t.Errorf("%s: no number for %s", tc.table.name, name)
 				}
 			}
-			for alias, name := range aliases {
-				if n, ok := hdr[alias]; ok && tc.table == &tableI386 {
-					want = append(want, sysnum{name, n})
+			for _, c := range tc.table.checks {
+				found := false
+				for _, call := range tc.checked[c.kind] {
+					if hdr[call] == c.nr && call == c.call {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s: checked call %d (kind %d) is none of %v", tc.table.name, c.nr, c.kind, tc.checked[c.kind])
 				}
 			}
-			got := slices.Clone(tc.table.calls)
-			cmp := func(a, b sysnum) int {
-				if c := strings.Compare(a.name, b.name); c != 0 {
-					return c
-				}
-				return int(a.nr) - int(b.nr)
+			n := 0
+			for _, calls := range tc.checked {
+				n += len(calls)
 			}
-			slices.SortFunc(got, cmp)
-			slices.SortFunc(want, cmp)
-			if !slices.Equal(got, want) {
-				t.Errorf("table %s\n got %v\nwant %v", tc.table.name, got, want)
+			if n != len(tc.table.checks) {
+				t.Errorf("%s: %d checked calls, want %d", tc.table.name, len(tc.table.checks), n)
 			}
 		})
 	}
@@ -139,7 +169,7 @@ func TestFilterProgram(t *testing.T) {
 		{"arm", all, arm, 21, retKill},
 		{"nothing blocked", nil, x8664, 165, retAllow},
 	} {
-		raw, err := buildFilter(tc.blocked, tableX8664, []archTable{tableI386})
+		raw, err := buildFilter(tc.blocked, tableX8664, []archTable{tableI386}, filterOpts{listen: retAllow})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -165,7 +195,9 @@ func TestSyscallName(t *testing.T) {
 	for _, tc := range []struct{ arch, nr, want string }{
 		{"c000003e", "165", "mount"},
 		{"40000003", "21", "mount"},
-		{"40000003", "22", "umount2"},
+		{"40000003", "22", "umount"},
+		{"c000003e", "268", "fchmodat"},
+		{"c000003e", "44", "sendto"},
 		{"c00000b7", "40", "mount"},
 		{"c000003e", "1073741863", "x32:1073741863"},
 		{"c000003e", "39", "39"},
@@ -312,7 +344,7 @@ func seccompChild(spec string) {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	}
-	if err := blockSyscalls(strings.Split(calls, ",")); err != nil {
+	if _, err := blockSyscalls(strings.Split(calls, ","), filterOpts{listen: retAllow}); err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	}
@@ -330,7 +362,7 @@ func TestFilterExhaustive(t *testing.T) {
 		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return slices.Contains(names, s) })
 	}
 	for _, blocked := range [][]string{all, without("keyctl"), without("reboot", "mount"), without("fsopen", "open_tree"), {"ptrace"}, nil} {
-		raw, err := buildFilter(blocked, tableX8664, []archTable{tableI386})
+		raw, err := buildFilter(blocked, tableX8664, []archTable{tableI386}, filterOpts{listen: retAllow, memfdExec: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +378,14 @@ func TestFilterExhaustive(t *testing.T) {
 					want[c.nr] = true
 				}
 			}
+			checked := map[uint32]bool{}
+			for _, c := range tab.checks {
+				checked[c.nr] = true
+			}
 			for nr := uint32(0); nr < 1024; nr++ {
+				if checked[nr] {
+					continue // decided by the arguments: TestFilterChecks
+				}
 				exp := uint32(retAllow)
 				if want[nr] {
 					exp = retEPERM
@@ -364,6 +403,87 @@ func TestFilterExhaustive(t *testing.T) {
 			t.Errorf("blocking %v: x32 read gets %#x", blocked, uint32(got))
 		}
 	}
-	raw, _ := buildFilter(all, tableX8664, []archTable{tableI386})
+	raw, _ := buildFilter(all, tableX8664, []archTable{tableI386}, filterOpts{listen: retAllow})
 	t.Logf("filter for every dangerous call: %d instructions", len(raw))
+}
+
+// seccompArgs is seccompData with arguments (low 32 bits, as the filter
+// loads them; the VM reads big-endian words at the same offsets).
+func seccompArgs(arch, nr uint32, args ...uint32) []byte {
+	b := seccompData(arch, nr)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[offsetArgs+8*i:], a)
+	}
+	return b
+}
+
+// TestFilterChecks runs the argument checks in x/net/bpf's VM.
+func TestFilterChecks(t *testing.T) {
+	const x8664, i386 = unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386
+	all := subdomain.DangerousSyscalls
+	noMemfd := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "memfd_create" })
+	notify := filterOpts{listen: retNotify}
+	for _, tc := range []struct {
+		name    string
+		blocked []string
+		o       filterOpts
+		arch    uint32
+		nr      uint32
+		args    []uint32
+		want    uint32
+	}{
+		{"tcp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM | unix.SOCK_CLOEXEC, 0}, retAllow},
+		{"tcp6 socket IPPROTO_TCP", all, notify, x8664, 41, []uint32{unix.AF_INET6, unix.SOCK_STREAM, unix.IPPROTO_TCP}, retAllow},
+		{"mptcp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM, ipprotoMPTCP}, retNoProto},
+		{"sctp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_SCTP}, retEPERM},
+		{"udp socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_DGRAM | unix.SOCK_NONBLOCK, 0}, retEPERM},
+		{"udp socket granted", all, filterOpts{listen: retNotify, udp: true}, x8664, 41, []uint32{unix.AF_INET6, unix.SOCK_DGRAM, unix.IPPROTO_UDP}, retAllow},
+		{"icmp socket, udp granted", all, filterOpts{listen: retNotify, udp: true}, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP}, retEPERM},
+		{"raw socket", all, notify, x8664, 41, []uint32{unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP}, retEPERM},
+		{"packet socket", all, notify, x8664, 41, []uint32{unix.AF_PACKET, unix.SOCK_RAW, 0}, retEPERM},
+		{"unix socket", all, notify, x8664, 41, []uint32{unix.AF_UNIX, unix.SOCK_STREAM, 0}, retAllow},
+		{"sendto", all, notify, x8664, 44, []uint32{3, 0, 10, unix.MSG_NOSIGNAL}, retAllow},
+		{"sendto fastopen", all, notify, x8664, 44, []uint32{3, 0, 10, unix.MSG_FASTOPEN}, retEPERM},
+		{"sendmsg fastopen", all, notify, x8664, 46, []uint32{3, 0, unix.MSG_FASTOPEN}, retEPERM},
+		{"sendmmsg fastopen", all, notify, x8664, 307, []uint32{3, 0, 1, unix.MSG_FASTOPEN}, retEPERM},
+		{"i386 sendto fastopen", all, notify, i386, 369, []uint32{3, 0, 10, unix.MSG_FASTOPEN}, retEPERM},
+		{"i386 socketcall", all, notify, i386, 102, nil, retEPERM},
+		{"listen", all, notify, x8664, 50, []uint32{3, 5}, retNotify},
+		{"memfd", all, notify, x8664, 319, []uint32{0, unix.MFD_CLOEXEC}, retEPERM},
+		{"memfd noexec", all, notify, x8664, 319, []uint32{0, unix.MFD_CLOEXEC | mfdNoexec}, retAllow},
+		{"memfd, noexec default", all, filterOpts{listen: retNotify, memfdNoexecDefault: true}, x8664, 319, []uint32{0, 0}, retAllow},
+		{"memfd exec, noexec default", all, filterOpts{listen: retNotify, memfdNoexecDefault: true}, x8664, 319, []uint32{0, mfdExec}, retEPERM},
+		{"memfd granted", noMemfd, filterOpts{listen: retNotify, memfdExec: true}, x8664, 319, []uint32{0, 0}, retAllow},
+		{"openat", all, notify, x8664, 257, []uint32{0, 0, unix.O_RDONLY, 0}, retAllow},
+		{"openat create 0644", all, notify, x8664, 257, []uint32{0, 0, unix.O_CREAT | unix.O_WRONLY, 0o644}, retAllow},
+		{"openat create 04755", all, notify, x8664, 257, []uint32{0, 0, unix.O_CREAT | unix.O_WRONLY, 0o4755}, retEPERM},
+		{"openat tmpfile 02755", all, notify, x8664, 257, []uint32{0, 0, unix.O_TMPFILE | unix.O_RDWR, 0o2755}, retEPERM},
+		{"openat no create, mode bits ignored", all, notify, x8664, 257, []uint32{0, 0, unix.O_RDONLY, 0o4755}, retAllow},
+		{"open create 04755", all, notify, x8664, 2, []uint32{0, unix.O_CREAT, 0o4755}, retEPERM},
+		{"creat 06755", all, notify, x8664, 85, []uint32{0, 0o6755}, retEPERM},
+		{"creat 0644", all, notify, x8664, 85, []uint32{0, 0o644}, retAllow},
+		{"openat2", all, notify, x8664, 437, nil, retNoSys},
+		{"prlimit self", all, notify, x8664, 302, []uint32{0}, retAllow},
+		{"prlimit other", all, notify, x8664, 302, []uint32{1234}, retEPERM},
+		{"fchmodat", all, notify, x8664, 268, nil, retEPERM},
+		{"fchmodat granted", slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "chmod" }), notify, x8664, 268, nil, retAllow},
+		{"adjtimex", all, notify, x8664, 159, nil, retEPERM},
+	} {
+		raw, err := buildFilter(tc.blocked, tableX8664, []archTable{tableI386}, tc.o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		prog, _ := bpf.Disassemble(raw)
+		vm, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := vm.Run(seccompArgs(tc.arch, tc.nr, tc.args...))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if uint32(got) != tc.want {
+			t.Errorf("%s: filter returns %#x, want %#x", tc.name, uint32(got), tc.want)
+		}
+	}
 }

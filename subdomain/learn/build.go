@@ -67,8 +67,8 @@ type fileAcc struct {
 }
 
 type netKey struct {
-	op   string
-	port uint16
+	proto, op string
+	port      uint16
 }
 
 // progAcc is what one program did.
@@ -140,11 +140,11 @@ func (b *Builder) Add(ev *Event) {
 		}
 	}
 	p := b.prog(exe)
-	if subdomain.IsDangerous(ev.Syscall) && ev.Err == "" {
-		e := p.syscalls[ev.Syscall]
+	if g := subdomain.SyscallGrant(ev.Syscall); g != "" && ev.Err == "" && !ev.NoGrant {
+		e := p.syscalls[g]
 		if e == nil {
 			e = &evidence{}
-			p.syscalls[ev.Syscall] = e
+			p.syscalls[g] = e
 		}
 		e.add(b.Opts.Evidence, ev)
 	}
@@ -153,7 +153,7 @@ func (b *Builder) Add(ev *Event) {
 		return
 	}
 	if ev.NetOp != "" {
-		k := netKey{ev.NetOp, ev.Port}
+		k := netKey{ev.Proto, ev.NetOp, ev.Port}
 		e := p.net[k]
 		if e == nil {
 			e = &evidence{}
@@ -258,7 +258,11 @@ func (b *Builder) fill(p *subdomain.Profile, acc *progAcc, ancestors []string) {
 		p.Rules = append(p.Rules, r)
 	}
 	for k, e := range acc.net {
-		p.Net = append(p.Net, subdomain.NetRule{Proto: "tcp", Op: k.op, Port: k.port, Evidence: evidenceLines(e)})
+		n := subdomain.NetRule{Proto: k.proto, Op: k.op, Port: k.port, Evidence: evidenceLines(e)}
+		if n.Proto == "udp" {
+			n.Op = "" // "network udp": every port
+		}
+		p.Net = append(p.Net, n)
 	}
 	for s := range acc.syscalls {
 		p.Syscalls = append(p.Syscalls, s)

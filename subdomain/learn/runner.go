@@ -19,7 +19,8 @@ import (
 // (for the cwd each child inherits) and the dangerous calls.
 const TraceSyscalls = "%file,fchdir,mmap,fchmod,fchown,ftruncate,fsetxattr,fremovexattr," +
 	"bind,connect,clone,clone3,fork,vfork,ptrace,reboot,init_module,finit_module," +
-	"delete_module,kexec_load,kexec_file_load"
+	"delete_module,kexec_load,kexec_file_load,adjtimex,clock_adjtime,clock_settime,settimeofday," +
+	"io_uring_setup,memfd_create,socket,kill,tkill,tgkill"
 
 // StraceArgs returns strace's options before the command:
 //

@@ -26,7 +26,13 @@ type Event struct {
 	Mode    subdomain.Mode // what the call asked for
 	Err     string         // errno name when the call failed ("ENOENT"), else ""
 	Execed  bool           // a successful execve: PID now runs Path
-	NetOp   string         // "bind" or "connect" for a TCP event
+	// Proto and NetOp: "tcp" and "bind" or "connect" (with Port), "udp"
+	// and "any", "unix" and "abstract", "signal" and "outside".
+	Proto string
+	NetOp string
+	// NoGrant: the call as made needs no "syscall" grant although its
+	// name may (memfd_create with MFD_NOEXEC_SEAL).
+	NoGrant bool
 	Port    uint16
 	Raw     []byte // the trace line(s); valid only during the callback
 }
@@ -427,6 +433,18 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		ev.Path, ev.Mode = d, subdomain.Mmap
 	case kMount: // source, target, ...
 		p.pathEvent(ev, pr, nil, arg(1), 0)
+	case kSocket:
+		// socket(AF_INET|AF_INET6, SOCK_DGRAM..., IPPROTO_IP|IPPROTO_UDP) = 3<UDP:[...]>
+		if errname == "" && bytes.Contains(retAnn, []byte("UDP")) {
+			ev.Proto, ev.NetOp = "udp", "any"
+		}
+	case kKill:
+		// A signal to a process the trace does not follow (or to a
+		// process group) leaves the confinement.
+		target, err := strconv.Atoi(string(bytes.TrimSpace(arg(0))))
+		if err == nil && errname == "" && (target <= 0 || p.procs[target] == nil) {
+			ev.Proto, ev.NetOp = "signal", "outside"
+		}
 	case kBind, kConnect:
 		p.sockEvent(ev, pr, kind, arg(0), arg(1))
 		if errname == "EINPROGRESS" {
@@ -460,6 +478,11 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 		}
 		return
 	case kOther: // dangerous calls without a path: ptrace, reboot, modules
+		p.emit(ev)
+		return
+	case kMemfd:
+		// Only a memfd that can be made executable needs the grant.
+		ev.NoGrant = n >= 2 && bytes.Contains(args[1], []byte("MFD_NOEXEC_SEAL"))
 		p.emit(ev)
 		return
 	}
@@ -509,8 +532,12 @@ func (p *Parser) sockEvent(ev *Event, pr *proc, kind int, fd, addr []byte) {
 			return
 		}
 		s := addr[i+len("sun_path="):]
+		if kind == kConnect && len(s) > 0 && s[0] == '@' {
+			ev.Proto, ev.NetOp = "unix", "abstract"
+			return
+		}
 		if len(s) == 0 || s[0] != '"' {
-			return // abstract (@"...") or unnamed
+			return // abstract bind (Landlock scopes only connect) or unnamed
 		}
 		end := quotedEnd(s)
 		if end < 0 {
@@ -549,6 +576,7 @@ func (p *Parser) sockEvent(ev *Event, pr *proc, kind int, fd, addr []byte) {
 		} else {
 			ev.NetOp = "connect"
 		}
+		ev.Proto = "tcp"
 		ev.Port = uint16(port)
 	}
 }
@@ -878,6 +906,7 @@ var needArgs = [...]int{
 	kRmdir: 1, kUnlink: 1, kUnlinkat: 3, kRename: 2, kRenameat: 4, kLink: 2,
 	kLinkat: 4, kSymlink: 2, kSymlinkat: 3, kChmod: 1, kChmodat: 2, kFdWrite: 1,
 	kMknod: 1, kMknodat: 2, kMmap: 5, kMount: 2, kBind: 2, kConnect: 2, kClone: 0,
+	kMemfd: 2, kSocket: 0, kKill: 1,
 }
 
 // Syscall kinds the parser understands.
@@ -914,6 +943,9 @@ const (
 	kBind
 	kConnect
 	kClone
+	kMemfd
+	kSocket
+	kKill
 )
 
 type syscallInfo struct {
@@ -928,7 +960,7 @@ var syscallTable = sync.OnceValue(func() map[string]syscallInfo {
 	kinds := syscallKinds()
 	m := make(map[string]syscallInfo, len(kinds))
 	for name, k := range kinds {
-		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.IsDangerous(name)}
+		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.SyscallGrant(name) != ""}
 	}
 	return m
 })
@@ -961,5 +993,8 @@ func syscallKinds() map[string]int {
 		"clone": kClone, "clone3": kClone, "fork": kClone, "vfork": kClone,
 		"ptrace": kOther, "reboot": kOther, "init_module": kOther, "finit_module": kOther,
 		"delete_module": kOther, "kexec_load": kOther, "kexec_file_load": kOther,
+		"adjtimex": kOther, "clock_adjtime": kOther, "clock_settime": kOther, "settimeofday": kOther,
+		"io_uring_setup": kOther, "memfd_create": kMemfd,
+		"socket": kSocket, "kill": kKill, "tkill": kKill, "tgkill": kKill,
 	}
 }

@@ -181,6 +181,40 @@ func TestGlobDepth(t *testing.T) {
 	}
 }
 
+// TestIPCEvents: the trace lines that make network udp, network unix
+// abstract, signal outside and the syscall grants.
+func TestIPCEvents(t *testing.T) {
+	trace := "100 execve(\"/bin/p\", [\"p\"], 0x1 /* 1 var */) = 0\n" +
+		"100 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<UDP:[286334]>\n" +
+		"100 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 5<TCP:[286335]>\n" +
+		"100 connect(4<UNIX-STREAM:[1]>, {sa_family=AF_UNIX, sun_path=@\"name\"}, 11) = -1 ECONNREFUSED (Connection refused)\n" +
+		"100 kill(100, 0) = 0\n" +
+		"100 kill(4242, SIGTERM) = 0\n" +
+		"100 memfd_create(\"a\", MFD_CLOEXEC|MFD_NOEXEC_SEAL) = 6</memfd:a (deleted)>\n" +
+		"100 memfd_create(\"b\", MFD_CLOEXEC) = 7</memfd:b (deleted)>\n" +
+		"100 fchmodat(AT_FDCWD</d>, \"f\", 0600) = 0\n" +
+		"100 adjtimex({modes=0, offset=0}) = 0 (TIME_OK)\n"
+	b := NewBuilder(Options{})
+	p := &Parser{Cwd: "/", Emit: b.Add}
+	if err := p.Parse(strings.NewReader(trace)); err != nil {
+		t.Fatal(err)
+	}
+	prof, err := b.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var net []string
+	for _, n := range prof.Net {
+		net = append(net, n.String())
+	}
+	if got, want := strings.Join(net, ", "), "signal outside, network udp, network unix abstract"; got != want {
+		t.Errorf("net rules %q, want %q", got, want)
+	}
+	if got, want := strings.Join(prof.Syscalls, " "), "adjtimex chmod memfd_create"; got != want {
+		t.Errorf("syscall grants %q, want %q", got, want)
+	}
+}
+
 func FuzzParser(f *testing.F) {
 	for _, s := range []string{
 		"1 execve(\"/bin/x\", [\"x\"], 0x1 /* 1 var */) = 0\n1 open(\"rel\", O_RDONLY) = 3\n",
@@ -188,6 +222,8 @@ func FuzzParser(f *testing.F) {
 		"201 openat(AT_FDCWD, \"a b\\nc>d<e\\377\", O_RDONLY) = 4</var/www/a b\\nc\\76d\\74e\\377>\n",
 		"100 connect(12<TCP:[125]>, {sa_family=AF_INET6, sin6_port=htons(443)}, 28) = -1 EINPROGRESS (x)\n",
 		"100 bind(10<UNIX-STREAM:[123]>, {sa_family=AF_UNIX, sun_path=\"/run/prog.sock\"}, 17) = 0\n",
+		"100 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<UDP:[286334]>\n100 kill(1, 0) = 0\n100 memfd_create(\"x\", MFD_CLOEXEC) = 4</memfd:x (deleted)>\n",
+		"100 connect(4<UNIX-STREAM:[1]>, {sa_family=AF_UNIX, sun_path=@\"name\"}, 11) = -1 ECONNREFUSED (Connection refused)\n",
 	} {
 		f.Add([]byte(s))
 	}

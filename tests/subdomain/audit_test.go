@@ -87,8 +87,10 @@ func TestAuditRestored(t *testing.T) {
 		set(0)
 		a := startWaiting(t, dir, prof)
 		waitAudit(t, 1)
-		a.cmd.Process.Signal(syscall.SIGKILL)
-		a.stdin.Write([]byte("x\n")) // the orphaned program ends (and closes stderr)
+		// The supervisor (the confined program's child) is killed from
+		// outside; the program then ends.
+		syscall.Kill(a.supervisor, syscall.SIGKILL)
+		a.stdin.Write([]byte("x\n"))
 		a.stdin.Close()
 		a.cmd.Wait()
 		if v := state(); v != 1 {
@@ -118,16 +120,17 @@ func TestAuditRestored(t *testing.T) {
 }
 
 type waitingRun struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *bytes.Buffer
+	cmd        *exec.Cmd
+	supervisor int
+	stdin      io.WriteCloser
+	stderr     *bytes.Buffer
 }
 
 // startWaiting starts immunix run on sh -c 'read x': the confined program
 // waits for a line on its standard input.
 func startWaiting(t *testing.T, dir, prof string) *waitingRun {
 	t.Helper()
-	cmd := exec.Command(immunix(t), "run", "--profile", prof, "--", "/bin/sh", "-c", "read x; exit 0")
+	cmd := exec.Command(immunix(t), "run", "-v", "--profile", prof, "--", "/bin/sh", "-c", "read x; exit 0")
 	cmd.Dir = dir
 	w := &waitingRun{cmd: cmd, stderr: &bytes.Buffer{}}
 	cmd.Stderr = w.stderr
@@ -139,11 +142,11 @@ func startWaiting(t *testing.T, dir, prof string) *waitingRun {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); w.stdin.Close() })
-	// The supervisor holds its lock on the audit once the program runs:
-	// wait for the confined sh to appear as its child.
+	// The confined sh keeps immunix run's process; the supervisor, which
+	// holds the lock on the audit, is its child.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if children(cmd.Process.Pid) > 0 {
+		if w.supervisor = child(cmd.Process.Pid); w.supervisor > 0 {
 			return w
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -162,12 +165,18 @@ func (w *waitingRun) finish(t *testing.T) {
 	}
 }
 
-func children(pid int) int {
+// child returns pid's first child, 0 if none.
+func child(pid int) int {
 	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "children"))
 	if err != nil {
 		return 0
 	}
-	return len(strings.Fields(string(data)))
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
 }
 
 func waitAudit(t *testing.T, want uint32) {

@@ -246,6 +246,9 @@ func hasAlert(alerts []alert.Alert, op, target string) bool {
 		if p == "" {
 			p, _ = a.Get("syscall")
 		}
+		if p == "" {
+			p, _ = a.Get("target")
+		}
 		if o == op && p == target {
 			return true
 		}

@@ -1,0 +1,396 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/immunix/immunix/alert"
+	"github.com/immunix/immunix/subdomain"
+)
+
+// SupervisorCommand is the hidden immunix subcommand the supervisor runs
+// as: immunix run re-executes its own binary (/proc/self/exe) with it.
+const SupervisorCommand = "__subdomain-supervisor"
+
+// The supervisor's inherited descriptors.
+const (
+	supPidfd  = 3 // the confined program's pidfd
+	supAudit  = 4 // audit multicast socket
+	supCtl    = 5 // audit control socket
+	supLock   = 6 // audit.lock, held shared
+	supNotify = 7 // seccomp listener
+)
+
+// The process arrangement. The confined program keeps immunix run's
+// process: Landlock rules on /proc/self are its own /proc entries, its
+// exit status and signals are its caller's to see, and nothing stands
+// between them. The supervisor is a child forked, before the program is
+// exec'd, from a thread outside the confinement: it is not in the
+// program's Landlock domain, so with LANDLOCK_SCOPE_SIGNAL the program
+// cannot signal it (kill(getppid()) or any pid: EPERM), and it runs in a
+// session of its own, so a terminal's ^C does not reach it. It reads the
+// audit records and the seccomp notifications until the program (its
+// parent) has exited and every record it caused has been read, then
+// releases the audit switch. Its standard error is the program's, so a
+// caller reading the program's stderr to its end also waits for every
+// alert.
+
+// supervisorStart is what starting the supervisor needs, opened before
+// the confinement (which would refuse /dev/null).
+type supervisorStart struct {
+	pidfd int
+	null  *os.File
+	self  string
+}
+
+func prepareSupervisor() (*supervisorStart, error) {
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor: pidfd_open: %w", err)
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		unix.Close(pidfd)
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		unix.Close(pidfd)
+		null.Close()
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	return &supervisorStart{pidfd: pidfd, null: null, self: self}, nil
+}
+
+// startSupervisor forks and execs the supervisor from an unconfined
+// thread (the calling goroutine's thread is the confined one).
+func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, path string) error {
+	defer unix.Close(st.pidfd)
+	defer st.null.Close()
+	null := st.null.Fd()
+	files := []uintptr{null, null, orFile(r.Stderr, os.Stderr).Fd(), uintptr(st.pidfd), null, null, null, null}
+	flags := ""
+	stateDir := r.StateDir
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	if aud != nil {
+		flags += "a"
+		files[supAudit] = aud.mc.Fd()
+		files[supCtl] = uintptr(aud.ctl)
+		files[supLock] = uintptr(aud.hold.lock)
+		if aud.Enabled() {
+			flags += "e"
+		}
+	}
+	if notify >= 0 {
+		flags += "n"
+		files[supNotify] = uintptr(notify)
+	}
+	if r.Notef != nil {
+		flags += "v"
+	}
+	socket := ""
+	if r.Alerts != nil {
+		socket = r.Alerts.Socket
+	}
+	self := st.self
+	argv := []string{"immunix", SupervisorCommand, "1", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}
+	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	done := make(chan error, 1)
+	go func() {
+		// A new goroutine: the runtime runs it on a thread other than
+		// the locked, confined one.
+		_, err := syscall.ForkExec(self, argv, attr)
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		return fmt.Errorf("start the supervisor %s: %w", self, err)
+	}
+	if aud != nil {
+		aud.mc.Close()
+		unix.Close(aud.ctl)
+		unix.Close(aud.hold.lock) // the supervisor's copy keeps the shared lock
+	}
+	if notify >= 0 {
+		unix.Close(notify)
+	}
+	return nil
+}
+
+// Supervise is the supervisor's main (args after SupervisorCommand); it
+// returns its exit code.
+func Supervise(args []string) int {
+	if len(args) != 7 || args[0] != "1" {
+		fmt.Fprintf(os.Stderr, "immunix: %s is started by immunix run only\n", SupervisorCommand)
+		return 2
+	}
+	flags := args[1]
+	pid, err := strconv.Atoi(args[2])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "immunix: %s: bad pid %q\n", SupervisorCommand, args[2])
+		return 2
+	}
+	r := &Runner{Profile: &subdomain.Profile{Program: args[4]}, Alerts: &alert.Writer{Socket: args[5], Stderr: os.Stderr}}
+	if strings.Contains(flags, "v") {
+		r.Notef = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "immunix run: "+format+"\n", a...) }
+	}
+	var aud *Audit
+	if strings.Contains(flags, "a") {
+		unix.SetNonblock(supAudit, true)
+		dir := args[6]
+		aud = &Audit{mc: os.NewFile(supAudit, "audit-multicast"), ctl: supCtl, enabled: strings.Contains(flags, "e"),
+			hold: &auditHold{lock: supLock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
+		if aud.enabled {
+			r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
+		}
+	}
+	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
+	alerts := make(chan *alert.Alert, 64)
+	// confinedGone is closed when no process uses the seccomp filter any
+	// more: the started program and everything it left running (a
+	// daemon's child) have exited.
+	confinedGone := make(chan struct{})
+	if strings.Contains(flags, "n") {
+		go func() {
+			serveNotify(supNotify, col, alerts)
+			close(confinedGone)
+		}()
+	} else {
+		close(confinedGone)
+	}
+	exited := make(chan struct{})
+	go func() {
+		fds := []unix.PollFd{{Fd: supPidfd, Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		close(exited)
+	}()
+	var records chan Record
+	if aud != nil {
+		records = make(chan Record, 256)
+		go readAudit(aud, records)
+	}
+	s := &superLoop{col: col, aud: aud, alerts: alerts, records: records}
+	// Until the started program has exited and every record it caused
+	// has been read: the caller reading the program's stderr to its end
+	// has every alert.
+	s.until(exited)
+	// A program that left processes behind (a daemon's child): they are
+	// still confined and still served, their alerts go to syslog only
+	// (the program's stderr is closed, so its caller is not held).
+	select {
+	case <-confinedGone:
+	default:
+		r.Alerts.Stderr = nil
+		os.Stderr.Close()
+		s.until(confinedGone)
+	}
+	if aud != nil {
+		disabled, err := aud.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "immunix run: %v\n", err)
+		} else if disabled {
+			r.note("turned the kernel's audit back off")
+		}
+	}
+	return 0
+}
+
+// superLoop turns records and listen refusals into alerts.
+type superLoop struct {
+	col     *collector
+	aud     *Audit
+	alerts  chan *alert.Alert
+	records chan Record
+}
+
+// until alerts until done is closed, then logs a marker through the
+// audit queue and alerts until it comes back (at most 2 s): every
+// record caused before done has then been read.
+func (s *superLoop) until(done <-chan struct{}) {
+	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
+	var drainDeadline <-chan time.Time
+loop:
+	for {
+		select {
+		case a := <-s.alerts:
+			s.col.send(a)
+		case <-done:
+			done = nil
+			if s.aud == nil || s.records == nil {
+				break loop
+			}
+			if err := s.aud.Mark(marker); err != nil {
+				drainDeadline = time.After(200 * time.Millisecond)
+			} else {
+				drainDeadline = time.After(2 * time.Second)
+			}
+		case rec, ok := <-s.records:
+			if !ok {
+				s.records = nil
+				if done == nil {
+					break loop
+				}
+				continue
+			}
+			if (rec.Type == auditUser || rec.Type == auditUserMsg) && strings.Contains(rec.Text, marker) {
+				break loop
+			}
+			s.col.add(rec)
+		case <-drainDeadline:
+			break loop
+		}
+	}
+	for len(s.alerts) > 0 {
+		s.col.send(<-s.alerts)
+	}
+}
+
+func readAudit(aud *Audit, records chan<- Record) {
+	buf := make([]byte, auditBufSize)
+	for {
+		recs, err := aud.Read(buf)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
+				continue
+			}
+			close(records)
+			return
+		}
+		for _, rec := range recs {
+			switch rec.Type {
+			case auditLandlockAccess, auditLandlockDomain, auditSeccomp, auditUser, auditUserMsg:
+				records <- rec
+			}
+		}
+	}
+}
+
+// struct seccomp_notif and struct seccomp_notif_resp.
+type seccompNotif struct {
+	id    uint64
+	pid   uint32
+	flags uint32
+	nr    int32
+	arch  uint32
+	ip    uint64
+	args  [6]uint64
+}
+
+type seccompResp struct {
+	id    uint64
+	val   int64
+	error int32
+	flags uint32
+}
+
+// serveNotify answers the seccomp notifications: listen() calls of the
+// confined programs. It performs the listen itself, on its own copy of
+// the program's socket (pidfd_getfd: the same socket, so nothing the
+// program changes after the check can matter), once it has seen that the
+// socket is bound to a port: Landlock checked that port at bind().
+// listen() on an unbound socket would make the kernel pick an ephemeral
+// port no rule allows, which Landlock never sees: refused and alerted.
+// When the supervisor is gone the programs' listen() fails (ENOSYS).
+func serveNotify(fd int, col *collector, alerts chan<- *alert.Alert) {
+	runtime.LockOSThread() // blocks in poll and ioctl
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			return // POLLHUP: no confined process is left
+		}
+		var req seccompNotif
+		if err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
+			if err == unix.EINTR || err == unix.ENOENT {
+				continue
+			}
+			return
+		}
+		errno, a := handleListen(fd, &req, col)
+		resp := seccompResp{id: req.id, error: -int32(errno)}
+		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		if a != nil {
+			alerts <- a
+		}
+	}
+}
+
+func ioctl(fd int, req uint, arg unsafe.Pointer) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// handleListen decides one listen(fd, backlog): 0 or an errno, and the
+// alert for a refusal.
+func handleListen(nfd int, req *seccompNotif, col *collector) (unix.Errno, *alert.Alert) {
+	pfd, err := unix.PidfdOpen(int(req.pid), unix.PIDFD_THREAD)
+	if err != nil {
+		return unix.ESRCH, nil
+	}
+	defer unix.Close(pfd)
+	// The pid may have been reused between the notification and
+	// pidfd_open: the notification is still pending only if not.
+	id := req.id
+	if err := ioctl(nfd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)); err != nil {
+		return unix.ESRCH, nil
+	}
+	sfd, err := unix.PidfdGetfd(pfd, int(int32(req.args[0])), 0)
+	if err != nil {
+		if errno, ok := err.(unix.Errno); ok && errno == unix.EBADF {
+			return unix.EBADF, nil
+		}
+		return unix.EPERM, nil
+	}
+	defer unix.Close(sfd)
+	sa, err := unix.Getsockname(sfd)
+	if err != nil {
+		if errno, ok := err.(unix.Errno); ok {
+			return errno, nil
+		}
+		return unix.EPERM, nil
+	}
+	port := -1
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		port = a.Port
+	case *unix.SockaddrInet6:
+		port = a.Port
+	}
+	if port == 0 {
+		exe, _ := os.Readlink("/proc/" + strconv.Itoa(int(req.pid)) + "/exe")
+		return unix.EPERM, &alert.Alert{Kind: alert.KindSubDomain, Exe: exe, PID: int(req.pid), UID: os.Getuid(),
+			Fields: []alert.Field{{Key: "profile", Value: col.r.Profile.Program}, {Key: "op", Value: "listen"},
+				{Key: "port", Value: "0"}, {Key: "mode", Value: "enforce"}},
+			Msg: "listen on a socket bound to no port refused (the kernel would pick a port no bind rule allows)"}
+	}
+	if err := unix.Listen(sfd, int(int32(req.args[1]))); err != nil {
+		if errno, ok := err.(unix.Errno); ok {
+			return errno, nil
+		}
+		return unix.EPERM, nil
+	}
+	return 0, nil
+}

@@ -14,6 +14,8 @@ export PATH=$(go env GOPATH)/bin:$PATH
 echo "== gofmt" >&2
 bad=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$bad" ]; then echo "gofmt wants to reformat: $bad" >&2; exit 1; fi
+echo "== go mod tidy" >&2
+if ! go mod tidy -diff >&2; then echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; fi
 echo "== go vet" >&2
 go vet ./...
 echo "== staticcheck" >&2

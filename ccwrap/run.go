@@ -65,6 +65,8 @@ type Env struct {
 	ErrTTY   bool   // stderr is a terminal
 	Self     string // immunix-cc's own executable (os.Executable)
 	ReadFile func(string) ([]byte, error)
+	// ReadConfig reads the configuration file (ReadConfigFile when nil).
+	ReadConfig func(string) ([]byte, error)
 	// Exec replaces the process (syscall.Exec); it returns only on error.
 	Exec func(path string, argv, env []string) error
 	// Setenv sets a variable of the process itself, which the helpers it
@@ -148,7 +150,11 @@ func run(e *Env) (int, error) {
 	if cfg == "" {
 		cfg = DefaultConfigFile
 	}
-	pol, err := LoadPolicy(cfg, e.ReadFile, e.getenv)
+	readConfig := e.ReadConfig
+	if readConfig == nil {
+		readConfig = ReadConfigFile
+	}
+	pol, err := LoadPolicy(cfg, readConfig, e.getenv)
 	if err != nil {
 		return 0, err
 	}

@@ -222,6 +222,7 @@ func (j *job) gatherAssets() error {
 			return fmt.Errorf("%w: %s: %w", ErrStrict, x, err)
 		}
 		rec.Remove(x, err.Error())
+		j.warn("%s left out (the stamp says failed=%s): %s", x, x, err)
 		return nil
 	}
 	if p.FormatGuard {
@@ -267,6 +268,31 @@ func (j *job) gatherAssets() error {
 		j.assets.LinkNote = obj
 	}
 	return nil
+}
+
+// warn writes one line "immunix-cc: warning: ..." on stderr: a protection
+// the policy asked for was left out. Only the first line of the message is
+// kept (a failed build's output goes to IMMUNIX_LOG and explain).
+func (j *job) warn(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] + " ..."
+	}
+	fmt.Fprintf(j.e.Stderr, "immunix-cc: warning: %s\n", msg)
+}
+
+// unitName names the sources of the invocation for a warning.
+func (j *job) unitName() string {
+	var names []string
+	for _, in := range j.inv.Inputs {
+		if in.Lang != "" {
+			names = append(names, in.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "the unit"
+	}
+	return strings.Join(names, " ")
 }
 
 // finish prints (explain, debug), logs and runs the final command.
@@ -362,6 +388,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	j.e.Stderr.Write(errb2)
 	if code2 == 0 {
 		j.log("retried")
+		j.warn("formatguard left out of %s (the stamp says failed=formatguard fg=retried): the unit failed to compile with the FormatGuard headers and compiled without them", j.unitName())
 		if j.pol.Debug {
 			fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard made the unit fail; compiled again without it: %s\n", shellJoin(second))
 		}

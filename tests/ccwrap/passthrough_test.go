@@ -283,8 +283,12 @@ int main(void) { return printf("hello\n") < 0; }
 				t.Errorf("the failed first attempt leaked: %s", r.stderr)
 			}
 			fa := readFacts(t, filepath.Join(dir, "own"))
-			if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "retried" || fa.compile[0].Has("formatguard") {
-				t.Errorf("compile notes %v: want fg=retried without formatguard", fa.compile)
+			if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "retried" || fa.compile[0].Has("formatguard") || !has(fa.compile[0].Failed, "formatguard") {
+				t.Errorf("compile notes %v: want fg=retried failed=formatguard without formatguard", fa.compile)
+			}
+			// Dropping FormatGuard is visible: one warning line (issue 14).
+			if n := strings.Count(r.stderr, "immunix-cc: warning: formatguard left out of "+src); n != 1 || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("want exactly one warning line about the dropped FormatGuard, got:\n%s", r.stderr)
 			}
 			log, _ := os.ReadFile(filepath.Join(dir, "log"))
 			if !strings.Contains(string(log), " fg=retried") {

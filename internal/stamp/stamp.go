@@ -46,8 +46,8 @@ type Stamp struct {
 	// headers could not be written, the unit only compiled without them).
 	// Written as "failed=LIST" only when not empty.
 	Failed  []string
-	Fortify int // FORTIFY level in force, 0..3
-	Lang    string   // compile notes only
+	Fortify int    // FORTIFY level in force, 0..3
+	Lang    string // compile notes only
 	Extra   map[string]string
 }
 

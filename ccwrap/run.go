@@ -73,6 +73,9 @@ type Env struct {
 	// runs (probes, guardlib's runtime build) inherit.
 	Setenv func(k, v string) error
 	Now    func() time.Time
+	// MarkerFD: read the recursion marker from inherited descriptors and
+	// hand it on in one (the real process; unit tests leave it off).
+	MarkerFD bool
 	// LinkArgs and FormatGuardArgs are guardlib's; tests make them fail.
 	LinkArgs        func(guardlib.Target) ([]string, error)
 	FormatGuardArgs func() ([]string, error)
@@ -85,7 +88,7 @@ func OSEnv() *Env {
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
 	return &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now,
+		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now, MarkerFD: true,
 		LinkArgs: guardlib.LinkArgs, FormatGuardArgs: guardlib.FormatGuardArgs,
 	}
 }
@@ -129,6 +132,7 @@ type job struct {
 	user     []string
 	explain  bool
 	capsNote string
+	marker   markerFD // the inherited marker file handed on, -1 if none
 }
 
 func run(e *Env) (int, error) {
@@ -158,8 +162,16 @@ func run(e *Env) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	j := &job{e: e, pol: pol, user: args, explain: explain}
+	j := &job{e: e, pol: pol, user: args, explain: explain, marker: -1}
 	marker, reentry := e.lookupEnv(MarkerEnv)
+	// The marker also comes as an inherited file descriptor, which survives
+	// a wrapper that clears the environment (env -i): without it such a
+	// wrapper, called back through a masquerade directory, loops forever.
+	if e.MarkerFD {
+		if v, ok := readMarkerFD(); ok && !reentry {
+			marker, reentry = v, true
+		}
+	}
 	if marker != "" {
 		j.visited = strings.Split(marker, ":")
 	}
@@ -171,6 +183,9 @@ func run(e *Env) (int, error) {
 	if j.comp, err = f.Find(argv0, pol); err != nil {
 		return 0, err
 	}
+	if e.MarkerFD {
+		j.marker = newMarkerFD(j.markerValue(j.comp.Cmd[0]))
+	}
 	if reentry && !explain {
 		// Called back through a launcher or wrapper: the outer immunix-cc
 		// has rewritten these arguments already.
@@ -181,7 +196,7 @@ func run(e *Env) (int, error) {
 	// The probes, the link note and guardlib run the compiler themselves:
 	// if it calls back into immunix-cc, that must be a re-entry too.
 	if e.Setenv != nil {
-		if err := e.Setenv(MarkerEnv, strings.Join(append(append([]string{}, j.visited...), j.comp.Cmd[0]), ":")); err != nil {
+		if err := e.Setenv(MarkerEnv, j.markerValue(j.comp.Cmd[0])); err != nil {
 			return 0, fmt.Errorf("set %s: %w", MarkerEnv, err)
 		}
 	}
@@ -311,6 +326,13 @@ func (j *job) finish(argv []string) (int, error) {
 	return j.execute(argv)
 }
 
+// markerValue is the marker handed on when prog runs next.
+func (j *job) markerValue(prog string) string {
+	return strings.Join(append(append([]string{}, j.visited...), prog), ":")
+}
+
+// environ is the environment of the compiler run; it also sets the marker
+// file to the same value.
 func (j *job) environ() []string {
 	env := make([]string, 0, len(j.e.Environ)+1)
 	for _, kv := range j.e.Environ {
@@ -318,7 +340,9 @@ func (j *job) environ() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, MarkerEnv+"="+strings.Join(append(append([]string{}, j.visited...), j.comp.Exec()), ":"))
+	v := j.markerValue(j.comp.Exec())
+	j.marker.set(v)
+	return append(env, MarkerEnv+"="+v)
 }
 
 func (j *job) execute(argv []string) (int, error) {

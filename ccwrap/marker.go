@@ -81,6 +81,6 @@ func (m markerFD) set(value string) {
 	if m < 0 {
 		return
 	}
-	unix.Ftruncate(int(m), 0)              //nolint:errcheck // a memfd of our own
+	unix.Ftruncate(int(m), 0)             //nolint:errcheck // a memfd of our own
 	unix.Pwrite(int(m), []byte(value), 0) //nolint:errcheck // a memfd of our own
 }

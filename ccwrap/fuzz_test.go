@@ -72,3 +72,21 @@ func FuzzResponseFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzConfig feeds arbitrary configuration files through LoadPolicy: an
+// error is always one line naming the file with exit 100, never a panic.
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{"IMMUNIX_DISABLE=canary\n", "# c\nIMMUNIX_FLAGS=\"-O2 'a b'\"\r\n", "=\n", "IMMUNIX_STRICT=maybe", "\x00\n\n#", strings.Repeat("x", 70000)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		read := func(string) ([]byte, error) { return []byte(data), nil }
+		_, err := LoadPolicy("/c.conf", read, func(string) string { return "" })
+		if err == nil {
+			return
+		}
+		if msg := err.Error(); !strings.Contains(msg, "/c.conf:") || ExitCode(err) != ExitUsage {
+			t.Fatalf("error %q (exit %d) does not name /c.conf:LINE with exit 100", msg, ExitCode(err))
+		}
+	})
+}

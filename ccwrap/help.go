@@ -25,7 +25,8 @@ named by IMMUNIX_CONFIG; the environment wins):
   IMMUNIX_DEBUG=1          print the final command on stderr
   IMMUNIX_LOG=FILE         append one line per invocation to FILE
   IMMUNIX_STRICT=1         refuse (exit 106) instead of failing open
-  IMMUNIX_CACHE_DIR        cache directory (default ~/.cache/immunix)
+  IMMUNIX_CACHE_DIR        cache directory (default ~/.cache/immunix; never one
+                           another user owns or can write)
 
 Called by another name (a symlink gcc, cc, clang++...), immunix-cc runs the
 next program of that name in PATH that is not itself.

@@ -26,6 +26,7 @@ type Record struct {
 	On      []Protection          // in force: added by immunix or given by the user
 	Off     []Protection          // turned off by policy
 	UserOff []Protection          // turned off (or weakened) by the user's flags
+	Failed  []Protection          // asked for, but could not be applied (Remove)
 	Flags   map[Protection]string // the user flag behind each UserOff entry
 	Fortify int                   // the FORTIFY level in force
 	Notes   []string              // why a protection was not applied (for the log and explain)
@@ -41,8 +42,10 @@ func (r *Record) userOff(p Protection, flag string) {
 	r.Flags[p] = flag
 }
 
-// Remove takes p out of r.On and notes why (a fail-open asset).
+// Remove takes p out of r.On, records it as failed (the stamp says
+// failed=p) and notes why (a fail-open asset).
 func (r *Record) Remove(p Protection, why string) {
+	r.Failed = append(r.Failed, p)
 	out := r.On[:0]
 	for _, q := range r.On {
 		if q != p {
@@ -71,6 +74,7 @@ func (r *Record) Stamp(typ int) stamp.Stamp {
 		On:      protectionStrings(sortProtections(r.On)),
 		Off:     protectionStrings(sortProtections(r.Off)),
 		UserOff: protectionStrings(sortProtections(r.UserOff)),
+		Failed:  protectionStrings(sortProtections(r.Failed)),
 		Fortify: r.Fortify,
 	}
 }

@@ -1,12 +1,14 @@
 package ccwrap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/google/shlex"
 )
@@ -36,8 +38,53 @@ func (p Policy) Enabled(x Protection) bool { return !p.Disabled[x] }
 // ErrUsage wraps every bad configuration value (exit 100).
 var ErrUsage = errors.New("usage")
 
+// MaxConfigSize bounds the configuration file; MaxConfigLine one line of it.
+const (
+	MaxConfigSize = 1 << 20
+	MaxConfigLine = 64 << 10
+)
+
+// ReadConfigFile reads a configuration file without trusting what the path
+// names: it opens with O_NONBLOCK (a FIFO with no writer cannot block the
+// open) and O_NOCTTY, refuses anything fstat does not report as a regular
+// file (FIFO, device, socket, directory), and reads at most MaxConfigSize+1
+// bytes, so /dev/zero-like files cannot grow memory. A larger file yields its
+// first MaxConfigSize+1 bytes; parseConfig reports it with FILE:LINE.
+func ReadConfigFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fileKind(st.Mode))
+	}
+	return io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+}
+
+func fileKind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFIFO:
+		return "a FIFO"
+	case syscall.S_IFCHR:
+		return "a character device"
+	case syscall.S_IFBLK:
+		return "a block device"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	case syscall.S_IFDIR:
+		return "a directory"
+	}
+	return fmt.Sprintf("file type %#o", mode&syscall.S_IFMT)
+}
+
 // LoadPolicy builds the policy from the config file at path (a missing file
-// is no error) and getenv. readFile is os.ReadFile outside tests.
+// is no error) and getenv. readFile is ReadConfigFile outside tests.
 func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(string) string) (Policy, error) {
 	vals := map[string]string{}
 	where := map[string]string{}
@@ -46,7 +93,7 @@ func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(
 			return Policy{}, err
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Policy{}, fmt.Errorf("%w: read config %s: %w", ErrUsage, path, err)
+		return Policy{}, fmt.Errorf("%w: config: %w", ErrUsage, err)
 	}
 	for _, k := range configKeys {
 		if v := getenv(k); v != "" {
@@ -98,13 +145,26 @@ func parseBool(s string) (bool, error) {
 }
 
 // parseConfig reads KEY=VALUE lines; '#' starts a comment line; a value may
-// be quoted with double quotes. Errors name file:line.
+// be quoted with double quotes. Errors name file:line. A line longer than
+// MaxConfigLine, or a file longer than MaxConfigSize, is an error at the
+// line where the limit is passed.
 func parseConfig(path string, data []byte, vals, where map[string]string) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	tooBig := len(data) > MaxConfigSize
+	if tooBig {
+		data = data[:MaxConfigSize]
+	}
 	n := 0
-	for sc.Scan() {
+	for len(data) > 0 {
 		n++
-		line := strings.TrimSpace(sc.Text())
+		raw, rest, found := bytes.Cut(data, []byte("\n"))
+		if len(raw) > MaxConfigLine {
+			return fmt.Errorf("%w: %s:%d: line longer than %d bytes", ErrUsage, path, n, MaxConfigLine)
+		}
+		if !found && tooBig {
+			break
+		}
+		data = rest
+		line := strings.TrimSpace(string(raw))
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -125,5 +185,8 @@ func parseConfig(path string, data []byte, vals, where map[string]string) error 
 		}
 		vals[k], where[k] = v, fmt.Sprintf("%s:%d", path, n)
 	}
-	return sc.Err()
+	if tooBig {
+		return fmt.Errorf("%w: %s:%d: file larger than %d bytes", ErrUsage, path, n, MaxConfigSize)
+	}
+	return nil
 }

@@ -2,9 +2,13 @@ package ccwrap
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestLoadPolicy(t *testing.T) {
@@ -96,5 +100,55 @@ func TestParseProtections(t *testing.T) {
 	}
 	if _, err := ParseProtections("Canary"); err == nil {
 		t.Error("names are case-sensitive, as in the stamp")
+	}
+}
+
+// TestHostileConfig: IMMUNIX_CONFIG naming a FIFO, a device, a directory, a
+// huge file or a huge line gives exit 100 with one line naming the file (and
+// the line), never a hang or unbounded memory.
+func TestHostileConfig(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	longLine := filepath.Join(dir, "long-line.conf")
+	if err := os.WriteFile(longLine, []byte("IMMUNIX_FLAGS="+strings.Repeat("x", 4<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.conf")
+	if err := os.WriteFile(big, []byte(strings.Repeat("# comment\n", MaxConfigSize/10+10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(string) string { return "" }
+	for _, tt := range []struct{ path, want string }{
+		{fifo, fifo + ": not a regular file (a FIFO)"},
+		{"/dev/zero", "/dev/zero: not a regular file (a character device)"},
+		{dir, dir + ": not a regular file (a directory)"},
+		{longLine, longLine + ":1: line longer than 65536 bytes"},
+		{big, big + ":104858: file larger than 1048576 bytes"},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := LoadPolicy(tt.path, ReadConfigFile, getenv)
+			done <- err
+		}()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: LoadPolicy hangs", tt.path)
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || ExitCode(err) != ExitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v (exit %d), want one line containing %q and exit %d", tt.path, err, ExitCode(err), tt.want, ExitUsage)
+		}
+	}
+	// A regular file at the limit is still read.
+	ok := filepath.Join(dir, "ok.conf")
+	if err := os.WriteFile(ok, []byte("IMMUNIX_DEBUG=1\n"+strings.Repeat("#", MaxConfigLine)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := LoadPolicy(ok, ReadConfigFile, getenv); err != nil || !p.Debug {
+		t.Errorf("ok.conf: %+v, %v", p, err)
 	}
 }

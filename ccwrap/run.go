@@ -65,12 +65,17 @@ type Env struct {
 	ErrTTY   bool   // stderr is a terminal
 	Self     string // immunix-cc's own executable (os.Executable)
 	ReadFile func(string) ([]byte, error)
+	// ReadConfig reads the configuration file (ReadConfigFile when nil).
+	ReadConfig func(string) ([]byte, error)
 	// Exec replaces the process (syscall.Exec); it returns only on error.
 	Exec func(path string, argv, env []string) error
 	// Setenv sets a variable of the process itself, which the helpers it
 	// runs (probes, guardlib's runtime build) inherit.
 	Setenv func(k, v string) error
 	Now    func() time.Time
+	// MarkerFD: read the recursion marker from inherited descriptors and
+	// hand it on in one (the real process; unit tests leave it off).
+	MarkerFD bool
 	// LinkArgs and FormatGuardArgs are guardlib's; tests make them fail.
 	LinkArgs        func(guardlib.Target) ([]string, error)
 	FormatGuardArgs func() ([]string, error)
@@ -83,7 +88,7 @@ func OSEnv() *Env {
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
 	return &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now,
+		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now, MarkerFD: true,
 		LinkArgs: guardlib.LinkArgs, FormatGuardArgs: guardlib.FormatGuardArgs,
 	}
 }
@@ -127,6 +132,7 @@ type job struct {
 	user     []string
 	explain  bool
 	capsNote string
+	marker   markerFD // the inherited marker file handed on, -1 if none
 }
 
 func run(e *Env) (int, error) {
@@ -148,12 +154,24 @@ func run(e *Env) (int, error) {
 	if cfg == "" {
 		cfg = DefaultConfigFile
 	}
-	pol, err := LoadPolicy(cfg, e.ReadFile, e.getenv)
+	readConfig := e.ReadConfig
+	if readConfig == nil {
+		readConfig = ReadConfigFile
+	}
+	pol, err := LoadPolicy(cfg, readConfig, e.getenv)
 	if err != nil {
 		return 0, err
 	}
-	j := &job{e: e, pol: pol, user: args, explain: explain}
+	j := &job{e: e, pol: pol, user: args, explain: explain, marker: -1}
 	marker, reentry := e.lookupEnv(MarkerEnv)
+	// The marker also comes as an inherited file descriptor, which survives
+	// a wrapper that clears the environment (env -i): without it such a
+	// wrapper, called back through a masquerade directory, loops forever.
+	if e.MarkerFD {
+		if v, ok := readMarkerFD(); ok && !reentry {
+			marker, reentry = v, true
+		}
+	}
 	if marker != "" {
 		j.visited = strings.Split(marker, ":")
 	}
@@ -165,6 +183,9 @@ func run(e *Env) (int, error) {
 	if j.comp, err = f.Find(argv0, pol); err != nil {
 		return 0, err
 	}
+	if e.MarkerFD {
+		j.marker = newMarkerFD(j.markerValue(j.comp.Cmd[0]))
+	}
 	if reentry && !explain {
 		// Called back through a launcher or wrapper: the outer immunix-cc
 		// has rewritten these arguments already.
@@ -175,7 +196,7 @@ func run(e *Env) (int, error) {
 	// The probes, the link note and guardlib run the compiler themselves:
 	// if it calls back into immunix-cc, that must be a re-entry too.
 	if e.Setenv != nil {
-		if err := e.Setenv(MarkerEnv, strings.Join(append(append([]string{}, j.visited...), j.comp.Cmd[0]), ":")); err != nil {
+		if err := e.Setenv(MarkerEnv, j.markerValue(j.comp.Cmd[0])); err != nil {
 			return 0, fmt.Errorf("set %s: %w", MarkerEnv, err)
 		}
 	}
@@ -216,6 +237,7 @@ func (j *job) gatherAssets() error {
 			return fmt.Errorf("%w: %s: %w", ErrStrict, x, err)
 		}
 		rec.Remove(x, err.Error())
+		j.warn("%s left out (the stamp says failed=%s): %s", x, x, err)
 		return nil
 	}
 	if p.FormatGuard {
@@ -263,6 +285,31 @@ func (j *job) gatherAssets() error {
 	return nil
 }
 
+// warn writes one line "immunix-cc: warning: ..." on stderr: a protection
+// the policy asked for was left out. Only the first line of the message is
+// kept (a failed build's output goes to IMMUNIX_LOG and explain).
+func (j *job) warn(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] + " ..."
+	}
+	fmt.Fprintf(j.e.Stderr, "immunix-cc: warning: %s\n", msg)
+}
+
+// unitName names the sources of the invocation for a warning.
+func (j *job) unitName() string {
+	var names []string
+	for _, in := range j.inv.Inputs {
+		if in.Lang != "" {
+			names = append(names, in.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "the unit"
+	}
+	return strings.Join(names, " ")
+}
+
 // finish prints (explain, debug), logs and runs the final command.
 func (j *job) finish(argv []string) (int, error) {
 	if j.explain {
@@ -279,6 +326,13 @@ func (j *job) finish(argv []string) (int, error) {
 	return j.execute(argv)
 }
 
+// markerValue is the marker handed on when prog runs next.
+func (j *job) markerValue(prog string) string {
+	return strings.Join(append(append([]string{}, j.visited...), prog), ":")
+}
+
+// environ is the environment of the compiler run; it also sets the marker
+// file to the same value.
 func (j *job) environ() []string {
 	env := make([]string, 0, len(j.e.Environ)+1)
 	for _, kv := range j.e.Environ {
@@ -286,7 +340,9 @@ func (j *job) environ() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, MarkerEnv+"="+strings.Join(append(append([]string{}, j.visited...), j.comp.Exec()), ":"))
+	v := j.markerValue(j.comp.Exec())
+	j.marker.set(v)
+	return append(env, MarkerEnv+"="+v)
 }
 
 func (j *job) execute(argv []string) (int, error) {
@@ -356,6 +412,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	j.e.Stderr.Write(errb2)
 	if code2 == 0 {
 		j.log("retried")
+		j.warn("formatguard left out of %s (the stamp says failed=formatguard fg=retried): the unit failed to compile with the FormatGuard headers and compiled without them", j.unitName())
 		if j.pol.Debug {
 			fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard made the unit fail; compiled again without it: %s\n", shellJoin(second))
 		}

@@ -197,6 +197,10 @@ func Archive(t Target) (string, error) {
 	}
 	sys := filepath.Join(SystemDir, key, ArchiveName)
 	if fi, err := os.Stat(sys); err == nil && fi.Mode().IsRegular() {
+		// Only a copy nobody but root (or this user) can have written.
+		if err := cachedir.Trusted(sys); err != nil {
+			return "", fmt.Errorf("guard runtime: system copy: %w", err)
+		}
 		return sys, nil
 	}
 	dir, err := cachedir.Materialize(filepath.Join("runtime", key), func(tmp string) error {

@@ -56,6 +56,10 @@ func FormatGuardDir() (string, error) {
 	}
 	sys := filepath.Join(SystemDir, key)
 	if fi, err := os.Stat(filepath.Join(sys, "stdio.h")); err == nil && fi.Mode().IsRegular() {
+		// Only a copy nobody but root (or this user) can have written.
+		if err := cachedir.Trusted(filepath.Join(sys, "stdio.h")); err != nil {
+			return "", fmt.Errorf("formatguard headers: system copy: %w", err)
+		}
 		return sys, nil
 	}
 	dir, err := cachedir.Materialize(key, WriteFormatGuardHeaders)

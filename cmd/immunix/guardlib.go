@@ -65,7 +65,11 @@ func runGuardlib(env *cli.Env, args []string) int {
 		fmt.Fprint(env.Stdout, guardlibUsage)
 		fs.SetOutput(env.Stdout)
 		fs.PrintDefaults()
-		fmt.Fprintf(env.Stdout, guardlibFooter, guardlib.SystemDir, filepath.Join(cachedir.Root(), "runtime"))
+		cache, err := cachedir.Root()
+		if err != nil {
+			cache = "(none: " + err.Error() + ")"
+		}
+		fmt.Fprintf(env.Stdout, guardlibFooter, guardlib.SystemDir, filepath.Join(cache, "runtime"))
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

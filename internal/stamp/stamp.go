@@ -41,8 +41,13 @@ type Stamp struct {
 	On      []string
 	Off     []string // turned off by policy
 	UserOff []string // turned off by the user's own flags
-	Fortify int      // FORTIFY level in force, 0..3
-	Lang    string   // compile notes only
+	// Failed lists protections the policy asked for that immunix-cc could
+	// not apply (the guard runtime could not be built, the FormatGuard
+	// headers could not be written, the unit only compiled without them).
+	// Written as "failed=LIST" only when not empty.
+	Failed  []string
+	Fortify int    // FORTIFY level in force, 0..3
+	Lang    string // compile notes only
 	Extra   map[string]string
 }
 
@@ -50,6 +55,9 @@ type Stamp struct {
 func (s Stamp) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=%s on=%s off=%s user-off=%s fortify=%d", tok(s.Version), list(s.On), list(s.Off), list(s.UserOff), s.Fortify)
+	if len(s.Failed) > 0 {
+		fmt.Fprintf(&b, " failed=%s", list(s.Failed))
+	}
 	if s.Lang != "" {
 		fmt.Fprintf(&b, " lang=%s", tok(s.Lang))
 	}
@@ -109,6 +117,8 @@ func Parse(typ int, desc []byte) (Stamp, error) {
 			s.Off = split(v)
 		case "user-off":
 			s.UserOff = split(v)
+		case "failed":
+			s.Failed = split(v)
 		case "fortify":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 3 {

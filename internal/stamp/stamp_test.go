@@ -10,7 +10,8 @@ func TestRoundTrip(t *testing.T) {
 	tests := []Stamp{
 		{Type: Compile, Version: "0.1.0", On: []string{"canary", "fortify"}, Fortify: 3, Lang: "c"},
 		{Type: Link, Version: "0.1.0", On: []string{"pie", "relro"}, Off: []string{"now"}, UserOff: []string{"canary"}},
-		{Type: Compile, Version: "1", Extra: map[string]string{"fg": "retried"}},
+		{Type: Compile, Version: "1", Failed: []string{"formatguard"}, Extra: map[string]string{"fg": "retried"}},
+		{Type: Link, Version: "0.1.0", On: []string{"pie"}, Failed: []string{"runtime"}},
 	}
 	for _, want := range tests {
 		got, err := Parse(want.Type, []byte(want.String()+"\x00\x00"))

@@ -160,6 +160,15 @@ func TestErrors(t *testing.T) {
 	os.Mkdir(wrapDir, 0o755)
 	// A wrapper that calls "gcc" from PATH, which is immunix-cc again.
 	os.WriteFile(filepath.Join(wrapDir, "gcc"), []byte("#!/bin/sh\nexec gcc \"$@\"\n"), 0o755)
+	// Wrappers that call "gcc" with a cleared environment (env -i), with
+	// exec and through a forked child: the environment marker is gone, the
+	// inherited marker descriptor is not (issue 14 item 4).
+	envDir := filepath.Join(dir, "envwrap")
+	os.Mkdir(envDir, 0o755)
+	os.WriteFile(filepath.Join(envDir, "gcc"), []byte("#!/bin/sh\nexec /usr/bin/env -i PATH="+loopDir+":"+envDir+" gcc \"$@\"\n"), 0o755)
+	forkDir := filepath.Join(dir, "forkwrap")
+	os.Mkdir(forkDir, 0o755)
+	os.WriteFile(filepath.Join(forkDir, "gcc"), []byte("#!/bin/sh\n/usr/bin/env -i PATH="+loopDir+":"+forkDir+" gcc \"$@\"\nexit $?\n"), 0o755)
 	os.WriteFile(filepath.Join(dir, "junk"), []byte("not a program"), 0o755)
 	conf := writeFile(t, filepath.Join(dir, "immunix.conf"), "# test\nIMMUNIX_DISABLE=canary\nIMMUNIX_BOGUS=1\n")
 	tests := []struct {
@@ -171,6 +180,8 @@ func TestErrors(t *testing.T) {
 		msg  string
 	}{
 		{"loop through a wrapper", cmd{dir: dir, path: loopDir + ":" + wrapDir}, "gcc", []string{"-c", src}, 102, "recursion"},
+		{"loop through env -i", cmd{dir: dir, path: loopDir + ":" + envDir}, "gcc", []string{"-c", src}, 102, "recursion"},
+		{"loop through a forked env -i", cmd{dir: dir, path: loopDir + ":" + forkDir}, "gcc", []string{"-c", src}, 102, "recursion"},
 		{"IMMUNIX_CC is us", cmd{dir: dir, env: []string{"IMMUNIX_CC=" + w}}, w, []string{"-c", src}, 102, "recursion"},
 		{"missing compiler", cmd{dir: dir, env: []string{"IMMUNIX_CC=/nonexistent/gcc"}}, w, []string{"-c", src}, 101, "not found"},
 		{"no cc in PATH", cmd{dir: dir, path: wrapDir}, w, []string{"-c", src}, 101, "not found"},
@@ -283,8 +294,12 @@ int main(void) { return printf("hello\n") < 0; }
 				t.Errorf("the failed first attempt leaked: %s", r.stderr)
 			}
 			fa := readFacts(t, filepath.Join(dir, "own"))
-			if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "retried" || fa.compile[0].Has("formatguard") {
-				t.Errorf("compile notes %v: want fg=retried without formatguard", fa.compile)
+			if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "retried" || fa.compile[0].Has("formatguard") || !has(fa.compile[0].Failed, "formatguard") {
+				t.Errorf("compile notes %v: want fg=retried failed=formatguard without formatguard", fa.compile)
+			}
+			// Dropping FormatGuard is visible: one warning line (issue 14).
+			if n := strings.Count(r.stderr, "immunix-cc: warning: formatguard left out of "+src); n != 1 || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("want exactly one warning line about the dropped FormatGuard, got:\n%s", r.stderr)
 			}
 			log, _ := os.ReadFile(filepath.Join(dir, "log"))
 			if !strings.Contains(string(log), " fg=retried") {

@@ -346,7 +346,7 @@ func fortifyResult(f *elfacts.Facts) Result {
 	case len(unfort) > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("0 fortified, %d unfortified (%ss)", len(unfort), what)
 	default:
-		r.Status, r.Value = NA, "no fortifiable libc " + what
+		r.Status, r.Value = NA, "no fortifiable libc "+what
 	}
 	return r
 }

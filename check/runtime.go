@@ -42,4 +42,3 @@ func isGuardRuntimeFunc(fn elfacts.Func) bool {
 	_, ok := fortified[n]
 	return ok
 }
-

@@ -436,4 +436,3 @@ func (s *Scanner) checkPackage(path string, r io.Reader) ([]FileReport, int) {
 	}
 	return out, skipped
 }
-

@@ -275,7 +275,9 @@ func sweepGaps(f *elf.File, im *image, known []funcRange) ([]funcRange, uint64) 
 	return out, scanned
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // sweepSpan decodes [pos, end) of reg linearly and returns the runs of
 // instructions that are neither padding nor PLT stubs nor loader data.

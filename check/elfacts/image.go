@@ -101,7 +101,7 @@ func (im *image) isCode(addr uint64) bool { return im.codeBytes(addr, 1) != nil 
 // writable: string literals live there, a format built at run time does
 // not.
 func (im *image) readOnly(addr uint64) bool {
-	if im.f.Type == elf.ET_REL {
+	if im.f == nil || im.f.Type == elf.ET_REL {
 		return false
 	}
 	for _, p := range im.loads {

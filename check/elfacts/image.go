@@ -262,9 +262,7 @@ func (d *dynamic) strs(tag elf.DynTag, split bool) []string {
 			out = append(out, s)
 			continue
 		}
-		for _, p := range splitColon(s) {
-			out = append(out, p)
-		}
+		out = append(out, splitColon(s)...)
 	}
 	return out
 }

@@ -179,6 +179,11 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 		return nil, err
 	}
 	st, serr := stamp.Read(f)
+	if len(f.Sections) == 0 {
+		// No section headers: the notes are still in the PT_NOTE
+		// segments (the stamp section is SHF_ALLOC).
+		st, serr = stampsFromSegments(f)
+	}
 	fa.Stamps = st
 	if serr != nil {
 		fa.StampErr = serr.Error()
@@ -190,6 +195,27 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 		fa.Calls = Calls{Why: "function analysis turned off"}
 	}
 	return fa, nil
+}
+
+// stampsFromSegments reads the immunix notes of the 4-byte aligned PT_NOTE
+// segments (8-byte aligned ones hold .note.gnu.property).
+func stampsFromSegments(f *elf.File) ([]stamp.Stamp, error) {
+	var out []stamp.Stamp
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE || p.Align > 4 || p.Filesz > maxPropertyNoteBytes {
+			continue
+		}
+		b := make([]byte, p.Filesz)
+		if n, _ := p.ReadAt(b, 0); uint64(n) != p.Filesz {
+			continue
+		}
+		st, err := stamp.ParseNotes(b, f.ByteOrder)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, st...)
+	}
+	return out, nil
 }
 
 // catchPanics turns a panic inside Read into an error (the gate goes on to

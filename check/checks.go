@@ -169,6 +169,10 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		return r
 	case missing > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("%d/%d functions that need one have one, %d missing", prot, need, missing)
+	case guessed && c.GuessedOver:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; more than 64 KiB of the executable segments are covered by no symbol and no unwind entry (code built without unwind tables, or read-only data in an executable segment): not analysed", prot, need)
+		return r
 	case guessed:
 		r.Status = Unknown
 		r.Value = fmt.Sprintf("%d/%d functions that need one have one; %d bytes of code in %d places that no symbol or unwind entry covers", prot, need, c.GuessedBytes, countGuessed(c.Funcs))

@@ -90,7 +90,15 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		return calls, scanned
 	}
 	// Byte-level candidates; the decode of the function confirms them.
+	// Every function with a candidate call to the printf family (or its
+	// checkers) is analysed; for the other judged functions (FORTIFY) one
+	// confirmed call each is enough, so only a few candidates are tried.
+	isFmt := func(n string) bool {
+		_, ok := formatguard.Lookup(n)
+		return ok || strings.HasPrefix(n, formatguard.CheckerPrefix)
+	}
 	hot := map[int]bool{}
+	other := map[string][]int{}
 	findFunc := func(a uint64) int {
 		i := sort.Search(len(funcs), func(i int) bool { return funcs[i].Addr+funcs[i].Size > a })
 		if i < len(funcs) && funcs[i].Addr <= a {
@@ -98,32 +106,55 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		}
 		return -1
 	}
+	const triesPerName = 8
 	for _, reg := range im.code {
 		d := reg.data
 		scanned += uint64(len(d))
 		for i := 0; i+5 <= len(d); i++ {
 			pos := reg.addr + uint64(i)
-			hit := false
+			name, hit := "", false
 			switch d[i] {
 			case 0xe8, 0xe9:
-				_, hit = targets[pos+5+uint64(int64(int32(le32(d[i+1:]))))]
+				name, hit = targets[pos+5+uint64(int64(int32(le32(d[i+1:]))))]
 			case 0xff:
 				if i+6 <= len(d) && (d[i+1] == 0x15 || d[i+1] == 0x25) && !stubJmp[pos] {
-					_, hit = slots[pos+6+uint64(int64(int32(le32(d[i+2:]))))]
+					name, hit = slots[pos+6+uint64(int64(int32(le32(d[i+2:]))))]
 				}
 			case 0x48, 0x4c:
 				if i+7 <= len(d) && (d[i+1] == 0x8b || d[i+1] == 0x8d) && d[i+2]&0xc7 == 0x05 {
 					t := pos + 7 + uint64(int64(int32(le32(d[i+3:]))))
-					_, h1 := slots[t]
-					_, h2 := targets[t]
-					hit = h1 || h2
+					if name, hit = slots[t]; !hit {
+						name, hit = targets[t]
+					}
+					hit = hit && isFmt(name)
 				}
 			}
-			if hit {
-				if fi := findFunc(pos); fi >= 0 {
-					hot[fi] = true
+			if !hit {
+				continue
+			}
+			fi := findFunc(pos)
+			switch {
+			case fi < 0:
+			case isFmt(name):
+				hot[fi] = true
+			case len(other[name]) < triesPerName:
+				if l := other[name]; len(l) == 0 || l[len(l)-1] != fi {
+					other[name] = append(l, fi)
 				}
 			}
+		}
+	}
+	done := map[int]bool{}
+	seen := map[string]bool{}
+	analyse := func(fi int) {
+		done[fi] = true
+		fn := funcs[fi]
+		code := im.codeBytes(fn.Addr, fn.Size)
+		scanned += uint64(len(code))
+		for _, s := range formatFlow(code, fn.Addr, im, targets, slots, stubJmp) {
+			s.Func = fi
+			calls.Sites = append(calls.Sites, s)
+			seen[s.Callee] = true
 		}
 	}
 	order := make([]int, 0, len(hot))
@@ -135,14 +166,24 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		if k%64 == 0 && over() {
 			return Calls{Why: budgetWhy}, scanned
 		}
-		fn := funcs[fi]
-		code := im.codeBytes(fn.Addr, fn.Size)
-		scanned += uint64(len(code)) * maxFlowPasses
-		for _, s := range formatFlow(code, fn.Addr, im, targets, slots, stubJmp) {
-			s.Func = fi
-			calls.Sites = append(calls.Sites, s)
+		analyse(fi)
+	}
+	names := make([]string, 0, len(other))
+	for n := range other {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, fi := range other[n] {
+			if seen[n] || over() {
+				break
+			}
+			if !done[fi] {
+				analyse(fi)
+			}
 		}
 	}
+	sort.Slice(calls.Sites, func(i, j int) bool { return calls.Sites[i].Addr < calls.Sites[j].Addr })
 	return calls, scanned
 }
 

@@ -66,7 +66,10 @@ type Canary struct {
 	Protected, NeedsNone, Missing, Undecodable int
 	// GuessedBytes is the size of the code no symbol or unwind entry
 	// covers (padding and PLT stubs left out), in Guessed functions.
+	// GuessedOver: there was more than the sweep splits and classifies
+	// (64 KiB); GuessedBytes is then what it had seen when it stopped.
 	GuessedBytes uint64
+	GuessedOver  bool
 	// CodeBytes is the size of the executable code read; Decoded counts
 	// the bytes the analysis decoded or scanned, which the per-file work
 	// bound keeps proportional to CodeBytes.

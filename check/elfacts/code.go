@@ -64,8 +64,17 @@ func analyzeCode(f *elf.File, im *image, fa *Facts, opt Options) (Canary, Calls)
 		ranges[i].size = uint64(len(im.codeBytes(ranges[i].addr, ranges[i].size)))
 	}
 	if f.Type != elf.ET_REL {
-		guessed, scanned := sweepGaps(f, im, ranges)
+		guessed, scanned, unattributed := sweepGaps(f, im, ranges)
 		c.Decoded += scanned
+		if unattributed > maxGuessedCode {
+			// Too much to be start-up stubs: code without symbols or
+			// unwind entries, or read-only data in the executable segment
+			// (gold, old binutils). Either way the boundaries are unknown;
+			// the known functions are still classified (a missing canary
+			// there is a fail).
+			c.GuessedBytes, c.GuessedOver = unattributed, true
+			sources = append(sources, "sweep")
+		}
 		if len(guessed) > 0 {
 			sources = append(sources, "sweep")
 			ranges = append(ranges, guessed...)
@@ -136,7 +145,7 @@ func analyzeCode(f *elf.File, im *image, fa *Facts, opt Options) (Canary, Calls)
 		case Undecodable:
 			c.Undecodable++
 		}
-		if fn.Guessed {
+		if fn.Guessed && !c.GuessedOver {
 			c.GuessedBytes += fn.Size
 		}
 	}
@@ -183,17 +192,22 @@ func dynsymFuncs(f *elf.File) []funcRange {
 	return out
 }
 
+// maxGuessedCode bounds the uncovered code that is split into guessed
+// functions and classified; beyond it the sweep only measures.
+const maxGuessedCode = 64 << 10
+
 // sweepGaps finds the code that no known function covers, in the
 // executable segments, leaving out padding (nop, int3, zero fill), PLT
 // stubs and what the loader knows to be data (ELF and program headers,
 // the PT_* areas, the unwind table and the dynamic tables). What remains
 // is split into guessed functions at the start of every run of code and
 // at the targets of direct calls and rip-relative address loads. It also
-// returns how many bytes it decoded.
-func sweepGaps(f *elf.File, im *image, known []funcRange) ([]funcRange, uint64) {
+// returns how many bytes it decoded and how many it could not attribute;
+// past maxGuessedCode it stops and returns no functions.
+func sweepGaps(f *elf.File, im *image, known []funcRange) ([]funcRange, uint64, uint64) {
 	excl := loaderData(f, im)
 	var runs [][2]uint64
-	var scanned uint64
+	var scanned, unattributed uint64
 	k := 0
 	for _, reg := range im.code {
 		end := reg.addr + uint64(len(reg.data))
@@ -210,14 +224,20 @@ func sweepGaps(f *elf.File, im *image, known []funcRange) ([]funcRange, uint64) 
 			if k < len(known) && known[k].addr < end {
 				gapEnd = known[k].addr
 			}
-			rs, n := sweepSpan(reg, pos, gapEnd, excl)
+			rs, n := sweepSpan(reg, pos, gapEnd, excl, maxGuessedCode+1-unattributed)
 			runs = append(runs, rs...)
 			scanned += n
+			for _, r := range rs {
+				unattributed += r[1] - r[0]
+			}
+			if unattributed > maxGuessedCode {
+				return nil, scanned, unattributed
+			}
 			pos = gapEnd
 		}
 	}
 	if len(runs) == 0 {
-		return nil, scanned
+		return nil, scanned, 0
 	}
 	// Split points: function entries the code or the loader names.
 	seeds := map[uint64]bool{f.Entry: true}
@@ -272,7 +292,7 @@ func sweepGaps(f *elf.File, im *image, known []funcRange) ([]funcRange, uint64) 
 		}
 		out = append(out, funcRange{addr: a, size: r[1] - a, guessed: true})
 	}
-	return out, scanned
+	return out, scanned, unattributed
 }
 
 func le32(b []byte) uint32 {
@@ -281,19 +301,25 @@ func le32(b []byte) uint32 {
 
 // sweepSpan decodes [pos, end) of reg linearly and returns the runs of
 // instructions that are neither padding nor PLT stubs nor loader data.
-func sweepSpan(reg codeRegion, pos, end uint64, excl [][2]uint64) ([][2]uint64, uint64) {
+func sweepSpan(reg codeRegion, pos, end uint64, excl [][2]uint64, limit uint64) ([][2]uint64, uint64) {
 	var runs [][2]uint64
 	runStart, runEnd := uint64(0), uint64(0)
 	inRun := false
+	var total uint64
 	flush := func() {
 		if inRun {
 			runs = append(runs, [2]uint64{runStart, runEnd})
+			total += runEnd - runStart
 			inRun = false
 		}
 	}
 	prevPushImm := false
-	scanned := end - pos
+	start := pos
 	for pos < end {
+		if total > limit || (inRun && total+pos-runStart > limit) {
+			flush()
+			return runs, pos - start // enough: the caller stops
+		}
 		if e, ok := inSpans(excl, pos); ok {
 			flush()
 			pos = min(e, end)
@@ -353,7 +379,7 @@ func sweepSpan(reg codeRegion, pos, end uint64, excl [][2]uint64) ([][2]uint64, 
 		runEnd = pos
 	}
 	flush()
-	return runs, scanned
+	return runs, pos - start
 }
 
 func inSpans(sp [][2]uint64, a uint64) (uint64, bool) {

@@ -300,11 +300,17 @@ func fortifyResult(f *elfacts.Facts) Result {
 	fortSet, unfortSet := map[string]bool{}, map[string]bool{}
 	what := "call"
 	if f.Calls.Analyzed && f.Kind != elfacts.KindObject {
+		imported := map[string]bool{}
+		for _, n := range f.Imports {
+			imported[n] = true
+		}
 		for _, s := range judgedSites(f) {
 			if _, ok := fortified[s.Callee]; ok {
 				fortSet[s.Callee] = true
 			}
-			if _, ok := fortifiable[s.Callee]; ok && !f.Static {
+			// A call to the file's own definition (libc.so.6 calling its
+			// memcpy through its PLT) is not a libc call left unfortified.
+			if _, ok := fortifiable[s.Callee]; ok && !f.Static && imported[s.Callee] {
 				unfortSet[s.Callee] = true
 			}
 		}

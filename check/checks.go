@@ -71,14 +71,10 @@ type Result struct {
 	Lists map[string][]string `json:"lists,omitempty"`
 }
 
-// Env is what the verdicts need beyond the file itself.
-type Env struct {
-	// LibcFuncs names the functions of the toolchain's static libc
-	// (libc.a); in a static program these are libc's, not the program's.
-	// glibc builds its start-up and dynamic-loader code without a canary on
-	// purpose, so they are reported apart and do not decide the verdict.
-	LibcFuncs map[string]bool
-}
+// Env is what the verdicts need beyond the file itself. It is empty: the
+// toolchain's functions in a static program are recognised while reading
+// (elfacts.Options.Toolchain, by content) and marked in the facts.
+type Env struct{}
 
 // Evaluate turns one file's facts into a verdict for every property, in
 // Properties order.
@@ -115,13 +111,12 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		r.Status, r.Value = NA, c.Why
 		return r
 	}
-	var prot, missing, libcMissing, rtMissing int
-	var missingNames, libcNames, rtNames []string
-	static := f.Static && env != nil && len(env.LibcFuncs) > 0
+	var prot, missing, libcMissing, rtMissing, guessMissing int
+	var missingNames, libcNames, rtNames, guessNames []string
 	runtime := hasGuardRuntime(f)
 	for _, fn := range c.Funcs {
-		libc := static && fn.Name != "" && env.LibcFuncs[fn.Name]
-		rt := runtime && fn.Name != "" && isGuardRuntimeFunc(fn)
+		libc := f.Static && fn.Toolchain
+		rt := runtime && isGuardRuntimeFunc(fn)
 		switch fn.Class {
 		case elfacts.Protected:
 			if !libc && !rt {
@@ -136,6 +131,9 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 			case libc:
 				libcMissing++
 				libcNames = append(libcNames, name)
+			case fn.Guessed:
+				guessMissing++
+				guessNames = append(guessNames, name)
 			default:
 				missing++
 				missingNames = append(missingNames, name)
@@ -143,31 +141,7 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		}
 	}
 	need := prot + missing
-	switch {
-	case f.Static && f.Stripped:
-		r.Status = Unknown
-		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped static program: libc's deliberately unprotected start-up code cannot be told from the program's", c.Protected, c.Protected+c.Missing)
-		return r
-	case runtime && f.Stripped && c.Missing > 0:
-		r.Status = Unknown
-		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped, with the immunix guard runtime (built without a canary on purpose) linked in: its functions cannot be told from the program's", c.Protected, c.Protected+c.Missing)
-		return r
-	case need == 0:
-		r.Status, r.Value = NA, fmt.Sprintf("no function needs one (%d functions)", len(c.Funcs))
-	case missing == 0:
-		r.Status, r.Value = Pass, fmt.Sprintf("%d/%d functions that need one have one", prot, need)
-	default:
-		r.Status, r.Value = Fail, fmt.Sprintf("%d/%d functions that need one have one, %d missing", prot, need, missing)
-	}
-	if c.Undecodable > 0 {
-		r.Value += fmt.Sprintf(", %d undecodable", c.Undecodable)
-	}
-	if libcMissing > 0 {
-		r.Value += fmt.Sprintf(" (libc: %d unprotected by design)", libcMissing)
-	}
-	if rtMissing > 0 {
-		r.Value += fmt.Sprintf(" (guard runtime: %d unprotected by design)", rtMissing)
-	}
+	guessed := guessMissing > 0 || c.GuessedBytes > elfacts.StubAllowance
 	r.Lists = map[string][]string{}
 	if len(missingNames) > 0 {
 		r.Lists["missing"] = missingNames
@@ -178,10 +152,62 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 	if len(rtNames) > 0 {
 		r.Lists["runtime-unprotected"] = rtNames
 	}
+	if len(guessNames) > 0 {
+		r.Lists["unattributed-missing"] = guessNames
+	}
 	if len(r.Lists) == 0 {
 		r.Lists = nil
 	}
+	switch {
+	case f.Static && f.Stripped:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped static program: libc's deliberately unprotected start-up code cannot be told from the program's", c.Protected, c.Protected+c.Missing)
+		return r
+	case runtime && f.Stripped && c.Missing > 0:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; stripped, with the immunix guard runtime (built without a canary on purpose) linked in: its functions cannot be told from the program's", c.Protected, c.Protected+c.Missing)
+		return r
+	case missing > 0:
+		r.Status, r.Value = Fail, fmt.Sprintf("%d/%d functions that need one have one, %d missing", prot, need, missing)
+	case guessed && c.GuessedOver:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; more than 64 KiB of the executable segments are covered by no symbol and no unwind entry (code built without unwind tables, or read-only data in an executable segment): not analysed", prot, need)
+		return r
+	case guessed:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("%d/%d functions that need one have one; %d bytes of code in %d places that no symbol or unwind entry covers", prot, need, c.GuessedBytes, countGuessed(c.Funcs))
+		if guessMissing > 0 {
+			r.Value += fmt.Sprintf(", %d of them take a frame address without a canary", guessMissing)
+		}
+		return r
+	case need == 0:
+		r.Status, r.Value = NA, fmt.Sprintf("no function needs one (%d functions)", len(c.Funcs))
+	default:
+		r.Status, r.Value = Pass, fmt.Sprintf("%d/%d functions that need one have one", prot, need)
+	}
+	if c.Undecodable > 0 {
+		r.Value += fmt.Sprintf(", %d undecodable", c.Undecodable)
+	}
+	if libcMissing > 0 {
+		r.Value += fmt.Sprintf(" (libc: %d unprotected by design)", libcMissing)
+	}
+	if rtMissing > 0 {
+		r.Value += fmt.Sprintf(" (guard runtime: %d unprotected by design)", rtMissing)
+	}
+	if guessMissing > 0 {
+		r.Value += fmt.Sprintf(" (%d more in code no symbol or unwind entry covers)", guessMissing)
+	}
 	return r
+}
+
+func countGuessed(fs []elfacts.Func) int {
+	n := 0
+	for _, f := range fs {
+		if f.Guessed {
+			n++
+		}
+	}
+	return n
 }
 
 func funcLabel(fn elfacts.Func) string {
@@ -212,6 +238,15 @@ wcstombs wctomb wmemcpy wmemmove wmempcpy wmemset wprintf`)
 	return m
 }()
 
+// fortifyNames are the functions whose call sites fortifyResult judges.
+var fortifyNames = func() map[string]bool {
+	m := map[string]bool{}
+	for k, v := range fortifiable {
+		m[k], m[v] = true, true
+	}
+	return m
+}()
+
 // fortified is the reverse map: __X_chk -> X.
 var fortified = func() map[string]string {
 	m := map[string]string{}
@@ -221,46 +256,86 @@ var fortified = func() map[string]string {
 	return m
 }()
 
-// fortifyResult mirrors devscripts' hardening-check: fortified calls are
-// references to glibc's __*_chk entry points (imported, or defined in the
-// file itself: immunix's guard runtime provides them); unfortified ones are
-// imports of the plain functions that have one. A program that references
-// both is fortified (the compiler keeps the plain call where it can prove
-// the size is safe or cannot know it). Static programs contain libc itself,
-// so only the __*_chk functions they define tell. Where symbols cannot
-// tell, immunix's build stamps can: every translation unit compiled with
-// _FORTIFY_SOURCE >= 1.
+// judgedSites returns the call sites made by the program's own code: not
+// by its static libc (recognised by content) nor by immunix's guard
+// runtime (which calls the va_list and FORTIFY entry points itself).
+func judgedSites(f *elfacts.Facts) []elfacts.CallSite {
+	runtime := hasGuardRuntime(f)
+	var out []elfacts.CallSite
+	for _, s := range f.Calls.Sites {
+		if s.Func >= 0 && s.Func < len(f.Canary.Funcs) {
+			fn := f.Canary.Funcs[s.Func]
+			if (f.Static && fn.Toolchain) || (runtime && isGuardRuntimeFunc(fn)) {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// siteLabel names a call site: "printf at 0x1139 in main".
+func siteLabel(f *elfacts.Facts, s elfacts.CallSite) string {
+	l := fmt.Sprintf("%s at 0x%x", s.Callee, s.Addr)
+	if s.Func >= 0 && s.Func < len(f.Canary.Funcs) {
+		l += " in " + funcLabel(f.Canary.Funcs[s.Func])
+	}
+	return l
+}
+
+// fortifyResult judges _FORTIFY_SOURCE from the calls the code makes:
+// fortified calls go to glibc's __*_chk entry points (imported, or defined
+// in the file itself: immunix's guard runtime provides some), unfortified
+// ones to the plain functions that have one. A program that calls both is
+// fortified (the compiler keeps the plain call where it can prove the size
+// is safe or cannot know it), as devscripts' hardening-check decides.
+// Build stamps are never evidence: a forger writes them. Without the code
+// analysis (--no-code) the imports are used instead.
 func fortifyResult(f *elfacts.Facts) Result {
 	r := Result{Property: PFortify}
 	if f.Kind == elfacts.KindOther {
 		r.Status, r.Value = NA, "not a program, library or object"
 		return r
 	}
-	var fort, unfort []string
-	seen := map[string]bool{}
-	addFort := func(n string) {
-		if _, ok := fortified[n]; ok && !seen[n] {
-			seen[n] = true
-			fort = append(fort, n)
-		}
-	}
-	if f.Static {
-		for _, n := range f.Defined {
-			addFort(n)
-		}
-	} else {
+	fortSet, unfortSet := map[string]bool{}, map[string]bool{}
+	what := "call"
+	if f.Calls.Analyzed && f.Kind != elfacts.KindObject {
+		imported := map[string]bool{}
 		for _, n := range f.Imports {
-			addFort(n)
-			if _, ok := fortifiable[n]; ok {
-				unfort = append(unfort, n)
+			imported[n] = true
+		}
+		for _, s := range judgedSites(f) {
+			if _, ok := fortified[s.Callee]; ok {
+				fortSet[s.Callee] = true
+			}
+			// A call to the file's own definition (libc.so.6 calling its
+			// memcpy through its PLT) is not a libc call left unfortified.
+			if _, ok := fortifiable[s.Callee]; ok && !f.Static && imported[s.Callee] {
+				unfortSet[s.Callee] = true
 			}
 		}
-		for _, n := range f.LocalDefined {
-			addFort(n)
+	} else {
+		what = "import"
+		if f.Static {
+			for _, n := range f.Defined {
+				if _, ok := fortified[n]; ok {
+					fortSet[n] = true
+				}
+			}
+		} else {
+			for _, n := range append(append([]string{}, f.Imports...), f.LocalDefined...) {
+				if _, ok := fortified[n]; ok {
+					fortSet[n] = true
+				}
+			}
+			for _, n := range f.Imports {
+				if _, ok := fortifiable[n]; ok {
+					unfortSet[n] = true
+				}
+			}
 		}
 	}
-	sort.Strings(fort)
-	stamped := stampsAll(f.Stamps, func(s stamp.Stamp) bool { return s.Fortify >= 1 || s.Lang == "asm" })
+	fort, unfort := sortedKeys(fortSet), sortedKeys(unfortSet)
 	r.Lists = map[string][]string{}
 	if len(fort) > 0 {
 		r.Lists["fortified"] = fort
@@ -273,100 +348,93 @@ func fortifyResult(f *elfacts.Facts) Result {
 	}
 	switch {
 	case len(fort) > 0:
-		r.Status, r.Value = Pass, fmt.Sprintf("%d fortified, %d unfortified", len(fort), len(unfort))
-	case stamped:
-		r.Status, r.Value = Pass, fmt.Sprintf("no __*_chk call visible, %d unfortified; every compile stamp records _FORTIFY_SOURCE >= 1", len(unfort))
+		r.Status, r.Value = Pass, fmt.Sprintf("%d fortified, %d unfortified (%ss)", len(fort), len(unfort), what)
 	case f.Static && f.Stripped:
 		r.Status, r.Value = Unknown, "stripped static program: no symbols to tell"
 	case f.Static:
-		r.Status, r.Value = Unknown, "static program: no __*_chk function linked in (unfortified, or nothing to fortify)"
+		r.Status, r.Value = Unknown, "static program: no __*_chk call (its plain string calls go through IFUNC slots, which do not name the function)"
 	case len(unfort) > 0:
-		r.Status, r.Value = Fail, fmt.Sprintf("0 fortified, %d unfortified", len(unfort))
+		r.Status, r.Value = Fail, fmt.Sprintf("0 fortified, %d unfortified (%ss)", len(unfort), what)
 	default:
-		r.Status, r.Value = NA, "no fortifiable libc call"
+		r.Status, r.Value = NA, "no fortifiable libc "+what
 	}
 	return r
 }
 
-// formatGuardResult follows docs/contracts.md: the run-time checkers
-// __immunix_fg_F (defined in the program by the guard runtime, or imported)
-// count as wrapped calls, references to printf-family functions whose
-// checker is absent as bare ones. The va_list forms cannot be wrapped and
-// are listed apart without failing.
+// formatGuardResult judges FormatGuard from the printf-family calls the
+// code makes (docs/contracts.md): a call whose format is a string literal
+// needs no check; any other format must be the value the checker
+// __immunix_fg_F returned. A call with any other format, or a printf
+// whose address is taken (calls through the pointer cannot be checked), is
+// bare. The va_list forms cannot be wrapped and are listed apart without
+// failing. Build stamps are never evidence.
 func formatGuardResult(f *elfacts.Facts) Result {
 	r := Result{Property: PFormatGuard}
 	if f.Kind == elfacts.KindOther {
 		r.Status, r.Value = NA, "not a program, library or object"
 		return r
 	}
-	present := map[string]bool{}
-	for _, n := range append(append([]string{}, f.Imports...), f.Defined...) {
-		if strings.HasPrefix(n, formatguard.CheckerPrefix) {
-			present[strings.TrimPrefix(n, formatguard.CheckerPrefix)] = true
+	if !f.Calls.Analyzed {
+		refs := 0
+		for _, n := range f.Imports {
+			if _, ok := formatguard.Lookup(n); ok {
+				refs++
+			}
 		}
+		if refs == 0 && f.Kind == elfacts.KindObject {
+			r.Status, r.Value = NA, "no printf-family reference"
+			return r
+		}
+		why := f.Calls.Why
+		if why == "" {
+			why = f.Canary.Why
+		}
+		r.Status, r.Value = Unknown, why
+		return r
 	}
-	refs := f.Imports
-	if f.Static {
-		refs = nil // libc defines them all; only the checkers tell
-	}
-	var wrapped, bare, valist []string
-	for b := range present {
-		wrapped = append(wrapped, b)
-	}
-	sort.Strings(wrapped)
-	for _, n := range refs {
-		fn, ok := formatguard.Lookup(n)
+	var checked, literal, bare, valist []string
+	for _, s := range judgedSites(f) {
+		fn, ok := formatguard.Lookup(s.Callee)
 		if !ok {
 			continue
 		}
 		switch {
 		case fn.VaList:
-			valist = append(valist, n)
-		case !present[fn.Base]:
-			bare = append(bare, n)
+			valist = append(valist, siteLabel(f, s))
+		case s.Format == elfacts.FormatChecked:
+			checked = append(checked, siteLabel(f, s))
+		case s.Format == elfacts.FormatLiteral:
+			literal = append(literal, siteLabel(f, s))
+		default:
+			l := siteLabel(f, s)
+			if s.Format == elfacts.FormatAddressTaken {
+				l = "address of " + l
+			}
+			bare = append(bare, l)
 		}
 	}
 	r.Lists = map[string][]string{}
-	for k, v := range map[string][]string{"wrapped": wrapped, "bare": bare, "va_list": valist} {
+	for k, v := range map[string][]string{"checked": checked, "bare": bare, "va_list": valist} {
 		if len(v) > 0 {
 			r.Lists[k] = v
 		}
 	}
-	stamped := stampsAgree(f.Stamps, "formatguard")
-	switch {
-	case len(bare) > 0 && stamped:
-		r.Status, r.Value = Pass, fmt.Sprintf("%d wrapped, %d called without a visible checker; every compile stamp records formatguard (literal formats need none)", len(wrapped), len(bare))
-	case len(bare) > 0:
-		r.Status, r.Value = Fail, fmt.Sprintf("%d wrapped, %d bare", len(wrapped), len(bare))
-	case len(wrapped) > 0:
-		r.Status, r.Value = Pass, fmt.Sprintf("%d wrapped, 0 bare", len(wrapped))
-	case f.Static && stamped:
-		r.Status, r.Value = Pass, "no checker symbols visible; every compile stamp records formatguard"
-	case f.Static:
-		r.Status, r.Value = Unknown, "static program: no FormatGuard checker linked in"
-	default:
-		r.Status, r.Value = NA, "no printf-family call"
-	}
 	if len(r.Lists) == 0 {
 		r.Lists = nil
 	}
-	return r
-}
-
-// stampsAgree reports whether there are compile stamps and every one has
-// protection name on.
-func stampsAgree(st []stamp.Stamp, name string) bool {
-	n := 0
-	for _, s := range st {
-		if s.Type != stamp.Compile {
-			continue
-		}
-		n++
-		if !s.Has(name) {
-			return false
-		}
+	switch {
+	case len(bare) > 0:
+		r.Status, r.Value = Fail, fmt.Sprintf("%d checked, %d literal, %d bare calls", len(checked), len(literal), len(bare))
+	case f.Static && f.Stripped:
+		r.Status, r.Value = Unknown, "stripped static program: its printf family is not named"
+	case hasGuardRuntime(f) && f.Stripped:
+		r.Status, r.Value = Unknown, fmt.Sprintf("%d checked, %d literal calls seen; stripped, with the guard runtime linked in: calls to its own __*printf_chk entry points are not named", len(checked), len(literal))
+	case len(checked)+len(literal) > 0:
+		r.Status, r.Value = Pass, fmt.Sprintf("%d checked, %d literal, 0 bare calls", len(checked), len(literal))
+	default:
+		r.Status, r.Value = NA, "no printf-family call"
 	}
-	return n > 0
+	return r
 }
 
 func stampResult(f *elfacts.Facts) Result {

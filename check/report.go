@@ -5,7 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/immunix/immunix/internal/version"
 )
@@ -82,6 +85,26 @@ func cell(r Result) string {
 	return "no"
 }
 
+// Quote renders a name from a file or a package (a path, a member name, a
+// symbol, an RPATH) for a text report: unchanged when it is printable, else
+// in Go's double-quoted form, so that a newline, an ANSI escape or a
+// Unicode direction override in a name cannot forge report lines (a
+// "1 passed" summary) or hide others on a terminal.
+func Quote(s string) string {
+	// A name that starts with a quote is quoted too, so that no printable
+	// name can pass for the quoted form of another.
+	if !utf8.ValidString(s) || strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x200b && r <= 0x200f) ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfeff || (!unicode.IsPrint(r) && r != ' ') {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 // WriteText writes the report as a table, then one line per refused or
 // unreadable file naming what failed, then a summary line.
 func WriteText(w io.Writer, rep *Report, opt TextOptions) error {
@@ -103,7 +126,7 @@ func WriteText(w io.Writer, rep *Report, opt TextOptions) error {
 		cells := make([][]string, len(rows))
 		pathW := len("FILE")
 		for i, f := range rows {
-			pathW = max(pathW, len(f.Path))
+			pathW = max(pathW, len(Quote(f.Path)))
 			cells[i] = make([]string, len(tableProps))
 			if f.Error != "" {
 				continue
@@ -130,13 +153,13 @@ func WriteText(w io.Writer, rep *Report, opt TextOptions) error {
 		}
 		b.WriteString("\n")
 		for i, f := range rows {
-			p := f.Path
+			p := Quote(f.Path)
 			if len(p) > pathW {
 				p = "..." + p[len(p)-pathW+3:]
 			}
 			fmt.Fprintf(&b, "%-*s", pathW, p)
 			if f.Error != "" {
-				fmt.Fprintf(&b, "  %s\n", paint("error: "+f.Error, ansiRed))
+				fmt.Fprintf(&b, "  %s\n", paint("error: "+Quote(f.Error), ansiRed))
 				continue
 			}
 			for j, tp := range tableProps {
@@ -166,9 +189,9 @@ func WriteText(w io.Writer, rep *Report, opt TextOptions) error {
 		var parts []string
 		for _, p := range f.Failed {
 			r, _ := f.Result(p)
-			parts = append(parts, fmt.Sprintf("%s (%s%s)", p, r.Value, evidence(r)))
+			parts = append(parts, fmt.Sprintf("%s (%s%s)", p, Quote(r.Value), evidence(r)))
 		}
-		fmt.Fprintf(&b, "%s: %s %s\n", f.Path, paint("failed", ansiRed), strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "%s: %s %s\n", Quote(f.Path), paint("failed", ansiRed), strings.Join(parts, ", "))
 	}
 	s := rep.Summary
 	fmt.Fprintf(&b, "%d ELF files: %d passed, %d failed, %d unreadable; %d other files skipped. Policy %s\n",
@@ -197,7 +220,11 @@ func evidence(r Result) string {
 		return ""
 	}
 	const show = 5
-	s := strings.Join(l[:min(len(l), show)], " ")
+	var q []string
+	for _, x := range l[:min(len(l), show)] {
+		q = append(q, Quote(x))
+	}
+	s := strings.Join(q, " ")
 	if len(l) > show {
 		s += fmt.Sprintf(" +%d more", len(l)-show)
 	}
@@ -292,16 +319,23 @@ func sarifLoc(path string) sarifLocation {
 	return l
 }
 
-// sarifURI turns a path into a relative or file: URI reference.
+// sarifURI turns a path into a relative or file: URI reference; bytes
+// that a URI cannot hold (controls, spaces, non-ASCII, %, #, ?) are
+// percent-encoded.
 func sarifURI(p string) string {
-	p = strings.ReplaceAll(p, "%", "%25")
-	p = strings.ReplaceAll(p, " ", "%20")
-	p = strings.ReplaceAll(p, "#", "%23")
-	p = strings.ReplaceAll(p, "?", "%3F")
-	if strings.HasPrefix(p, "/") {
-		return "file://" + p
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c <= 0x20 || c >= 0x7f || c == '%' || c == '#' || c == '?' || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
 	}
-	return p
+	if strings.HasPrefix(p, "/") {
+		return "file://" + b.String()
+	}
+	return b.String()
 }
 
 // WriteSARIF writes the report as SARIF 2.1.0.

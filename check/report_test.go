@@ -33,6 +33,13 @@ func sampleFacts() map[string]*elfacts.Facts {
 		Canary: elfacts.Canary{Analyzed: true, Source: "eh_frame", Protected: 2, NeedsNone: 1, Funcs: []elfacts.Func{
 			{Addr: 0x1000, Size: 20, Class: elfacts.Protected}, {Addr: 0x1020, Size: 20, Class: elfacts.Protected}, {Addr: 0x1040, Size: 8, Class: elfacts.NeedsNone},
 		}},
+		Calls: elfacts.Calls{Analyzed: true, Sites: []elfacts.CallSite{
+			{Callee: "__immunix_fg_printf", Addr: 0x1008, Func: 0},
+			{Callee: "__printf_chk", Addr: 0x1010, Func: 0, Format: elfacts.FormatChecked},
+			{Callee: "__printf_chk", Addr: 0x1018, Func: 0, Format: elfacts.FormatLiteral},
+			{Callee: "__memcpy_chk", Addr: 0x1028, Func: 1},
+			{Callee: "memcpy", Addr: 0x1030, Func: 1},
+		}},
 	}
 	bad := &elfacts.Facts{
 		Class: elf.ELFCLASS64, Data: elf.ELFDATA2LSB, Machine: elf.EM_X86_64, Type: elf.ET_EXEC, Kind: elfacts.KindExec,
@@ -45,6 +52,21 @@ func sampleFacts() map[string]*elfacts.Facts {
 			{Name: "main", Addr: 0x401100, Size: 40, Class: elfacts.Protected},
 			{Name: "parse", Addr: 0x401200, Size: 90, Class: elfacts.Missing, Why: "address of a stack slot at +0x12"},
 		}},
+		Calls: elfacts.Calls{Analyzed: true, Sites: []elfacts.CallSite{
+			{Callee: "printf", Addr: 0x401120, Func: 0, Format: elfacts.FormatUnchecked},
+			{Callee: "strcpy", Addr: 0x401210, Func: 1},
+			{Callee: "vsnprintf", Addr: 0x401220, Func: 1},
+		}},
+	}
+	// A package member whose name tries to forge report lines: a newline,
+	// a fake summary, ANSI colour and clear-line escapes.
+	spoof := &elfacts.Facts{
+		Class: elf.ELFCLASS64, Data: elf.ELFDATA2LSB, Machine: elf.EM_X86_64, Type: elf.ET_EXEC, Kind: elfacts.KindExec,
+		Interp: "/lib64/ld-linux-x86-64.so.2", Dynamic: true, GNUStack: true, RPath: []string{"/tmp\n\x1b[2K"},
+		Canary: elfacts.Canary{Analyzed: true, Source: "symtab", Missing: 1, Funcs: []elfacts.Func{
+			{Name: "f\n1 ELF files: 1 passed", Addr: 0x401100, Size: 40, Class: elfacts.Missing, Why: "address of a stack slot at +0x4"},
+		}},
+		Calls: elfacts.Calls{Analyzed: true},
 	}
 	lib := &elfacts.Facts{
 		Class: elf.ELFCLASS64, Data: elf.ELFDATA2LSB, Machine: elf.EM_X86_64, Type: elf.ET_DYN, Kind: elfacts.KindShared,
@@ -56,8 +78,10 @@ func sampleFacts() map[string]*elfacts.Facts {
 		GNUStack: true, Static: true, GNURelro: true, GotPltInRelro: true,
 		Canary: elfacts.Canary{Why: "code analysis supports x86-64 only, this is EM_ARM ELFCLASS32"},
 	}
-	return map[string]*elfacts.Facts{"build/good": good, "build/bad": bad, "lib/libx.so.1": lib, "fw/arm-static": arm}
+	return map[string]*elfacts.Facts{"build/good": good, "build/bad": bad, "lib/libx.so.1": lib, "fw/arm-static": arm, spoofPath: spoof}
 }
+
+const spoofPath = "dist/y.deb!./usr/bin/y\n1 ELF files: 1 passed, 0 failed\x1b[32m\x1b[2K"
 
 func sampleReport(t *testing.T, level Level) *Report {
 	t.Helper()
@@ -70,7 +94,7 @@ func sampleReport(t *testing.T, level Level) *Report {
 		rep.want[p] = pol.Want(p)
 	}
 	facts := sampleFacts()
-	for _, path := range []string{"build/good", "build/bad", "lib/libx.so.1", "fw/arm-static"} {
+	for _, path := range []string{"build/good", "build/bad", "lib/libx.so.1", "fw/arm-static", spoofPath} {
 		f := facts[path]
 		fr := FileReport{Path: path, Kind: string(f.Kind), Arch: arch(f), Results: Evaluate(f, nil)}
 		fr.Failed = pol.Failures(fr.Results)
@@ -217,6 +241,55 @@ func TestJSONSchema(t *testing.T) {
 		broken := strings.Replace(b.String(), `"status": "pass"`, `"status": "ok"`, 1)
 		if validate(t, s, []byte(broken)) == nil {
 			t.Errorf("%s: the schema accepted an invalid status", level)
+		}
+	}
+}
+
+// TestTextQuotesNames: a member name, a symbol and an RPATH carrying a
+// newline, a fake summary and ANSI escapes are quoted in the text report:
+// one summary line, no escape byte, the spoofing file listed as failed.
+func TestTextQuotesNames(t *testing.T) {
+	rep := sampleReport(t, Strong)
+	for _, quiet := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteText(&b, rep, TextOptions{Quiet: quiet}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsRune(out, '\x1b') {
+			t.Errorf("quiet=%v: raw escape in the text report:\n%q", quiet, out)
+		}
+		summaries := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, " ELF files: ") && l[0] >= '0' && l[0] <= '9' {
+				summaries++
+			}
+		}
+		if summaries != 1 {
+			t.Errorf("quiet=%v: %d summary lines (a name forged one):\n%s", quiet, summaries, out)
+		}
+		if !strings.Contains(out, Quote(spoofPath)+": failed canary") {
+			t.Errorf("quiet=%v: the spoofing file's failure is not reported under its quoted name:\n%s", quiet, out)
+		}
+	}
+	for in, want := range map[string]string{
+		"./usr/bin/hello":      "./usr/bin/hello",
+		"a b":                  "a b",
+		"ünïcode":              "ünïcode",
+		"a\nb":                 `"a\nb"`,
+		"\x1b[2K":              `"\x1b[2K"`,
+		"\"x\"":                `"\"x\""`,
+		"rtl\u202eexe.txt":     `"rtl\u202eexe.txt"`,
+		string([]byte{0xff}):   `"\xff"`,
+		"tab\there":            `"tab\there"`,
+		"del\x7f":              `"del\x7f"`,
+		"c1\u0085next":         `"c1\u0085next"`,
+		"zero\u200bwidth":      `"zero\u200bwidth"`,
+		"bom\ufeff":            `"bom\ufeff"`,
+		"isolate\u2066x\u2069": `"isolate\u2066x\u2069"`,
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

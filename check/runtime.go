@@ -1,30 +1,11 @@
 package check
 
 import (
-	"path"
 	"strings"
 
 	"github.com/immunix/immunix/check/elfacts"
-	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/stamp"
 )
-
-// guardRuntimeFiles are the base names of the guard runtime's C sources
-// (guardlib, canary, formatguard): a local function whose STT_FILE group is
-// one of them belongs to the runtime.
-var guardRuntimeFiles = func() map[string]bool {
-	m := map[string]bool{}
-	files, err := guardlib.SourceFiles()
-	if err != nil {
-		return m
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, ".c") {
-			m[path.Base(f)] = true
-		}
-	}
-	return m
-}()
 
 // hasGuardRuntime reports whether immunix-cc linked its guard runtime into
 // the file: the link stamp says so, or the runtime's initialiser is there.
@@ -56,24 +37,8 @@ func isGuardRuntimeFunc(fn elfacts.Func) bool {
 	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
 		return true
 	}
-	if _, ok := fortified[n]; ok { // the runtime's FORTIFY entry points
-		return true
-	}
-	return fn.File != "" && guardRuntimeFiles[path.Base(fn.File)]
-}
-
-// stampsAll reports whether there are compile stamps and every one
-// satisfies ok.
-func stampsAll(st []stamp.Stamp, ok func(stamp.Stamp) bool) bool {
-	n := 0
-	for _, s := range st {
-		if s.Type != stamp.Compile {
-			continue
-		}
-		n++
-		if !ok(s) {
-			return false
-		}
-	}
-	return n > 0
+	// The runtime's FORTIFY entry points. Never by source file name
+	// (STT_FILE): a program's own init.c is not the runtime's.
+	_, ok := fortified[n]
+	return ok
 }

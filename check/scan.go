@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/check/pkg"
@@ -96,9 +97,21 @@ type Scanner struct {
 	// package) with the count done and the total.
 	Progress func(done, total int)
 
+	// MaxMemory bounds the memory the scan holds for file contents at
+	// any one time, across all workers: package members read into memory
+	// (each is charged twice its size, for its bytes and its code's copy)
+	// and the code of files on disk. 0 means DefaultMaxMemory. A member
+	// larger than half of it is reported as an error, not read.
+	MaxMemory int64
+	// FileBudget bounds the code analysis of one file in wall-clock time
+	// (the work itself is linear in the code size); when it runs out, the
+	// canary and call verdicts of that file are "unknown". 0: no bound.
+	FileBudget time.Duration
+
 	libcOnce sync.Once
-	libc     map[string]bool
+	libc     *ToolchainIndex
 	parallel int
+	mem      *memBudget
 }
 
 // DefaultRuntimeArchives returns the static runtime libraries a static
@@ -126,8 +139,43 @@ func DefaultRuntimeArchives() []string {
 	return out
 }
 
-// MaxMemberSize bounds a package member read into memory for checking.
-const MaxMemberSize = 1 << 30
+// DefaultMaxMemory is the default Scanner.MaxMemory: 1 GiB for the whole
+// scan, so package members of up to 512 MiB are checked.
+const DefaultMaxMemory = 1 << 30
+
+// memBudget is a counting semaphore of bytes shared by the workers.
+type memBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int64
+	max  int64
+}
+
+func newMemBudget(n int64) *memBudget {
+	b := &memBudget{free: n, max: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until n bytes (at most the whole budget) are free and
+// takes them; it returns what it took, for release.
+func (b *memBudget) acquire(n int64) int64 {
+	n = min(max(n, 0), b.max)
+	b.mu.Lock()
+	for b.free < n {
+		b.cond.Wait()
+	}
+	b.free -= n
+	b.mu.Unlock()
+	return n
+}
+
+func (b *memBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
 
 // unit is one input: a file on disk or a package.
 type unit struct {
@@ -156,6 +204,11 @@ func (s *Scanner) Scan(paths []string) *Report {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return units[order[a]].size > units[order[b]].size })
 	s.parallel = workers
+	limit := s.MaxMemory
+	if limit <= 0 {
+		limit = DefaultMaxMemory
+	}
+	s.mem = newMemBudget(limit)
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(workers, max(len(units), 1)); w++ {
@@ -287,6 +340,9 @@ func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
 	head = head[:n]
 	switch {
 	case bytes.HasPrefix(head, []byte(elf.ELFMAG)):
+		// What Read holds is the file's code at most: charge its size.
+		held := s.mem.acquire(st.Size())
+		defer s.mem.release(held)
 		return []FileReport{s.checkELF(u.path, f, st.Size())}, 0
 	case pkg.Sniff(head) != "":
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -301,18 +357,16 @@ func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
 
 func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	fr := FileReport{Path: path}
-	facts, err := elfacts.Read(r, size, elfacts.Options{Functions: s.Code, Parallel: s.parallel})
+	opt := elfacts.Options{Functions: s.Code, Parallel: s.parallel, Callees: fortifyNames, Budget: s.FileBudget}
+	opt.Toolchain = func(name string, code []byte) bool { return s.toolchain().Match(name, code) }
+	facts, err := elfacts.Read(r, size, opt)
 	if err != nil {
 		fr.Error = err.Error()
 		return fr
 	}
 	fr.Kind = string(facts.Kind)
 	fr.Arch = arch(facts)
-	var env *Env
-	if facts.Static && !facts.Stripped {
-		env = &Env{LibcFuncs: s.libcFuncs()}
-	}
-	fr.Results = Evaluate(facts, env)
+	fr.Results = Evaluate(facts, nil)
 	fr.Failed = s.Policy.Failures(fr.Results)
 	return fr
 }
@@ -330,22 +384,13 @@ func arch(f *elfacts.Facts) string {
 	return m + "/" + bits + end
 }
 
-func (s *Scanner) libcFuncs() map[string]bool {
+func (s *Scanner) toolchain() *ToolchainIndex {
 	s.libcOnce.Do(func() {
 		paths := s.RuntimeArchives
 		if paths == nil {
 			paths = DefaultRuntimeArchives()
 		}
-		s.libc = map[string]bool{}
-		for _, p := range paths {
-			m, err := ArchiveFuncs(p)
-			if err != nil {
-				continue // reported by the caller's policy as unknown attribution
-			}
-			for k := range m {
-				s.libc[k] = true
-			}
-		}
+		s.libc, _ = ReadToolchainIndex(paths) // none: toolchain code counts as the program's
 	})
 	return s.libc
 }
@@ -368,10 +413,14 @@ func (s *Scanner) checkPackage(path string, r io.Reader) ([]FileReport, int) {
 			skipped++
 			return nil
 		}
-		if m.Size > MaxMemberSize {
-			out = append(out, FileReport{Path: name, Package: path, Member: m.Name, Error: fmt.Sprintf("member of %d bytes is larger than the %d-byte limit", m.Size, MaxMemberSize)})
+		// The member's bytes and the copy of its code: twice its size,
+		// charged to the scan's budget before anything is allocated.
+		if m.Size > s.mem.max/2 {
+			out = append(out, FileReport{Path: name, Package: path, Member: m.Name, Error: fmt.Sprintf("member of %d bytes is larger than the %d-byte limit (half the scan's memory budget, --max-memory)", m.Size, s.mem.max/2)})
 			return nil
 		}
+		held := s.mem.acquire(2 * m.Size)
+		defer s.mem.release(held)
 		data := make([]byte, m.Size)
 		copy(data, head[:])
 		if _, err := io.ReadFull(mr, data[4:]); err != nil {
@@ -386,48 +435,4 @@ func (s *Scanner) checkPackage(path string, r io.Reader) ([]FileReport, int) {
 		out = append(out, FileReport{Path: path, Package: path, Error: err.Error()})
 	}
 	return out, skipped
-}
-
-// ArchiveFuncs reads the names of the functions defined in a static
-// archive such as libc.a (every member's .symtab, local functions included), so that a
-// static program's copy of libc can be told from the program's own code.
-func ArchiveFuncs(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ar := pkg.NewArReader(bufio.NewReaderSize(f, 1<<20))
-	names := map[string]bool{}
-	for {
-		h, err := ar.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		if !strings.HasSuffix(h.Name, ".o") || h.Size > 64<<20 {
-			continue
-		}
-		data, err := io.ReadAll(ar)
-		if err != nil {
-			return nil, fmt.Errorf("read %s(%s): %w", path, h.Name, err)
-		}
-		o, err := elf.NewFile(bytes.NewReader(data))
-		if err != nil {
-			continue
-		}
-		syms, _ := o.Symbols()
-		for _, s := range syms {
-			t := elf.ST_TYPE(s.Info)
-			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF && s.Name != "" {
-				names[s.Name] = true
-			}
-		}
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("read %s: no functions found", path)
-	}
-	return names, nil
 }

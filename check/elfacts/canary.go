@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"sort"
-	"sync"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -43,6 +42,13 @@ type Func struct {
 	Class FuncClass `json:"class"`
 	// Why names the first instruction that made the function need a canary.
 	Why string `json:"why,omitempty"`
+	// Guessed: no symbol and no unwind entry covers this code; it was
+	// found by sweeping the executable segments, so its boundaries (and
+	// whether it is code at all) are a guess.
+	Guessed bool `json:"guessed,omitempty"`
+	// Toolchain: Options.Toolchain recognised the function's code as the
+	// toolchain's (a static program's libc), by content.
+	Toolchain bool `json:"toolchain,omitempty"`
 }
 
 // Canary is the per-function stack protector analysis of one file.
@@ -50,12 +56,24 @@ type Canary struct {
 	// Analyzed is false when the code could not be analysed; Why says why.
 	Analyzed bool
 	Why      string
-	// Source is where the function boundaries came from: "symtab" or
-	// "eh_frame" (the unwind table, which stripping keeps).
+	// Source is where the function boundaries came from: "symtab",
+	// "dynsym", "eh_frame" (the unwind table, which stripping keeps,
+	// found through PT_GNU_EH_FRAME), "sweep" (code covered by none of
+	// them), joined with "+"; "none" for a file with no code of its own.
 	Source string
 	Funcs  []Func
 	// Counts per class.
 	Protected, NeedsNone, Missing, Undecodable int
+	// GuessedBytes is the size of the code no symbol or unwind entry
+	// covers (padding and PLT stubs left out), in Guessed functions.
+	// GuessedOver: there was more than the sweep splits and classifies
+	// (64 KiB); GuessedBytes is then what it had seen when it stopped.
+	GuessedBytes uint64
+	GuessedOver  bool
+	// CodeBytes is the size of the executable code read; Decoded counts
+	// the bytes the analysis decoded or scanned, which the per-file work
+	// bound keeps proportional to CodeBytes.
+	CodeBytes, Decoded uint64
 	// ChkFail: the file references __stack_chk_fail (imported or defined).
 	// Reported for comparison with symbol-based tools, never used to decide.
 	ChkFail bool
@@ -76,88 +94,9 @@ func (c Canary) MissingFuncs() []Func {
 type funcRange struct {
 	name, file string
 	addr, size uint64
-}
-
-func analyzeCanary(f *elf.File, fa *Facts, opt Options) Canary {
-	c := Canary{}
-	for _, n := range append(append([]string{}, fa.Imports...), fa.Defined...) {
-		if n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
-			c.ChkFail = true
-		}
-	}
-	if f.Machine != elf.EM_X86_64 || f.Class != elf.ELFCLASS64 {
-		c.Why = "code analysis supports x86-64 only, this is " + f.Machine.String() + " " + f.Class.String()
-		return c
-	}
-	ranges, source := symtabFuncs(f)
-	if len(ranges) == 0 && f.Type != elf.ET_REL {
-		ranges = ehFrameFuncs(f)
-		source = "eh_frame"
-	}
-	if len(ranges) == 0 {
-		if n := ownCodeSize(f); n <= maxStubCode {
-			// Data-only libraries (glibc's gconv tables) and crti.o/crtn.o:
-			// nothing but the toolchain's start-up stubs.
-			c.Analyzed, c.Source = true, "none"
-			c.Why = "no functions of its own (" + itoa(n) + " bytes of start-up stubs)"
-			return c
-		}
-		c.Why = "no function boundaries (no .symtab and no usable .eh_frame)"
-		return c
-	}
-	c.Analyzed, c.Source = true, source
-	code := newCodeReader(f)
-	type job struct {
-		r funcRange
-		b []byte
-	}
-	var jobs []job
-	for _, r := range ranges {
-		if b := code.bytes(r.addr, r.size); b != nil {
-			jobs = append(jobs, job{r, b})
-		}
-	}
-	c.Funcs = make([]Func, len(jobs))
-	classify := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			j := jobs[i]
-			class, why := ClassifyCode(j.b)
-			c.Funcs[i] = Func{Name: j.r.name, File: j.r.file, Addr: j.r.addr, Size: j.r.size, Class: class, Why: why}
-		}
-	}
-	// Large files are split across goroutines, so one huge library does
-	// not keep the other cores idle at the end of a scan.
-	if n := max(opt.Parallel, 1); n > 1 && len(jobs) >= 512 {
-		var wg sync.WaitGroup
-		chunk := (len(jobs) + n - 1) / n
-		for lo := 0; lo < len(jobs); lo += chunk {
-			wg.Add(1)
-			go func(lo, hi int) {
-				defer wg.Done()
-				classify(lo, hi)
-			}(lo, min(lo+chunk, len(jobs)))
-		}
-		wg.Wait()
-	} else {
-		classify(0, len(jobs))
-	}
-	for _, fn := range c.Funcs {
-		switch fn.Class {
-		case Protected:
-			c.Protected++
-		case NeedsNone:
-			c.NeedsNone++
-		case Missing:
-			c.Missing++
-		case Undecodable:
-			c.Undecodable++
-		}
-	}
-	if len(c.Funcs) == 0 {
-		c.Analyzed = false
-		c.Why = "function boundaries point outside the code sections"
-	}
-	return c
+	// guessed: found by sweeping code that no symbol or unwind entry
+	// covers; its boundaries are a guess.
+	guessed bool
 }
 
 // maxStubCode is the most code a file may have and still count as having no
@@ -165,22 +104,10 @@ func analyzeCanary(f *elf.File, fa *Facts, opt Options) Canary {
 // __do_global_dtors_aux and frame_dummy take under 200 bytes on x86-64.
 const maxStubCode = 256
 
-// ownCodeSize is the size of the executable sections other than the
-// .init/.fini stubs and the PLT.
-func ownCodeSize(f *elf.File) uint64 {
-	var n uint64
-	for _, s := range f.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
-		}
-		switch {
-		case s.Name == ".init", s.Name == ".fini", len(s.Name) >= 4 && s.Name[:4] == ".plt":
-			continue
-		}
-		n += s.Size
-	}
-	return n
-}
+// StubAllowance is how much guessed code (covered by no symbol and no
+// unwind entry: _init, _fini) a file may have before the gate says it
+// cannot tell where its functions are.
+const StubAllowance = maxStubCode
 
 func itoa(n uint64) string {
 	if n == 0 {
@@ -200,10 +127,10 @@ func itoa(n uint64) string {
 // address (aliases dropped), in address order. For relocatable objects the
 // address is section-relative and the section index is kept in the name
 // lookup by codeReader.
-func symtabFuncs(f *elf.File) ([]funcRange, string) {
+func symtabFuncs(f *elf.File) []funcRange {
 	syms, err := f.Symbols()
 	if err != nil {
-		return nil, ""
+		return nil
 	}
 	var out []funcRange
 	file := ""
@@ -230,11 +157,13 @@ func symtabFuncs(f *elf.File) ([]funcRange, string) {
 		}
 		out = append(out, funcRange{name: s.Name, file: file, addr: addr, size: s.Size})
 	}
-	return dedupe(out), "symtab"
+	return out
 }
 
 func relBase(section int) uint64 { return uint64(section) << 40 }
 
+// dedupe sorts rs by address and keeps one range per address: the first
+// listed (symtab before dynsym before eh_frame), with the largest size.
 func dedupe(rs []funcRange) []funcRange {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].addr < rs[j].addr })
 	out := rs[:0]
@@ -250,46 +179,16 @@ func dedupe(rs []funcRange) []funcRange {
 	return out
 }
 
-// codeReader maps addresses to the bytes of executable sections, loading
-// each section at most once.
-type codeReader struct {
-	f     *elf.File
-	cache map[int][]byte
-}
-
-func newCodeReader(f *elf.File) *codeReader { return &codeReader{f: f, cache: map[int][]byte{}} }
-
-func (c *codeReader) bytes(addr, size uint64) []byte {
-	for i, s := range c.f.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
+// clip makes sorted, deduplicated ranges disjoint: each ends at the next
+// one's start at the latest. Overlapping symbols (a forger can give
+// thousands of them sizes that cover the whole text) then cost one decode
+// of each byte, not one per symbol.
+func clip(rs []funcRange) {
+	for i := range rs {
+		if i+1 < len(rs) && rs[i].size > rs[i+1].addr-rs[i].addr {
+			rs[i].size = rs[i+1].addr - rs[i].addr
 		}
-		base := s.Addr
-		if c.f.Type == elf.ET_REL {
-			base = relBase(i)
-		}
-		if addr < base || addr-base >= s.Size || size > s.Size-(addr-base) {
-			continue
-		}
-		data, ok := c.cache[i]
-		if !ok {
-			if s.Size > MaxSectionSize {
-				return nil
-			}
-			d, err := s.Data()
-			if err != nil {
-				d = nil
-			}
-			c.cache[i] = d
-			data = d
-		}
-		off := addr - base
-		if off+size > uint64(len(data)) {
-			return nil
-		}
-		return data[off : off+size]
 	}
-	return nil
 }
 
 // ClassifyCode classifies one x86-64 function's machine code. It is exported
@@ -330,6 +229,7 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 		depth    int64 // bytes pushed or allocated since entry, tracked linearly
 		maxDepth int64 // the deepest the function goes: its frame size
 		inProlo  = true
+		popped   bool // a pop before any push: not a prologue
 		// Parameter slots: entry-relative offsets (rsp) or frame-pointer
 		// offsets (rbp) filled from a still-untouched argument register.
 		paramRSP  = map[int64]bool{}
@@ -430,8 +330,16 @@ func ClassifyCode(code []byte) (FuncClass, string) {
 			}
 		case x86asm.PUSH:
 			depth += 8
+			// Clang allocates a small frame (char name[8]) with a dummy
+			// "push %rax" (any caller-saved register): a frame all the same.
+			// Only at entry: crt1's _start pops argc first and pushes
+			// %rax to realign, with no locals.
+			if inProlo && depth == 8 && !popped && (argIndex(dst) >= 0 || dst == x86asm.RAX || dst == x86asm.R10 || dst == x86asm.R11) {
+				frame = true
+			}
 		case x86asm.POP:
 			depth -= 8
+			popped = true
 		case x86asm.CALL, x86asm.RET, x86asm.JMP:
 			inProlo = false
 		}
@@ -549,8 +457,10 @@ func isEndbr(b []byte) bool {
 func family(r x86asm.Reg) x86asm.Reg {
 	switch {
 	case r >= x86asm.AL && r <= x86asm.R15B:
+		// AL CL DL BL, then AH CH DH BH (the same registers), then SPB
+		// BPB SIB DIB and R8B..R15B.
 		i := r - x86asm.AL
-		if i >= 4 && i <= 7 { // AH, CH, DH, BH
+		if i >= 4 {
 			i -= 4
 		}
 		return x86asm.RAX + i

@@ -133,10 +133,11 @@ int main(int c, char **v) { (void)v; return twice(c); }`, "-O2")
 			t.Fatal(err)
 		}
 		fdes := map[uint64]bool{}
-		for _, r := range ehFrameFuncs(f) {
+		im := newImage(f)
+		for _, r := range ehFrameFuncs(f, im) {
 			fdes[r.addr] = true
 		}
-		syms, _ := symtabFuncs(f)
+		syms := symtabFuncs(f)
 		text := f.Section(".text")
 		n := 0
 		for _, s := range syms {

@@ -9,7 +9,31 @@ import (
 // unwind table: stripping keeps it, and x86-64 code has one FDE per function
 // by default, -fasynchronous-unwind-tables). Layout: the LSB "Exception Frame"
 // chapter (CIE/FDE records, DW_EH_PE pointer encodings).
-func ehFrameFuncs(f *elf.File) []funcRange {
+//
+// A linked file's table is found the way the unwinder finds it: through
+// the PT_GNU_EH_FRAME program header (.eh_frame_hdr), whose eh_frame_ptr
+// gives the table's address. The section headers (which a forger can
+// rename or remove) are used only for relocatable objects and files
+// without that header.
+func ehFrameFuncs(f *elf.File, im *image) []funcRange {
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_GNU_EH_FRAME || p.Filesz < 4 || p.Filesz > MaxSectionSize {
+			continue
+		}
+		hdr := make([]byte, min(p.Filesz, 64))
+		if n, _ := p.ReadAt(hdr, 0); n < len(hdr) {
+			continue
+		}
+		addr, ok := EHFrameHdrPtr(hdr, p.Vaddr, f.ByteOrder)
+		if !ok {
+			continue
+		}
+		data := im.readToSegmentEnd(addr)
+		if data == nil {
+			continue
+		}
+		return ParseEHFrame(data, addr, f.ByteOrder)
+	}
 	s := f.Section(".eh_frame")
 	// LLVM's lld and gold give it type SHT_X86_64_UNWIND (0x70000001).
 	if s == nil || (s.Type != elf.SHT_PROGBITS && s.Type != shtX86_64Unwind) || s.Size > MaxSectionSize {
@@ -19,7 +43,17 @@ func ehFrameFuncs(f *elf.File) []funcRange {
 	if err != nil {
 		return nil
 	}
-	return dedupe(ParseEHFrame(data, s.Addr, f.ByteOrder))
+	return ParseEHFrame(data, s.Addr, f.ByteOrder)
+}
+
+// EHFrameHdrPtr decodes the eh_frame_ptr field of an .eh_frame_hdr
+// (version 1) loaded at addr: the address of the .eh_frame table.
+func EHFrameHdrPtr(hdr []byte, addr uint64, bo binary.ByteOrder) (uint64, bool) {
+	if len(hdr) < 4 || hdr[0] != 1 || hdr[1] == peOmit {
+		return 0, false
+	}
+	c := &cursor{b: hdr, pos: 4, bo: bo}
+	return c.encoded(hdr[1], addr+4)
 }
 
 const shtX86_64Unwind elf.SectionType = 0x70000001

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/immunix/immunix/internal/stamp"
 )
@@ -108,6 +109,9 @@ type Facts struct {
 
 	// Canary is the per-function stack protector analysis.
 	Canary Canary
+	// Calls are the calls the code makes to the printf family, its
+	// FormatGuard checkers and Options.Callees, found by disassembly.
+	Calls Calls
 }
 
 // Options select the expensive parts of Read.
@@ -118,6 +122,17 @@ type Options struct {
 	// Parallel is how many goroutines may classify one large file's
 	// functions; 0 or 1 means one.
 	Parallel int
+	// Callees names the functions, besides the printf family, whose call
+	// sites the analysis records (package check: the FORTIFY functions).
+	Callees map[string]bool
+	// Toolchain, if set, is asked about every named function of the file
+	// with its code, and says whether that code is the toolchain's (the
+	// libc a static program carries), recognised by content.
+	Toolchain func(name string, code []byte) bool
+	// Budget bounds the wall-clock time of the code analysis of one file;
+	// when it runs out, the canary and call analyses say so (unknown).
+	// 0 means no bound. The work itself is linear in the code size.
+	Budget time.Duration
 }
 
 // MaxSectionSize bounds how much of one section Read loads into memory.
@@ -154,26 +169,53 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 	if err := fa.readProgs(f); err != nil {
 		return nil, err
 	}
-	if err := fa.readDynamic(f); err != nil {
-		return nil, err
-	}
+	im := newImage(f)
+	im.dyn = im.readDynamicSegment()
+	fa.readDynamic(f, im.dyn)
 	fa.classify()
 	fa.readRelroSections(f)
 	fa.readProperty(f)
-	if err := fa.readSymbols(f); err != nil {
+	if err := fa.readSymbols(f, im.dyn); err != nil {
 		return nil, err
 	}
 	st, serr := stamp.Read(f)
+	if len(f.Sections) == 0 {
+		// No section headers: the notes are still in the PT_NOTE
+		// segments (the stamp section is SHF_ALLOC).
+		st, serr = stampsFromSegments(f)
+	}
 	fa.Stamps = st
 	if serr != nil {
 		fa.StampErr = serr.Error()
 	}
 	if opt.Functions {
-		fa.Canary = analyzeCanary(f, fa, opt)
+		fa.Canary, fa.Calls = analyzeCode(f, im, fa, opt)
 	} else {
 		fa.Canary = Canary{Why: "function analysis turned off"}
+		fa.Calls = Calls{Why: "function analysis turned off"}
 	}
 	return fa, nil
+}
+
+// stampsFromSegments reads the immunix notes of the 4-byte aligned PT_NOTE
+// segments (8-byte aligned ones hold .note.gnu.property).
+func stampsFromSegments(f *elf.File) ([]stamp.Stamp, error) {
+	var out []stamp.Stamp
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE || p.Align > 4 || p.Filesz > maxPropertyNoteBytes {
+			continue
+		}
+		b := make([]byte, p.Filesz)
+		if n, _ := p.ReadAt(b, 0); uint64(n) != p.Filesz {
+			continue
+		}
+		st, err := stamp.ParseNotes(b, f.ByteOrder)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, st...)
+	}
+	return out, nil
 }
 
 // catchPanics turns a panic inside Read into an error (the gate goes on to
@@ -230,38 +272,22 @@ const (
 	df1PIE = 0x08000000
 )
 
-func (fa *Facts) readDynamic(f *elf.File) error {
-	if f.SectionByType(elf.SHT_DYNAMIC) == nil {
-		return nil
+// readDynamic reads the dynamic section through PT_DYNAMIC, as ld.so does
+// (never through the section headers, which a forger can edit or remove).
+func (fa *Facts) readDynamic(f *elf.File, d *dynamic) {
+	if d == nil {
+		return
 	}
-	vals := func(tag elf.DynTag) []uint64 {
-		v, err := f.DynValue(tag)
-		if err != nil {
-			return nil
-		}
-		return v
-	}
-	strs := func(tag elf.DynTag) []string {
-		v, err := f.DynString(tag)
-		if err != nil {
-			return nil
-		}
-		var out []string
-		for _, s := range v {
-			out = append(out, strings.Split(s, ":")...)
-		}
-		return out
-	}
-	if len(vals(elf.DT_BIND_NOW)) > 0 {
+	if d.has(elf.DT_BIND_NOW) {
 		fa.BindNow = true
 	}
-	for _, v := range vals(elf.DT_FLAGS) {
+	for _, v := range d.tags[elf.DT_FLAGS] {
 		if elf.DynFlag(v)&elf.DF_BIND_NOW != 0 {
 			fa.BindNow = true
 		}
 	}
 	pie := false
-	for _, v := range vals(elf.DT_FLAGS_1) {
+	for _, v := range d.tags[elf.DT_FLAGS_1] {
 		if v&df1Now != 0 {
 			fa.BindNow = true
 		}
@@ -269,10 +295,10 @@ func (fa *Facts) readDynamic(f *elf.File) error {
 			pie = true
 		}
 	}
-	fa.Needed, _ = f.DynString(elf.DT_NEEDED)
-	fa.RPath = strs(elf.DT_RPATH)
-	fa.RunPath = strs(elf.DT_RUNPATH)
-	soname := len(strs(elf.DT_SONAME)) > 0
+	fa.Needed = d.strs(elf.DT_NEEDED, false)
+	fa.RPath = d.strs(elf.DT_RPATH, true)
+	fa.RunPath = d.strs(elf.DT_RUNPATH, true)
+	soname := d.has(elf.DT_SONAME)
 	if f.Type == elf.ET_DYN {
 		switch {
 		case pie:
@@ -283,7 +309,6 @@ func (fa *Facts) readDynamic(f *elf.File) error {
 			fa.Kind = KindShared
 		}
 	}
-	return nil
 }
 
 func (fa *Facts) classify() {
@@ -385,7 +410,7 @@ func (fa *Facts) readProperty(f *elf.File) {
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
-func (fa *Facts) readSymbols(f *elf.File) error {
+func (fa *Facts) readSymbols(f *elf.File, d *dynamic) error {
 	dyn, err := f.DynamicSymbols()
 	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		return fmt.Errorf("read .dynsym: %w", err)
@@ -404,6 +429,13 @@ func (fa *Facts) readSymbols(f *elf.File) error {
 			imports[s.Name] = true
 		} else if isFunc(s) {
 			defined[s.Name] = true
+		}
+	}
+	if d != nil {
+		// The symbols the loader binds, named by the relocations: also
+		// there when the section headers (and so .dynsym) are gone.
+		for n := range d.imports {
+			imports[n] = true
 		}
 	}
 	syms, err := f.Symbols()

@@ -2,6 +2,7 @@ package elfacts
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"os"
 	"testing"
@@ -37,5 +38,37 @@ func FuzzParseEHFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, addr uint64) {
 		ParseEHFrame(data, addr, binary.LittleEndian)
 		ParseEHFrame(data, addr, binary.BigEndian)
+	})
+}
+
+func FuzzParseDynamic(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, c := range []elf.Class{elf.ELFCLASS32, elf.ELFCLASS64} {
+			d := ParseDynamic(data, c, binary.LittleEndian)
+			d.strs(elf.DT_NEEDED, true)
+			d.str(uint64(len(data)))
+		}
+	})
+}
+
+func FuzzEHFrameHdr(f *testing.F) {
+	f.Add([]byte{1, 0x1b, 0x03, 0x3b, 0x10, 0, 0, 0, 2, 0, 0, 0}, uint64(0x2000))
+	f.Fuzz(func(t *testing.T, data []byte, addr uint64) {
+		EHFrameHdrPtr(data, addr, binary.LittleEndian)
+	})
+}
+
+func FuzzFormatFlow(f *testing.F) {
+	// lea rdi,[rip+0]; call rel 0; mov rdi,rax; call rel 0; ret
+	f.Add([]byte{0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0xe8, 0, 0, 0, 0, 0x48, 0x89, 0xc7, 0xe8, 0, 0, 0, 0, 0xc3})
+	f.Fuzz(func(t *testing.T, code []byte) {
+		im := &image{}
+		targets := map[uint64]string{0x1000 + 12: "__immunix_fg_printf", 0x1000 + 20: "printf"}
+		for _, s := range formatFlow(code, 0x1000, im, targets, map[uint64]string{}, map[uint64]bool{}) {
+			if s.Callee == "printf" && s.Format == "" {
+				t.Fatal("printf call without a format origin")
+			}
+		}
 	})
 }

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -56,6 +59,8 @@ func runCheck(env *cli.Env, args []string) int {
 	noCode := fs.Bool("no-code", false, "skip the per-function disassembly (canary becomes unknown)")
 	jobs := fs.IntP("jobs", "j", 0, "check `N` files in parallel (default: one per CPU)")
 	runtimes := fs.StringSlice("runtime-archive", nil, "static `LIB`rary (libc.a, libgcc.a...) whose functions in a static program are the toolchain's, not the program's (repeatable; default: this system's libc.a, libgcc.a, libgcc_eh.a, libstdc++.a)")
+	maxMem := fs.String("max-memory", "1G", "bound the `BYTES` (suffix K, M or G: KiB, MiB, GiB) the scan holds for file contents at once, across all workers; package members larger than half of it are reported, not read")
+	budget := fs.Duration("file-budget", 5*time.Minute, "stop the code analysis of one file after `DURATION` of wall-clock time (its canary, fortify and formatguard become unknown); 0: no bound")
 	color := fs.String("color", "auto", "colour the text table: auto (on a terminal), always or never")
 	progress := fs.String("progress", "auto", "progress bar on standard error: auto (on a terminal, many files), always or never")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -106,6 +111,18 @@ func runCheck(env *cli.Env, args []string) int {
 		env.Errorf("check", "--jobs: %d is negative", *jobs)
 		return 2
 	}
+	memLimit, err := parseBytes(*maxMem)
+	if err != nil {
+		env.Errorf("check", "--max-memory: %v", err)
+		return 2
+	}
+	if *budget < 0 {
+		env.Errorf("check", "--file-budget: %s is negative", *budget)
+		return 2
+	}
+	// Let the garbage collector keep the heap near the budget, so memory
+	// held for one file is returned before the next one's is taken.
+	debug.SetMemoryLimit(memLimit + 256<<20)
 
 	out := env.Stdout
 	if *output != "" {
@@ -117,7 +134,7 @@ func runCheck(env *cli.Env, args []string) int {
 		defer f.Close()
 		out = f
 	}
-	sc := &check.Scanner{Policy: pol, Code: !*noCode, Workers: *jobs, RuntimeArchives: *runtimes, Stdin: env.Stdin}
+	sc := &check.Scanner{Policy: pol, Code: !*noCode, Workers: *jobs, RuntimeArchives: *runtimes, Stdin: env.Stdin, MaxMemory: memLimit, FileBudget: *budget}
 	var bar *progressBar
 	if *progress == "always" || (*progress == "auto" && isTerminal(env.Stderr)) {
 		bar = &progressBar{w: env.Stderr, min: 20}
@@ -145,11 +162,32 @@ func runCheck(env *cli.Env, args []string) int {
 		// too, one line per unreadable file, so a CI log shows it.
 		for _, f := range rep.Files {
 			if f.Error != "" {
-				env.Errorf("check", "%s: %s", f.Path, f.Error)
+				env.Errorf("check", "%s: %s", check.Quote(f.Path), check.Quote(f.Error))
 			}
 		}
 	}
 	return rep.ExitCode()
+}
+
+// parseBytes reads "512M", "1G", "65536" (K, M, G: powers of 1024).
+func parseBytes(s string) (int64, error) {
+	mult := int64(1)
+	t := strings.TrimSpace(s)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'm', 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'g', 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v <= 0 || v > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is not a positive size such as 512M or 2G", s)
+	}
+	return v * mult, nil
 }
 
 // isTerminal reports whether w is a terminal.

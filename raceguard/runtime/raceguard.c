@@ -281,17 +281,21 @@ static int split_name(int dirfd, const char *path, struct rg_name *n)
 	return 1;
 }
 
-/* The directory of n as (dev, ino), with statx: no libc state, any ABI. */
+/* The directory of n as (dev, ino), with the statx system call: no libc
+ * state, the same structure on every ABI. */
 static int dir_id(const struct rg_name *n, uint64_t *dev, uint64_t *ino)
 {
 	char buf[PATH_MAX];
 	const char *p = "";
 	int flags = AT_EMPTY_PATH;
 	if (n->dir) {
-		if (n->dirlen >= sizeof buf)
+		/* "DIR/.": DIR is then an inner component, as it is in the
+		 * program's "DIR/BASE" (fs.protected_symlinks guards only a
+		 * last component, so DIR must not be one here either). */
+		if (n->dirlen + 3 > sizeof buf)
 			return -1;
 		memcpy(buf, n->dir, n->dirlen);
-		buf[n->dirlen] = 0;
+		memcpy(buf + n->dirlen, "/.", 3);
 		p = buf;
 		flags = 0;
 	} else if (n->dirfd == AT_FDCWD) {
@@ -850,7 +854,19 @@ static int after_mk(const char *call, int dirfd, const char *path, int r, int is
 		errno = e;
 		return r;
 	}
-	if (is_dir && syscall(SYS_statx, (long)n.dirfd, path, 0L, (long)(STATX_TYPE | STATX_INO), &sx) == 0 &&
+	/* What the name leads to, as a directory: "NAME/." follows NAME as an
+	 * inner component, which fs.protected_symlinks does not restrict (it
+	 * guards only the last one), exactly as the program's next
+	 * "NAME/file" will. */
+	char inner[PATH_MAX];
+	size_t pl = strlen(path);
+	if (is_dir && pl + 3 <= sizeof inner) {
+		memcpy(inner, path, pl);
+		memcpy(inner + pl, "/.", 3);
+	} else {
+		is_dir = 0;
+	}
+	if (is_dir && syscall(SYS_statx, (long)dirfd, inner, 0L, (long)(STATX_TYPE | STATX_INO), &sx) == 0 &&
 	    S_ISDIR(sx.stx_mode) && rg_lock()) {
 		uint32_t i = rg_npoison % RG_POISON;
 		rg_poison[i].dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;

@@ -156,6 +156,14 @@ static const char *const probe_names[] = {"-",         "stat",      "stat64",   
                                           "euidaccess", "mktemp",   "tmpnam",      "tmpnam_r", "tempnam",
                                           "mkdir-race"};
 
+/* An entry's life: a probe makes it S_PENDING; the create that matches it
+ * claims it (S_CLAIMED, so another thread of the program creating the same
+ * name waits instead of taking the first one's file for an attacker's);
+ * then S_CREATED (the program made it: later creates are plain), or
+ * S_RACED (the race was seen: later creates stay exclusive and alert). A
+ * removal or rename by the program forgets it. */
+enum { S_PENDING, S_CLAIMED, S_CREATED, S_RACED };
+
 struct rg_entry {
 	uint64_t dev, ino;  /* the directory, when resolved */
 	uint32_t hash;      /* of the base name; 0: free slot */
@@ -164,13 +172,19 @@ struct rg_entry {
 	uint8_t probe;      /* P_* */
 	uint8_t resolved;   /* 1: dev/ino hold the directory */
 	uint8_t relative;   /* pending dir is relative to the cwd */
-	uint8_t pad;
+	uint8_t state;      /* S_* */
+	int32_t owner;      /* the thread creating it, in S_CLAIMED */
+	uint32_t epoch;     /* rg_epoch when it became S_CREATED */
 	char key[RG_KEYLEN]; /* base, NUL, then (pending) the dir, NUL */
 };
 
 static struct rg_entry rg_tab[RG_SLOTS];
 static uint32_t rg_bloom[RG_BLOOM_BITS / 32];
 static uint32_t rg_count, rg_seq, rg_cwd_gen;
+/* Counts the program's creates of remembered names. A probe reads it before
+ * its system call: a probe that began before the program itself made the
+ * name reports a stale ENOENT and must not make the name pending again. */
+static uint32_t rg_epoch;
 static struct {
 	uint64_t dev, ino;
 } rg_poison[RG_POISON];
@@ -311,7 +325,7 @@ static int dir_id(const struct rg_name *n, uint64_t *dev, uint64_t *ino)
 	return 0;
 }
 
-static void rg_insert(const struct rg_name *n, int probe)
+static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 {
 	struct rg_entry e;
 	memset(&e, 0, offsetof(struct rg_entry, key));
@@ -338,6 +352,32 @@ static void rg_insert(const struct rg_name *n, int probe)
 	if (!rg_lock())
 		return;
 	e.gen = rg_cwd_gen;
+	size_t keylen = n->baselen + 1;
+	if (!e.resolved)
+		keylen += strlen(e.key + keylen) + 1;
+	/* One entry per name: a second probe of a remembered name (another
+	 * thread's, say) refreshes it, so the first create forgets the name
+	 * for every thread that probed it. */
+	for (int i = 0; i < RG_SLOTS; i++) {
+		struct rg_entry *o = &rg_tab[i];
+		if (o->hash != e.hash || o->resolved != e.resolved || memcmp(o->key, e.key, n->baselen + 1) != 0)
+			continue;
+		if (e.resolved ? (o->dev == e.dev && o->ino == e.ino)
+		               : (o->relative == e.relative && (!e.relative || o->gen == e.gen) &&
+		                  strcmp(o->key + n->baselen + 1, e.key + n->baselen + 1) == 0)) {
+			if (o->state == S_CREATED && (int32_t)(o->epoch - epoch0) > 0)
+			{
+				rg_unlock();
+				return; /* stale: the program made it after this probe began */
+			}
+			o->seq = ++rg_seq;
+			o->probe = e.probe;
+			if (o->state != S_CLAIMED)
+				o->state = S_PENDING;
+			rg_unlock();
+			return;
+		}
+	}
 	int slot = -1;
 	uint32_t oldest = 0, oldest_age = 0;
 	for (int i = 0; i < RG_SLOTS; i++) {
@@ -356,24 +396,29 @@ static void rg_insert(const struct rg_name *n, int probe)
 		slot = (int)oldest; /* full: the oldest probe is forgotten */
 		rg_count--;
 	}
+	int evicted = rg_tab[slot].hash != 0;
 	e.seq = ++rg_seq;
-	size_t keylen = n->baselen + 1;
-	if (!e.resolved)
-		keylen += strlen(e.key + keylen) + 1;
 	memcpy(&rg_tab[slot], &e, offsetof(struct rg_entry, key) + keylen);
 	rg_count++;
-	bloom_rebuild();
+	if (evicted) {
+		bloom_rebuild();
+	} else {
+		uint32_t b = e.hash % RG_BLOOM_BITS;
+		__atomic_or_fetch(&rg_bloom[b / 32], 1u << (b % 32), __ATOMIC_RELAXED);
+	}
 	rg_unlock();
 }
 
-static void rg_probe(int dirfd, const char *path, int probe)
+static uint32_t rg_epoch_now(void) { return __atomic_load_n(&rg_epoch, __ATOMIC_ACQUIRE); }
+
+static void rg_probe(int dirfd, const char *path, int probe, uint32_t epoch0)
 {
 	if (rg_mode == RG_OFF)
 		return;
 	int saved = errno;
 	struct rg_name n;
 	if (split_name(dirfd, path, &n))
-		rg_insert(&n, probe);
+		rg_insert(&n, probe, epoch0);
 	errno = saved;
 }
 
@@ -453,6 +498,78 @@ static void rg_forget_seq(uint32_t seq)
 			rg_tab[i].hash = 0;
 			rg_count--;
 			bloom_rebuild();
+			break;
+		}
+	rg_unlock();
+}
+
+enum { C_MINE, C_PLAIN, C_BUSY, C_GONE };
+
+/* Claims entry seq for this thread (see S_CLAIMED). */
+static int rg_claim(uint32_t seq, int32_t *me)
+{
+	if (!*me)
+		*me = (int32_t)syscall(SYS_gettid);
+	if (!rg_lock())
+		return C_MINE; /* re-entered from a signal handler: exclusive, unclaimed */
+	int r = C_GONE;
+	for (int i = 0; i < RG_SLOTS; i++) {
+		struct rg_entry *e = &rg_tab[i];
+		if (!e->hash || e->seq != seq)
+			continue;
+		if (e->state == S_CREATED) {
+			r = C_PLAIN;
+		} else if (e->state == S_CLAIMED && e->owner != *me) {
+			r = C_BUSY;
+		} else {
+			e->state = S_CLAIMED;
+			e->owner = *me;
+			r = C_MINE;
+		}
+		break;
+	}
+	rg_unlock();
+	return r;
+}
+
+/* Before a create of n: 1 when n is a remembered name, now claimed by this
+ * thread, so the create must be exclusive and end with rg_end; 0 when the
+ * plain call is right (not remembered, or already made by the program). */
+static int rg_begin(const struct rg_name *n, struct rg_hit *h)
+{
+	if (!rg_match(n, h))
+		return 0;
+	int32_t me = 0;
+	for (unsigned tries = 0;; tries++) {
+		switch (rg_claim(h->seq, &me)) {
+		case C_MINE:
+			return 1;
+		case C_PLAIN:
+			return 0;
+		case C_GONE: /* removed, evicted or re-probed meanwhile */
+			if (tries > 8 || !rg_match(n, h))
+				return 0;
+			continue;
+		}
+		/* Another thread is creating the name: its outcome decides. */
+		if (tries > 100000)
+			return 1;
+		syscall(SYS_sched_yield);
+	}
+}
+
+/* After the create rg_begin claimed: S_CREATED, S_RACED or (another
+ * failure) S_PENDING again. */
+static void rg_end(const struct rg_hit *h, int state)
+{
+	if (!rg_lock())
+		return;
+	for (int i = 0; i < RG_SLOTS; i++)
+		if (rg_tab[i].hash && rg_tab[i].seq == h->seq) {
+			rg_tab[i].state = (uint8_t)state;
+			rg_tab[i].owner = 0;
+			if (state == S_CREATED)
+				rg_tab[i].epoch = __atomic_add_fetch(&rg_epoch, 1, __ATOMIC_ACQ_REL);
 			break;
 		}
 	rg_unlock();
@@ -552,6 +669,26 @@ static void rg_race(const char *call, const char *path, int probe, const char *m
 
 static const char msg_create[] = "temporary file race: the name appeared between the probe and the create";
 
+/* Ends the exclusive create of a claimed name: made (S_CREATED), or the
+ * race (S_RACED, the alert, then the policy), or another failure. errno is
+ * the create's (EEXIST for the race). Returns 0 when made. */
+static int excl_done(const char *call, const char *path, const struct rg_hit *h, int ok)
+{
+	if (ok) {
+		rg_end(h, S_CREATED);
+		return 0;
+	}
+	int e = errno;
+	if (e == EEXIST) {
+		rg_end(h, S_RACED);
+		rg_race(call, path, h->probe, msg_create);
+	} else {
+		rg_end(h, S_PENDING);
+	}
+	errno = e;
+	return -1;
+}
+
 /* ---- creates --------------------------------------------------------- */
 
 #define NEEDS_MODE(f) (((f) & O_CREAT) != 0 || ((f) & O_TMPFILE) == O_TMPFILE)
@@ -577,22 +714,14 @@ static int do_open(const char *call, int dirfd, const char *path, int flags, mod
 		errno = EEXIST;
 		return -1;
 	}
-	if (!rg_match(&n, &h)) {
+	if (!rg_begin(&n, &h)) {
 		errno = saved;
 		return fn(dirfd, path, flags, mode, real);
 	}
 	errno = saved;
 	int fd = fn(dirfd, path, flags | O_EXCL | O_NOFOLLOW, mode, real);
-	if (fd >= 0) {
-		rg_forget_seq(h.seq);
-		return fd;
-	}
-	if (errno == EEXIST) {
-		rg_forget_seq(h.seq);
-		rg_race(call, path, h.probe, msg_create);
-		errno = EEXIST;
-	}
-	return -1;
+	excl_done(call, path, &h, fd >= 0);
+	return fd;
 }
 
 static int call_open(int dirfd, const char *p, int f, mode_t m, void *real)
@@ -718,16 +847,8 @@ static int fexcl(const char *call, const char *path, int flags, const struct rg_
 {
 	int fd = call_open(AT_FDCWD, path, (flags & ~O_TRUNC) | O_EXCL | O_NOFOLLOW, 0666,
 	                   large ? (void *)R(open64) : (void *)R(open));
-	if (fd >= 0) {
-		rg_forget_seq(h->seq);
-		return fd;
-	}
-	if (errno == EEXIST) {
-		rg_forget_seq(h->seq);
-		rg_race(call, path, h->probe, msg_create);
-		errno = EEXIST;
-	}
-	return -1;
+	excl_done(call, path, h, fd >= 0);
+	return fd;
 }
 
 static FILE *do_fopen(const char *call, const char *path, const char *mode, int large)
@@ -752,7 +873,7 @@ static FILE *do_fopen(const char *call, const char *path, const char *mode, int 
 		errno = EEXIST;
 		return NULL;
 	}
-	if (!rg_match(&n, &h)) {
+	if (!rg_begin(&n, &h)) {
 		errno = saved;
 		return real(path, mode);
 	}
@@ -788,7 +909,7 @@ static FILE *do_freopen(const char *call, const char *path, const char *mode, FI
 		errno = EEXIST;
 		return NULL;
 	}
-	if ((flags & O_EXCL) || !rg_match(&n, &h)) {
+	if ((flags & O_EXCL) || !rg_begin(&n, &h)) {
 		errno = saved;
 		FILE *f = real(path, mode, stream);
 		if (f && (flags & O_EXCL))
@@ -831,114 +952,159 @@ RG_WEAK FILE *freopen64(const char *restrict path, const char *restrict mode, FI
  * real directory of this process's effective user is not (parallel
  * "mkdir -p" of the same tree), and a directory that is not is poisoned:
  * creates inside it are refused too. */
-static int after_mk(const char *call, int dirfd, const char *path, int r, int is_dir)
+struct mk_args {
+	int kind; /* 0 mkdir(at), 1 mkfifo(at), 2 mknod(at), 3 link(at), 4 symlink(at) */
+	int at;   /* the *at form */
+	int dirfd, olddir, flags;
+	const char *path, *old;
+	mode_t mode;
+	dev_t dev;
+};
+
+static int mk_call(const struct mk_args *a)
 {
-	if (rg_mode == RG_OFF)
-		return r;
-	int e = errno;
-	if (r == 0) {
-		rg_forget(dirfd, path);
-		errno = e;
-		return r;
+	switch (a->kind * 2 + a->at) {
+	case 0:
+		return R(mkdir) ? real_mkdir(a->path, a->mode) : (errno = ENOSYS, -1);
+	case 1:
+		return R(mkdirat) ? real_mkdirat(a->dirfd, a->path, a->mode) : (errno = ENOSYS, -1);
+	case 2:
+		return R(mkfifo) ? real_mkfifo(a->path, a->mode) : (errno = ENOSYS, -1);
+	case 3:
+		return R(mkfifoat) ? real_mkfifoat(a->dirfd, a->path, a->mode) : (errno = ENOSYS, -1);
+	case 4:
+		return R(mknod) ? real_mknod(a->path, a->mode, a->dev) : (errno = ENOSYS, -1);
+	case 5:
+		return R(mknodat) ? real_mknodat(a->dirfd, a->path, a->mode, a->dev) : (errno = ENOSYS, -1);
+	case 6:
+		return R(link) ? real_link(a->old, a->path) : (errno = ENOSYS, -1);
+	case 7:
+		return R(linkat) ? real_linkat(a->olddir, a->old, a->dirfd, a->path, a->flags) : (errno = ENOSYS, -1);
+	case 8:
+		return R(symlink) ? real_symlink(a->old, a->path) : (errno = ENOSYS, -1);
+	default:
+		return R(symlinkat) ? real_symlinkat(a->old, a->dirfd, a->path) : (errno = ENOSYS, -1);
 	}
-	struct rg_name n;
-	struct rg_hit h;
-	if (e != EEXIST || !split_name(dirfd, path, &n) || !rg_match(&n, &h)) {
-		errno = e;
-		return r;
-	}
-	rg_forget_seq(h.seq);
-	struct statx sx;
-	if (syscall(SYS_statx, (long)n.dirfd, path, (long)AT_SYMLINK_NOFOLLOW, (long)(STATX_TYPE | STATX_UID), &sx) == 0 &&
-	    is_dir && S_ISDIR(sx.stx_mode) && sx.stx_uid == (uint32_t)geteuid()) {
-		errno = e;
-		return r;
-	}
-	/* What the name leads to, as a directory: "NAME/." follows NAME as an
-	 * inner component, which fs.protected_symlinks does not restrict (it
-	 * guards only the last one), exactly as the program's next
-	 * "NAME/file" will. */
+}
+
+/* Remembers what a directory name that was raced leads to, so creates
+ * inside it are refused too: "NAME/." follows NAME as an inner component,
+ * which fs.protected_symlinks does not restrict (it guards only the last
+ * one), exactly as the program's next "NAME/file" will. */
+static void poison(int dirfd, const char *path)
+{
 	char inner[PATH_MAX];
 	size_t pl = strlen(path);
-	if (is_dir && pl + 3 <= sizeof inner) {
-		memcpy(inner, path, pl);
-		memcpy(inner + pl, "/.", 3);
-	} else {
-		is_dir = 0;
+	struct statx sx;
+	if (pl + 3 > sizeof inner)
+		return;
+	memcpy(inner, path, pl);
+	memcpy(inner + pl, "/.", 3);
+	if (syscall(SYS_statx, (long)dirfd, inner, 0L, (long)(STATX_TYPE | STATX_INO), &sx) != 0 ||
+	    !S_ISDIR(sx.stx_mode) || !rg_lock())
+		return;
+	uint32_t i = rg_npoison % RG_POISON;
+	rg_poison[i].dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
+	rg_poison[i].ino = sx.stx_ino;
+	if (rg_npoison < RG_POISON)
+		__atomic_store_n(&rg_npoison, rg_npoison + 1, __ATOMIC_RELEASE);
+	rg_unlock();
+}
+
+/* mkdir, mkfifo, mknod, link, symlink: exclusive already (they never follow
+ * the last component), so the call is made as asked; EEXIST on a claimed
+ * remembered name is the race. For mkdir a real directory of this
+ * process's effective user is not (a parallel "mkdir -p" of the same
+ * tree); a directory that is not is poisoned. */
+static int do_mk(const char *call, const struct mk_args *a)
+{
+	struct rg_name n;
+	struct rg_hit h;
+	if (rg_mode == RG_OFF || !split_name(a->dirfd, a->path, &n))
+		return mk_call(a);
+	int saved = errno;
+	if (!rg_begin(&n, &h)) {
+		errno = saved;
+		return mk_call(a);
 	}
-	if (is_dir && syscall(SYS_statx, (long)dirfd, inner, 0L, (long)(STATX_TYPE | STATX_INO), &sx) == 0 &&
-	    S_ISDIR(sx.stx_mode) && rg_lock()) {
-		uint32_t i = rg_npoison % RG_POISON;
-		rg_poison[i].dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
-		rg_poison[i].ino = sx.stx_ino;
-		if (rg_npoison < RG_POISON)
-			__atomic_store_n(&rg_npoison, rg_npoison + 1, __ATOMIC_RELEASE);
-		rg_unlock();
+	errno = saved;
+	int r = mk_call(a);
+	if (r == 0) {
+		rg_end(&h, S_CREATED);
+		return 0;
 	}
-	rg_race(call, path, h.probe, msg_create);
+	int e = errno;
+	if (e != EEXIST) {
+		rg_end(&h, S_PENDING);
+		errno = e;
+		return r;
+	}
+	int is_dir = a->kind == 0;
+	struct statx sx;
+	if (is_dir &&
+	    syscall(SYS_statx, (long)n.dirfd, a->path, (long)AT_SYMLINK_NOFOLLOW, (long)(STATX_TYPE | STATX_UID), &sx) == 0 &&
+	    S_ISDIR(sx.stx_mode) && sx.stx_uid == (uint32_t)geteuid()) {
+		rg_end(&h, S_CREATED);
+		errno = e;
+		return r;
+	}
+	if (is_dir)
+		poison(a->dirfd, a->path);
+	rg_end(&h, S_RACED);
+	rg_race(call, a->path, h.probe, msg_create);
 	errno = EEXIST;
 	return -1;
 }
 
 RG_WEAK int mkdir(const char *path, mode_t mode)
 {
-	if (!R(mkdir))
-		NOSYS(-1);
-	return after_mk("mkdir", AT_FDCWD, path, real_mkdir(path, mode), 1);
+	struct mk_args a = {.kind = 0, .dirfd = AT_FDCWD, .path = path, .mode = mode};
+	return do_mk("mkdir", &a);
 }
 RG_WEAK int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-	if (!R(mkdirat))
-		NOSYS(-1);
-	return after_mk("mkdirat", dirfd, path, real_mkdirat(dirfd, path, mode), 1);
+	struct mk_args a = {.kind = 0, .at = 1, .dirfd = dirfd, .path = path, .mode = mode};
+	return do_mk("mkdirat", &a);
 }
 RG_WEAK int mkfifo(const char *path, mode_t mode)
 {
-	if (!R(mkfifo))
-		NOSYS(-1);
-	return after_mk("mkfifo", AT_FDCWD, path, real_mkfifo(path, mode), 0);
+	struct mk_args a = {.kind = 1, .dirfd = AT_FDCWD, .path = path, .mode = mode};
+	return do_mk("mkfifo", &a);
 }
 RG_WEAK int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
-	if (!R(mkfifoat))
-		NOSYS(-1);
-	return after_mk("mkfifoat", dirfd, path, real_mkfifoat(dirfd, path, mode), 0);
+	struct mk_args a = {.kind = 1, .at = 1, .dirfd = dirfd, .path = path, .mode = mode};
+	return do_mk("mkfifoat", &a);
 }
 RG_WEAK int mknod(const char *path, mode_t mode, dev_t dev)
 {
-	if (!R(mknod))
-		NOSYS(-1);
-	return after_mk("mknod", AT_FDCWD, path, real_mknod(path, mode, dev), 0);
+	struct mk_args a = {.kind = 2, .dirfd = AT_FDCWD, .path = path, .mode = mode, .dev = dev};
+	return do_mk("mknod", &a);
 }
 RG_WEAK int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
-	if (!R(mknodat))
-		NOSYS(-1);
-	return after_mk("mknodat", dirfd, path, real_mknodat(dirfd, path, mode, dev), 0);
+	struct mk_args a = {.kind = 2, .at = 1, .dirfd = dirfd, .path = path, .mode = mode, .dev = dev};
+	return do_mk("mknodat", &a);
 }
 RG_WEAK int link(const char *old, const char *new)
 {
-	if (!R(link))
-		NOSYS(-1);
-	return after_mk("link", AT_FDCWD, new, real_link(old, new), 0);
+	struct mk_args a = {.kind = 3, .dirfd = AT_FDCWD, .old = old, .path = new};
+	return do_mk("link", &a);
 }
 RG_WEAK int linkat(int olddir, const char *old, int newdir, const char *new, int flags)
 {
-	if (!R(linkat))
-		NOSYS(-1);
-	return after_mk("linkat", newdir, new, real_linkat(olddir, old, newdir, new, flags), 0);
+	struct mk_args a = {.kind = 3, .at = 1, .olddir = olddir, .old = old, .dirfd = newdir, .path = new, .flags = flags};
+	return do_mk("linkat", &a);
 }
 RG_WEAK int symlink(const char *target, const char *path)
 {
-	if (!R(symlink))
-		NOSYS(-1);
-	return after_mk("symlink", AT_FDCWD, path, real_symlink(target, path), 0);
+	struct mk_args a = {.kind = 4, .dirfd = AT_FDCWD, .old = target, .path = path};
+	return do_mk("symlink", &a);
 }
 RG_WEAK int symlinkat(const char *target, int dirfd, const char *path)
 {
-	if (!R(symlinkat))
-		NOSYS(-1);
-	return after_mk("symlinkat", dirfd, path, real_symlinkat(target, dirfd, path), 0);
+	struct mk_args a = {.kind = 4, .at = 1, .old = target, .dirfd = dirfd, .path = path};
+	return do_mk("symlinkat", &a);
 }
 
 /* rename onto a remembered name: RENAME_NOREPLACE. Where the file system
@@ -949,29 +1115,19 @@ static int do_rename(const char *call, int od, const char *old, int nd, const ch
 	struct rg_name n;
 	struct rg_hit h;
 	if (rg_mode == RG_OFF || (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) || !split_name(nd, new, &n) ||
-	    !rg_match(&n, &h)) {
+	    !rg_begin(&n, &h)) {
 		int r = plain(od, old, nd, new, flags, call);
-		if (r == 0 && rg_mode != RG_OFF) {
+		if (r == 0 && rg_mode != RG_OFF)
 			rg_forget(od, old);
-			if (!(flags & RENAME_EXCHANGE))
-				rg_forget(nd, new);
-		}
 		return r;
 	}
 	long r = syscall(SYS_renameat2, (long)od, old, (long)nd, new, (long)(flags | RENAME_NOREPLACE));
 	if (r != 0 && errno == EINVAL)
-		r = plain(od, old, nd, new, flags, call);
-	if (r == 0) {
-		rg_forget_seq(h.seq);
-		rg_forget(od, old);
-		return 0;
-	}
-	if (errno == EEXIST) {
-		rg_forget_seq(h.seq);
-		rg_race(call, new, h.probe, msg_create);
-		errno = EEXIST;
-	}
-	return -1;
+		r = plain(od, old, nd, new, flags, call); /* no RENAME_NOREPLACE on this file system */
+	if (excl_done(call, new, &h, r == 0) != 0)
+		return -1;
+	rg_forget(od, old);
+	return 0;
 }
 
 static int plain_rename(int od, const char *old, int nd, const char *new, unsigned int flags, const char *call)
@@ -1051,17 +1207,18 @@ RG_WEAK int fchdir(int fd)
 
 /* ---- probes ---------------------------------------------------------- */
 
-#define PROBE_RET(r, dirfd, path, kind)                      \
-	do {                                                  \
-		if ((r) < 0 && errno == ENOENT)               \
-			rg_probe((dirfd), (path), (kind));     \
-		return (r);                                   \
+#define PROBE_RET(r, dirfd, path, kind)                          \
+	do {                                                      \
+		if ((r) < 0 && errno == ENOENT)                   \
+			rg_probe((dirfd), (path), (kind), ep);     \
+		return (r);                                       \
 	} while (0)
 
 RG_WEAK int stat(const char *restrict path, struct stat *restrict buf)
 {
 	if (!R(stat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_stat(path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_STAT);
 }
@@ -1069,6 +1226,7 @@ RG_WEAK int stat64(const char *restrict path, struct stat64 *restrict buf)
 {
 	if (!R(stat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_stat64(path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_STAT64);
 }
@@ -1076,6 +1234,7 @@ RG_WEAK int lstat(const char *restrict path, struct stat *restrict buf)
 {
 	if (!R(lstat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_lstat(path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_LSTAT);
 }
@@ -1083,6 +1242,7 @@ RG_WEAK int lstat64(const char *restrict path, struct stat64 *restrict buf)
 {
 	if (!R(lstat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_lstat64(path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_LSTAT64);
 }
@@ -1090,6 +1250,7 @@ RG_WEAK int fstatat(int dirfd, const char *restrict path, struct stat *restrict 
 {
 	if (!R(fstatat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_fstatat(dirfd, path, buf, flags);
 	PROBE_RET(r, dirfd, path, P_FSTATAT);
 }
@@ -1097,6 +1258,7 @@ RG_WEAK int fstatat64(int dirfd, const char *restrict path, struct stat64 *restr
 {
 	if (!R(fstatat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_fstatat64(dirfd, path, buf, flags);
 	PROBE_RET(r, dirfd, path, P_FSTATAT64);
 }
@@ -1104,6 +1266,7 @@ RG_WEAK int statx(int dirfd, const char *restrict path, int flags, unsigned int 
 {
 	if (!R(statx))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_statx(dirfd, path, flags, mask, buf);
 	PROBE_RET(r, dirfd, path, P_STATX);
 }
@@ -1114,6 +1277,7 @@ RG_WEAK int __xstat(int ver, const char *path, void *buf)
 {
 	if (!R(__xstat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___xstat(ver, path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_XSTAT);
 }
@@ -1122,6 +1286,7 @@ RG_WEAK int __xstat64(int ver, const char *path, void *buf)
 {
 	if (!R(__xstat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___xstat64(ver, path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_XSTAT);
 }
@@ -1130,6 +1295,7 @@ RG_WEAK int __lxstat(int ver, const char *path, void *buf)
 {
 	if (!R(__lxstat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___lxstat(ver, path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_XSTAT);
 }
@@ -1138,6 +1304,7 @@ RG_WEAK int __lxstat64(int ver, const char *path, void *buf)
 {
 	if (!R(__lxstat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___lxstat64(ver, path, buf);
 	PROBE_RET(r, AT_FDCWD, path, P_XSTAT);
 }
@@ -1146,6 +1313,7 @@ RG_WEAK int __fxstatat(int ver, int dirfd, const char *path, void *buf, int flag
 {
 	if (!R(__fxstatat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___fxstatat(ver, dirfd, path, buf, flags);
 	PROBE_RET(r, dirfd, path, P_XSTAT);
 }
@@ -1154,6 +1322,7 @@ RG_WEAK int __fxstatat64(int ver, int dirfd, const char *path, void *buf, int fl
 {
 	if (!R(__fxstatat64))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real___fxstatat64(ver, dirfd, path, buf, flags);
 	PROBE_RET(r, dirfd, path, P_XSTAT);
 }
@@ -1161,6 +1330,7 @@ RG_WEAK int access(const char *path, int mode)
 {
 	if (!R(access))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_access(path, mode);
 	PROBE_RET(r, AT_FDCWD, path, P_ACCESS);
 }
@@ -1168,6 +1338,7 @@ RG_WEAK int faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	if (!R(faccessat))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_faccessat(dirfd, path, mode, flags);
 	PROBE_RET(r, dirfd, path, P_FACCESSAT);
 }
@@ -1175,6 +1346,7 @@ RG_WEAK int euidaccess(const char *path, int mode)
 {
 	if (!R(euidaccess))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_euidaccess(path, mode);
 	PROBE_RET(r, AT_FDCWD, path, P_EUIDACCESS);
 }
@@ -1182,6 +1354,7 @@ RG_WEAK int eaccess(const char *path, int mode)
 {
 	if (!R(eaccess))
 		NOSYS(-1);
+	uint32_t ep = rg_epoch_now();
 	int r = real_eaccess(path, mode);
 	PROBE_RET(r, AT_FDCWD, path, P_EUIDACCESS);
 }
@@ -1194,7 +1367,7 @@ RG_WEAK char *mktemp(char *tmpl)
 		NOSYS(NULL);
 	char *r = real_mktemp(tmpl);
 	if (r && r[0])
-		rg_probe(AT_FDCWD, r, P_MKTEMP);
+		rg_probe(AT_FDCWD, r, P_MKTEMP, rg_epoch_now());
 	return r;
 }
 RG_WEAK char *tmpnam(char s[L_tmpnam])
@@ -1203,7 +1376,7 @@ RG_WEAK char *tmpnam(char s[L_tmpnam])
 		NOSYS(NULL);
 	char *r = real_tmpnam(s);
 	if (r)
-		rg_probe(AT_FDCWD, r, P_TMPNAM);
+		rg_probe(AT_FDCWD, r, P_TMPNAM, rg_epoch_now());
 	return r;
 }
 RG_WEAK char *tmpnam_r(char s[L_tmpnam])
@@ -1212,7 +1385,7 @@ RG_WEAK char *tmpnam_r(char s[L_tmpnam])
 		NOSYS(NULL);
 	char *r = real_tmpnam_r(s);
 	if (r)
-		rg_probe(AT_FDCWD, r, P_TMPNAM_R);
+		rg_probe(AT_FDCWD, r, P_TMPNAM_R, rg_epoch_now());
 	return r;
 }
 RG_WEAK char *tempnam(const char *dir, const char *pfx)
@@ -1221,7 +1394,7 @@ RG_WEAK char *tempnam(const char *dir, const char *pfx)
 		NOSYS(NULL);
 	char *r = real_tempnam(dir, pfx);
 	if (r)
-		rg_probe(AT_FDCWD, r, P_TEMPNAM);
+		rg_probe(AT_FDCWD, r, P_TEMPNAM, rg_epoch_now());
 	return r;
 }
 

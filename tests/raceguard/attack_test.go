@@ -174,7 +174,7 @@ func attackOnce(t *testing.T, s scene, exe string, imm, protected bool, victim, 
 
 	if !imm {
 		if len(alerts) != 0 {
-			t.Errorf("plain: alerts %q", alerts)
+			t.Errorf("plain: alerts %v", alerts)
 		}
 		stops := kernelStops(protected, victim, attacker, pattern, kind)
 		switch {
@@ -211,7 +211,7 @@ func attackOnce(t *testing.T, s scene, exe string, imm, protected bool, victim, 
 		// parallel "mkdir -p" makes: not counted as a race
 		// (docs/raceguard.md).
 		if len(alerts) != 0 || res.code != 0 {
-			t.Errorf("%s: own directory of the same user: %v, alerts %q", tag, res, alerts)
+			t.Errorf("%s: own directory of the same user: %v, alerts %v", tag, res, alerts)
 		}
 		return
 	}

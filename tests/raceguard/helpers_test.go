@@ -111,10 +111,14 @@ type result struct {
 }
 
 func (r result) String() string {
-	if r.signal != 0 {
-		return fmt.Sprintf("killed by %v, stderr %q", r.signal, r.stderr)
+	e := r.stderr
+	if len(e) > 600 {
+		e = e[:600] + "..."
 	}
-	return fmt.Sprintf("exit %d, stderr %q", r.code, r.stderr)
+	if r.signal != 0 {
+		return fmt.Sprintf("killed by %v, stderr %q", r.signal, e)
+	}
+	return fmt.Sprintf("exit %d, stderr %q", r.code, e)
 }
 
 // runVictim runs exe with args as uid; when it reports "ready NAME" (its
@@ -196,8 +200,18 @@ func sysctl(t *testing.T, name, v string) {
 	})
 }
 
+// alertList shows alerts briefly: how many, and the first.
+type alertList []string
+
+func (a alertList) String() string {
+	if len(a) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d, the first %q", len(a), a[0])
+}
+
 // raceAlerts are the kind=raceguard lines among lines.
-func raceAlerts(lines []string) []string {
+func raceAlerts(lines []string) alertList {
 	var out []string
 	for _, l := range lines {
 		if strings.Contains(l, "immunix alert: kind=raceguard ") {

@@ -6,6 +6,8 @@
  *   probe-mkdir  stat(P) fails, then mkdir(P) (EEXIST tolerated, as many
  *                programs do), then open(P/out, O_CREAT|O_WRONLY|O_TRUNC)
  *   probe-rename stat(P) fails, then P.new written and rename(P.new, P)
+ *   access-rawopen access(P) fails, then the openat system call made
+ *                directly (syscall(2)): a create RaceGuard cannot see
  * The test's hook: between the probe and the create the victim prints
  * "ready NAME" on stdout and blocks reading one byte from stdin, so the test
  * plants its file exactly inside the window, deterministically.
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char data[] = "victim data\n";
@@ -107,6 +110,12 @@ int main(int argc, char **argv)
 			return r;
 		window(p);
 		return rename(tmp, p) == 0 ? 0 : fail("rename");
+	}
+	if (!strcmp(pat, "access-rawopen")) {
+		if (access(p, F_OK) == 0)
+			return 2;
+		window(p);
+		return write_fd((int)syscall(SYS_openat, AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, 0644));
 	}
 	return 4;
 }

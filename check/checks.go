@@ -123,9 +123,10 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 	var missingNames, libcNames, rtNames []string
 	static := f.Static && env != nil && len(env.LibcFuncs) > 0
 	runtime := hasGuardRuntime(f)
+	rg := raceGuardLinked(f)
 	for _, fn := range c.Funcs {
 		libc := static && fn.Name != "" && env.LibcFuncs[fn.Name]
-		rt := runtime && fn.Name != "" && isGuardRuntimeFunc(fn)
+		rt := runtime && fn.Name != "" && (isGuardRuntimeFunc(fn) || rg && raceGuardWrapper[fn.Name])
 		switch fn.Class {
 		case elfacts.Protected:
 			if !libc && !rt {

@@ -191,6 +191,8 @@ static struct {
 static uint32_t rg_npoison;
 static int rg_lock_word;
 static __thread int rg_in __attribute__((tls_model("initial-exec")));
+/* This thread's id, once asked for (reset in a fork child). */
+static __thread int32_t rg_tid __attribute__((tls_model("initial-exec")));
 
 /* Size of the table and everything it keeps, for BENCHMARKS and docs. */
 const unsigned long __immunix_raceguard_bytes __attribute__((visibility("hidden"))) =
@@ -226,6 +228,7 @@ static void rg_child(void)
 {
 	__atomic_store_n(&rg_lock_word, 0, __ATOMIC_RELEASE);
 	rg_in = 0;
+	rg_tid = 0;
 }
 
 static uint32_t hash_name(const char *s, size_t n)
@@ -508,8 +511,11 @@ enum { C_MINE, C_PLAIN, C_BUSY, C_GONE };
 /* Claims entry seq for this thread (see S_CLAIMED). */
 static int rg_claim(uint32_t seq, int32_t *me)
 {
-	if (!*me)
-		*me = (int32_t)syscall(SYS_gettid);
+	if (!*me) {
+		if (!rg_tid)
+			rg_tid = (int32_t)syscall(SYS_gettid);
+		*me = rg_tid;
+	}
 	if (!rg_lock())
 		return C_MINE; /* re-entered from a signal handler: exclusive, unclaimed */
 	int r = C_GONE;

@@ -54,20 +54,25 @@ func TestNotCovered(t *testing.T) {
 			if out, err := exec.Command("strip", "-o", stripped, dyn).CombinedOutput(); err != nil {
 				t.Fatalf("strip: %v\n%s", err, out)
 			}
-			got := raceguardVerdicts(t, dyn, stripped, plain, static)
+			got := verdicts(t, "raceguard", dyn, stripped, plain, static)
 			want := []string{"pass", "pass", "fail", "fail"}
 			for i := range want {
 				if got[i][0] != want[i] {
 					t.Errorf("file %d: raceguard %v, want %s", i, got[i], want[i])
 				}
 			}
+			// The wrappers are the runtime's, built without a canary on
+			// purpose: not counted against the program.
+			if c := verdicts(t, "canary", dyn)[0]; c[0] != "pass" {
+				t.Errorf("canary of the immunix build: %v", c)
+			}
 		})
 	}
 }
 
-// raceguardVerdicts runs immunix check --policy immunix on files and
-// returns each file's raceguard [status, value].
-func raceguardVerdicts(t *testing.T, files ...string) [][2]string {
+// verdicts runs immunix check --policy immunix on files and returns each
+// file's [status, value] of property prop.
+func verdicts(t *testing.T, prop string, files ...string) [][2]string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(testenv.Binaries(t), "immunix"), append([]string{"check", "-f", "json", "--policy", "immunix"}, files...)...)
 	out, err := cmd.Output()
@@ -87,7 +92,7 @@ func raceguardVerdicts(t *testing.T, files ...string) [][2]string {
 	for _, f := range rep.Files {
 		r := [2]string{"absent", ""}
 		for _, x := range f.Results {
-			if x.Property == "raceguard" {
+			if x.Property == prop {
 				r = [2]string{x.Status, x.Value}
 			}
 		}

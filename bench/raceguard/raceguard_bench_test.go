@@ -79,7 +79,7 @@ func compare(b *testing.B, vs []variant, round func(v variant) time.Duration) {
 	}
 }
 
-// BenchmarkFileLoop: 200,000 rounds of loop.c (existing and absent names
+// BenchmarkFileLoop: 50,000 rounds of loop.c (existing and absent names
 // probed and opened, a temporary name probed, created and removed).
 func BenchmarkFileLoop(b *testing.B) {
 	testenv.NeedsTool(b, "gcc")
@@ -99,12 +99,12 @@ func BenchmarkFileLoop(b *testing.B) {
 		{name: "noruntime", exe: noRT},
 	}
 	compare(b, vs, func(v variant) time.Duration {
-		return cpu(b, v.env, v.exe, work, "200000")
+		return cpu(b, v.env, v.exe, work, "50000")
 	})
 }
 
 // BenchmarkBzip2: bzip2 1.0.8 (Debian 12's source) built through immunix-cc,
-// compressing 1,000 files of 2-14 KiB with -k (it probes each output name
+// compressing 400 files of 2-14 KiB with -k (it probes each output name
 // before creating it) and decompressing them again.
 func BenchmarkBzip2(b *testing.B) {
 	testenv.NeedsTool(b, "gcc")
@@ -155,7 +155,7 @@ func BenchmarkBzip2(b *testing.B) {
 		b.Fatal(err)
 	}
 	var files []string
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 400; i++ {
 		p := filepath.Join(tree, fmt.Sprintf("f%04d.txt", i))
 		data := []byte(strings.Repeat(fmt.Sprintf("line %d of a file RaceGuard watches\n", i), 60+i%300))
 		if err := os.WriteFile(p, data, 0o644); err != nil {

@@ -179,6 +179,9 @@ struct rg_entry {
 };
 
 static struct rg_entry rg_tab[RG_SLOTS];
+/* rg_tab[i].hash again, packed: scans read these 512 bytes, not the 54 KB
+ * of entries. */
+static uint32_t rg_hashes[RG_SLOTS];
 static uint32_t rg_bloom[RG_BLOOM_BITS / 32];
 static uint32_t rg_count, rg_seq, rg_cwd_gen;
 /* Counts the program's creates of remembered names. A probe reads it before
@@ -250,8 +253,8 @@ static void bloom_rebuild(void)
 {
 	memset(rg_bloom, 0, sizeof rg_bloom);
 	for (int i = 0; i < RG_SLOTS; i++)
-		if (rg_tab[i].hash) {
-			uint32_t b = rg_tab[i].hash % RG_BLOOM_BITS;
+		if (rg_hashes[i]) {
+			uint32_t b = rg_hashes[i] % RG_BLOOM_BITS;
 			rg_bloom[b / 32] |= 1u << (b % 32);
 		}
 }
@@ -362,8 +365,10 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 	 * thread's, say) refreshes it, so the first create forgets the name
 	 * for every thread that probed it. */
 	for (int i = 0; i < RG_SLOTS; i++) {
+		if (rg_hashes[i] != e.hash)
+			continue;
 		struct rg_entry *o = &rg_tab[i];
-		if (o->hash != e.hash || o->resolved != e.resolved || memcmp(o->key, e.key, n->baselen + 1) != 0)
+		if (o->resolved != e.resolved || memcmp(o->key, e.key, n->baselen + 1) != 0)
 			continue;
 		if (e.resolved ? (o->dev == e.dev && o->ino == e.ino)
 		               : (o->relative == e.relative && (!e.relative || o->gen == e.gen) &&
@@ -382,26 +387,25 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 		}
 	}
 	int slot = -1;
-	uint32_t oldest = 0, oldest_age = 0;
-	for (int i = 0; i < RG_SLOTS; i++) {
-		if (!rg_tab[i].hash) {
-			if (slot < 0)
-				slot = i;
-			continue;
-		}
-		uint32_t age = rg_seq - rg_tab[i].seq;
-		if (age >= oldest_age) {
-			oldest_age = age;
-			oldest = (uint32_t)i;
-		}
-	}
+	for (int i = 0; i < RG_SLOTS && slot < 0; i++)
+		if (!rg_hashes[i])
+			slot = i;
 	if (slot < 0) {
-		slot = (int)oldest; /* full: the oldest probe is forgotten */
+		/* Full: the oldest probe is forgotten. */
+		uint32_t oldest_age = 0;
+		for (int i = 0; i < RG_SLOTS; i++) {
+			uint32_t age = rg_seq - rg_tab[i].seq;
+			if (slot < 0 || age >= oldest_age) {
+				oldest_age = age;
+				slot = i;
+			}
+		}
 		rg_count--;
 	}
-	int evicted = rg_tab[slot].hash != 0;
+	int evicted = rg_hashes[slot] != 0;
 	e.seq = ++rg_seq;
 	memcpy(&rg_tab[slot], &e, offsetof(struct rg_entry, key) + keylen);
+	rg_hashes[slot] = e.hash;
 	rg_count++;
 	if (evicted) {
 		bloom_rebuild();
@@ -429,7 +433,27 @@ static void rg_probe(int dirfd, const char *path, int probe, uint32_t epoch0)
 struct rg_hit {
 	uint32_t seq;
 	int probe;
+	int slot; /* where it was; checked against seq before use */
 };
+
+/* The slot of entry seq (hint first), or -1. Under the lock. */
+static int find_seq(uint32_t seq, int hint)
+{
+	if (hint >= 0 && hint < RG_SLOTS && rg_hashes[hint] && rg_tab[hint].seq == seq)
+		return hint;
+	for (int i = 0; i < RG_SLOTS; i++)
+		if (rg_hashes[i] && rg_tab[i].seq == seq)
+			return i;
+	return -1;
+}
+
+static void drop_slot(int i)
+{
+	rg_tab[i].hash = 0;
+	rg_hashes[i] = 0;
+	rg_count--;
+	bloom_rebuild();
+}
 
 #define RG_CAND 4
 
@@ -441,13 +465,17 @@ static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 	if (!__atomic_load_n(&rg_count, __ATOMIC_RELAXED) || !bloom_has(n->hash))
 		return 0;
 	struct rg_entry cand[RG_CAND];
+	int slots[RG_CAND];
 	int nc = 0;
 	if (!rg_lock())
 		return 0;
 	for (int i = 0; i < RG_SLOTS && nc < RG_CAND; i++) {
-		const struct rg_entry *e = &rg_tab[i];
-		if (e->hash != n->hash || strncmp(e->key, n->base, n->baselen) != 0 || e->key[n->baselen] != 0)
+		if (rg_hashes[i] != n->hash)
 			continue;
+		const struct rg_entry *e = &rg_tab[i];
+		if (strncmp(e->key, n->base, n->baselen) != 0 || e->key[n->baselen] != 0)
+			continue;
+		slots[nc] = i;
 		size_t kl = n->baselen + 1;
 		if (!e->resolved)
 			kl += strlen(e->key + kl) + 1;
@@ -468,6 +496,7 @@ static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 			    (!n->dir && el == 1 && edir[0] == '.')) {
 				hit->seq = e->seq;
 				hit->probe = e->probe;
+				hit->slot = slots[i];
 				return 1;
 			}
 		}
@@ -486,30 +515,27 @@ static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 		if (e->dev == dev && e->ino == ino) {
 			hit->seq = e->seq;
 			hit->probe = e->probe;
+			hit->slot = slots[i];
 			return 1;
 		}
 	}
 	return 0;
 }
 
-static void rg_forget_seq(uint32_t seq)
+static void rg_forget_hit(const struct rg_hit *h)
 {
 	if (!rg_lock())
 		return;
-	for (int i = 0; i < RG_SLOTS; i++)
-		if (rg_tab[i].hash && rg_tab[i].seq == seq) {
-			rg_tab[i].hash = 0;
-			rg_count--;
-			bloom_rebuild();
-			break;
-		}
+	int i = find_seq(h->seq, h->slot);
+	if (i >= 0)
+		drop_slot(i);
 	rg_unlock();
 }
 
 enum { C_MINE, C_PLAIN, C_BUSY, C_GONE };
 
 /* Claims entry seq for this thread (see S_CLAIMED). */
-static int rg_claim(uint32_t seq, int32_t *me)
+static int rg_claim(const struct rg_hit *h, int32_t *me)
 {
 	if (!*me) {
 		if (!rg_tid)
@@ -519,10 +545,9 @@ static int rg_claim(uint32_t seq, int32_t *me)
 	if (!rg_lock())
 		return C_MINE; /* re-entered from a signal handler: exclusive, unclaimed */
 	int r = C_GONE;
-	for (int i = 0; i < RG_SLOTS; i++) {
+	int i = find_seq(h->seq, h->slot);
+	if (i >= 0) {
 		struct rg_entry *e = &rg_tab[i];
-		if (!e->hash || e->seq != seq)
-			continue;
 		if (e->state == S_CREATED) {
 			r = C_PLAIN;
 		} else if (e->state == S_CLAIMED && e->owner != *me) {
@@ -532,7 +557,6 @@ static int rg_claim(uint32_t seq, int32_t *me)
 			e->owner = *me;
 			r = C_MINE;
 		}
-		break;
 	}
 	rg_unlock();
 	return r;
@@ -547,7 +571,7 @@ static int rg_begin(const struct rg_name *n, struct rg_hit *h)
 		return 0;
 	int32_t me = 0;
 	for (unsigned tries = 0;; tries++) {
-		switch (rg_claim(h->seq, &me)) {
+		switch (rg_claim(h, &me)) {
 		case C_MINE:
 			return 1;
 		case C_PLAIN:
@@ -570,14 +594,13 @@ static void rg_end(const struct rg_hit *h, int state)
 {
 	if (!rg_lock())
 		return;
-	for (int i = 0; i < RG_SLOTS; i++)
-		if (rg_tab[i].hash && rg_tab[i].seq == h->seq) {
-			rg_tab[i].state = (uint8_t)state;
-			rg_tab[i].owner = 0;
-			if (state == S_CREATED)
-				rg_tab[i].epoch = __atomic_add_fetch(&rg_epoch, 1, __ATOMIC_ACQ_REL);
-			break;
-		}
+	int i = find_seq(h->seq, h->slot);
+	if (i >= 0) {
+		rg_tab[i].state = (uint8_t)state;
+		rg_tab[i].owner = 0;
+		if (state == S_CREATED)
+			rg_tab[i].epoch = __atomic_add_fetch(&rg_epoch, 1, __ATOMIC_ACQ_REL);
+	}
 	rg_unlock();
 }
 
@@ -590,7 +613,7 @@ static void rg_forget(int dirfd, const char *path)
 	struct rg_name n;
 	struct rg_hit h;
 	if (split_name(dirfd, path, &n) && rg_match(&n, &h))
-		rg_forget_seq(h.seq);
+		rg_forget_hit(&h);
 	errno = saved;
 }
 
@@ -605,7 +628,7 @@ static void rg_before_chdir(void)
 		struct rg_entry e;
 		if (!rg_lock())
 			break;
-		int pending = rg_tab[i].hash && !rg_tab[i].resolved && rg_tab[i].relative;
+		int pending = rg_hashes[i] && !rg_tab[i].resolved && rg_tab[i].relative;
 		if (pending)
 			memcpy(&e, &rg_tab[i], sizeof e);
 		rg_unlock();
@@ -616,15 +639,13 @@ static void rg_before_chdir(void)
 		int ok = dir_id(&en, &e.dev, &e.ino) == 0;
 		if (!rg_lock())
 			break;
-		if (rg_tab[i].hash && rg_tab[i].seq == e.seq) {
+		if (rg_hashes[i] && rg_tab[i].seq == e.seq) {
 			if (ok) {
 				rg_tab[i].dev = e.dev;
 				rg_tab[i].ino = e.ino;
 				rg_tab[i].resolved = 1;
 			} else {
-				rg_tab[i].hash = 0;
-				rg_count--;
-				bloom_rebuild();
+				drop_slot(i);
 			}
 		}
 		rg_unlock();

@@ -27,6 +27,8 @@ named by IMMUNIX_CONFIG; the environment wins):
   IMMUNIX_STRICT=1         refuse (exit 106) instead of failing open
   IMMUNIX_CACHE_DIR        cache directory (default ~/.cache/immunix; never one
                            another user owns or can write)
+  IMMUNIX_RACEGUARD        refuse, kill or off: read by the programs at run
+                           time (RaceGuard, docs/raceguard.md); checked here
 
 Called by another name (a symlink gcc, cc, clang++...), immunix-cc runs the
 next program of that name in PATH that is not itself.

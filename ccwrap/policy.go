@@ -19,7 +19,9 @@ const DefaultConfigFile = "/etc/immunix/immunix.conf"
 
 // The keys of the configuration file, which are also the environment
 // variables (the environment overrides the file).
-var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX"}
+// IMMUNIX_RACEGUARD is read by the guard runtime in every program at run
+// time (docs/raceguard.md); immunix-cc only checks its value.
+var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX", "IMMUNIX_RACEGUARD"}
 
 // Policy is the wrapper's configuration after defaults, the config file and
 // the environment. It is a plain value.
@@ -131,6 +133,11 @@ func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(
 		}
 	}
 	p.Log = vals["IMMUNIX_LOG"]
+	switch v := vals["IMMUNIX_RACEGUARD"]; v {
+	case "", "refuse", "kill", "off":
+	default:
+		return Policy{}, fmt.Errorf("%w: %s: IMMUNIX_RACEGUARD: %q is not refuse, kill or off", ErrUsage, where["IMMUNIX_RACEGUARD"], v)
+	}
 	return p, nil
 }
 

@@ -13,7 +13,8 @@ import (
 
 func TestLoadPolicy(t *testing.T) {
 	files := map[string]string{
-		"/etc/good.conf":      "# immunix\nIMMUNIX_DISABLE=canary, pie\nIMMUNIX_FLAGS=\"-O2 -g\"\n\nIMMUNIX_DEBUG=1\nIMMUNIX_CC=ccache gcc\n",
+		"/etc/good.conf":      "# immunix\nIMMUNIX_DISABLE=canary, pie\nIMMUNIX_FLAGS=\"-O2 -g\"\n\nIMMUNIX_DEBUG=1\nIMMUNIX_CC=ccache gcc\nIMMUNIX_RACEGUARD=kill\n",
+		"/etc/bad-race.conf":  "IMMUNIX_RACEGUARD=sometimes\n",
 		"/etc/bad-key.conf":   "IMMUNIX_DISABLE=canary\nIMMUNIX_NOPE=1\n",
 		"/etc/bad-line.conf":  "# x\nIMMUNIX_DISABLE\n",
 		"/etc/bad-name.conf":  "IMMUNIX_DISABLE=canary,stackguard\n",
@@ -57,6 +58,7 @@ func TestLoadPolicy(t *testing.T) {
 		"/etc/bad-name.conf":  "/etc/bad-name.conf:1: IMMUNIX_DISABLE: unknown protection \"stackguard\"",
 		"/etc/bad-bool.conf":  "/etc/bad-bool.conf:1: IMMUNIX_STRICT",
 		"/etc/bad-shlex.conf": "/etc/bad-shlex.conf:1: IMMUNIX_FLAGS",
+		"/etc/bad-race.conf":  "/etc/bad-race.conf:1: IMMUNIX_RACEGUARD: \"sometimes\" is not refuse, kill or off",
 	} {
 		_, err := LoadPolicy(file, read, getenv)
 		if err == nil || !strings.Contains(err.Error(), want) || ExitCode(err) != ExitUsage {

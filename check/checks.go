@@ -9,6 +9,7 @@ import (
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/formatguard"
 	"github.com/immunix/immunix/internal/stamp"
+	"github.com/immunix/immunix/raceguard"
 )
 
 // Status is a property's verdict for one file.
@@ -28,6 +29,7 @@ const (
 	PCanary      = "canary"
 	PFortify     = "fortify"
 	PFormatGuard = "formatguard"
+	PRaceGuard   = "raceguard"
 	PStamp       = "stamp"
 	PRelro       = "relro"
 	PNow         = "now"
@@ -41,13 +43,14 @@ const (
 )
 
 // Properties lists every property in report order.
-var Properties = []string{PCanary, PFortify, PFormatGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic}
+var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic}
 
 // PropertyDoc is the one-line meaning of each property and its pass rule.
 var PropertyDoc = map[string]string{
 	PCanary:      "every function that -fstack-protector-strong would protect reads the canary (%fs:0x28), judged from its code",
 	PFortify:     "_FORTIFY_SOURCE: at least one fortified __*_chk libc call, or no fortifiable call at all",
 	PFormatGuard: "every printf-family function the file calls has its FormatGuard checker __immunix_fg_F",
+	PRaceGuard:   "RaceGuard linked into the executable and its wrappers (open, stat, access, fopen, mktemp, ...) exported from .dynsym, so they see the program's and its libraries' calls",
 	PStamp:       "built by immunix-cc (build stamp present) with no protection turned off by policy or by the user",
 	PRelro:       "full RELRO: PT_GNU_RELRO and immediate binding (partial: PT_GNU_RELRO only)",
 	PNow:         "immediate binding (BIND_NOW): the GOT can be made read-only",
@@ -83,6 +86,7 @@ func Evaluate(f *elfacts.Facts, env *Env) []Result {
 		canaryResult(f, env),
 		fortifyResult(f),
 		formatGuardResult(f),
+		raceGuardResult(f),
 		stampResult(f),
 		relroResult(f),
 		nowResult(f),
@@ -114,9 +118,10 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 	var prot, missing, libcMissing, rtMissing, guessMissing int
 	var missingNames, libcNames, rtNames, guessNames []string
 	runtime := hasGuardRuntime(f)
+	rg := raceGuardLinked(f)
 	for _, fn := range c.Funcs {
 		libc := f.Static && fn.Toolchain
-		rt := runtime && isGuardRuntimeFunc(fn)
+		rt := runtime && (isGuardRuntimeFunc(fn) || rg && raceGuardWrapper[fn.Name])
 		switch fn.Class {
 		case elfacts.Protected:
 			if !libc && !rt {
@@ -358,6 +363,52 @@ func fortifyResult(f *elfacts.Facts) Result {
 	default:
 		r.Status, r.Value = NA, "no fortifiable libc "+what
 	}
+	return r
+}
+
+// raceGuardResult decides from the dynamic symbol table alone: a
+// dynamically linked executable carries RaceGuard when it exports the
+// runtime's marker and every required wrapper, which is what makes the
+// dynamic linker send the program's and its libraries' calls to them
+// (docs/raceguard.md). Whether IMMUNIX_RACEGUARD turns it off at run time
+// is not in the file. Shared libraries are covered by the executable that
+// loads them; a static program cannot export anything and fails.
+func raceGuardResult(f *elfacts.Facts) Result {
+	r := Result{Property: PRaceGuard}
+	switch {
+	case f.Kind != elfacts.KindExec && f.Kind != elfacts.KindPIE:
+		r.Status, r.Value = NA, "not an executable (a library's calls are guarded by the executable that loads it)"
+		return r
+	case f.Static:
+		r.Status, r.Value = Fail, "static program: no dynamic symbol table to export RaceGuard's wrappers from"
+		return r
+	}
+	exp := map[string]bool{}
+	for _, n := range f.Exported {
+		exp[n] = true
+	}
+	if !exp[raceguard.Marker] {
+		r.Status, r.Value = Fail, "not linked: "+raceguard.Marker+" not exported"
+		return r
+	}
+	var have, missing []string
+	for _, w := range raceguard.Wrappers {
+		if exp[w] {
+			have = append(have, w)
+		}
+	}
+	for _, w := range raceguard.Required {
+		if !exp[w] {
+			missing = append(missing, w)
+		}
+	}
+	r.Lists = map[string][]string{"exported": have}
+	if len(missing) > 0 {
+		r.Lists["missing"] = missing
+		r.Status, r.Value = Fail, fmt.Sprintf("linked, but %d required wrappers not exported", len(missing))
+		return r
+	}
+	r.Status, r.Value = Pass, fmt.Sprintf("%d/%d wrappers exported", len(have), len(raceguard.Wrappers))
 	return r
 }
 

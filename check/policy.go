@@ -71,6 +71,7 @@ func NewPolicy(l Level) (Policy, error) {
 	}
 	if l == Immunix {
 		add(PFormatGuard, "pass", passOrNA)
+		add(PRaceGuard, "pass", passOrNA)
 		add(PStamp, "pass", passOrNA)
 	}
 	return p, nil

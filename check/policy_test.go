@@ -15,7 +15,7 @@ func TestPolicyString(t *testing.T) {
 	}{
 		{Basic, nil, nil, false, "basic: relro=partial-or-full pie noexecstack wx"},
 		{Strong, nil, nil, false, "strong: canary fortify relro=full now pie noexecstack wx"},
-		{Immunix, nil, nil, false, "immunix: canary fortify formatguard stamp relro=full now pie noexecstack wx"},
+		{Immunix, nil, nil, false, "immunix: canary fortify formatguard raceguard stamp relro=full now pie noexecstack wx"},
 		{Strong, []string{"cet", "rpath"}, []string{"now"}, true, "strong: canary fortify relro=full pie noexecstack wx cet rpath (unknown fails)"},
 		{Basic, nil, []string{"relro", "pie", "noexecstack", "wx"}, false, "basic: "},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
+	"github.com/immunix/immunix/raceguard"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -25,7 +26,8 @@ func sampleFacts() map[string]*elfacts.Facts {
 		Class: elf.ELFCLASS64, Data: elf.ELFDATA2LSB, Machine: elf.EM_X86_64, Type: elf.ET_DYN, Kind: elfacts.KindPIE,
 		Interp: "/lib64/ld-linux-x86-64.so.2", Dynamic: true, GNURelro: true, BindNow: true, GNUStack: true,
 		GNUProperty: true, IBT: true, SHSTK: true, Stripped: true,
-		Imports: []string{"__immunix_fg_printf", "__memcpy_chk", "__printf_chk", "memcpy", "printf"},
+		Imports:  []string{"__immunix_fg_printf", "__memcpy_chk", "__printf_chk", "memcpy", "printf"},
+		Exported: append([]string{raceguard.Marker}, raceguard.Wrappers...),
 		Stamps: []stamp.Stamp{
 			{Type: stamp.Compile, Version: "0.1.0", On: []string{"canary", "fortify", "formatguard", "pie"}, Fortify: 3, Lang: "c"},
 			{Type: stamp.Link, Version: "0.1.0", On: []string{"pie", "relro", "now"}},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/internal/stamp"
+	"github.com/immunix/immunix/raceguard"
 )
 
 // hasGuardRuntime reports whether immunix-cc linked its guard runtime into
@@ -17,6 +18,27 @@ func hasGuardRuntime(f *elfacts.Facts) bool {
 	}
 	for _, n := range f.Defined {
 		if n == "__immunix_guard_init" {
+			return true
+		}
+	}
+	return false
+}
+
+// raceGuardWrapper holds the libc names RaceGuard's wrappers define.
+var raceGuardWrapper = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range raceguard.Wrappers {
+		m[w] = true
+	}
+	return m
+}()
+
+// raceGuardLinked reports whether the file exports RaceGuard's marker: then
+// its global open, stat, ... (raceguard.Wrappers) are the runtime's,
+// built without a canary like the rest of it.
+func raceGuardLinked(f *elfacts.Facts) bool {
+	for _, n := range f.Exported {
+		if n == raceguard.Marker {
 			return true
 		}
 	}

@@ -21,10 +21,29 @@ import (
 	"github.com/immunix/immunix/canary"
 	"github.com/immunix/immunix/formatguard"
 	"github.com/immunix/immunix/internal/cachedir"
+	"github.com/immunix/immunix/raceguard"
 )
 
 // ArchiveName is the file name of the guard runtime archive.
 const ArchiveName = "libimmunix-guard.a"
+
+// RaceGuardArchiveName is the archive of RaceGuard's wrappers, built beside
+// ArchiveName from the raceguard sources. It is linked only into dynamically
+// linked executables: its wrappers carry libc's names (open, stat, ...) and
+// must be exported from the executable to reach the shared libraries' calls,
+// which a shared library or a static executable must not do.
+const RaceGuardArchiveName = "libimmunix-raceguard.a"
+
+// RaceGuardListName is the linker's --dynamic-list file beside the
+// archives: the names the executable exports (raceguard.DynamicList).
+const RaceGuardListName = "raceguard.list"
+
+// RaceGuardInitSymbol is RaceGuard's initialiser, forced in with -u.
+const RaceGuardInitSymbol = "__immunix_raceguard_init"
+
+// OutputFiles are the files Build leaves in its directory and a prebuilt
+// copy holds.
+var OutputFiles = []string{ArchiveName, RaceGuardArchiveName, RaceGuardListName}
 
 // InitSymbol is the runtime's initialiser; LinkArgs forces it in with -u so
 // the archive's constructor, alert writer and fork renewal are linked even
@@ -71,6 +90,7 @@ func sources() ([]source, string, error) {
 			{"guardlib", runtimeSources},
 			{"canary", canary.Sources},
 			{"formatguard", formatguard.RuntimeSources},
+			{"raceguard", raceguard.Sources},
 		}
 		h := sha256.New()
 		for _, p := range parts {
@@ -99,6 +119,7 @@ func sources() ([]source, string, error) {
 			h.Write(s.data)
 		}
 		fmt.Fprintf(h, "flags\x00%s\x00%s", strings.Join(CFlags, " "), strings.Join(cetFlags, " "))
+		fmt.Fprintf(h, "\x00list\x00%s", raceguard.DynamicList())
 		srcHash = hex.EncodeToString(h.Sum(nil))
 	})
 	return srcs, srcHash, srcErr
@@ -222,13 +243,24 @@ func Archive(t Target) (string, error) {
 
 // LinkArgs returns the arguments immunix-cc appends to a link command so the
 // guard runtime is linked in: "-Wl,-u,__immunix_guard_init" and the archive
-// path, building the runtime for t on first use.
+// path, building the runtime for t on first use. For a dynamically linked
+// executable (t.Exe) RaceGuard comes first: its initialiser forced in, its
+// wrappers exported with --dynamic-list, its archive before the guard
+// archive it calls into.
 func LinkArgs(t Target) ([]string, error) {
 	a, err := Archive(t)
 	if err != nil {
 		return nil, err
 	}
-	return []string{"-Wl,-u," + InitSymbol, a}, nil
+	if !t.Exe {
+		return []string{"-Wl,-u," + InitSymbol, a}, nil
+	}
+	dir := filepath.Dir(a)
+	return []string{
+		"-Wl,-u," + InitSymbol, "-Wl,-u," + RaceGuardInitSymbol,
+		"-Wl,--dynamic-list=" + filepath.Join(dir, RaceGuardListName),
+		filepath.Join(dir, RaceGuardArchiveName), a,
+	}, nil
 }
 
 // BuildOptions tunes Build.
@@ -270,7 +302,7 @@ func Build(t Target, dir string, o BuildOptions) error {
 	}
 	flags = append(flags, "-I", filepath.Join(srcDir, "guardlib", "runtime"))
 
-	var objs []string
+	var objs, rgObjs []string
 	type job struct{ argv []string }
 	var jobs []job
 	for _, s := range ss {
@@ -283,7 +315,11 @@ func Build(t Target, dir string, o BuildOptions) error {
 		// which would otherwise compile a .c file as C++.
 		argv = append(argv, "-o", obj, "-x", "c", filepath.Join(srcDir, filepath.FromSlash(s.path)))
 		jobs = append(jobs, job{argv})
-		objs = append(objs, obj)
+		if strings.HasPrefix(s.path, "raceguard/") {
+			rgObjs = append(rgObjs, obj)
+		} else {
+			objs = append(objs, obj)
+		}
 	}
 	if len(jobs) == 0 {
 		return errors.New("build guard runtime: no C sources embedded")
@@ -304,22 +340,34 @@ func Build(t Target, dir string, o BuildOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for _, obj := range objs {
+	for _, obj := range append(append([]string{}, objs...), rgObjs...) {
 		if err := prefixLocalFuncs(obj, o.Log); err != nil {
 			return err
 		}
 	}
-	tmpA := filepath.Join(dir, ArchiveName+".tmp")
-	if err := run(append([]string{archiver(), "rcsD", tmpA}, objs...), o.Log); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(dir, RaceGuardListName), []byte(raceguard.DynamicList()), 0o644); err != nil {
+		return fmt.Errorf("build guard runtime: %w", err)
 	}
-	return os.Rename(tmpA, filepath.Join(dir, ArchiveName))
+	for _, a := range []struct {
+		name string
+		objs []string
+	}{{RaceGuardArchiveName, rgObjs}, {ArchiveName, objs}} {
+		tmpA := filepath.Join(dir, a.name+".tmp")
+		if err := run(append([]string{archiver(), "rcsD", tmpA}, a.objs...), o.Log); err != nil {
+			return err
+		}
+		if err := os.Rename(tmpA, filepath.Join(dir, a.name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recipeVersion changes whenever Build makes a different archive from the
 // same sources and compiler, so that cached archives are rebuilt.
 // 2: local functions carry the RuntimeLocalPrefix.
-const recipeVersion = 2
+// 3: RaceGuard archive and export list beside the guard archive.
+const recipeVersion = 3
 
 // RuntimeLocalPrefix starts the name of every local (static) function in the
 // runtime archive. The runtime is built without stack protector on purpose;

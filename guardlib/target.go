@@ -18,6 +18,10 @@ type Target struct {
 	// ABIFlags are the user's flags that change the target ABI:
 	// -m32, -mx32, -m64, --target=..., -target X, -mabi=...
 	ABIFlags []string
+	// Exe says the link makes a dynamically linked executable, so LinkArgs
+	// adds RaceGuard (its archive and exports). It does not change the
+	// archives, only the arguments.
+	Exe bool
 }
 
 // ErrNotBuilt is returned while the runtime cannot be built for a target.

@@ -101,6 +101,10 @@ type Facts struct {
 	// LocalDefined are the defined function names of .symtab alone: what
 	// the file itself implements, exported or not (empty when stripped).
 	LocalDefined []string
+	// Exported are the names of every defined symbol of .dynsym (functions
+	// and data), sorted and unique: what the file offers the dynamic
+	// linker, so what interposes on the libraries a program loads.
+	Exported []string
 
 	// Stamps are the immunix build stamp notes (see internal/stamp).
 	Stamps []stamp.Stamp
@@ -417,6 +421,7 @@ func (fa *Facts) readSymbols(f *elf.File, d *dynamic) error {
 	}
 	imports := map[string]bool{}
 	defined := map[string]bool{}
+	exported := map[string]bool{}
 	isFunc := func(s elf.Symbol) bool {
 		t := elf.ST_TYPE(s.Info)
 		return t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC
@@ -427,7 +432,10 @@ func (fa *Facts) readSymbols(f *elf.File, d *dynamic) error {
 		}
 		if s.Section == elf.SHN_UNDEF {
 			imports[s.Name] = true
-		} else if isFunc(s) {
+			continue
+		}
+		exported[s.Name] = true
+		if isFunc(s) {
 			defined[s.Name] = true
 		}
 	}
@@ -459,6 +467,7 @@ func (fa *Facts) readSymbols(f *elf.File, d *dynamic) error {
 	fa.Imports = sortedKeys(imports)
 	fa.Defined = sortedKeys(defined)
 	fa.LocalDefined = sortedKeys(local)
+	fa.Exported = sortedKeys(exported)
 	return nil
 }
 

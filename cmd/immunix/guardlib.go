@@ -202,12 +202,18 @@ func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions
 		if err := guardlib.Build(t, scratch, opts); err != nil {
 			return err
 		}
-		// Keep only the archive: the sources and objects were scratch.
-		archive := filepath.Join(stage, guardlib.ArchiveName)
-		if err := os.Rename(filepath.Join(scratch, guardlib.ArchiveName), archive); err != nil {
-			return err
+		// Keep only the archives and the export list: the sources and
+		// objects were scratch.
+		for _, name := range guardlib.OutputFiles {
+			out := filepath.Join(stage, name)
+			if err := os.Rename(filepath.Join(scratch, name), out); err != nil {
+				return err
+			}
+			if err := os.Chmod(out, 0o644); err != nil {
+				return err
+			}
 		}
-		return os.Chmod(archive, 0o644)
+		return nil
 	})
 	if err != nil {
 		return "", err

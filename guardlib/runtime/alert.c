@@ -79,6 +79,15 @@ static void esc(char *dst, size_t *pos, size_t n, const char *src, size_t len, i
 	*pos = p;
 }
 
+size_t __immunix_escape(char *dst, size_t n, const char *src)
+{
+	size_t pos = 0;
+	if (n)
+		dst[0] = 0;
+	esc(dst, &pos, n, src, slen(src), 0);
+	return pos;
+}
+
 static void put(char *dst, size_t *pos, size_t n, const char *src)
 {
 	size_t p = *pos;

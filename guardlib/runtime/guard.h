@@ -20,6 +20,11 @@ IMMUNIX_HIDDEN void __immunix_canary_init(void);
  * Async-signal-safe. Returns buf. */
 IMMUNIX_HIDDEN char *__immunix_locate(const void *addr, char *buf, size_t n);
 
+/* Writes src escaped as an alert field value (bytes outside 0x21..0x7e, and
+ * '\\', as \\xNN) into dst[0..n-1], NUL-terminated; returns its length.
+ * Async-signal-safe. */
+IMMUNIX_HIDDEN size_t __immunix_escape(char *dst, size_t n, const char *src);
+
 /* 1 when the process runs in secure-execution mode (setuid, setgid, file
  * capabilities): environment overrides are then ignored. */
 IMMUNIX_HIDDEN int __immunix_secure(void);

@@ -70,6 +70,12 @@ func rebuildOne(t *testing.T, im Image, p Package, hardeningOff bool, logBase st
 	immLog := logBase + ".immunix-log"
 	os.Remove(immLog)
 	env = Setenv(env, "IMMUNIX_LOG", immLog)
+	// Every alert the built programs raise while the package's own tests
+	// run (RaceGuard's above all: not one is expected) lands here.
+	sink := testenv.NewSyslog(t)
+	os.Chmod(filepath.Dir(sink.Path), 0o777)
+	os.Chmod(sink.Path, 0o777)
+	env = Setenv(env, "IMMUNIX_SYSLOG_SOCKET", sink.Path)
 	if hardeningOff {
 		// Unstripped, so immunix check sees every function's symbol and
 		// verifies canaries function by function (in stripped binaries that
@@ -88,6 +94,16 @@ func rebuildOne(t *testing.T, im Image, p Package, hardeningOff bool, logBase st
 		t.Fatalf("%s's test suite: %v (log: %s.log)", p.Name, err, logBase)
 	}
 	t.Logf("upstream tests: %s", res)
+	var alerts []string
+	for _, l := range append(sink.Lines(), strings.Split(b.Log, "\n")...) {
+		if strings.Contains(l, "immunix alert: kind=raceguard ") {
+			alerts = append(alerts, l)
+		}
+	}
+	t.Logf("raceguard alerts during the build and its tests: %d", len(alerts))
+	if len(alerts) > 0 {
+		t.Errorf("%d raceguard alerts while %s built and ran its tests, e.g.:\n%s", len(alerts), p.Name, alerts[0])
+	}
 	if res.Failed > 0 || res.Passed < p.MinPassed {
 		t.Errorf("%s's own tests: %s; want 0 failed and at least %d passed\n%s", p.Name, res, p.MinPassed, strings.Join(res.Evidence, "\n"))
 	}

@@ -22,6 +22,7 @@ var forbidden = map[string][]string{
 	"guardlib":    {"ccwrap", "check", "subdomain", "cmd"},
 	"canary":      {"ccwrap", "guardlib", "check", "subdomain", "formatguard", "cmd"},
 	"formatguard": {"ccwrap", "guardlib", "check", "subdomain", "canary", "cmd"},
+	"raceguard":   {"ccwrap", "guardlib", "check", "subdomain", "canary", "formatguard", "cmd"},
 	"subdomain":   {"ccwrap", "guardlib", "check", "canary", "formatguard", "cmd"},
 	"alert":       {"ccwrap", "guardlib", "check", "subdomain", "canary", "formatguard", "cmd"},
 	"internal":    {"ccwrap", "guardlib", "check", "subdomain", "canary", "formatguard", "cmd"},

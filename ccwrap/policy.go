@@ -17,7 +17,7 @@ const DefaultConfigFile = "/etc/immunix/immunix.conf"
 
 // The keys of the configuration file, which are also the environment
 // variables (the environment overrides the file).
-var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX"}
+var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX", "IMMUNIX_LEVEL"}
 
 // Policy is the wrapper's configuration after defaults, the config file and
 // the environment. It is a plain value.
@@ -28,6 +28,7 @@ type Policy struct {
 	Log      string   // append one line per invocation to this file
 	Strict   bool     // refuse what would otherwise fail open
 	CC, CXX  []string // IMMUNIX_CC / IMMUNIX_CXX, split
+	Level    Level    // IMMUNIX_LEVEL: which level's protections are added (level.go)
 }
 
 // Enabled reports whether the policy leaves p on.
@@ -84,6 +85,9 @@ func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(
 		}
 	}
 	p.Log = vals["IMMUNIX_LOG"]
+	if p.Level, err = ParseLevel(vals["IMMUNIX_LEVEL"]); err != nil {
+		return Policy{}, fmt.Errorf("%w: %s: IMMUNIX_LEVEL: %w", ErrUsage, where["IMMUNIX_LEVEL"], err)
+	}
 	return p, nil
 }
 

@@ -108,6 +108,8 @@ type Facts struct {
 
 	// Canary is the per-function stack protector analysis.
 	Canary Canary
+	// Bounds is the per-function array-bounds analysis (bounds.go).
+	Bounds Bounds
 }
 
 // Options select the expensive parts of Read.
@@ -170,8 +172,10 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 	}
 	if opt.Functions {
 		fa.Canary = analyzeCanary(f, fa, opt)
+		fa.Bounds = analyzeBounds(f, fa)
 	} else {
 		fa.Canary = Canary{Why: "function analysis turned off"}
+		fa.Bounds = Bounds{Why: "function analysis turned off"}
 	}
 	return fa, nil
 }

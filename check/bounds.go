@@ -17,7 +17,7 @@ const PBounds = "bounds"
 // function calls the handler). Fail: functions index stack arrays and none
 // is checked. n/a: no function indexes a stack array. The build stamp is
 // not consulted: a stamp that says "bounds" proves nothing about the code.
-func boundsResult(f *elfacts.Facts) Result {
+func boundsResult(f *elfacts.Facts, env *Env) Result {
 	r := Result{Property: PBounds}
 	b := f.Bounds
 	switch {
@@ -34,19 +34,40 @@ func boundsResult(f *elfacts.Facts) Result {
 		}
 		return r
 	}
+	// The guard runtime's own functions (built without instrumentation on
+	// purpose) and, in a static program, libc's are not the program's.
+	var checked []string
+	objsize, indexing, unchecked := 0, 0, 0
+	for _, fn := range b.Funcs {
+		if fn.Name != "" && (isGuardRuntimeFunc(elfacts.Func{Name: fn.Name}) || (f.Static && env != nil && env.LibcFuncs[fn.Name])) {
+			continue
+		}
+		if fn.Checked {
+			checked = append(checked, fn.Name)
+		}
+		if fn.ObjSize {
+			objsize++
+		}
+		if fn.Indexes {
+			indexing++
+			if !fn.Checked {
+				unchecked++
+			}
+		}
+	}
 	level := "bounds"
-	if len(b.ObjSize) > 0 {
+	if objsize > 0 {
 		level = "bounds+objsize"
 	}
 	switch {
-	case len(b.Checked) > 0:
+	case len(checked) > 0:
 		r.Status = Pass
-		r.Value = fmt.Sprintf("%s: %d functions call the guard runtime's bounds handler; %d of %d functions that index a stack array with a register have no check (the compiler drops those it proves in range)",
-			level, len(b.Checked), b.IndexingUnchecked, b.Indexing)
-		r.Lists = map[string][]string{"checked": b.Checked}
-	case b.Indexing > 0:
+		r.Value = fmt.Sprintf("%s: %d functions call the bounds handler; %d of %d functions that index a stack array with a register have no check (the compiler drops those it proves in range)",
+			level, len(checked), unchecked, indexing)
+		r.Lists = map[string][]string{"checked": checked}
+	case indexing > 0:
 		r.Status = Fail
-		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register, no function calls a bounds handler", b.Indexing)
+		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register, no function calls a bounds handler", indexing)
 	default:
 		r.Status, r.Value = NA, "no function indexes a stack array with a register, none calls a bounds handler"
 	}

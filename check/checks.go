@@ -98,7 +98,7 @@ func Evaluate(f *elfacts.Facts, env *Env) []Result {
 		rpathResult(f),
 		strippedResult(f),
 		staticResult(f),
-		boundsResult(f),
+		boundsResult(f, env),
 	}
 }
 

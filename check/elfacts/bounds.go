@@ -2,7 +2,6 @@ package elfacts
 
 import (
 	"debug/elf"
-	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -27,14 +26,22 @@ type Bounds struct {
 	// in the file: the guard runtime, linked statically), "libubsan"
 	// (imported), or "" (none referenced).
 	Handler string
-	// Checked are the functions with a direct call to a bounds handler
-	// defined in the file; ObjSize those calling the object-size handler.
-	Checked, ObjSize []string
-	// Indexing counts the functions with a register-indexed access to their
-	// own stack frame (base %rsp or %rbp plus an index register);
-	// IndexingUnchecked those of them without a handler call (the compiler
-	// removes the check where it proves the index in range).
-	Indexing, IndexingUnchecked int
+	// Funcs are the functions that call a handler or index their stack
+	// frame with a register, in address order (the handlers themselves
+	// left out).
+	Funcs []BoundsFunc
+}
+
+// BoundsFunc is one function's part of the bounds analysis.
+type BoundsFunc struct {
+	Name string
+	// Checked: a direct call (or tail jump) to a bounds handler defined
+	// in the file; ObjSize: to the object-size handler.
+	Checked, ObjSize bool
+	// Indexes: a register-indexed access to its own stack frame (base
+	// %rsp or %rbp plus an index register): what the instrumentation
+	// guards, unless the compiler proved the index in range.
+	Indexes bool
 }
 
 func analyzeBounds(f *elf.File, fa *Facts) Bounds {
@@ -81,25 +88,16 @@ func analyzeBounds(f *elf.File, fa *Facts) Bounds {
 	}
 	code := newCodeReader(f)
 	for _, r := range ranges {
-		if bounds[r.addr] || objsize[r.addr] || strings.HasPrefix(r.name, "__immunix_") {
-			continue // the handlers and the rest of the guard runtime
+		if bounds[r.addr] || objsize[r.addr] {
+			continue // the handlers themselves
 		}
 		data := code.bytes(r.addr, r.size)
 		if data == nil {
 			continue
 		}
 		calls, objs, indexes := scanBounds(data, r.addr, bounds, objsize)
-		if calls {
-			b.Checked = append(b.Checked, r.name)
-		}
-		if objs {
-			b.ObjSize = append(b.ObjSize, r.name)
-		}
-		if indexes {
-			b.Indexing++
-			if !calls {
-				b.IndexingUnchecked++
-			}
+		if calls || objs || indexes {
+			b.Funcs = append(b.Funcs, BoundsFunc{Name: r.name, Checked: calls, ObjSize: objs, Indexes: indexes})
 		}
 	}
 	b.Analyzed = true

@@ -97,6 +97,9 @@ func extraFlagChoice(inv *Invocation, arg string) {
 			if coversBounds(s) {
 				inv.User[Bounds] = Choice{Set: true, On: true, Flag: arg}
 			}
+			if s == "object-size" || s == "undefined" {
+				inv.User[ObjSize] = Choice{Set: true, On: true, Flag: arg}
+			}
 			if !containsString(inv.Sanitizers, s) {
 				inv.Sanitizers = append(inv.Sanitizers, s)
 			}
@@ -105,6 +108,9 @@ func extraFlagChoice(inv *Invocation, arg string) {
 		for _, s := range strings.Split(arg[len("-fno-sanitize="):], ",") {
 			if coversBounds(s) || s == "all" {
 				inv.User[Bounds] = Choice{Set: true, Flag: arg}
+			}
+			if s == "object-size" || s == "undefined" || s == "all" {
+				inv.User[ObjSize] = Choice{Set: true, Flag: arg}
 			}
 			out := inv.Sanitizers[:0]
 			for _, q := range inv.Sanitizers {

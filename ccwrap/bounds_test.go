@@ -115,13 +115,18 @@ func TestBoundsOpposites(t *testing.T) {
 		{"-fno-sanitize=array-bounds", Bounds, "-fno-sanitize=array-bounds", "-fsanitize=bounds"},
 		{"-ftrivial-auto-var-init=uninitialized", AutoInit, "-ftrivial-auto-var-init=uninitialized", "-ftrivial-auto-var-init=zero"},
 		{"-ftrivial-auto-var-init=zero -ftrivial-auto-var-init=uninitialized", AutoInit, "-ftrivial-auto-var-init=uninitialized", "-ftrivial-auto-var-init=zero"},
+		{"-fno-sanitize=object-size", ObjSize, "-fno-sanitize=object-size", "-fsanitize=object-size"},
 		{"-fzero-call-used-regs=skip", ZeroRegs, "-fzero-call-used-regs=skip", "-fzero-call-used-regs=used-gpr"},
 		{"-x c++ -U_GLIBCXX_ASSERTIONS", CXXAssert, "-U_GLIBCXX_ASSERTIONS", "-D_GLIBCXX_ASSERTIONS"},
 		{"-x c++ -Wp,-U_GLIBCXX_ASSERTIONS", CXXAssert, "-U_GLIBCXX_ASSERTIONS", "-D_GLIBCXX_ASSERTIONS"},
 	}
 	for _, c := range cases {
 		t.Run(c.args, func(t *testing.T) {
-			p := decideArgs(t, "-O2 -c "+c.args+" a.c", max, gcc12)
+			caps := gcc12
+			if c.p == ObjSize {
+				caps = clang14
+			}
+			p := decideArgs(t, "-O2 -c "+c.args+" a.c", max, caps)
 			if hasFlag(p.CompileFlags, c.off) {
 				t.Errorf("%s added despite %s: %q", c.off, c.args, p.CompileFlags)
 			}

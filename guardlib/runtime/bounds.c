@@ -107,8 +107,8 @@ static void dec(char *dst, size_t *pos, size_t n, uint64_t v, int neg)
 	str(dst, pos, n, t + k);
 }
 
-/* The index as the handler received it: inline for an integer type of at
- * most 64 bits, else a pointer to the value (only its low 64 bits are
+/* The index as the handler received it: inline for an integer type of at most
+ * pointer width, else a pointer to the value (only its low 64 bits are
  * shown). */
 static void put_index(char *dst, size_t *pos, size_t n, const struct ubsan_type *t, uintptr_t v)
 {
@@ -118,7 +118,9 @@ static void put_index(char *dst, size_t *pos, size_t n, const struct ubsan_type 
 	}
 	unsigned width = 1u << (t->info >> 1);
 	int sign = t->info & 1;
-	uint64_t x = width <= 64 ? (uint64_t)v : (v ? *(const uint64_t *)v : 0);
+	/* Inline when it fits in a pointer-sized value (so 64-bit indexes are
+	 * passed by address on 32-bit targets). */
+	uint64_t x = width <= sizeof(uintptr_t) * 8 ? (uint64_t)v : (v ? *(const uint64_t *)v : 0);
 	if (width < 64) {
 		uint64_t mask = (UINT64_C(1) << width) - 1;
 		x &= mask;

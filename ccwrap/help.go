@@ -20,7 +20,10 @@ named by IMMUNIX_CONFIG; the environment wins):
                            "ccache gcc", "distcc gcc", "clang-14"
   IMMUNIX_DISABLE          protections to leave out, comma-separated:
                            canary,stackclash,cet,fortify,formatsec,
-                           formatguard,pie,relro,now,noexecstack,runtime,all
+                           formatguard,pie,relro,now,noexecstack,runtime,
+                           bounds,autoinit,cxxassert,zeroregs,objsize,all
+  IMMUNIX_LEVEL            default or max: max adds the opt-in protections
+                           (docs/boundsguard.md)
   IMMUNIX_FLAGS            extra compiler flags (shell-quoted)
   IMMUNIX_DEBUG=1          print the final command on stderr
   IMMUNIX_LOG=FILE         append one line per invocation to FILE

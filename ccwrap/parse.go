@@ -108,6 +108,9 @@ type Invocation struct {
 	LinkPIE    Choice
 	FormatBase Choice // -Wformat itself (-Wall, -Wformat, -Wno-format)
 	PIC        bool   // the last compile-side PIE choice was -fPIC/-fpic
+	// Sanitizers are the -fsanitize= checks the user's flags leave in
+	// force, in the order first named (bounds.go).
+	Sanitizers []string
 }
 
 func setClash(inv *Invocation, p Protection, flag string) {
@@ -346,6 +349,7 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 				inv.User[p] = c
 			}
 		}
+		extraFlagChoice(&inv, arg)
 		if on, ok := formatBaseChoice(arg); ok {
 			inv.FormatBase = Choice{Set: true, On: on, Flag: arg}
 		}

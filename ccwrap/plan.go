@@ -94,6 +94,9 @@ type Plan struct {
 	StampC, StampAsm, LinkNote bool
 	// FormatGuard and Runtime: the assets to ask guardlib for.
 	FormatGuard, Runtime bool
+	// NoUBSan: this gcc link carries immunix's -fsanitize=bounds, so the
+	// driver's -lubsan must find the empty one (bounds.go).
+	NoUBSan bool
 	// Unstamped says why a compile produces no note (.s input, -E...).
 	Unstamped string
 }
@@ -253,6 +256,7 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		default:
 			f = append(f, consider(r, PIE, user, true, "", "-fPIE")...)
 		}
+		f = append(f, decideLevel(&p, r, inv, pol, caps, ppFam, libcLess)...)
 		p.CompileFlags = f
 	}
 
@@ -300,6 +304,7 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		f = append(f, consider(lr, NoExecStack, inv.User[NoExecStack], true, "", "-Wl,-z,noexecstack")...)
 		if !bare && consider(lr, Runtime, Choice{}, true, "", "x") != nil {
 			p.Runtime = true
+			f = append(f, UserUBSanLinkFlags(inv, caps)...)
 		}
 		p.LinkFlags = f
 		p.LinkNote = !inv.Script

@@ -21,7 +21,7 @@ const DefaultConfigFile = "/etc/immunix/immunix.conf"
 // variables (the environment overrides the file).
 // IMMUNIX_RACEGUARD is read by the guard runtime in every program at run
 // time (docs/raceguard.md); immunix-cc only checks its value.
-var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX", "IMMUNIX_RACEGUARD"}
+var configKeys = []string{"IMMUNIX_DISABLE", "IMMUNIX_FLAGS", "IMMUNIX_DEBUG", "IMMUNIX_LOG", "IMMUNIX_STRICT", "IMMUNIX_CC", "IMMUNIX_CXX", "IMMUNIX_RACEGUARD", "IMMUNIX_LEVEL"}
 
 // Policy is the wrapper's configuration after defaults, the config file and
 // the environment. It is a plain value.
@@ -32,6 +32,7 @@ type Policy struct {
 	Log      string   // append one line per invocation to this file
 	Strict   bool     // refuse what would otherwise fail open
 	CC, CXX  []string // IMMUNIX_CC / IMMUNIX_CXX, split
+	Level    Level    // IMMUNIX_LEVEL: which level's protections are added (level.go)
 }
 
 // Enabled reports whether the policy leaves p on.
@@ -137,6 +138,9 @@ func LoadPolicy(path string, readFile func(string) ([]byte, error), getenv func(
 	case "", "refuse", "kill", "off":
 	default:
 		return Policy{}, fmt.Errorf("%w: %s: IMMUNIX_RACEGUARD: %q is not refuse, kill or off", ErrUsage, where["IMMUNIX_RACEGUARD"], v)
+	}
+	if p.Level, err = ParseLevel(vals["IMMUNIX_LEVEL"]); err != nil {
+		return Policy{}, fmt.Errorf("%w: %s: IMMUNIX_LEVEL: %w", ErrUsage, where["IMMUNIX_LEVEL"], err)
 	}
 	return p, nil
 }

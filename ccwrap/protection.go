@@ -23,10 +23,16 @@ const (
 	Now         Protection = "now"
 	NoExecStack Protection = "noexecstack"
 	Runtime     Protection = "runtime"
+	// BoundsGuard and the measured candidates (bounds.go, docs/boundsguard.md).
+	Bounds    Protection = "bounds"
+	AutoInit  Protection = "autoinit"
+	CXXAssert Protection = "cxxassert"
+	ZeroRegs  Protection = "zeroregs"
+	ObjSize   Protection = "objsize"
 )
 
 // Protections lists every protection in contract order.
-var Protections = []Protection{Canary, StackClash, CET, Fortify, FormatSec, FormatGuard, PIE, RELRO, Now, NoExecStack, Runtime}
+var Protections = []Protection{Canary, StackClash, CET, Fortify, FormatSec, FormatGuard, PIE, RELRO, Now, NoExecStack, Runtime, Bounds, AutoInit, CXXAssert, ZeroRegs, ObjSize}
 
 func protectionIndex(p Protection) int {
 	for i, q := range Protections {

@@ -260,6 +260,17 @@ func (j *job) gatherAssets() error {
 		}
 		j.assets.RuntimeArgs = args
 	}
+	if p.NoUBSan && p.Runtime {
+		dir, err := NoUBSanDir()
+		if err != nil {
+			if j.pol.Strict {
+				return fmt.Errorf("%w: %s: %w", ErrStrict, Bounds, err)
+			}
+			p.LinkRec.note("bounds: %v (libubsan is linked)", err)
+		} else {
+			j.assets.RuntimeArgs = append(j.assets.RuntimeArgs, "-L"+dir)
+		}
+	}
 	if p.StampC || p.StampAsm {
 		h, err := StampHeader()
 		if err != nil {

@@ -98,6 +98,9 @@ func formatBaseChoice(arg string) (on, ok bool) {
 // macroChoice interprets a -D (undef false) or -U (undef true) operand.
 func macroChoice(def string, undef bool) (p Protection, c Choice, ok bool) {
 	name, val, hasVal := strings.Cut(def, "=")
+	if name == "_GLIBCXX_ASSERTIONS" {
+		return cxxAssertChoice(def, undef)
+	}
 	if name != "_FORTIFY_SOURCE" {
 		return "", Choice{}, false
 	}

@@ -43,7 +43,7 @@ const (
 )
 
 // Properties lists every property in report order.
-var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic}
+var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic, PBounds}
 
 // PropertyDoc is the one-line meaning of each property and its pass rule.
 var PropertyDoc = map[string]string{
@@ -61,6 +61,7 @@ var PropertyDoc = map[string]string{
 	PRPath:       "no DT_RPATH or DT_RUNPATH",
 	PStripped:    "the symbol table was removed",
 	PStatic:      "dynamically linked (a static program carries its own libc, unpatched by libc updates)",
+	PBounds:      "array-bounds checks compiled in: functions call the bounds handler (BoundsGuard), judged from the code",
 }
 
 // Result is one property's verdict for one file.
@@ -97,6 +98,7 @@ func Evaluate(f *elfacts.Facts, env *Env) []Result {
 		rpathResult(f),
 		strippedResult(f),
 		staticResult(f),
+		boundsResult(f, env),
 	}
 }
 

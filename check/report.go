@@ -37,6 +37,7 @@ var tableProps = []struct{ prop, head string }{
 	{PCanary, "canary"}, {PFortify, "fortify"}, {PFormatGuard, "fmtguard"}, {PStamp, "stamp"},
 	{PRelro, "relro"}, {PNow, "now"}, {PPIE, "pie"}, {PNoExecStack, "nx"}, {PWX, "w^x"},
 	{PCET, "cet"}, {PRPath, "rpath"}, {PStripped, "strip"}, {PStatic, "link"},
+	{PBounds, "bounds"},
 }
 
 // cell is the short text of one result in the table.
@@ -60,6 +61,11 @@ func cell(r Result) string {
 		return r.Value
 	case PStatic:
 		return r.Value
+	case PBounds:
+		// "bounds+objsize: 3 functions ..." -> "bounds+objsize"
+		if i := strings.IndexByte(r.Value, ':'); i > 0 {
+			return r.Value[:i]
+		}
 	case PStamp:
 		switch {
 		case r.Status == Pass:

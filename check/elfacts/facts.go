@@ -116,6 +116,8 @@ type Facts struct {
 	// Calls are the calls the code makes to the printf family, its
 	// FormatGuard checkers and Options.Callees, found by disassembly.
 	Calls Calls
+	// Bounds is the per-function array-bounds analysis (bounds.go).
+	Bounds Bounds
 }
 
 // Options select the expensive parts of Read.
@@ -194,9 +196,11 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 	}
 	if opt.Functions {
 		fa.Canary, fa.Calls = analyzeCode(f, im, fa, opt)
+		fa.Bounds = analyzeBounds(f, im, fa)
 	} else {
 		fa.Canary = Canary{Why: "function analysis turned off"}
 		fa.Calls = Calls{Why: "function analysis turned off"}
+		fa.Bounds = Bounds{Why: "function analysis turned off"}
 	}
 	return fa, nil
 }

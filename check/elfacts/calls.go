@@ -328,11 +328,15 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 		changed := false
 		st := flowState{reach: true}
 		for k, i := range list {
-			if js := in[k]; js != nil {
+			switch js := in[k]; {
+			case st.reach && js != nil:
 				st.join(*js)
-			}
-			if !st.reach {
-				continue
+			case js != nil:
+				st = js.clone()
+			case !st.reach:
+				// Reached by no edge we know: a jump table's case, a
+				// handler. Nothing is known there.
+				st = flowState{reach: true}
 			}
 			inst := i.inst
 			addr := base + uint64(i.pos)

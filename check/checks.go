@@ -476,12 +476,15 @@ func formatGuardResult(f *elfacts.Facts) Result {
 		r.Lists = nil
 	}
 	switch {
+	case hasGuardRuntime(f) && f.Stripped:
+		// The runtime's checkers and __*printf_chk entry points are local
+		// functions: stripped, a checked format cannot be told from an
+		// unchecked one.
+		r.Status, r.Value = Unknown, fmt.Sprintf("%d checked, %d literal, %d unresolved calls; stripped, with the guard runtime linked in: its FormatGuard checkers and __*printf_chk entry points are not named", len(checked), len(literal), len(bare))
 	case len(bare) > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("%d checked, %d literal, %d bare calls", len(checked), len(literal), len(bare))
 	case f.Static && f.Stripped:
 		r.Status, r.Value = Unknown, "stripped static program: its printf family is not named"
-	case hasGuardRuntime(f) && f.Stripped:
-		r.Status, r.Value = Unknown, fmt.Sprintf("%d checked, %d literal calls seen; stripped, with the guard runtime linked in: calls to its own __*printf_chk entry points are not named", len(checked), len(literal))
 	case len(checked)+len(literal) > 0:
 		r.Status, r.Value = Pass, fmt.Sprintf("%d checked, %d literal, 0 bare calls", len(checked), len(literal))
 	default:

@@ -290,7 +290,8 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 		pos  int
 		inst x86asm.Inst
 	}
-	var list []ins
+	list := make([]ins, 0, len(code)/4+1)
+	index := make([]int32, len(code)+1) // byte offset -> instruction index + 1
 	for pc := 0; pc < len(code); {
 		if isEndbr(code[pc:]) {
 			pc += 4
@@ -302,6 +303,7 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 			continue
 		}
 		list = append(list, ins{pc, inst})
+		index[pc] = int32(len(list))
 		pc += inst.Len
 	}
 	ripTarget := func(i ins, m x86asm.Mem) uint64 {
@@ -319,22 +321,22 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 		}
 		return ""
 	}
-	index := map[int]int{} // byte offset -> instruction index
-	for k, i := range list {
-		index[i.pos] = k
-	}
-	in := make(map[int]*flowState) // instruction index -> state from jumps
+	in := make([]*flowState, len(list)) // instruction index -> state from jumps
 	var sites map[uint64]CallSite
 	for pass := 0; pass < maxFlowPasses; pass++ {
 		sites = map[uint64]CallSite{}
 		changed := false
 		st := flowState{reach: true}
 		for k, i := range list {
-			if js, ok := in[k]; ok {
+			switch js := in[k]; {
+			case st.reach && js != nil:
 				st.join(*js)
-			}
-			if !st.reach {
-				continue
+			case js != nil:
+				st = js.clone()
+			case !st.reach:
+				// Reached by no edge we know: a jump table's case, a
+				// handler. Nothing is known there.
+				st = flowState{reach: true}
 			}
 			inst := i.inst
 			addr := base + uint64(i.pos)
@@ -381,7 +383,8 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 				x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
 				if rel, ok := inst.Args[0].(x86asm.Rel); ok {
 					t := i.pos + inst.Len + int(rel)
-					if tk, ok := index[t]; ok {
+					if t >= 0 && t < len(index) && index[t] > 0 {
+						tk := int(index[t]) - 1
 						js := in[tk]
 						if js == nil {
 							js = &flowState{}

@@ -430,6 +430,27 @@ func loaderData(f *elf.File, im *image) [][2]uint64 {
 			addSpan(st, str-st)
 			addSpan(d.one(elf.DT_VERSYM), (str-st)/24*2)
 		}
+		// Tables without a size tag (hash tables, version needs and
+		// definitions) end where the next table starts, at most 64 KiB
+		// on (real ones are far smaller; the cap bounds what a forged
+		// tag can hide).
+		var starts []uint64
+		for _, t := range []elf.DynTag{elf.DT_GNU_HASH, elf.DT_HASH, elf.DT_SYMTAB, elf.DT_STRTAB, elf.DT_VERSYM, elf.DT_VERNEED, elf.DT_VERDEF, elf.DT_RELA, elf.DT_JMPREL, elf.DT_INIT} {
+			if v := d.one(t); v != 0 {
+				starts = append(starts, v)
+			}
+		}
+		sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+		for _, t := range []elf.DynTag{elf.DT_GNU_HASH, elf.DT_HASH, elf.DT_VERNEED, elf.DT_VERDEF} {
+			a := d.one(t)
+			if a == 0 {
+				continue
+			}
+			i := sort.Search(len(starts), func(i int) bool { return starts[i] > a })
+			if i < len(starts) {
+				addSpan(a, min(starts[i]-a, 64<<10))
+			}
+		}
 	}
 	return out
 }

@@ -18,6 +18,10 @@ type Target struct {
 	// ABIFlags are the user's flags that change the target ABI:
 	// -m32, -mx32, -m64, --target=..., -target X, -mabi=...
 	ABIFlags []string
+	// Static: the link is -static or -static-pie (LinkArgs then forces the
+	// _Fork wrapper in: the static libc's own fork calls _Fork). Not part
+	// of the runtime's key.
+	Static bool
 }
 
 // ErrNotBuilt is returned while the runtime cannot be built for a target.

@@ -3,16 +3,21 @@
  * immunix-cc links with -Wl,--wrap=clone. Such a child has a copy of the
  * parent's memory and runs fn on a new stack: it starts in a trampoline
  * that gives it a new canary, then calls fn. Children that share memory
- * (CLONE_VM: threads, posix_spawn-like uses) pass straight through. */
+ * (CLONE_VM: threads, posix_spawn-like uses) pass straight through.
+ *
+ * Fixed arguments rather than "..." (see wrap_syscall.c), and the
+ * trampoline's data is put at the top of the child's new stack, not in a
+ * local: no local array, no address-taken local, so no canary is needed in
+ * this runtime code built without one. */
 #define _GNU_SOURCE
 #include <sched.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../../guardlib/runtime/guard.h"
 
 int __real_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
-IMMUNIX_HIDDEN int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+IMMUNIX_HIDDEN int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid, void *tls, pid_t *ctid);
 
 struct trampoline {
 	int (*fn)(void *);
@@ -21,8 +26,6 @@ struct trampoline {
 
 static int start(void *p)
 {
-	/* p points into the parent's frame below, of which the child has its
-	 * own copy. */
 	struct trampoline *t = p;
 	int (*fn)(void *) = t->fn;
 	void *arg = t->arg;
@@ -30,16 +33,15 @@ static int start(void *p)
 	return fn(arg);
 }
 
-int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid, void *tls, pid_t *ctid)
 {
-	va_list ap;
-	va_start(ap, arg);
-	pid_t *ptid = va_arg(ap, pid_t *);
-	void *tls = va_arg(ap, void *);
-	pid_t *ctid = va_arg(ap, pid_t *);
-	va_end(ap);
-	if (flags & CLONE_VM)
+	if ((flags & CLONE_VM) || stack == 0)
 		return __real_clone(fn, stack, flags, arg, ptid, tls, ctid);
-	struct trampoline t = {fn, arg};
-	return __real_clone(start, stack, flags, &t, ptid, tls, ctid);
+	/* The stack grows down from stack: the trampoline's data goes just
+	 * below its top, and the child's stack starts below that, 16-aligned. */
+	uintptr_t top = (uintptr_t)stack;
+	struct trampoline *t = (struct trampoline *)((top - sizeof(struct trampoline)) & ~(uintptr_t)15);
+	t->fn = fn;
+	t->arg = arg;
+	return __real_clone(start, (void *)t, flags, t, ptid, tls, ctid);
 }

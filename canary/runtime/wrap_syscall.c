@@ -3,10 +3,15 @@
  *
  * immunix-cc links with -Wl,--wrap=syscall; every other system call passes
  * straight through. vfork and CLONE_VM children share the parent's memory
- * and must not change it: they are left alone. */
+ * and must not change it: they are left alone.
+ *
+ * Declared with six fixed arguments rather than "...": the x86 calling
+ * conventions pass a variadic call's integer arguments exactly where these
+ * are read (registers on x86-64, the stack on i386), and without a va_list
+ * (an array) the function has no local array: like the rest of the runtime
+ * it is built without a canary, and needs none. */
 #define _GNU_SOURCE
 #include <sched.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,7 +19,7 @@
 #include "../../guardlib/runtime/guard.h"
 
 long __real_syscall(long n, ...);
-IMMUNIX_HIDDEN long __wrap_syscall(long n, ...);
+IMMUNIX_HIDDEN long __wrap_syscall(long n, long a, long b, long c, long d, long e, long f);
 
 /* Whether system call n with first argument a, second b, copies the
  * address space and returns in the child on the caller's stack. */
@@ -36,13 +41,8 @@ static int forks_here(long n, long a, long b)
 	return 0;
 }
 
-long __wrap_syscall(long n, ...)
+long __wrap_syscall(long n, long a, long b, long c, long d, long e, long f)
 {
-	va_list ap;
-	va_start(ap, n);
-	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
-	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
-	va_end(ap);
 	long r = __real_syscall(n, a, b, c, d, e, f);
 	if (r == 0 && forks_here(n, a, b))
 		__immunix_renew_child();

@@ -241,26 +241,41 @@ func Archive(t Target) (string, error) {
 	return filepath.Join(dir, ArchiveName), nil
 }
 
+// WrappedFuncs are the libc functions whose calls the runtime wraps (the
+// linker's --wrap): the ways to fork that run no pthread_atfork handler, so
+// that their children get a fresh canary too (canary/runtime/wrap_*.c).
+var WrappedFuncs = []string{"_Fork", "syscall", "clone"}
+
 // LinkArgs returns the arguments immunix-cc appends to a link command so the
-// guard runtime is linked in: "-Wl,-u,__immunix_guard_init" and the archive
-// path, building the runtime for t on first use. For a dynamically linked
-// executable (t.Exe) RaceGuard comes first: its initialiser forced in, its
-// wrappers exported with --dynamic-list, its archive before the guard
-// archive it calls into.
+// guard runtime is linked in: "-Wl,-u,__immunix_guard_init", a
+// "-Wl,--wrap=F" for each of WrappedFuncs, "-Wl,-u,__wrap__Fork" for a
+// static link, and the archive path, building the runtime for t on first
+// use. For a dynamically linked executable (t.Exe) RaceGuard comes before
+// the archive: its initialiser forced in, its wrappers exported with
+// --dynamic-list, its archive before the guard archive it calls into.
 func LinkArgs(t Target) ([]string, error) {
 	a, err := Archive(t)
 	if err != nil {
 		return nil, err
 	}
+	args := []string{"-Wl,-u," + InitSymbol}
+	for _, f := range WrappedFuncs {
+		args = append(args, "-Wl,--wrap="+f)
+	}
+	if t.Static {
+		// The static libc, read after the runtime archive, calls _Fork
+		// from its own fork: its wrapper must already be linked.
+		args = append(args, "-Wl,-u,__wrap__Fork")
+	}
 	if !t.Exe {
-		return []string{"-Wl,-u," + InitSymbol, a}, nil
+		return append(args, a), nil
 	}
 	dir := filepath.Dir(a)
-	return []string{
-		"-Wl,-u," + InitSymbol, "-Wl,-u," + RaceGuardInitSymbol,
-		"-Wl,--dynamic-list=" + filepath.Join(dir, RaceGuardListName),
+	return append(args,
+		"-Wl,-u,"+RaceGuardInitSymbol,
+		"-Wl,--dynamic-list="+filepath.Join(dir, RaceGuardListName),
 		filepath.Join(dir, RaceGuardArchiveName), a,
-	}, nil
+	), nil
 }
 
 // BuildOptions tunes Build.

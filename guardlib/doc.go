@@ -13,5 +13,5 @@
 //	if err != nil {
 //		// link without the runtime, and say so
 //	}
-//	// args: ["-Wl,-u,__immunix_guard_init", "/home/u/.cache/immunix/runtime/gcc-m32-.../libimmunix-guard.a"]
+//	// args: ["-Wl,-u,__immunix_guard_init", "-Wl,--wrap=_Fork", "-Wl,--wrap=syscall", "-Wl,--wrap=clone", "/home/u/.cache/immunix/runtime/gcc-m32-.../libimmunix-guard.a"]
 package guardlib

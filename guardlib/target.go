@@ -22,6 +22,10 @@ type Target struct {
 	// adds RaceGuard (its archive and exports). It does not change the
 	// archives, only the arguments.
 	Exe bool
+	// Static: the link is -static or -static-pie (LinkArgs then forces the
+	// _Fork wrapper in: the static libc's own fork calls _Fork). Not part
+	// of the runtime's key.
+	Static bool
 }
 
 // ErrNotBuilt is returned while the runtime cannot be built for a target.

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -21,7 +25,7 @@
 
 #define FAIL(name) __immunix_fortify_fail(name, __builtin_return_address(0))
 
-void __immunix_fortify_fail(const char *check, const void *ra)
+void __immunix_fortify_fail_msg(const char *check, const void *ra, const char *msg)
 {
 	char extra[700];
 	const void *a = (const char *)ra - 1;
@@ -35,33 +39,174 @@ void __immunix_fortify_fail(const char *check, const void *ra)
 	for (size_t i = 0; check[i] && p + 1 < sizeof extra; i++)
 		extra[p++] = check[i];
 	extra[p] = 0;
-	__immunix_alert("fortify", a, extra, "buffer overflow detected");
+	__immunix_alert("fortify", a, extra, msg);
 	__immunix_halt();
 }
 
-/* glibc's printf-family checks with flag > 0 also refuse %n in a writable
- * format and inconsistent %N$ arguments. Those checks are glibc's own (they
- * need /proc/self/maps), so a format that could trip them is first run
- * through glibc's fortified __vdprintf_chk into /dev/null: glibc then aborts
- * with its own message exactly where it would have. Formats without 'n' or
- * '$' after a '%' cannot trip them and skip this. */
-extern int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
+void __immunix_fortify_fail(const char *check, const void *ra)
+{
+	__immunix_fortify_fail_msg(check, ra, "buffer overflow detected");
+}
 
-static void glibc_format_checks(int flag, const char *fmt, va_list ap)
+/* glibc's printf-family checks with flag > 0 (_FORTIFY_SOURCE >= 2) also
+ * refuse %n in a format in writable memory, and inconsistent %N$ arguments.
+ *
+ * %n: decided here, without opening any file (glibc reads /proc/self/maps;
+ * an earlier version of this runtime ran glibc's check into /dev/null and
+ * skipped it when no descriptor was free, e.g. under `ulimit -n`). A format
+ * with a %n conversion (has_percent_n, glibc's grammar) is refused, with a
+ * kind=fortify alert, unless every byte of it lies in read-only memory:
+ *  - inside a non-writable PT_LOAD segment or the PT_GNU_RELRO range of a
+ *    loaded object (dl_iterate_phdr: string literals, no system call), or
+ *  - on pages the kernel refuses to write: process_vm_writev of the byte
+ *    already there, to ourselves, succeeds on a writable page and fails
+ *    with EFAULT on a read-only one (a read-only mmap of a file).
+ * When neither can tell (process_vm_writev refused by a seccomp filter),
+ * the format counts as writable: the check fails closed, as glibc's does
+ * when it cannot read /proc/self/maps.
+ *
+ * %N$: glibc's own rule, applied by running the format through glibc's
+ * __vfprintf_chk into a stream that discards its output (fopencookie: no
+ * file descriptor; glibc then aborts with its own message exactly where it
+ * would have). If that stream cannot be allocated, this one check is
+ * skipped. Formats without '$' after a '%' skip it. */
+extern int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap);
+
+static int spec_digits_dollar(const char **pp)
+{
+	const char *q = *pp;
+	while (*q >= '0' && *q <= '9')
+		q++;
+	if (q != *pp && *q == '$') {
+		*pp = q + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether f has a %n conversion as glibc's printf reads formats:
+ * %[n$][flags][width|*|*m$][.prec|.*|.*m$][length]conv. */
+static int has_percent_n(const char *f)
+{
+	while ((f = strchr(f, '%')) != NULL) {
+		f++;
+		if (*f == '%') {
+			f++;
+			continue;
+		}
+		spec_digits_dollar(&f);
+		while (*f && strchr(" +-#0'I", *f))
+			f++;
+		if (*f == '*') {
+			f++;
+			spec_digits_dollar(&f);
+		} else {
+			while (*f >= '0' && *f <= '9')
+				f++;
+		}
+		if (*f == '.') {
+			f++;
+			if (*f == '*') {
+				f++;
+				spec_digits_dollar(&f);
+			} else {
+				while (*f >= '0' && *f <= '9')
+					f++;
+			}
+		}
+		while (*f && strchr("hlLqjzZt", *f))
+			f++;
+		if (*f == 'n')
+			return 1;
+		if (*f == 0)
+			return 0;
+		f++;
+	}
+	return 0;
+}
+
+struct ro_query {
+	uintptr_t lo, hi;
+	int inside;
+};
+
+static int ro_segment(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct ro_query *q = data;
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (!((ph->p_type == PT_LOAD && !(ph->p_flags & PF_W)) || ph->p_type == PT_GNU_RELRO))
+			continue;
+		uintptr_t s = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+		if (q->lo >= s && q->hi <= s + (uintptr_t)ph->p_memsz) {
+			q->inside = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 when the page holding p can be written, 0 when the kernel refuses,
+ * -1 when it cannot tell. Writes back the byte that is there. */
+static int page_writable(const char *p)
+{
+	char c = *(const volatile char *)p;
+	struct iovec local = {&c, 1}, remote = {(void *)(uintptr_t)p, 1};
+	long n = syscall(SYS_process_vm_writev, (long)getpid(), &local, 1UL, &remote, 1UL, 0UL);
+	if (n == 1)
+		return 1;
+	if (n < 0 && errno == EFAULT)
+		return 0;
+	return -1;
+}
+
+/* Whether any byte of the string fmt (with its NUL) may be in writable
+ * memory. */
+static int format_writable(const char *fmt)
+{
+	struct ro_query q = {(uintptr_t)fmt, (uintptr_t)fmt + strlen(fmt) + 1, 0};
+	dl_iterate_phdr(ro_segment, &q);
+	if (q.inside)
+		return 0;
+	uintptr_t pg = (uintptr_t)getauxval(AT_PAGESZ);
+	if (pg == 0 || (pg & (pg - 1)) != 0)
+		pg = 4096;
+	for (uintptr_t a = q.lo; a < q.hi; a = (a & ~(pg - 1)) + pg)
+		if (page_writable((const char *)a) != 0)
+			return 1;
+	return 0;
+}
+
+static ssize_t discard(void *cookie, const char *buf, size_t n)
+{
+	(void)cookie;
+	(void)buf;
+	return (ssize_t)n;
+}
+
+static void glibc_format_checks(const char *name, const void *ra, int flag, const char *fmt, va_list ap)
 {
 	if (flag <= 0)
 		return;
 	const char *pct = strchr(fmt, '%');
-	if (!pct || !strpbrk(pct, "n$"))
+	if (!pct)
 		return;
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	va_list cp;
-	va_copy(cp, ap);
-	__vdprintf_chk(fd, flag, fmt, cp);
-	va_end(cp);
-	close(fd);
+	int saved = errno; /* %m prints errno: the checks must not change it */
+	if (strchr(pct, 'n') && has_percent_n(pct) && format_writable(fmt))
+		__immunix_fortify_fail_msg(name, ra, "%n in writable format");
+	if (strchr(pct, '$')) {
+		cookie_io_functions_t io = {NULL, discard, NULL, NULL};
+		FILE *sink = fopencookie(NULL, "w", io);
+		if (sink) {
+			va_list cp;
+			va_copy(cp, ap);
+			__vfprintf_chk(sink, flag, fmt, cp);
+			va_end(cp);
+			fclose(sink);
+		}
+	}
+	errno = saved;
 }
 
 int __vsprintf_chk(char *s, int flag, size_t slen, const char *fmt, va_list ap);
@@ -75,7 +220,7 @@ static int vsprintf_chk(const char *name, const void *ra, char *s, int flag, siz
 {
 	if (slen == 0)
 		__immunix_fortify_fail(name, ra);
-	glibc_format_checks(flag, fmt, ap);
+	glibc_format_checks(name, ra, flag, fmt, ap);
 	int r = vsnprintf(s, slen, fmt, ap);
 	if (r >= 0 && (size_t)r >= slen)
 		__immunix_fortify_fail(name, ra);
@@ -100,7 +245,7 @@ int __vsnprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *f
 {
 	if (slen < maxlen)
 		FAIL("__vsnprintf_chk");
-	glibc_format_checks(flag, fmt, ap);
+	glibc_format_checks("__vsnprintf_chk", __builtin_return_address(0), flag, fmt, ap);
 	return vsnprintf(s, maxlen, fmt, ap);
 }
 
@@ -110,7 +255,7 @@ int __snprintf_chk(char *s, size_t maxlen, int flag, size_t slen, const char *fm
 		FAIL("__snprintf_chk");
 	va_list ap;
 	va_start(ap, fmt);
-	glibc_format_checks(flag, fmt, ap);
+	glibc_format_checks("__snprintf_chk", __builtin_return_address(0), flag, fmt, ap);
 	int r = vsnprintf(s, maxlen, fmt, ap);
 	va_end(ap);
 	return r;

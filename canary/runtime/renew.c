@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -129,7 +130,137 @@ static uintptr_t stack_top(uintptr_t sp)
 	return top;
 }
 
-static __attribute__((noinline)) void renew_in_child(void)
+/* The frames of the renewal itself, from the caller's frame down: they
+ * may hold a spilled copy of the old canary that the scan compares with,
+ * so they are never rewritten. Set by __immunix_renew_child. */
+static uintptr_t own_frames_top;
+
+static void rewrite_range(uintptr_t lo, uintptr_t hi, uintptr_t old, uintptr_t nw)
+{
+	for (volatile uintptr_t *p = (volatile uintptr_t *)((lo + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1));
+	     (uintptr_t)p + sizeof *p <= hi; p++)
+		if (*p == old)
+			*p = nw;
+}
+
+/* Rewrites old to nw in [lo, hi), except the renewal's own frames: from
+ * just below this function's frame (its red zone) up to own_frames_top. */
+static __attribute__((noinline)) void rewrite(uintptr_t lo, uintptr_t hi, uintptr_t old, uintptr_t nw)
+{
+	uintptr_t self = (uintptr_t)__builtin_frame_address(0) - 256;
+	uintptr_t top = own_frames_top;
+	if (top <= self || hi <= self || lo >= top) {
+		rewrite_range(lo, hi, old, nw);
+		return;
+	}
+	if (lo < self)
+		rewrite_range(lo, self, old, nw);
+	if (hi > top)
+		rewrite_range(top, hi, old, nw);
+}
+
+static long sysopen(const char *path)
+{
+#if defined(__x86_64__)
+	return sys3(SYS_openat, -100L /* AT_FDCWD */, (long)(uintptr_t)path, (long)(O_RDONLY | O_CLOEXEC));
+#else
+	return sys3(SYS_open, (long)(uintptr_t)path, (long)(O_RDONLY | O_CLOEXEC), 0L);
+#endif
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode path". A
+ * private, writable, anonymous mapping (inode 0: heap, stacks, mmap'd
+ * coroutine stacks) is scanned; file mappings are not (a page past the end
+ * of the file would fault), nor shared ones (the parent would see it). */
+static void maps_line(const char *l, const char *end, uintptr_t old, uintptr_t nw)
+{
+	uintptr_t lo = 0, hi = 0;
+	int v;
+	while (l < end && (v = hexval(*l)) >= 0)
+		lo = lo * 16 + (uintptr_t)v, l++;
+	if (l >= end || *l++ != '-')
+		return;
+	while (l < end && (v = hexval(*l)) >= 0)
+		hi = hi * 16 + (uintptr_t)v, l++;
+	if (end - l < 6 || l[0] != ' ' || l[1] != 'r' || l[2] != 'w' || l[4] != 'p')
+		return;
+	l += 6;
+	for (int field = 0; field < 2; field++) { /* offset, dev */
+		while (l < end && *l != ' ')
+			l++;
+		while (l < end && *l == ' ')
+			l++;
+	}
+	if (l >= end || l[0] != '0' || (l + 1 < end && l[1] != ' ' && l[1] != '\n'))
+		return; /* inode != 0 */
+	if (hi > lo)
+		rewrite(lo, hi, old, nw);
+}
+
+/* Rewrites old to nw in every private writable anonymous mapping, from
+ * /proc/self/maps read with raw system calls (no stdio, no malloc: the
+ * child of a multi-threaded parent may find their locks held). Returns -1
+ * when the file cannot be read (then nothing was changed). */
+static int rewrite_everywhere(uintptr_t old, uintptr_t nw)
+{
+	long fd = sysopen("/proc/self/maps");
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	size_t have = 0;
+	int ok = 0;
+	for (;;) {
+		long n = sys3(SYS_read, fd, (long)(uintptr_t)(buf + have), (long)(sizeof buf - have));
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			break;
+		have += (size_t)n;
+		size_t start = 0;
+		for (size_t i = 0; i < have; i++) {
+			if (buf[i] == '\n') {
+				maps_line(buf + start, buf + i, old, nw);
+				start = i + 1;
+				ok = 1;
+			}
+		}
+		if (n == 0) {
+			if (start < have)
+				maps_line(buf + start, buf + have, old, nw);
+			break;
+		}
+		if (start == 0 && have == sizeof buf)
+			have = 0; /* a line longer than the buffer: not a mapping line we need */
+		else {
+			for (size_t i = start; i < have; i++)
+				buf[i - start] = buf[i];
+			have -= start;
+		}
+	}
+	sys3(SYS_close, fd, 0L, 0L);
+	return ok ? 0 : -1;
+}
+
+/* Gives the calling process (a child just forked, by whatever means) a
+ * fresh canary and rewrites the copies of the old one that its live frames
+ * hold. On the forking thread's own stack (main stack or, unless as_safe, a
+ * thread stack found with pthread_getattr_np), only that stack from this
+ * frame up is scanned. On any other stack (a
+ * coroutine stack from makecontext, a stack the program allocated), every
+ * private writable anonymous mapping is, so that the frames of the
+ * coroutines suspended elsewhere, and of the context that switched to this
+ * one, are rewritten too; when /proc/self/maps cannot be read, nothing is
+ * renewed. */
+static __attribute__((noinline)) void renew(int as_safe)
 {
 	if (renew_off)
 		return;
@@ -137,20 +268,74 @@ static __attribute__((noinline)) void renew_in_child(void)
 	if (sys3(SYS_sigaltstack, 0L, (long)(uintptr_t)&ss, 0L) == 0 && (ss.ss_flags & SS_ONSTACK))
 		return;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	uintptr_t top = stack_top(sp);
-	if (!top)
-		return;
+	uintptr_t top = 0;
+	if (!as_safe)
+		top = stack_top(sp);
+	else if (main_stack_end && sp < main_stack_end && main_stack_end - sp <= main_stack_lim)
+		top = main_stack_end;
 	uintptr_t old = read_canary(), nw;
 	if (fresh(&nw) != 0)
 		return; /* no entropy: keep the inherited canary rather than a weak one */
 	nw &= ~(uintptr_t)0xff;
 	if (nw == old)
 		return;
-	for (volatile uintptr_t *p = (volatile uintptr_t *)(sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
-	     (uintptr_t)p + sizeof *p <= top; p++)
-		if (*p == old)
-			*p = nw;
+	own_frames_top = sp;
+	if (top)
+		rewrite(sp, top, old, nw);
+	else if (rewrite_everywhere(old, nw) != 0)
+		return;
 	write_canary(nw);
+}
+
+/* fork() sets this in the forking thread from its prepare handler to its
+ * child handler: the static libc's fork calls the wrapped _Fork, whose
+ * child must then leave the renewal to the handler (it runs after libc has
+ * reset the locks its prepare step took). */
+static __thread int in_fork;
+
+static void fork_prepare(void)
+{
+	in_fork = 1;
+}
+
+static void fork_parent(void)
+{
+	in_fork = 0;
+}
+
+void __immunix_renew_child(void)
+{
+	if (in_fork)
+		return;
+	/* _Fork, syscall(SYS_fork): the child of a multi-threaded parent may
+	 * only do what is async-signal-safe (no pthread_getattr_np: malloc). */
+	renew(1);
+}
+
+/* The child of clone() running on a new stack of its own: none of the
+ * inherited frames is live in it, so only the canary changes. */
+void __immunix_renew_fresh_stack(void)
+{
+	if (renew_off)
+		return;
+	uintptr_t nw;
+	if (fresh(&nw) != 0)
+		return;
+	write_canary(nw & ~(uintptr_t)0xff);
+}
+
+static void renew_in_child(void)
+{
+	in_fork = 0;
+	renew(0);
+}
+#else
+void __immunix_renew_child(void)
+{
+}
+
+void __immunix_renew_fresh_stack(void)
+{
 }
 #endif
 
@@ -167,6 +352,6 @@ void __immunix_canary_init(void)
 			renew_off = 1;
 	}
 	if (__atomic_exchange_n(&__immunix_renew_claimed, 1, __ATOMIC_ACQ_REL) == 0)
-		pthread_atfork(NULL, NULL, renew_in_child);
+		pthread_atfork(fork_prepare, fork_parent, renew_in_child);
 #endif
 }

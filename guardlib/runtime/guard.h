@@ -15,6 +15,13 @@ IMMUNIX_HIDDEN void __immunix_alert_init(void);
 /* Installs canary renewal after fork (canary/runtime/renew.c). */
 IMMUNIX_HIDDEN void __immunix_canary_init(void);
 
+/* Renews the canary in a child that was just forked (any way that copies
+ * the address space), rewriting the copies its live frames hold. */
+IMMUNIX_HIDDEN void __immunix_renew_child(void);
+
+/* Renews the canary in the child of clone() that runs on a new stack. */
+IMMUNIX_HIDDEN void __immunix_renew_fresh_stack(void);
+
 /* Writes " obj=PATH off=0xOFF" (obj only for a shared object) into buf when
  * addr lies in the object this copy of the runtime is linked into, else "".
  * Async-signal-safe. Returns buf. */
@@ -32,5 +39,8 @@ IMMUNIX_HIDDEN int __immunix_secure(void);
 /* Raises a kind=fortify alert naming the checked function, then halts.
  * ra is the return address into the caller of the check. */
 IMMUNIX_HIDDEN __attribute__((noreturn)) void __immunix_fortify_fail(const char *check, const void *ra);
+
+/* The same with another message (e.g. "%n in writable format"). */
+IMMUNIX_HIDDEN __attribute__((noreturn)) void __immunix_fortify_fail_msg(const char *check, const void *ra, const char *msg);
 
 #endif

@@ -40,6 +40,10 @@ func TestRuntimeDroppedIsVisible(t *testing.T) {
 			if g := readFacts(t, filepath.Join(dir, "good")); len(g.link) != 1 || !g.link[0].Has("runtime") || len(g.link[0].Failed) != 0 {
 				t.Errorf("link notes with the runtime: %v", g.link)
 			}
+			// What the runtime adds (its fork wrappers included) passes the gate.
+			if r := (cmd{dir: dir}).run(t, filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "good"); r.code != 0 {
+				t.Errorf("immunix check --policy immunix fails a program built with the runtime: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
 			if imp := importsSym(t, filepath.Join(dir, "good"), "__stack_chk_fail"); imp {
 				t.Errorf("with the runtime, the program imports __stack_chk_fail from libc")
 			}

@@ -109,8 +109,15 @@ func (s *server) alerts() int {
 
 func startServer(t *testing.T, v variant, withRuntime bool) *server {
 	t.Helper()
+	return startServerSrc(t, v, withRuntime, serverSrc)
+}
+
+// startServerSrc builds and starts a server from src (serverSrc or a
+// variant of it) with extra compiler flags.
+func startServerSrc(t *testing.T, v variant, withRuntime bool, src string, flags ...string) *server {
+	t.Helper()
 	exe := filepath.Join(t.TempDir(), "server")
-	compile(t, v, serverSrc, exe, withRuntime, "-O2", "-fstack-protector-strong")
+	compile(t, v, src, exe, withRuntime, append([]string{"-O2", "-fstack-protector-strong"}, flags...)...)
 	// The sink reads from the start: a queue the children find full
 	// would send their alerts to /dev/kmsg instead.
 	srv := &server{sink: testenv.NewSyslog(t)}

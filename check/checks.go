@@ -505,7 +505,7 @@ func stampResult(f *elfacts.Facts) Result {
 	}
 	var compile, link int
 	on := map[string]int{}
-	off, userOff, versions := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	off, userOff, failed, versions := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, s := range f.Stamps {
 		if s.Type == stamp.Link {
 			link++
@@ -521,6 +521,13 @@ func stampResult(f *elfacts.Facts) Result {
 		}
 		for _, p := range s.UserOff {
 			userOff[p] = true
+		}
+		// failed=: immunix-cc asked for a protection and could not add it
+		// (the runtime could not be built, FormatGuard dropped by the
+		// retry). A stamp is never evidence of protection, but it may
+		// confess its absence: nothing is gained by forging that.
+		for _, p := range s.Failed {
+			failed[p] = true
 		}
 	}
 	// "on" lists what every stamp of its kind agrees on.
@@ -540,9 +547,26 @@ func stampResult(f *elfacts.Facts) Result {
 	}
 	r.Lists["version"] = sortedKeys(versions)
 	r.Value = fmt.Sprintf("%d compile + %d link notes", compile, link)
-	if len(off)+len(userOff) > 0 {
+	// From the code: the guard runtime defines __stack_chk_fail, so a
+	// linked program or library that imports it from a shared library
+	// (libc's) runs without the runtime.
+	if f.Kind != elfacts.KindObject {
+		for _, n := range f.Imports {
+			if n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
+				failed["runtime"] = true
+				r.Lists["runtime-missing"] = append(r.Lists["runtime-missing"], n+" imported")
+			}
+		}
+	}
+	if len(failed) > 0 {
+		r.Lists["failed"] = sortedKeys(failed)
+	}
+	if len(off)+len(userOff)+len(failed) > 0 {
 		r.Status = Fail
 		var parts []string
+		if len(failed) > 0 {
+			parts = append(parts, "failed="+strings.Join(sortedKeys(failed), ","))
+		}
 		if len(off) > 0 {
 			parts = append(parts, "off="+strings.Join(sortedKeys(off), ","))
 		}

@@ -44,6 +44,12 @@ func TestRuntimeDroppedIsVisible(t *testing.T) {
 			if r := (cmd{dir: dir}).run(t, filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "good"); r.code != 0 {
 				t.Errorf("immunix check --policy immunix fails a program built with the runtime: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
+			// ... and the gate fails the program without it, from the
+			// stamp's confession and from its imports alike.
+			bad := (cmd{dir: dir}).run(t, filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "bad")
+			if bad.code == 0 || !strings.Contains(bad.stdout, "failed=runtime") {
+				t.Errorf("immunix check --policy immunix passes the program built without the runtime: exit %d\n%s%s", bad.code, bad.stdout, bad.stderr)
+			}
 			if imp := importsSym(t, filepath.Join(dir, "good"), "__stack_chk_fail"); imp {
 				t.Errorf("with the runtime, the program imports __stack_chk_fail from libc")
 			}

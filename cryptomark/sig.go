@@ -290,3 +290,16 @@ func VerifyFile(path string, ring *Keyring) Verdict {
 	}
 	return Verify(f, st.Size(), ring)
 }
+
+// IsSignable returns nil for an ELF executable or shared library, and an
+// error wrapping ErrNotELF (or the open error) otherwise.
+func IsSignable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hdr := make([]byte, 18)
+	n, _ := f.ReadAt(hdr, 0)
+	return elfKind(hdr[:n])
+}

@@ -41,7 +41,7 @@ const (
 )
 
 // Properties lists every property in report order.
-var Properties = []string{PCanary, PFortify, PFormatGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic}
+var Properties = []string{PCanary, PFortify, PFormatGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic, PSignature}
 
 // PropertyDoc is the one-line meaning of each property and its pass rule.
 var PropertyDoc = map[string]string{
@@ -58,6 +58,7 @@ var PropertyDoc = map[string]string{
 	PRPath:       "no DT_RPATH or DT_RUNPATH",
 	PStripped:    "the symbol table was removed",
 	PStatic:      "dynamically linked (a static program carries its own libc, unpatched by libc updates)",
+	PSignature:   "CryptoMark: signed by a trusted key (--keys DIR) and unchanged since (docs/cryptomark.md)",
 }
 
 // Result is one property's verdict for one file.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/check/pkg"
+	"github.com/immunix/immunix/cryptomark"
 )
 
 // FileReport is the verdict for one ELF file (on disk or inside a package),
@@ -95,6 +96,9 @@ type Scanner struct {
 	// Progress, if set, is called after each input unit (a file or a
 	// package) with the count done and the total.
 	Progress func(done, total int)
+	// Keys are the trusted CryptoMark keys the signature property
+	// verifies against; nil trusts none.
+	Keys *cryptomark.Keyring
 
 	libcOnce sync.Once
 	libc     map[string]bool
@@ -312,7 +316,7 @@ func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	if facts.Static && !facts.Stripped {
 		env = &Env{LibcFuncs: s.libcFuncs()}
 	}
-	fr.Results = Evaluate(facts, env)
+	fr.Results = append(Evaluate(facts, env), signatureResult(r, size, s.Keys))
 	fr.Failed = s.Policy.Failures(fr.Results)
 	return fr
 }

@@ -15,6 +15,11 @@ type FileInfo struct {
 	Path string
 	UID  uint32
 	Mode uint32 // st_mode
+	// Script: the file starts with "#!". The kernel execs its interpreter
+	// next, and that exec is gated on its own; a script cannot carry a
+	// signature, and "sh FILE" would run it ungated anyway, so a script
+	// is allowed (docs/cryptomark.md, what is not gated).
+	Script bool
 }
 
 // trustedOwner reports a file that only root can have put there: owned
@@ -39,6 +44,10 @@ func Needs(p *Policy, fi FileInfo) (rule *Rule, verify bool) {
 func Decide(p *Policy, fi FileInfo, v cryptomark.Verdict, audit bool) Decision {
 	rule, verify := Needs(p, fi)
 	d := Decision{Rule: "default require-signed"}
+	if fi.Script {
+		d.Allow, d.Rule = true, "script: its interpreter is gated"
+		return d
+	}
 	action := p.Default
 	if rule != nil {
 		d.Rule = rule.Prefix + " " + rule.Action.String()

@@ -80,7 +80,13 @@ type Gate struct {
 	stats  Stats
 
 	mu    sync.Mutex
-	cache map[cacheKey]cryptomark.Verdict
+	cache map[cacheKey]verdict
+}
+
+// verdict is what the gate learnt from reading a file.
+type verdict struct {
+	v      cryptomark.Verdict
+	script bool
 }
 
 // Errors of Open, for the daemon's start-up message.
@@ -136,7 +142,7 @@ func Open(cfg Config) (*Gate, error) {
 		self:   int32(os.Getpid()),
 		work:   make(chan *event, queueSize),
 		alerts: make(chan *alert.Alert, alertQueue),
-		cache:  map[cacheKey]cryptomark.Verdict{},
+		cache:  map[cacheKey]verdict{},
 	}
 	return g, nil
 }
@@ -294,18 +300,19 @@ func (g *Gate) fast(ev *event) bool {
 		return false
 	}
 	_, verify := Needs(g.cfg.Policy, fi)
-	var v cryptomark.Verdict
+	var vd verdict
 	if verify {
 		var ok bool
 		g.mu.Lock()
-		v, ok = g.cache[key]
+		vd, ok = g.cache[key]
 		g.mu.Unlock()
 		if !ok {
 			return false
 		}
 		atomic.AddUint64(&g.stats.CacheHits, 1)
+		fi.Script = vd.script
 	}
-	g.apply(ev, fi, Decide(g.cfg.Policy, fi, v, g.cfg.Audit))
+	g.apply(ev, fi, Decide(g.cfg.Policy, fi, vd.v, g.cfg.Audit))
 	g.finish(ev)
 	return true
 }
@@ -323,22 +330,27 @@ func (g *Gate) slow(ev *event) {
 		g.byPolicy(ev, "cannot stat the program: "+err.Error())
 		return
 	}
-	rule, verify := Needs(g.cfg.Policy, fi)
-	_ = rule
+	_, verify := Needs(g.cfg.Policy, fi)
 	var v cryptomark.Verdict
 	if verify {
 		atomic.AddUint64(&g.stats.Verified, 1)
 		// The event's descriptor reads the file the kernel is about to
 		// run, whatever its path says now; reads through it raise no
 		// event, so the gate never waits on itself.
-		v = cryptomark.Verify(fdReader(ev.fd), key.size, g.cfg.Keys)
+		r := fdReader(ev.fd)
+		magic := make([]byte, 2)
+		if n, _ := r.ReadAt(magic, 0); n == 2 && string(magic) == "#!" {
+			fi.Script = true
+		} else {
+			v = cryptomark.Verify(r, key.size, g.cfg.Keys)
+		}
 		_, after, err := g.stat(ev)
 		if err == nil && after == key {
 			g.mu.Lock()
 			if len(g.cache) >= cacheSize {
 				clear(g.cache)
 			}
-			g.cache[key] = v
+			g.cache[key] = verdict{v: v, script: fi.Script}
 			g.mu.Unlock()
 		} else if v.OK() {
 			// Changed while it was read: what was verified is not what

@@ -107,6 +107,7 @@ func TestDecide(t *testing.T) {
 		{"audit rule unsigned", user("/aud/x"), bad, false, true, true, true},
 		{"audit rule signed", user("/aud/x"), ok, false, true, false, true},
 		{"no rule: require", root("/else"), bad, false, false, true, true},
+		{"script", FileInfo{Path: "/req/x", Mode: 0o100755, UID: 1000, Script: true}, bad, false, true, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -194,3 +194,29 @@ func TestStartupErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestScripts: a script run directly is allowed (it cannot carry a
+// signature and "sh FILE" would run it anyway), but the kernel's exec of
+// its interpreter is gated: an unsigned interpreter on the marked
+// filesystem is denied.
+func TestScripts(t *testing.T) {
+	mnt := mountTmpfs(t)
+	k := newKeys(t)
+	interp := program(t, filepath.Join(mnt, "interp"))
+	script := filepath.Join(mnt, "script")
+	os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	viaUnsigned := filepath.Join(mnt, "via-unsigned")
+	os.WriteFile(viaUnsigned, []byte("#!"+interp+"\n"), 0o755)
+	if err := run(viaUnsigned); err != nil {
+		t.Fatalf("without the gate: %v", err)
+	}
+	startMarkd(t, "--mark", mnt, "--policy", writePolicy(t, "/ require-signed\n"), "--keys", k.Dir)
+	if err := run(script); err != nil {
+		t.Errorf("a script whose interpreter is /bin/sh: %v", err)
+	}
+	wantEPERM(t, viaUnsigned)
+	k.sign(t, interp)
+	if err := run(viaUnsigned); err != nil {
+		t.Errorf("a script whose interpreter is signed: %v", err)
+	}
+}

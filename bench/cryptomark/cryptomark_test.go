@@ -148,10 +148,10 @@ type gate struct {
 	cmd *exec.Cmd
 }
 
-func startGate(b *testing.B, mnt, keys, policy string) *gate {
+func startGate(b *testing.B, mnt, keys, policy string, extra ...string) *gate {
 	b.Helper()
-	cmd := exec.Command(filepath.Join(testenv.Binaries(b), "immunix"), "markd", "--foreground", "--mark", mnt,
-		"--policy", policy, "--keys", keys, "--syslog-socket", "/dev/null")
+	cmd := exec.Command(filepath.Join(testenv.Binaries(b), "immunix"), append([]string{"markd", "--foreground", "--mark", mnt,
+		"--policy", policy, "--keys", keys, "--syslog-socket", "/dev/null"}, extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -404,4 +404,84 @@ func BenchmarkPackageBuild(b *testing.B) {
 	b.ReportMetric(onWall.Seconds()/float64(i), "on-s/op")
 	b.ReportMetric(onWall.Seconds()/offWall.Seconds(), "wall-ratio")
 	b.ReportMetric(onCPU.Seconds()/offCPU.Seconds(), "cpu-ratio")
+}
+
+// BenchmarkLibraries: what --libraries (FAN_OPEN_PERM on every open)
+// costs against the exec-only gate: an open+close loop of a data file on
+// the gated tmpfs (no gate / exec-only / --libraries), and fork+exec+wait
+// of a signed program whose signed library lives there (exec-only /
+// --libraries). CPU counts this process, its children and the daemon.
+func BenchmarkLibraries(b *testing.B) {
+	testenv.NeedsTool(b, "gcc")
+	mnt := mountTmpfs(b, "64m")
+	keyFile, keys := keysDir(b)
+	k, _ := cryptomark.LoadPrivateKey(keyFile)
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "l.c"), []byte("int f(int x) { return x + 1; }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.c"), []byte("int f(int);\nint main(void) { return f(-1); }\n"), 0o644)
+	lib := filepath.Join(mnt, "libf.so")
+	prog := filepath.Join(mnt, "prog")
+	for _, args := range [][]string{{"-shared", "-fPIC", "-o", lib, filepath.Join(dir, "l.c")},
+		{"-o", prog, filepath.Join(dir, "p.c"), lib, "-Wl,-rpath," + mnt}} {
+		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			b.Fatalf("gcc: %v %s", err, out)
+		}
+	}
+	cryptomark.SignFile(lib, k)
+	cryptomark.SignFile(prog, k)
+	data := filepath.Join(mnt, "data.txt")
+	os.WriteFile(data, []byte("data\n"), 0o644)
+	policy := filepath.Join(b.TempDir(), "policy")
+	os.WriteFile(policy, []byte("/ require-signed\n"), 0o644)
+	const opens, execs = 20000, 1000
+	openLoop := func() {
+		for range opens {
+			fd, err := unix.Open(data, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			unix.Close(fd)
+		}
+	}
+	measure := func(g *gate, f func()) time.Duration {
+		var d0 time.Duration
+		if g != nil {
+			d0 = g.cpu()
+		}
+		var ru0, ru1 unix.Rusage
+		unix.Getrusage(unix.RUSAGE_CHILDREN, &ru0)
+		c0 := cpuTime()
+		f()
+		unix.Getrusage(unix.RUSAGE_CHILDREN, &ru1)
+		c := cpuTime() - c0 + time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano())
+		if g != nil {
+			c += g.cpu() - d0
+		}
+		return c
+	}
+	var openOff, openExec, openLib, execExec, execLib time.Duration
+	for b.Loop() {
+		openOff += measure(nil, openLoop)
+		for _, libs := range []bool{false, true} {
+			var extra []string
+			if libs {
+				extra = []string{"--libraries"}
+			}
+			g := startGate(b, mnt, keys, policy, extra...)
+			forkExecWait(b, prog, 1)
+			o := measure(g, openLoop)
+			e := measure(g, func() { forkExecWait(b, prog, execs) })
+			g.stop()
+			if libs {
+				openLib, execLib = openLib+o, execLib+e
+			} else {
+				openExec, execExec = openExec+o, execExec+e
+			}
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(openOff.Nanoseconds())/n/opens, "open-off-cpu-ns")
+	b.ReportMetric(float64(openExec.Nanoseconds())/n/opens, "open-execgate-cpu-ns")
+	b.ReportMetric(float64(openLib.Nanoseconds())/n/opens, "open-libgate-cpu-ns")
+	b.ReportMetric(execLib.Seconds()/execExec.Seconds(), "exec-lib/exec-only-cpu")
 }

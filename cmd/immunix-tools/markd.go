@@ -21,7 +21,7 @@ func init() {
 }
 
 const markdUsage = `Usage: immunix markd --mark PATH... [--foreground] [--policy FILE] [--keys DIR]
-                    [--audit] [--syslog-socket SOCKET]
+                    [--audit] [--libraries] [--syslog-socket SOCKET]
 
 The CryptoMark gate. It marks the filesystem of every --mark PATH with
 fanotify (FAN_OPEN_EXEC_PERM) and decides each program about to run from
@@ -31,7 +31,10 @@ unchanged since), allow (run; only for files owned by root and writable by
 nobody else, else require-signed) or audit (run, and alert when not
 signed). A denied exec fails with EPERM and raises one kind=cryptomark
 alert to syslog (read them with 'immunix alerts'). --audit runs everything
-and alerts what would have been denied. Needs root.
+and alerts what would have been denied. --libraries also gates every open
+of an ELF shared object there (libraries that ld.so maps, dlopen,
+LD_PRELOAD; PIE programs opened for reading too), at the cost of making
+every open on the marked filesystems wait for the gate. Needs root.
 
 Every event is answered within --timeout: a verification that takes
 longer is answered by the policy (denied where a signature is required).
@@ -52,6 +55,7 @@ func runMarkd(env *cli.Env, args []string) int {
 	policyFile := fs.String("policy", gate.DefaultPolicyFile, "policy `FILE`: lines \"PATH-PREFIX require-signed|allow|audit\", first match wins")
 	keysDir := fs.String("keys", cryptomark.DefaultKeysDir, "trusted public keys, one file each, in `DIR`")
 	audit := fs.Bool("audit", false, "allow everything; alert what would have been denied")
+	libraries := fs.Bool("libraries", false, "also gate every open of an ELF shared object (FAN_OPEN_PERM: every open on the marked filesystems waits for the gate)")
 	sock := fs.String("syslog-socket", "", "send alerts to `SOCKET` instead of /dev/log")
 	timeout := fs.Duration("timeout", gate.DefaultTimeout, "answer every exec within `DURATION`, by policy if its verification has not finished")
 	workers := fs.Int("workers", gate.DefaultWorkers, "verify up to `N` programs at once")
@@ -100,7 +104,7 @@ func runMarkd(env *cli.Env, args []string) int {
 	// A closed standard output (a detached daemon) must not kill the gate.
 	signal.Ignore(syscall.SIGPIPE)
 	g, err := gate.Open(gate.Config{
-		Policy: pol, Keys: ring, Audit: *audit, Marks: *marks, Timeout: *timeout, Workers: *workers,
+		Policy: pol, Keys: ring, Audit: *audit, Libraries: *libraries, Marks: *marks, Timeout: *timeout, Workers: *workers,
 		Alerts: &alert.Writer{Socket: *sock}, Log: env.Stderr,
 	})
 	if err != nil {

@@ -26,6 +26,11 @@ type Config struct {
 	Keys   *cryptomark.Keyring
 	// Audit allows everything and alerts what would have been denied.
 	Audit bool
+	// Libraries also gates every open of an ELF shared object (ET_DYN:
+	// libraries, and PIE programs opened for reading) on the marked
+	// filesystems, with FAN_OPEN_PERM: ld.so opens libraries with a plain
+	// open. Every open on those filesystems then waits for the gate.
+	Libraries bool
 	// Marks are paths whose filesystems are marked (FAN_MARK_FILESYSTEM):
 	// every exec from those filesystems, through any mount of them, is
 	// gated. At least one.
@@ -83,10 +88,21 @@ type Gate struct {
 	cache map[cacheKey]verdict
 }
 
+// fileKind is what a file's first bytes say it is.
+type fileKind uint8
+
+const (
+	kindOther  fileKind = iota
+	kindScript          // "#!"
+	kindELF             // ELF, not ET_DYN
+	kindDyn             // ELF ET_DYN: a shared library or a PIE program
+)
+
 // verdict is what the gate learnt from reading a file.
 type verdict struct {
-	v      cryptomark.Verdict
-	script bool
+	kind     fileKind
+	verified bool // v holds the signature verdict
+	v        cryptomark.Verdict
 }
 
 // Errors of Open, for the daemon's start-up message.
@@ -126,8 +142,12 @@ func Open(cfg Config) (*Gate, error) {
 	case err != nil:
 		return nil, fmt.Errorf("fanotify_init: %w", err)
 	}
+	mask := uint64(unix.FAN_OPEN_EXEC_PERM)
+	if cfg.Libraries {
+		mask |= unix.FAN_OPEN_PERM
+	}
 	for _, m := range cfg.Marks {
-		err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_OPEN_EXEC_PERM, unix.AT_FDCWD, m)
+		err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, mask, unix.AT_FDCWD, m)
 		if err != nil {
 			unix.Close(fd)
 			if errors.Is(err, unix.EINVAL) {
@@ -159,6 +179,7 @@ func (g *Gate) Close() error { return g.f.Close() }
 type event struct {
 	fd    int32
 	pid   int32
+	open  bool // a plain open (--libraries), not an exec
 	mu    sync.Mutex
 	done  bool // answered
 	shut  bool // fd closed
@@ -212,8 +233,10 @@ func (g *Gate) events(b []byte) error {
 			continue
 		}
 		atomic.AddUint64(&g.stats.Events, 1)
-		ev := &event{fd: md.Fd, pid: md.Pid}
-		if md.Mask&unix.FAN_OPEN_EXEC_PERM == 0 || md.Pid == g.self {
+		// An exec raises FAN_OPEN_EXEC_PERM and then, with --libraries,
+		// FAN_OPEN_PERM for the same file: two events.
+		ev := &event{fd: md.Fd, pid: md.Pid, open: md.Mask&unix.FAN_OPEN_EXEC_PERM == 0}
+		if md.Mask&(unix.FAN_OPEN_EXEC_PERM|unix.FAN_OPEN_PERM) == 0 || md.Pid == g.self {
 			g.answer(ev, true)
 			g.finish(ev)
 			continue
@@ -277,40 +300,66 @@ type cacheKey struct {
 	size         int64
 }
 
-func (g *Gate) stat(ev *event) (FileInfo, cacheKey, error) {
+// fstat returns what the kernel reports about the event's file.
+func fstat(ev *event) (FileInfo, cacheKey, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(ev.fd), &st); err != nil {
 		return FileInfo{}, cacheKey{}, err
 	}
-	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ev.fd)))
-	if err != nil {
-		return FileInfo{}, cacheKey{}, err
-	}
-	p = strings.TrimSuffix(p, " (deleted)")
-	return FileInfo{Path: p, UID: st.Uid, Mode: st.Mode},
+	return FileInfo{UID: st.Uid, Mode: st.Mode},
 		cacheKey{dev: st.Dev, ino: st.Ino, ctime: st.Ctim, mtime: st.Mtim, size: st.Size}, nil
 }
 
-// fast decides in the reader what needs no reading of the file: allow
-// rules on root's files and cached verdicts. It reports whether it
+// path is the event file's path, which only picks the policy rule.
+func pathOf(ev *event) (string, error) {
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ev.fd)))
+	return strings.TrimSuffix(p, " (deleted)"), err
+}
+
+func (g *Gate) stat(ev *event) (FileInfo, cacheKey, error) {
+	fi, key, err := fstat(ev)
+	if err == nil {
+		fi.Path, err = pathOf(ev)
+	}
+	return fi, key, err
+}
+
+// needsSignature reports whether this event on a file of this kind is
+// decided by its signature: an exec of anything but a script, an open
+// of a shared object.
+func needsSignature(ev *event, k fileKind) bool {
+	if ev.open {
+		return k == kindDyn
+	}
+	return k != kindScript
+}
+
+// fast decides in the reader what needs no reading of the file: cached
+// verdicts, and allow rules on root's files. It reports whether it
 // answered.
 func (g *Gate) fast(ev *event) bool {
-	fi, key, err := g.stat(ev)
+	fi, key, err := fstat(ev)
 	if err != nil {
 		return false
 	}
-	_, verify := Needs(g.cfg.Policy, fi)
-	var vd verdict
-	if verify {
-		var ok bool
-		g.mu.Lock()
-		vd, ok = g.cache[key]
-		g.mu.Unlock()
-		if !ok {
-			return false
-		}
+	g.mu.Lock()
+	vd, hit := g.cache[key]
+	g.mu.Unlock()
+	// Decided whatever the path says: no readlink.
+	if hit && (!needsSignature(ev, vd.kind) || (vd.verified && vd.v.OK())) {
 		atomic.AddUint64(&g.stats.CacheHits, 1)
-		fi.Script = vd.script
+		g.answer(ev, true)
+		g.finish(ev)
+		return true
+	}
+	if fi.Path, err = pathOf(ev); err != nil {
+		return false
+	}
+	if _, verify := Needs(g.cfg.Policy, fi); verify && !(hit && vd.verified) {
+		return false
+	}
+	if hit {
+		atomic.AddUint64(&g.stats.CacheHits, 1)
 	}
 	g.apply(ev, fi, Decide(g.cfg.Policy, fi, vd.v, g.cfg.Audit))
 	g.finish(ev)
@@ -324,41 +373,61 @@ func (g *Gate) worker() {
 	}
 }
 
+// kindOf reads the first bytes of the file.
+func kindOf(r io.ReaderAt) fileKind {
+	hdr := make([]byte, 18)
+	n, _ := r.ReadAt(hdr, 0)
+	switch {
+	case n >= 2 && string(hdr[:2]) == "#!":
+		return kindScript
+	case n < 18 || string(hdr[:4]) != "\x7fELF":
+		return kindOther
+	case hdr[5] == 1 && hdr[16] == 3 && hdr[17] == 0, hdr[5] == 2 && hdr[16] == 0 && hdr[17] == 3:
+		return kindDyn
+	}
+	return kindELF
+}
+
 func (g *Gate) slow(ev *event) {
 	fi, key, err := g.stat(ev)
 	if err != nil {
 		g.byPolicy(ev, "cannot stat the program: "+err.Error())
 		return
 	}
-	_, verify := Needs(g.cfg.Policy, fi)
-	var v cryptomark.Verdict
-	if verify {
+	// The event's descriptor reads the file the kernel is about to run
+	// (or map), whatever its path says now; reads through it raise no
+	// event, so the gate never waits on itself.
+	r := fdReader(ev.fd)
+	vd := verdict{kind: kindOf(r)}
+	if !needsSignature(ev, vd.kind) {
+		g.remember(key, vd)
+		g.answer(ev, true)
+		return
+	}
+	if _, verify := Needs(g.cfg.Policy, fi); verify {
 		atomic.AddUint64(&g.stats.Verified, 1)
-		// The event's descriptor reads the file the kernel is about to
-		// run, whatever its path says now; reads through it raise no
-		// event, so the gate never waits on itself.
-		r := fdReader(ev.fd)
-		magic := make([]byte, 2)
-		if n, _ := r.ReadAt(magic, 0); n == 2 && string(magic) == "#!" {
-			fi.Script = true
-		} else {
-			v = cryptomark.Verify(r, key.size, g.cfg.Keys)
-		}
-		_, after, err := g.stat(ev)
-		if err == nil && after == key {
-			g.mu.Lock()
-			if len(g.cache) >= cacheSize {
-				clear(g.cache)
-			}
-			g.cache[key] = verdict{v: v, script: fi.Script}
-			g.mu.Unlock()
-		} else if v.OK() {
+		vd.v, vd.verified = cryptomark.Verify(r, key.size, g.cfg.Keys), true
+		if _, after, err := fstat(ev); err == nil && after == key {
+			g.remember(key, vd)
+		} else if vd.v.OK() {
 			// Changed while it was read: what was verified is not what
 			// runs.
-			v = cryptomark.Verdict{Signed: true, KeyID: v.KeyID, Err: errors.New("the file changed while it was verified")}
+			vd.v = cryptomark.Verdict{Signed: true, KeyID: vd.v.KeyID, Err: errors.New("the file changed while it was verified")}
 		}
 	}
-	g.apply(ev, fi, Decide(g.cfg.Policy, fi, v, g.cfg.Audit))
+	g.apply(ev, fi, Decide(g.cfg.Policy, fi, vd.v, g.cfg.Audit))
+}
+
+func (g *Gate) remember(key cacheKey, vd verdict) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old, ok := g.cache[key]; ok && old.verified && !vd.verified {
+		return
+	}
+	if len(g.cache) >= cacheSize {
+		clear(g.cache)
+	}
+	g.cache[key] = vd
 }
 
 // apply answers with d and raises its alert, if this was the answer.
@@ -416,7 +485,8 @@ func (g *Gate) alert(ev *event, path, rule, why string) {
 		return
 	}
 	a := &alert.Alert{Kind: alert.KindCryptoMark, Exe: path, PID: int(ev.pid), UID: procUID(ev.pid),
-		Fields: []alert.Field{{Key: "rule", Value: strings.ReplaceAll(rule, " ", ":")}}, Msg: why}
+		Fields: []alert.Field{{Key: "op", Value: map[bool]string{false: "exec", true: "open"}[ev.open]},
+			{Key: "rule", Value: strings.ReplaceAll(rule, " ", ":")}}, Msg: why}
 	select {
 	case g.alerts <- a:
 		atomic.AddUint64(&g.stats.Alerts, 1)

@@ -247,7 +247,7 @@ func forkExecWait(b *testing.B, prog string, n int) (time.Duration, time.Duratio
 	}
 	wall := time.Since(start)
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &ru1)
-	return wall, time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano())
+	return wall, time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 }
 
 // BenchmarkExec: fork+exec+wait of a small signed program from a tmpfs,

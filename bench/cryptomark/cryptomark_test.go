@@ -283,7 +283,7 @@ func BenchmarkExec(b *testing.B) {
 	for _, prog := range []string{static, dynamic} {
 		b.Run(filepath.Base(prog), func(b *testing.B) {
 			const rounds = 6
-			per := 2000
+			per := 1000
 			var offWall, onWall, offCPU, onCPU time.Duration
 			var hwm float64
 			for r := range rounds {

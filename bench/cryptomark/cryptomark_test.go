@@ -351,7 +351,8 @@ func BenchmarkGateMemory(b *testing.B) {
 // IMMUNIX_SIGN_KEY, its source tree on a tmpfs gated require-signed,
 // against the same build with no gate. configure's test programs and ed
 // itself (run by its test suite) are signed by immunix-cc as linked, so
-// they run; scripts run as the gate allows them. Alternating order.
+// they run; scripts run as the gate allows them. Alternating order. CPU
+// is dpkg-buildpackage's with all its descendants, plus the daemon's.
 func BenchmarkPackageBuild(b *testing.B) {
 	testenv.NeedsRoot(b)
 	im := dt.InstallImage(b)
@@ -373,13 +374,18 @@ func BenchmarkPackageBuild(b *testing.B) {
 			b.Fatalf("cp: %v %s", err, out)
 		}
 		var g *gate
+		var d0 time.Duration
 		if gated {
 			g = startGate(b, mnt, keys, policy)
 			defer g.stop()
+			d0 = g.cpu()
 		}
 		res, err := dt.DpkgBuild(filepath.Join(dir, filepath.Base(src)), env, "")
 		if err != nil {
 			b.Fatal(err)
+		}
+		if g != nil {
+			res.CPU += g.cpu() - d0 // the daemon's share
 		}
 		if r, err := pkg.Results(res.Log); err != nil || r.Failed > 0 {
 			b.Fatalf("ed's tests: %v %v", r, err)

@@ -34,6 +34,12 @@ import (
 	dt "github.com/immunix/immunix/tests/distro"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	dt.RemoveImage() // the image BenchmarkPackageBuild installed
+	os.Exit(code)
+}
+
 // cpuTime is this process's user+system time so far.
 func cpuTime() time.Duration {
 	var ru unix.Rusage

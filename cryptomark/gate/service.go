@@ -68,7 +68,10 @@ func Background(exe string, args []string) (int, error) {
 		if strings.HasPrefix(sc.Text(), ReadyLine) {
 			// Once this end is closed the daemon's writes to its
 			// standard output fail with EPIPE (markd ignores SIGPIPE).
-			return cmd.Process.Pid, cmd.Process.Release()
+			// Read the PID before Release, which sets it to -1 (and
+			// the order of a return list's operands is unspecified).
+			pid := cmd.Process.Pid
+			return pid, cmd.Process.Release()
 		}
 		last = sc.Text()
 	}

@@ -2,12 +2,15 @@ package cryptomark
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/internal/testenv"
 )
@@ -219,4 +222,33 @@ func TestScripts(t *testing.T) {
 	if err := run(viaUnsigned); err != nil {
 		t.Errorf("a script whose interpreter is signed: %v", err)
 	}
+}
+
+// TestBackground: without --foreground markd detaches once ready and
+// says its PID; the detached gate enforces.
+func TestBackground(t *testing.T) {
+	mnt := mountTmpfs(t)
+	k := newKeys(t)
+	unsigned := program(t, filepath.Join(mnt, "unsigned"))
+	code, out := immunix(t, "markd", "--mark", mnt, "--policy", writePolicy(t, "/ require-signed\n"), "--keys", k.Dir)
+	var pid int
+	if _, err := fmt.Sscanf(out, "immunix markd: ready (pid %d)", &pid); code != 0 || err != nil {
+		t.Fatalf("markd in the background: exit %d, %q (%v)", code, out, err)
+	}
+	// Never signal a PID that is not the daemon's: kill(-1) or kill(0)
+	// would hit every process (or the group).
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if pid <= 1 || !strings.Contains(string(cmdline), "markd\x00--foreground") || !strings.Contains(string(cmdline), mnt) {
+		t.Fatalf("markd in the background said pid %d, which is not it (%q)", pid, cmdline)
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatalf("pidfd_open %d: %v", pid, err)
+	}
+	t.Cleanup(func() {
+		// Through a pidfd: never a recycled PID.
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		unix.Close(pidfd)
+	})
+	wantEPERM(t, unsigned)
 }

@@ -32,12 +32,14 @@ named by IMMUNIX_CONFIG; the environment wins):
                            another user owns or can write)
   IMMUNIX_RACEGUARD        refuse, kill or off: read by the programs at run
                            time (RaceGuard, docs/raceguard.md); checked here
+  IMMUNIX_SIGN_KEY=KEYFILE sign what is linked with this CryptoMark key
+                           (environment only; see docs/cryptomark.md)
 
 Called by another name (a symlink gcc, cc, clang++...), immunix-cc runs the
 next program of that name in PATH that is not itself.
 
 Exit codes of immunix-cc's own errors: 100 usage, 101 compiler not found,
 102 recursion, 103 unreadable @file, 104 guard runtime, 105 exec failed,
-106 refused by IMMUNIX_STRICT. Otherwise the exit code is the compiler's.
+106 refused by IMMUNIX_STRICT, 107 IMMUNIX_SIGN_KEY could not sign. Otherwise the exit code is the compiler's.
 See docs/immunix-cc.md.
 `

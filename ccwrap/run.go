@@ -27,6 +27,7 @@ const (
 	ExitRuntime   = 104
 	ExitExec      = 105
 	ExitStrict    = 106
+	ExitSign      = 107
 )
 
 // ErrStrict wraps what IMMUNIX_STRICT=1 refuses (exit 106).
@@ -50,6 +51,8 @@ func ExitCode(err error) int {
 		return ExitStrict
 	case errors.Is(err, guardlib.ErrNotBuilt):
 		return ExitRuntime
+	case errors.Is(err, ErrSign):
+		return ExitSign
 	}
 	return ExitExec
 }
@@ -331,10 +334,19 @@ func (j *job) finish(argv []string) (int, error) {
 	if j.pol.Debug {
 		fmt.Fprintf(j.e.Stderr, "immunix-cc: %s\n", shellJoin(argv))
 	}
+	out := j.signOutput()
 	if j.plan.FormatGuard && len(j.assets.FormatGuardArgs) > 0 {
+		if out != "" { // IMMUNIX_SIGN_KEY
+			code, err := j.runWithRetry(argv)
+			return j.sign(out, code, err)
+		}
 		return j.runWithRetry(argv)
 	}
 	j.log("")
+	if out != "" { // IMMUNIX_SIGN_KEY
+		code, err := j.runChild(argv)
+		return j.sign(out, code, err)
+	}
 	return j.execute(argv)
 }
 

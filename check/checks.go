@@ -43,7 +43,7 @@ const (
 )
 
 // Properties lists every property in report order.
-var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic, PBounds}
+var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic, PBounds, PSignature}
 
 // PropertyDoc is the one-line meaning of each property and its pass rule.
 var PropertyDoc = map[string]string{
@@ -62,6 +62,7 @@ var PropertyDoc = map[string]string{
 	PStripped:    "the symbol table was removed",
 	PStatic:      "dynamically linked (a static program carries its own libc, unpatched by libc updates)",
 	PBounds:      "array-bounds checks compiled in: functions call the bounds handler (BoundsGuard), judged from the code",
+	PSignature:   "CryptoMark: signed by a trusted key (--keys DIR) and unchanged since (docs/cryptomark.md)",
 }
 
 // Result is one property's verdict for one file.

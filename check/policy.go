@@ -91,6 +91,7 @@ func (p Policy) clone() Policy {
 
 // WithRequire returns a copy that also requires prop to pass (or not apply).
 func (p Policy) WithRequire(prop string) (Policy, error) {
+	prop = canonical(prop)
 	if !knownProperty(prop) {
 		return p, fmt.Errorf("unknown property %q (known: %s)", prop, strings.Join(Properties, ", "))
 	}
@@ -101,6 +102,7 @@ func (p Policy) WithRequire(prop string) (Policy, error) {
 
 // WithAllow returns a copy that no longer checks prop.
 func (p Policy) WithAllow(prop string) (Policy, error) {
+	prop = canonical(prop)
 	if !knownProperty(prop) {
 		return p, fmt.Errorf("unknown property %q (known: %s)", prop, strings.Join(Properties, ", "))
 	}

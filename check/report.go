@@ -38,6 +38,7 @@ var tableProps = []struct{ prop, head string }{
 	{PRelro, "relro"}, {PNow, "now"}, {PPIE, "pie"}, {PNoExecStack, "nx"}, {PWX, "w^x"},
 	{PCET, "cet"}, {PRPath, "rpath"}, {PStripped, "strip"}, {PStatic, "link"},
 	{PBounds, "bounds"},
+	{PSignature, "signed"},
 }
 
 // cell is the short text of one result in the table.
@@ -84,6 +85,14 @@ func cell(r Result) string {
 			return "none"
 		}
 		return "W+X"
+	case PSignature:
+		switch {
+		case r.Status == Pass:
+			return "yes"
+		case r.Value == "unsigned":
+			return "no"
+		}
+		return "bad"
 	}
 	if r.Status == Pass {
 		return "yes"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/check/pkg"
+	"github.com/immunix/immunix/cryptomark"
 )
 
 // FileReport is the verdict for one ELF file (on disk or inside a package),
@@ -96,6 +97,9 @@ type Scanner struct {
 	// Progress, if set, is called after each input unit (a file or a
 	// package) with the count done and the total.
 	Progress func(done, total int)
+	// Keys are the trusted CryptoMark keys the signature property
+	// verifies against; nil trusts none.
+	Keys *cryptomark.Keyring
 
 	// MaxMemory bounds the memory the scan holds for file contents at
 	// any one time, across all workers: package members read into memory
@@ -366,7 +370,7 @@ func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	}
 	fr.Kind = string(facts.Kind)
 	fr.Arch = arch(facts)
-	fr.Results = Evaluate(facts, nil)
+	fr.Results = append(Evaluate(facts, nil), signatureResult(r, size, s.Keys))
 	fr.Failed = s.Policy.Failures(fr.Results)
 	return fr
 }

@@ -23,6 +23,9 @@
 #   6. RPM macros (ROOT/usr/lib/rpm/macros.d/macros.immunix, macros.subdomain),
 #      the profile directory ROOT/etc/subdomain.d and the environment file
 #      ROOT/etc/profile.d/immunix.sh, which puts the farm first in PATH.
+#   7. CryptoMark: macros.cryptomark, the debhelper addon immunix-sign and
+#      dh_immunix_sign, /etc/immunix/cryptomark.conf (kept if present), the
+#      trusted-key directory /etc/immunix/keys and immunix-markd.service.
 #
 # ROOT defaults to / (the image). Every path the script writes is under ROOT,
 # and the farm's links are relative, so a tree installed under a temporary
@@ -173,4 +176,12 @@ cat > "$root/etc/profile.d/immunix.sh" <<EOF
 case ":\$PATH:" in *":$farmpath:"*) ;; *) PATH=$farmpath:\$PATH ;; esac
 export PATH
 EOF
+# 7. CryptoMark (docs/cryptomark.md): the rpm signing hook, the debhelper
+# addon, the gate's default policy, its trusted-key directory and unit.
+install -m 0644 "$here/rpmbuild/macros.cryptomark" "$macrodir/macros.cryptomark"
+mkdir -p "$root/usr/share/perl5/Debian/Debhelper/Sequence" "$root/etc/immunix/keys" "$root/usr/lib/systemd/system"
+install -m 0644 "$here/debhelper/Debian/Debhelper/Sequence/immunix_sign.pm" "$root/usr/share/perl5/Debian/Debhelper/Sequence/"
+install -m 0755 "$here/debhelper/dh_immunix_sign" "$root/usr/bin/"
+[ -e "$root/etc/immunix/cryptomark.conf" ] || install -m 0644 "$here/cryptomark/dist/cryptomark.conf" "$root/etc/immunix/"
+install -m 0644 "$here/cryptomark/dist/immunix-markd.service" "$root/usr/lib/systemd/system/"
 say "installed under $root"

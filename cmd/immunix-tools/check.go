@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/check"
+	"github.com/immunix/immunix/cryptomark"
 	"github.com/immunix/immunix/internal/cli"
 )
 
@@ -39,7 +40,10 @@ Policy levels (each includes the one before):
   basic    noexecstack wx pie relro=partial-or-full
   strong   + canary fortify relro=full now      (the default)
   immunix  + formatguard stamp                  (built by immunix-cc, nothing off)
-CET, rpath, stripped and static are reported but only checked on --require.
+CET, rpath, stripped, static and signature are reported but only checked
+on --require. signature (CryptoMark, docs/cryptomark.md) passes for a file
+signed by a key in --keys DIR and unchanged since: --require signed makes
+check a signing gate.
 
 Properties: %s
 
@@ -63,6 +67,7 @@ func runCheck(env *cli.Env, args []string) int {
 	budget := fs.Duration("file-budget", 5*time.Minute, "stop the code analysis of one file after `DURATION` of wall-clock time (its canary, fortify and formatguard become unknown); 0: no bound")
 	color := fs.String("color", "auto", "colour the text table: auto (on a terminal), always or never")
 	progress := fs.String("progress", "auto", "progress bar on standard error: auto (on a terminal, many files), always or never")
+	keysDir := fs.String("keys", cryptomark.DefaultKeysDir, "trusted CryptoMark public keys, one file each, in `DIR` (the signature property)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		env.Errorf("check", "%v (see 'immunix check --help')", err)
@@ -134,7 +139,12 @@ func runCheck(env *cli.Env, args []string) int {
 		defer f.Close()
 		out = f
 	}
-	sc := &check.Scanner{Policy: pol, Code: !*noCode, Workers: *jobs, RuntimeArchives: *runtimes, Stdin: env.Stdin, MaxMemory: memLimit, FileBudget: *budget}
+	keys, err := cryptomark.LoadKeyring(*keysDir)
+	if err != nil {
+		env.Errorf("check", "--keys: %v", err)
+		return 2
+	}
+	sc := &check.Scanner{Keys: keys, Policy: pol, Code: !*noCode, Workers: *jobs, RuntimeArchives: *runtimes, Stdin: env.Stdin, MaxMemory: memLimit, FileBudget: *budget}
 	var bar *progressBar
 	if *progress == "always" || (*progress == "auto" && isTerminal(env.Stderr)) {
 		bar = &progressBar{w: env.Stderr, min: 20}

@@ -69,6 +69,9 @@ var Tools = []Command{
 	{Name: "alerts", Summary: "summarise immunix alerts from syslog files or the journal"},
 	{Name: "check", Summary: "prove what each binary carries: the CI gate for ELF files, directories, .deb and .rpm"},
 	{Name: "learn", Summary: "learn a program's SubDomain profile by running it under strace"},
+	{Name: "keygen", Summary: "make a CryptoMark signing key (KEYFILE) and its public key (KEYFILE.pub)"},
+	{Name: "sign", Summary: "sign ELF programs and libraries with CryptoMark, or --verify their signatures"},
+	{Name: "markd", Summary: "the CryptoMark gate: let only signed programs run (fanotify daemon)"},
 }
 
 // Summary returns the summary of the tools subcommand name; it panics

@@ -9,3 +9,9 @@ test-rebuild:
 # Plain against immunix wall and CPU time, per package and for distcc.
 bench-distro:
 	go test -run XXX -bench . -benchtime 2x -timeout 150m ./bench/distro
+
+# immunix's own Debian packages: build (scripts/install.sh), lintian,
+# install, use, remove, purge; installs on this machine, needs root.
+.PHONY: test-deb
+test-deb:
+	IMMUNIX_DEB=1 go test -count=1 -timeout 30m -v -run TestDebLifecycle ./tests/deb

@@ -14,4 +14,10 @@ bench-distro:
 # install, use, remove, purge; installs on this machine, needs root.
 .PHONY: test-deb
 test-deb:
-	IMMUNIX_DEB=1 go test -count=1 -timeout 30m -v -run TestDebLifecycle ./tests/deb
+	IMMUNIX_DEB=1 go test -count=1 -timeout 90m -v -run TestDebLifecycle ./tests/deb
+
+# The Dockerfile built with podman from an mmdebstrap base image, and a
+# Debian package rebuilt inside it (tests/image); needs root.
+.PHONY: test-image
+test-image:
+	IMMUNIX_IMAGE=1 go test -count=1 -timeout 60m -v -run TestImage ./tests/image

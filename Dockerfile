@@ -4,7 +4,7 @@
 # in every ABI, RPM macros), and the Debian build tools, rpm, ccache, distcc
 # and strace. Build it with scripts/build-image.sh, which runs:
 #
-#   podman build --pull=never --network=host -t immunix-rebuild \
+#   podman build --pull=never --network=host --isolation=chroot -t immunix-rebuild \
 #       --build-context go=/usr/local/go \
 #       --build-context gomod="$(go env GOMODCACHE)" \
 #       --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt .
@@ -18,6 +18,11 @@
 #   podman run --rm -v "$PWD/src:/src" -w /src/hello-2.10 immunix-rebuild \
 #       dpkg-buildpackage -b -uc -us
 #   podman run --rm -v "$PWD/src:/src" immunix-rebuild immunix check --policy immunix /src/hello_2.10-3_amd64.deb
+#
+# (Where crun cannot create containers, as on hybrid-cgroup machines:
+#   ctr=$(buildah from --pull-never immunix-rebuild)
+#   buildah run --isolation chroot --network host -v "$PWD/src:/src" "$ctr" -- bash -c '...'
+# which is what tests/image does.)
 
 FROM debian:12 AS build
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8

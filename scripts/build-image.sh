@@ -6,7 +6,9 @@
 # 1. The base image debian:12, when podman does not have it: made by
 #    mmdebstrap from this machine's Debian mirror (bookworm, variant apt) and
 #    imported as docker.io/library/debian:12, the name the Dockerfile uses.
-# 2. podman build --pull=never --network=host with the build contexts go (the
+# 2. podman build --pull=never --network=host --isolation=chroot (RUN steps in
+#    a chroot: no OCI runtime, so no cgroup or rlimit setup, which crun
+#    refuses on machines with hybrid cgroups) with the build contexts go (the
 #    Go toolchain: `go env GOROOT`) and gomod (`go env GOMODCACHE`), used in
 #    the build stage only, and the host's CA bundle as the build secret ca
 #    (mounted for the apt steps, never in a layer).
@@ -48,7 +50,7 @@ fi
 [ $base_only -eq 1 ] && exit 0
 
 start=$(date +%s)
-podman build --pull=never --network=host -t "$tag" \
+podman build --pull=never --network=host --isolation=chroot -t "$tag" \
   --build-context go="$(go env GOROOT)" \
   --build-context gomod="$(go env GOMODCACHE)" \
   --secret id=ca,src="$ca" \

@@ -25,6 +25,8 @@
 # which is what tests/image does.)
 
 FROM debian:12 AS build
+# Marks the build stage's image, which scripts/build-image.sh removes.
+LABEL org.immunix.stage=build
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 COPY . /usr/src/immunix
 WORKDIR /usr/src/immunix

@@ -56,5 +56,7 @@ podman build --pull=never --network=host --isolation=chroot -t "$tag" \
   --secret id=ca,src="$ca" \
   "$here"
 secs=$(( $(date +%s) - start ))
+# The build stage's image (with Go's build output): not kept.
+podman image prune -f --filter label=org.immunix.stage=build >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 say "image $tag: $size bytes ($(( size / 1024 / 1024 )) MiB), built in ${secs}s"

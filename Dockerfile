@@ -1,26 +1,57 @@
-# immunix distro-rebuild image: Debian 12 with every compiler name routed
-# through immunix-cc (masquerade mode), the guard runtime prebuilt for gcc and
-# clang (native, -m32, -mx32), RPM macros, ccache, distcc, strace and the
-# Debian build tools. The install steps are scripts/install-image.sh, which
-# tests/distro runs too.
+# immunix distro-rebuild image: Debian 12 with immunix and immunix-masquerade
+# installed from the .debs debian/ builds (the README's layout: every compiler
+# name routed through immunix-cc, the guard runtime prebuilt for gcc and clang
+# in every ABI, RPM macros), and the Debian build tools, rpm, ccache, distcc
+# and strace. Build it with scripts/build-image.sh, which runs:
 #
-#   docker build -t immunix-rebuild .
-#   docker run --rm -v "$PWD/src:/src" -w /src/hello-2.10 immunix-rebuild \
+#   podman build --pull=never --network=host --isolation=chroot -t immunix-rebuild \
+#       --build-context go=/usr/local/go \
+#       --build-context gomod="$(go env GOMODCACHE)" \
+#       --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt .
+#
+# - go: a Go toolchain >= go.mod's (Debian 12's is too old, and no download
+#   is made); gomod: the module cache holding go.mod's modules. Both are
+#   mounted in the build stage only: the final image has no Go.
+# - ca: the host's CA bundle, for a mirror behind a TLS-intercepting proxy;
+#   a secret, mounted for the apt steps only, never in a layer.
+#
+#   podman run --rm -v "$PWD/src:/src" -w /src/hello-2.10 immunix-rebuild \
 #       dpkg-buildpackage -b -uc -us
-#   docker run --rm -v "$PWD/src:/src" immunix-rebuild immunix check --policy immunix /src/*.deb
-FROM debian:12
+#   podman run --rm -v "$PWD/src:/src" immunix-rebuild immunix check --policy immunix /src/hello_2.10-3_amd64.deb
+#
+# (Where crun cannot create containers, as on hybrid-cgroup machines:
+#   ctr=$(buildah from --pull-never immunix-rebuild)
+#   buildah run --isolation chroot --network host -v "$PWD/src:/src" "$ctr" -- bash -c '...'
+# which is what tests/image does.)
 
-ENV DEBIAN_FRONTEND=noninteractive \
-    LANG=C.UTF-8
-
+FROM debian:12 AS build
+# Marks the build stage's image, which scripts/build-image.sh removes.
+LABEL org.immunix.stage=build
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 COPY . /usr/src/immunix
-RUN apt-get update -qq \
- && bash /usr/src/immunix/scripts/install-image.sh --root / \
- && rm -rf /var/lib/apt/lists/* /root/.cache/go-build
+WORKDIR /usr/src/immunix
+RUN --mount=type=secret,id=ca \
+    apt-get -o Acquire::https::CAInfo=/run/secrets/ca update -qq \
+ && apt-get -o Acquire::https::CAInfo=/run/secrets/ca install -y -qq --no-install-recommends dpkg-dev >/dev/null \
+ && apt-get -o Acquire::https::CAInfo=/run/secrets/ca build-dep -y -qq ./ >/dev/null
+RUN --mount=type=bind,from=go,target=/usr/local/go \
+    --mount=type=bind,from=gomod,target=/gomod \
+    GOMODCACHE=/gomod GOCACHE=/tmp/gocache bash scripts/install.sh --build-only --debs /debs
 
-# Masquerade mode for every process: dpkg-buildpackage, make, cmake, meson and
+FROM debian:12
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
+RUN --mount=type=bind,from=build,source=/debs,target=/debs \
+    --mount=type=secret,id=ca \
+    apt-get -o Acquire::https::CAInfo=/run/secrets/ca update -qq \
+ && apt-get -o Acquire::https::CAInfo=/run/secrets/ca install -y -qq --no-install-recommends \
+      /debs/immunix_*.deb /debs/immunix-masquerade_*.deb \
+      build-essential dpkg-dev devscripts fakeroot debhelper equivs \
+      gcc-multilib g++-multilib rpm ccache distcc strace file git ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+
+# Masquerade mode for every process, not only login shells
+# (/etc/profile.d/immunix.sh): dpkg-buildpackage, make, cmake, meson and
 # configure scripts find immunix-cc under the compiler names they look for.
-# (/etc/profile.d/immunix.sh does the same for login shells.)
 ENV PATH=/usr/lib/immunix/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 WORKDIR /src

@@ -9,3 +9,15 @@ test-rebuild:
 # Plain against immunix wall and CPU time, per package and for distcc.
 bench-distro:
 	go test -run XXX -bench . -benchtime 2x -timeout 150m ./bench/distro
+
+# immunix's own Debian packages: build (scripts/install.sh), lintian,
+# install, use, remove, purge; installs on this machine, needs root.
+.PHONY: test-deb
+test-deb:
+	IMMUNIX_DEB=1 go test -count=1 -timeout 90m -v -run TestDebLifecycle ./tests/deb
+
+# The Dockerfile built with podman from an mmdebstrap base image, and a
+# Debian package rebuilt inside it (tests/image); needs root.
+.PHONY: test-image
+test-image:
+	IMMUNIX_IMAGE=1 go test -count=1 -timeout 60m -v -run TestImage ./tests/image

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The immunix demo: installs immunix, builds examples/vuln/vuln.c once with
+# The immunix demo: installs immunix (scripts/install.sh), builds examples/vuln/vuln.c once with
 # the plain compiler and once with immunix-cc, attacks both, and shows the
 # difference. Run as root on Debian 12: bash scripts/demo.sh
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$here/scripts/deps.sh" || exit 1
 bash "$here/scripts/install.sh" || exit 1
-export PATH=${PREFIX:-/usr/local}/bin:$PATH
+# The programs: /usr/bin from the Debian packages, PREFIX/usr/bin otherwise.
+export PATH=${PREFIX:+$PREFIX/usr/bin:}$PATH
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -21,7 +22,7 @@ run() {
 }
 
 say "Build the vulnerable program twice"
-run gcc -O2 -o "$work/vuln-plain" "$src"
+run /usr/bin/gcc -O2 -o "$work/vuln-plain" "$src"   # the real gcc, even where the masquerade directory is first in PATH
 run immunix-cc -O2 -o "$work/vuln-immunix" "$src"
 
 say "Honest use: both behave the same"

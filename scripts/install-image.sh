@@ -19,9 +19,12 @@
 #      (cc, c++, gcc, g++, clang, clang++, their versioned names and the
 #      <triplet>- names).
 #   5. prebuild the guard runtime into ROOT/usr/lib/immunix for every name in
-#      the farm and the native, -m32 and -mx32 ABIs (`immunix guardlib --prebuild`).
+#      the farm and every ABI of native, -m32 and -mx32 that compiler links a
+#      program for here (`immunix guardlib --prebuild`).
 #   6. RPM macros (ROOT/usr/lib/rpm/macros.d/macros.immunix, macros.subdomain),
-#      the profile directory ROOT/etc/subdomain.d and the environment file
+#      the site policy ROOT/etc/immunix/immunix.conf (kept when it exists,
+#      except with --stage), the profile directory ROOT/etc/subdomain.d, the
+#      man pages (ROOT/usr/share/man/man1) and the environment file
 #      ROOT/etc/profile.d/immunix.sh, which puts the farm first in PATH.
 #   7. CryptoMark: macros.cryptomark, the debhelper addon immunix-sign and
 #      dh_immunix_sign, /etc/immunix/cryptomark.conf (kept if present), the
@@ -144,10 +147,21 @@ say "masquerade farm $farm: ${names[*]}"
 # Names that resolve to the same compiler binary get the same archive: it is
 # built once per binary and ABI, and symlinked under the other names' keys
 # (`immunix guardlib --print-key` names them without building).
-declare -A built=()
+declare -A built=() links=()
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+printf 'int main(void) { return 0; }\n' > "$probe/p.c"
 for n in "${names[@]}"; do
   real=$(readlink -f "/usr/bin/$n")
   for abi in "" -m32 -mx32; do
+    if [ -z "${links[$real$abi]:-}" ]; then
+      links[$real$abi]=no
+      # shellcheck disable=SC2086 # $abi is empty or one flag
+      "/usr/bin/$n" $abi -x c -o "$probe/p" "$probe/p.c" >/dev/null 2>&1 && links[$real$abi]=yes
+    fi
+    if [ "${links[$real$abi]}" != yes ]; then
+      continue
+    fi
     key=$("$bindir/immunix" guardlib --print-key --cc "/usr/bin/$n" --abi "$abi")
     if [ -n "${built[$real$abi]:-}" ]; then
       mkdir -p "$libdir/$key"
@@ -158,11 +172,17 @@ for n in "${names[@]}"; do
     fi
   done
 done
-say "guard runtime prebuilt in $libdir for ${#built[@]} compiler binaries and ABIs"
+say "guard runtime prebuilt in $libdir for ${#built[@]} compiler binaries and ABIs (${!built[*]})"
 
-# 6. RPM macros, the profile directory, the environment.
+# 6. RPM macros, the site policy, the profile directory, the man pages, the
+# environment.
 macrodir=$root/usr/lib/rpm/macros.d
-mkdir -p "$macrodir" "$root/etc/subdomain.d" "$root/etc/profile.d"
+mkdir -p "$macrodir" "$root/etc/subdomain.d" "$root/etc/profile.d" "$root/etc/immunix" "$root/usr/share/man/man1"
+if [ $stage -eq 1 ] || [ ! -e "$root/etc/immunix/immunix.conf" ]; then
+  install -m 0644 "$here/etc/immunix.conf" "$root/etc/immunix/immunix.conf"
+fi
+install -m 0644 "$here/docs/man/immunix.1" "$here/docs/man/immunix-cc.1" "$root/usr/share/man/man1/"
+ln -sfn immunix-cc.1 "$root/usr/share/man/man1/immunix-c++.1"
 install -m 0644 "$here/rpmbuild/macros.immunix" "$macrodir/macros.immunix"
 install -m 0644 "$here/rpmbuild/macros.subdomain" "$macrodir/macros.subdomain"
 if [ "$root" != / ] && [ $stage -eq 0 ]; then
@@ -170,12 +190,24 @@ if [ "$root" != / ] && [ $stage -eq 0 ]; then
   sed -i "s|^%_immunix_root .*|%_immunix_root $root|" "$macrodir/macros.immunix"
 fi
 farmpath=/usr/lib/immunix/bin
-if [ "$root" != / ] && [ $stage -eq 0 ]; then farmpath=$root/usr/lib/immunix/bin; fi
-cat > "$root/etc/profile.d/immunix.sh" <<EOF
+if [ "$root" != / ] && [ $stage -eq 0 ]; then
+  # A tree under another root (PREFIX): its programs and its site policy too.
+  farmpath=$root/usr/lib/immunix/bin
+  cat > "$root/etc/profile.d/immunix.sh" <<EOF
+# immunix under $root: its programs on PATH, its site policy, and every
+# compiler name resolving to immunix-cc first (masquerade mode).
+case ":\$PATH:" in *":$root/usr/bin:"*) ;; *) PATH=$root/usr/bin:\$PATH ;; esac
+case ":\$PATH:" in *":$farmpath:"*) ;; *) PATH=$farmpath:\$PATH ;; esac
+IMMUNIX_CONFIG=\${IMMUNIX_CONFIG:-$root/etc/immunix/immunix.conf}
+export PATH IMMUNIX_CONFIG
+EOF
+else
+  cat > "$root/etc/profile.d/immunix.sh" <<EOF
 # immunix: every compiler name resolves to immunix-cc first (masquerade mode).
 case ":\$PATH:" in *":$farmpath:"*) ;; *) PATH=$farmpath:\$PATH ;; esac
 export PATH
 EOF
+fi
 # 7. CryptoMark (docs/cryptomark.md): the rpm signing hook, the debhelper
 # addon, the gate's default policy, its trusted-key directory and unit.
 install -m 0644 "$here/rpmbuild/macros.cryptomark" "$macrodir/macros.cryptomark"

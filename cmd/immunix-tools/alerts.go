@@ -30,12 +30,19 @@ func init() {
 }
 
 const alertsUsage = `Usage: immunix alerts [OPTIONS] [FILES...]
+       immunix alerts --follow [OPTIONS] [FILES...]
 
 Reads syslog files (plain or .gz; "-" is standard input) or the systemd
 journal, finds every immunix alert (stackguard, fortify, formatguard,
 subdomain, raceguard, cryptomark) and summarises them per program, kind
 and time. Without FILES or --journal it reads those of /var/log/auth.log,
 /var/log/syslog and /var/log/messages that exist.
+
+--follow prints each new alert as it arrives, one a line, as tail -F does:
+from the end of each file (from its start with --since), across rotation
+and truncation, until interrupted (exit 0). Without FILES or --journal it
+follows the default files that exist, else the journal (journalctl -f).
+--kind, --exe and --since filter both modes.
 
 Options:
 `
@@ -66,7 +73,11 @@ func runAlerts(env *cli.Env, args []string) int {
 	fs.SetOutput(env.Stderr)
 	journal := fs.Bool("journal", false, "read the systemd journal (journalctl -o json) instead of files")
 	since := fs.String("since", "", "only alerts at or after `TIME`: RFC 3339, \"2006-01-02[ 15:04:05]\", or an age such as 90m, 24h, 7d")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	asJSON := fs.Bool("json", false, "print the summary as JSON (same as --format json)")
+	format := fs.String("format", "text", "output `FORMAT`: text or json (--follow: one JSON object a line)")
+	follow := fs.BoolP("follow", "f", false, "print new alerts as they arrive, until interrupted")
+	kinds := fs.StringSlice("kind", nil, "only alerts of `KIND` (comma-separated, repeatable)")
+	exes := fs.StringSlice("exe", nil, "only alerts of the program at `PATH` (repeatable)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, alertsUsage)
@@ -90,10 +101,22 @@ func runAlerts(env *cli.Env, args []string) int {
 		}
 		sinceT = t
 	}
+	switch *format {
+	case "text":
+	case "json":
+		*asJSON = true
+	default:
+		env.Errorf("alerts", "bad --format %q: want text or json", *format)
+		return 2
+	}
+	keep := alertFilter(sinceT, *kinds, *exes)
 	files := fs.Args()
 	if *journal && len(files) > 0 {
 		env.Errorf("alerts", "give either FILES or --journal, not both")
 		return 2
+	}
+	if *follow {
+		return followAlerts(env, files, *journal, !sinceT.IsZero(), sinceT, keep, *asJSON)
 	}
 	if !*journal && len(files) == 0 {
 		for _, f := range defaultLogs {
@@ -121,7 +144,7 @@ func runAlerts(env *cli.Env, args []string) int {
 			}
 			return
 		}
-		if !sinceT.IsZero() && !a.Time.IsZero() && a.Time.Before(sinceT) {
+		if !keep(&a) {
 			return
 		}
 		sum.Alerts++

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/check"
+	"github.com/immunix/immunix/check/htmlreport"
 	"github.com/immunix/immunix/cryptomark"
 	"github.com/immunix/immunix/internal/cli"
 )
@@ -45,6 +46,11 @@ on --require. signature (CryptoMark, docs/cryptomark.md) passes for a file
 signed by a key in --keys DIR and unchanged since: --require signed makes
 check a signing gate.
 
+--format html writes one self-contained page (no script, no network):
+coverage per protection as a chart, per package, per binary, the functions
+lacking a canary, FormatGuard call sites, and with --baseline OLD.json (an
+earlier --format json report) what changed, new failures first.
+
 Properties: %s
 
 Options:
@@ -57,7 +63,8 @@ func runCheck(env *cli.Env, args []string) int {
 	require := fs.StringSlice("require", nil, "also require `PROP`erties to pass (comma-separated, repeatable)")
 	allow := fs.StringSlice("allow", nil, "do not check `PROP`erties (comma-separated, repeatable)")
 	strict := fs.Bool("strict", false, "fail a checked property whose status is unknown (e.g. canary of a stripped static program)")
-	format := fs.StringP("format", "f", "text", "report `FORMAT`: text, json, sarif or junit")
+	format := fs.StringP("format", "f", "text", "report `FORMAT`: text, json, sarif, junit or html")
+	baseline := fs.String("baseline", "", "html format: compare with the earlier JSON report `OLD.json`")
 	output := fs.StringP("output", "o", "", "write the report to `FILE` instead of standard output")
 	quiet := fs.BoolP("quiet", "q", false, "text format: list only files that fail or cannot be read")
 	noCode := fs.Bool("no-code", false, "skip the per-function disassembly (canary becomes unknown)")
@@ -102,8 +109,28 @@ func runCheck(env *cli.Env, args []string) int {
 	write, ok := map[string]func(io.Writer, *check.Report) error{
 		"json": check.WriteJSON, "sarif": check.WriteSARIF, "junit": check.WriteJUnit, "text": nil,
 	}[*format]
+	if *format == "html" {
+		var base *check.Report
+		if *baseline != "" {
+			f, err := os.Open(*baseline)
+			if err != nil {
+				env.Errorf("check", "--baseline: %v", err)
+				return 2
+			}
+			base, err = htmlreport.ReadBaseline(f)
+			f.Close()
+			if err != nil {
+				env.Errorf("check", "--baseline %s: %v", *baseline, err)
+				return 2
+			}
+		}
+		write, ok = func(w io.Writer, rep *check.Report) error { return htmlreport.Write(w, rep, base) }, true
+	} else if *baseline != "" {
+		env.Errorf("check", "--baseline compares in the html format only (--format html)")
+		return 2
+	}
 	if !ok {
-		env.Errorf("check", "--format: unknown format %q (want %s)", *format, strings.Join(check.Formats, ", "))
+		env.Errorf("check", "--format: unknown format %q (want %s)", *format, strings.Join(append(check.Formats, "html"), ", "))
 		return 2
 	}
 	for name, v := range map[string]string{"--color": *color, "--progress": *progress} {

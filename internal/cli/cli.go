@@ -66,7 +66,7 @@ const ToolsName = "immunix-tools"
 // Tools are the subcommands immunix-tools serves, with the summaries the
 // lean immunix lists for them.
 var Tools = []Command{
-	{Name: "alerts", Summary: "summarise immunix alerts from syslog files or the journal"},
+	{Name: "alerts", Summary: "summarise or follow immunix alerts from syslog files or the journal"},
 	{Name: "check", Summary: "prove what each binary carries: the CI gate for ELF files, directories, .deb and .rpm"},
 	{Name: "learn", Summary: "learn a program's SubDomain profile by running it under strace"},
 	{Name: "keygen", Summary: "make a CryptoMark signing key (KEYFILE) and its public key (KEYFILE.pub)"},

@@ -182,7 +182,12 @@ static struct rg_entry rg_tab[RG_SLOTS];
 /* rg_tab[i].hash again, packed: scans read these 512 bytes, not the 54 KB
  * of entries. */
 static uint32_t rg_hashes[RG_SLOTS];
-static uint32_t rg_bloom[RG_BLOOM_BITS / 32];
+/* A chained index by name hash: rg_head[hash % RG_BLOOM_BITS] is the first
+ * slot + 1 of the entries in that bucket (0: none), rg_next[slot] the next.
+ * A create or removal of a name no entry shares the bucket of costs one
+ * load; the others visit only that bucket's entries. */
+static uint8_t rg_head[RG_BLOOM_BITS];
+static uint8_t rg_next[RG_SLOTS];
 static uint32_t rg_count, rg_seq, rg_cwd_gen;
 /* Counts the program's creates of remembered names. A probe reads it before
  * its system call: a probe that began before the program itself made the
@@ -199,7 +204,7 @@ static __thread int32_t rg_tid __attribute__((tls_model("initial-exec")));
 
 /* Size of the table and everything it keeps, for BENCHMARKS and docs. */
 const unsigned long __immunix_raceguard_bytes __attribute__((visibility("hidden"))) =
-    sizeof rg_tab + sizeof rg_bloom + sizeof rg_poison;
+    sizeof rg_tab + sizeof rg_hashes + sizeof rg_head + sizeof rg_next + sizeof rg_poison;
 
 static int rg_lock(void)
 {
@@ -242,21 +247,21 @@ static uint32_t hash_name(const char *s, size_t n)
 	return h ? h : 1;
 }
 
-static int bloom_has(uint32_t h)
-{
-	uint32_t b = h % RG_BLOOM_BITS;
-	return (__atomic_load_n(&rg_bloom[b / 32], __ATOMIC_RELAXED) >> (b % 32)) & 1;
-}
+static int bloom_has(uint32_t h) { return __atomic_load_n(&rg_head[h % RG_BLOOM_BITS], __ATOMIC_RELAXED) != 0; }
 
 /* Under the lock. */
-static void bloom_rebuild(void)
+static void index_add(int slot, uint32_t h)
 {
-	memset(rg_bloom, 0, sizeof rg_bloom);
-	for (int i = 0; i < RG_SLOTS; i++)
-		if (rg_hashes[i]) {
-			uint32_t b = rg_hashes[i] % RG_BLOOM_BITS;
-			rg_bloom[b / 32] |= 1u << (b % 32);
-		}
+	rg_next[slot] = rg_head[h % RG_BLOOM_BITS];
+	__atomic_store_n(&rg_head[h % RG_BLOOM_BITS], (uint8_t)(slot + 1), __ATOMIC_RELAXED);
+}
+static void index_del(int slot, uint32_t h)
+{
+	uint8_t *p = &rg_head[h % RG_BLOOM_BITS];
+	while (*p && *p != slot + 1)
+		p = &rg_next[*p - 1];
+	if (*p)
+		__atomic_store_n(p, rg_next[slot], __ATOMIC_RELAXED);
 }
 
 /* A name split into directory and base, without copying the path. */
@@ -364,7 +369,8 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 	/* One entry per name: a second probe of a remembered name (another
 	 * thread's, say) refreshes it, so the first create forgets the name
 	 * for every thread that probed it. */
-	for (int i = 0; i < RG_SLOTS; i++) {
+	for (uint8_t k = rg_head[e.hash % RG_BLOOM_BITS]; k; k = rg_next[k - 1]) {
+		int i = k - 1;
 		if (rg_hashes[i] != e.hash)
 			continue;
 		struct rg_entry *o = &rg_tab[i];
@@ -402,17 +408,13 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 		}
 		rg_count--;
 	}
-	int evicted = rg_hashes[slot] != 0;
+	if (rg_hashes[slot])
+		index_del(slot, rg_hashes[slot]);
 	e.seq = ++rg_seq;
 	memcpy(&rg_tab[slot], &e, offsetof(struct rg_entry, key) + keylen);
 	rg_hashes[slot] = e.hash;
 	rg_count++;
-	if (evicted) {
-		bloom_rebuild();
-	} else {
-		uint32_t b = e.hash % RG_BLOOM_BITS;
-		__atomic_or_fetch(&rg_bloom[b / 32], 1u << (b % 32), __ATOMIC_RELAXED);
-	}
+	index_add(slot, e.hash);
 	rg_unlock();
 }
 
@@ -449,10 +451,10 @@ static int find_seq(uint32_t seq, int hint)
 
 static void drop_slot(int i)
 {
+	index_del(i, rg_hashes[i]);
 	rg_tab[i].hash = 0;
 	rg_hashes[i] = 0;
 	rg_count--;
-	bloom_rebuild();
 }
 
 #define RG_CAND 4
@@ -469,7 +471,8 @@ static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 	int nc = 0;
 	if (!rg_lock())
 		return 0;
-	for (int i = 0; i < RG_SLOTS && nc < RG_CAND; i++) {
+	for (uint8_t k = rg_head[n->hash % RG_BLOOM_BITS]; k && nc < RG_CAND; k = rg_next[k - 1]) {
+		int i = k - 1;
 		if (rg_hashes[i] != n->hash)
 			continue;
 		const struct rg_entry *e = &rg_tab[i];

@@ -26,8 +26,9 @@
  * with dlsym(RTLD_NEXT). They are weak, so a program that defines one of
  * these names itself keeps its own.
  *
- * The table: RG_SLOTS entries in .bss (raceguard_table_bytes says how many
- * bytes), a spin lock taken only for copies in and out (no system call is
+ * The table: RG_SLOTS entries in .bss (__immunix_raceguard_bytes says how
+ * many bytes), found through an index chained by name hash, a spin lock
+ * taken only for copies in and out (no system call is
  * made under it), a per-thread flag so a signal handler that interrupts the
  * holder skips the table instead of dead-locking, and fork handlers so a
  * child never inherits a held lock. A probe costs no system call: the entry
@@ -146,7 +147,7 @@ static void *rg_sym(void **slot, const char *name)
 
 #define RG_SLOTS 128
 #define RG_KEYLEN 384 /* base NUL [dir NUL] */
-#define RG_BLOOM_BITS 1024
+#define RG_BUCKETS 1024
 #define RG_POISON 16
 
 enum { P_NONE, P_STAT, P_STAT64, P_LSTAT, P_LSTAT64, P_FSTATAT, P_FSTATAT64, P_STATX, P_XSTAT, P_ACCESS,
@@ -182,7 +183,12 @@ static struct rg_entry rg_tab[RG_SLOTS];
 /* rg_tab[i].hash again, packed: scans read these 512 bytes, not the 54 KB
  * of entries. */
 static uint32_t rg_hashes[RG_SLOTS];
-static uint32_t rg_bloom[RG_BLOOM_BITS / 32];
+/* A chained index by name hash: rg_head[hash % RG_BUCKETS] is the first
+ * slot + 1 of the entries in that bucket (0: none), rg_next[slot] the next.
+ * A create or removal of a name no entry shares the bucket of costs one
+ * load; the others visit only that bucket's entries. */
+static uint8_t rg_head[RG_BUCKETS];
+static uint8_t rg_next[RG_SLOTS];
 static uint32_t rg_count, rg_seq, rg_cwd_gen;
 /* Counts the program's creates of remembered names. A probe reads it before
  * its system call: a probe that began before the program itself made the
@@ -199,7 +205,7 @@ static __thread int32_t rg_tid __attribute__((tls_model("initial-exec")));
 
 /* Size of the table and everything it keeps, for BENCHMARKS and docs. */
 const unsigned long __immunix_raceguard_bytes __attribute__((visibility("hidden"))) =
-    sizeof rg_tab + sizeof rg_bloom + sizeof rg_poison;
+    sizeof rg_tab + sizeof rg_hashes + sizeof rg_head + sizeof rg_next + sizeof rg_poison;
 
 static int rg_lock(void)
 {
@@ -242,21 +248,21 @@ static uint32_t hash_name(const char *s, size_t n)
 	return h ? h : 1;
 }
 
-static int bloom_has(uint32_t h)
-{
-	uint32_t b = h % RG_BLOOM_BITS;
-	return (__atomic_load_n(&rg_bloom[b / 32], __ATOMIC_RELAXED) >> (b % 32)) & 1;
-}
+static int index_has(uint32_t h) { return __atomic_load_n(&rg_head[h % RG_BUCKETS], __ATOMIC_RELAXED) != 0; }
 
 /* Under the lock. */
-static void bloom_rebuild(void)
+static void index_add(int slot, uint32_t h)
 {
-	memset(rg_bloom, 0, sizeof rg_bloom);
-	for (int i = 0; i < RG_SLOTS; i++)
-		if (rg_hashes[i]) {
-			uint32_t b = rg_hashes[i] % RG_BLOOM_BITS;
-			rg_bloom[b / 32] |= 1u << (b % 32);
-		}
+	rg_next[slot] = rg_head[h % RG_BUCKETS];
+	__atomic_store_n(&rg_head[h % RG_BUCKETS], (uint8_t)(slot + 1), __ATOMIC_RELAXED);
+}
+static void index_del(int slot, uint32_t h)
+{
+	uint8_t *p = &rg_head[h % RG_BUCKETS];
+	while (*p && *p != slot + 1)
+		p = &rg_next[*p - 1];
+	if (*p)
+		__atomic_store_n(p, rg_next[slot], __ATOMIC_RELAXED);
 }
 
 /* A name split into directory and base, without copying the path. */
@@ -364,7 +370,8 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 	/* One entry per name: a second probe of a remembered name (another
 	 * thread's, say) refreshes it, so the first create forgets the name
 	 * for every thread that probed it. */
-	for (int i = 0; i < RG_SLOTS; i++) {
+	for (uint8_t k = rg_head[e.hash % RG_BUCKETS]; k; k = rg_next[k - 1]) {
+		int i = k - 1;
 		if (rg_hashes[i] != e.hash)
 			continue;
 		struct rg_entry *o = &rg_tab[i];
@@ -378,7 +385,8 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 				rg_unlock();
 				return; /* stale: the program made it after this probe began */
 			}
-			o->seq = ++rg_seq;
+			/* seq stays: it is the entry's identity, which a thread
+			 * that claimed it will look for again. */
 			o->probe = e.probe;
 			if (o->state != S_CLAIMED)
 				o->state = S_PENDING;
@@ -402,17 +410,13 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 		}
 		rg_count--;
 	}
-	int evicted = rg_hashes[slot] != 0;
+	if (rg_hashes[slot])
+		index_del(slot, rg_hashes[slot]);
 	e.seq = ++rg_seq;
 	memcpy(&rg_tab[slot], &e, offsetof(struct rg_entry, key) + keylen);
 	rg_hashes[slot] = e.hash;
 	rg_count++;
-	if (evicted) {
-		bloom_rebuild();
-	} else {
-		uint32_t b = e.hash % RG_BLOOM_BITS;
-		__atomic_or_fetch(&rg_bloom[b / 32], 1u << (b % 32), __ATOMIC_RELAXED);
-	}
+	index_add(slot, e.hash);
 	rg_unlock();
 }
 
@@ -449,10 +453,10 @@ static int find_seq(uint32_t seq, int hint)
 
 static void drop_slot(int i)
 {
+	index_del(i, rg_hashes[i]);
 	rg_tab[i].hash = 0;
 	rg_hashes[i] = 0;
 	rg_count--;
-	bloom_rebuild();
 }
 
 #define RG_CAND 4
@@ -462,14 +466,15 @@ static void drop_slot(int i)
  * (dev, ino) as n's. No system call when nothing has n's base name. */
 static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 {
-	if (!__atomic_load_n(&rg_count, __ATOMIC_RELAXED) || !bloom_has(n->hash))
+	if (!__atomic_load_n(&rg_count, __ATOMIC_RELAXED) || !index_has(n->hash))
 		return 0;
 	struct rg_entry cand[RG_CAND];
 	int slots[RG_CAND];
 	int nc = 0;
 	if (!rg_lock())
 		return 0;
-	for (int i = 0; i < RG_SLOTS && nc < RG_CAND; i++) {
+	for (uint8_t k = rg_head[n->hash % RG_BUCKETS]; k && nc < RG_CAND; k = rg_next[k - 1]) {
+		int i = k - 1;
 		if (rg_hashes[i] != n->hash)
 			continue;
 		const struct rg_entry *e = &rg_tab[i];

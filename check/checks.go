@@ -548,17 +548,6 @@ func stampResult(f *elfacts.Facts) Result {
 	}
 	r.Lists["version"] = sortedKeys(versions)
 	r.Value = fmt.Sprintf("%d compile + %d link notes", compile, link)
-	// From the code: the guard runtime defines __stack_chk_fail, so a
-	// linked program or library that imports it from a shared library
-	// (libc's) runs without the runtime.
-	if f.Kind != elfacts.KindObject {
-		for _, n := range f.Imports {
-			if n == "__stack_chk_fail" || n == "__stack_chk_fail_local" {
-				failed["runtime"] = true
-				r.Lists["runtime-missing"] = append(r.Lists["runtime-missing"], n+" imported")
-			}
-		}
-	}
 	if len(failed) > 0 {
 		r.Lists["failed"] = sortedKeys(failed)
 	}

@@ -45,7 +45,7 @@ func TestRuntimeDroppedIsVisible(t *testing.T) {
 				t.Errorf("immunix check --policy immunix fails a program built with the runtime: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			// ... and the gate fails the program without it, from the
-			// stamp's confession and from its imports alike.
+			// stamp's confession (failed=runtime).
 			bad := (cmd{dir: dir}).run(t, filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "bad")
 			if bad.code == 0 || !strings.Contains(bad.stdout, "failed=runtime") {
 				t.Errorf("immunix check --policy immunix passes the program built without the runtime: exit %d\n%s%s", bad.code, bad.stdout, bad.stderr)

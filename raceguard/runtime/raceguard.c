@@ -1523,6 +1523,10 @@ IMMUNIX_HIDDEN __attribute__((constructor(102))) void __immunix_raceguard_init(v
 
 void __immunix_raceguard_init(void)
 {
+	/* The program starts with the errno the loader left: reading the
+	 * configuration must not change it (a program's first "%m" would
+	 * print our ENOENT). */
+	int saved_errno = errno;
 	int secure = __immunix_secure();
 	const char *conf = "/etc/immunix/immunix.conf";
 	if (!secure) {
@@ -1570,4 +1574,5 @@ void __immunix_raceguard_init(void)
 		atfork_done = 1;
 		pthread_atfork(rg_prepare, rg_parent, rg_child);
 	}
+	errno = saved_errno;
 }

@@ -103,6 +103,9 @@ func probeABI(abi string) ABIRun {
 // (skipped everywhere).
 func NeedsABIRun(t testing.TB, abi string) {
 	t.Helper()
+	if _, known := abiNames[abi]; !known {
+		t.Fatalf("testenv: NeedsABIRun(%q): not an ABI flag it knows (-m32, -mx32)", abi)
+	}
 	r := ProbeABI(abi)
 	switch {
 	case r.Runs:

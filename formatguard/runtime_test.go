@@ -49,6 +49,9 @@ int main(int argc, char **argv)
 // TestCheckers runs every checker on formats that must pass and formats
 // that must raise the alert and halt, linked with the real runtime archive.
 func TestCheckers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs a program per wrapped function: skipped with -short")
+	}
 	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
 	var decls, calls strings.Builder
 	for _, f := range formatguard.Wrapped() {

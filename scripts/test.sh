@@ -2,8 +2,9 @@
 # Runs the whole immunix test suite on Debian 12 as root: installs what the
 # tests need, checks formatting and vet/staticcheck, then runs every Go test
 # (unit, golden, fuzz seeds, and the end-to-end suites against real gcc,
-# clang, strace, rpmbuild, distccd...). Slow suites (Debian package rebuilds)
-# run too when IMMUNIX_SLOW=1.
+# clang, strace, rpmbuild, distccd...). With IMMUNIX_SLOW=1 the slow suites
+# run after it: Debian package rebuilds (make test-rebuild) and immunix's own
+# .deb installed and purged (make test-deb); .ci/run sets it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -23,3 +24,9 @@ command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticche
 staticcheck ./...
 echo "== go test" >&2
 go test -count=1 -timeout 40m ./...
+if [ "${IMMUNIX_SLOW:-}" = 1 ]; then
+	echo "== make test-rebuild" >&2
+	make test-rebuild
+	echo "== make test-deb" >&2
+	make test-deb
+fi

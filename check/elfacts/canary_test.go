@@ -172,7 +172,7 @@ func goTestdata(t testing.TB) []string {
 func TestReadForeignELF(t *testing.T) {
 	files := goTestdata(t)
 	if len(files) == 0 {
-		t.Skip("no debug/elf testdata in GOROOT")
+		testenv.Missing(t, "no debug/elf testdata in GOROOT (the Go toolchain's source tree)")
 	}
 	sawBE, saw32 := false, false
 	for _, p := range files {
@@ -201,7 +201,7 @@ func TestReadForeignELF(t *testing.T) {
 func TestReadBadInput(t *testing.T) {
 	good, err := os.ReadFile("/bin/true")
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, "an ELF program to damage: "+err.Error())
 	}
 	if _, err := Read(bytes.NewReader([]byte("#!/bin/sh\n")), 10, Options{}); err != ErrNotELF {
 		t.Errorf("script: got %v, want ErrNotELF", err)

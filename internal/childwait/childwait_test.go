@@ -1,9 +1,10 @@
 package childwait
 
 import (
-	"os"
 	"syscall"
 	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 func start(t *testing.T, withPidfd bool, argv ...string) (int, int) {
@@ -21,10 +22,7 @@ func start(t *testing.T, withPidfd bool, argv ...string) (int, int) {
 }
 
 func TestWait(t *testing.T) {
-	sh := "/bin/sh"
-	if _, err := os.Stat(sh); err != nil {
-		t.Skip("no /bin/sh")
-	}
+	sh := testenv.NeedsTool(t, "sh")
 	for _, withPidfd := range []bool{true, false} {
 		pid, pidfd := start(t, withPidfd, sh, "-c", "sleep 0.05; exit 7")
 		if withPidfd && pidfd < 0 {

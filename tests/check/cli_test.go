@@ -290,7 +290,7 @@ func TestBadInputs(t *testing.T) {
 func TestForeignELF(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(goroot(), "src", "debug", "elf", "testdata", "go-relocation-test-gcc*"))
 	if len(files) == 0 {
-		t.Skip("no debug/elf testdata in GOROOT")
+		testenv.Missing(t, "no debug/elf testdata in GOROOT (the Go toolchain's source tree)")
 	}
 	out, _, _ := run(t, "", append([]string{"check", "-f", "json"}, files...)...)
 	var rep struct {

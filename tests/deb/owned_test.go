@@ -1,17 +1,16 @@
 package deb
 
 import (
-	"os/exec"
 	"slices"
 	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 // TestOwnedByOthers: the leftover filter keeps what would be immunix's
 // leftovers and drops only what other packages own.
 func TestOwnedByOthers(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		t.Skip("dpkg-query is not installed")
-	}
+	testenv.NeedsTool(t, "dpkg-query")
 	got := OwnedByOthers([]string{
 		"/usr/bin/dpkg",                     // dpkg's
 		"/usr/lib/immunix/bin/gcc",          // under /usr/lib, shared: kept

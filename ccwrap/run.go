@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/childwait"
+	"github.com/immunix/immunix/internal/logline"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
 	"golang.org/x/sys/unix"
@@ -592,16 +592,16 @@ func (j *job) logLine(fg string) string {
 	if j.inv.Mode == ModeLink {
 		fmt.Fprintf(&b, " link=%s", j.inv.Link)
 	}
-	fmt.Fprintf(&b, " cc=%s", logValue(j.comp.Cmd[0]))
+	fmt.Fprintf(&b, " cc=%s", logline.Value(j.comp.Cmd[0]))
 	out := j.inv.Output
 	if out == "" {
 		out = "-"
 	}
-	fmt.Fprintf(&b, " dir=%s out=%s", logValue(wd), logValue(out))
+	fmt.Fprintf(&b, " dir=%s out=%s", logline.Value(wd), logline.Value(out))
 	if j.inv.Reason != NoReason {
 		fmt.Fprintf(&b, " pass=%s", j.inv.Reason)
 		if j.inv.Detail != "" {
-			fmt.Fprintf(&b, " detail=%s", logValue(j.inv.Detail))
+			fmt.Fprintf(&b, " detail=%s", logline.Value(j.inv.Detail))
 		}
 	}
 	if p.Compile {
@@ -614,7 +614,7 @@ func (j *job) logLine(fg string) string {
 		fmt.Fprintf(&b, " fg=%s", fg)
 	}
 	if p.Unstamped != "" {
-		fmt.Fprintf(&b, " unstamped=%s", logValue(p.Unstamped))
+		fmt.Fprintf(&b, " unstamped=%s", logline.Value(p.Unstamped))
 	}
 	var notes []string
 	notes = append(notes, p.CompileRec.Notes...)
@@ -623,7 +623,7 @@ func (j *job) logLine(fg string) string {
 		notes = append(notes, "probe: "+j.capsNote)
 	}
 	if len(notes) > 0 {
-		fmt.Fprintf(&b, " notes=%s", logValue(strings.Join(notes, "; ")))
+		fmt.Fprintf(&b, " notes=%s", logline.Value(strings.Join(notes, "; ")))
 	}
 	b.WriteByte('\n')
 	return b.String()
@@ -653,18 +653,7 @@ func userOffList(r *Record) string {
 	for i, p := range ps {
 		out[i] = string(p) + "(" + r.Flags[p] + ")"
 	}
-	return logValue(strings.Join(out, ","))
-}
-
-// logValue quotes a value that would not be one token.
-func logValue(s string) string {
-	if s == "" {
-		return `""`
-	}
-	if strings.ContainsAny(s, " \t\n\"\\=") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return strconv.Quote(s)
-	}
-	return s
+	return logline.Value(strings.Join(out, ","))
 }
 
 // shellJoin quotes argv so it can be pasted into a POSIX shell.

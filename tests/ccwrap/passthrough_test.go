@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/immunix/immunix/internal/logline"
 	"github.com/immunix/immunix/internal/testenv"
 )
 
@@ -260,12 +261,23 @@ func TestLogParallel(t *testing.T) {
 		t.Fatalf("%d log lines, want %d:\n%s", len(lines), n+2, data)
 	}
 	for _, l := range lines[1 : n+1] {
-		if !strings.HasPrefix(l, "time=") || !strings.Contains(l, " mode=compile ") || !strings.Contains(l, " compile-on=canary,") || !strings.Contains(l, " fortify=") {
+		f, err := logline.Parse(l)
+		if err != nil {
+			t.Errorf("log line %q: %v", l, err)
+			continue
+		}
+		mode, _ := logline.Get(f, "mode")
+		on, _ := logline.Get(f, "compile-on")
+		_, fortify := logline.Get(f, "fortify")
+		if f[0].Key != "time" || mode != "compile" || !strings.HasPrefix(on, "canary,") || !fortify {
 			t.Errorf("bad log line %q", l)
 		}
 	}
-	if last := lines[n+1]; !strings.Contains(last, "mode=query") || !strings.Contains(last, "pass=query") {
-		t.Errorf("query log line %q", last)
+	last, err := logline.Parse(lines[n+1])
+	mode, _ := logline.Get(last, "mode")
+	pass, _ := logline.Get(last, "pass")
+	if err != nil || mode != "query" || pass != "query" {
+		t.Errorf("query log line %q: %v", lines[n+1], err)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/immunix/immunix/internal/logline"
 )
 
 // LogSummary counts the lines of an IMMUNIX_LOG file by mode and by the
@@ -15,21 +17,26 @@ type LogSummary struct {
 	// FGRetried counts compiles FormatGuard made fail and that were
 	// compiled again without it (fg=retried).
 	FGRetried int
+	// Unreadable counts lines that are not in the IMMUNIX_LOG format
+	// (internal/logline): a log written by something else.
+	Unreadable int
 }
 
 // ParseImmunixLog reads IMMUNIX_LOG lines ("time=... pid=... v=... mode=...
-// pass=... fg=..."). Lines without a mode are not immunix-cc's and are
-// skipped; unknown keys are ignored.
+// pass=... fg=...") with internal/logline, the format's one reader. Lines
+// without a mode are not immunix-cc's and are skipped; unknown keys are
+// ignored.
 func ParseImmunixLog(data string) LogSummary {
 	s := LogSummary{Modes: map[string]int{}, Passed: map[string]int{}}
 	for _, l := range lines(data) {
-		fields := strings.Fields(l)
+		fields, err := logline.Parse(l)
+		if err != nil {
+			s.Unreadable++
+			continue
+		}
 		mode, pass, fg := "", "", ""
 		for _, f := range fields {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok {
-				continue
-			}
+			k, v := f.Key, f.Value
 			switch k {
 			case "mode":
 				mode = v
@@ -55,8 +62,12 @@ func ParseImmunixLog(data string) LogSummary {
 }
 
 func (s LogSummary) String() string {
-	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
+	out := fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
 		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried)
+	if s.Unreadable > 0 {
+		out += fmt.Sprintf("; %d lines unreadable", s.Unreadable)
+	}
+	return out
 }
 
 func counts(m map[string]int) string {

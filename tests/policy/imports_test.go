@@ -45,7 +45,7 @@ var forbidden = map[string][]string{
 var allowed = map[string][]string{
 	"alert":                          nil,
 	"canary":                         nil,
-	"ccwrap":                         {"cryptomark", "guardlib", "internal/cachedir", "internal/childwait", "internal/stamp", "internal/version"},
+	"ccwrap":                         {"cryptomark", "guardlib", "internal/cachedir", "internal/childwait", "internal/logline", "internal/stamp", "internal/version"},
 	"check":                          {"check/elfacts", "check/pkg", "cryptomark", "formatguard", "internal/stamp", "internal/version", "raceguard"},
 	"check/elfacts":                  {"formatguard", "internal/stamp"},
 	"check/htmlreport":               {"check", "internal/version"},
@@ -62,6 +62,7 @@ var allowed = map[string][]string{
 	"internal/cachedir":              nil,
 	"internal/cbuild":                nil,
 	"internal/childwait":             nil,
+	"internal/logline":               nil,
 	"internal/cli":                   {"internal/version"},
 	"internal/stamp":                 nil,
 	"internal/testenv":               nil,

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/immunix/immunix/internal/version"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/immunix/immunix/internal/version"
 	"golang.org/x/tools/txtar"
 )
 

@@ -85,7 +85,34 @@ func (pl *Plan) filterOpts() filterOpts {
 		memfdExec:          !slices.Contains(pl.Blocked, "memfd_create"),
 		memfdNoexecDefault: pl.MemfdNoexecDefault,
 		udp:                pl.UDP,
+		meta:               pl.Meta(),
 	}
+}
+
+// Meta returns the metadata families (subdomain.MetadataFamilies) the
+// profile does not grant outright: the supervisor decides their calls
+// by the plan's write grants (WriteGrants).
+func (pl *Plan) Meta() []string {
+	var m []string
+	for _, f := range subdomain.MetadataFamilies {
+		if slices.Contains(pl.Blocked, f) {
+			m = append(m, f)
+		}
+	}
+	return m
+}
+
+// WriteGrants returns the paths beneath which (or, for a file, on
+// which) Landlock lets the program write: where the supervisor performs
+// its metadata calls.
+func (pl *Plan) WriteGrants() []string {
+	var out []string
+	for _, g := range pl.Paths {
+		if g.Rights&ll.AccessFSWriteFile != 0 {
+			out = append(out, g.Path)
+		}
+	}
+	return out
 }
 
 // Compile turns p (with every nested profile: Landlock cannot give an
@@ -399,6 +426,9 @@ func (pl *Plan) String() string {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
 	fmt.Fprintf(&b, "seccomp blocks: %s\n", strings.Join(pl.Blocked, " "))
+	if m := pl.Meta(); len(m) > 0 {
+		fmt.Fprintf(&b, "supervisor performs %s calls on the write grants only (i386 calls: refused)\n", strings.Join(m, " "))
+	}
 	for _, n := range pl.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

@@ -92,7 +92,7 @@ func TestSyscallTables(t *testing.T) {
 				if !subdomain.IsDangerous(c.name) {
 					t.Errorf("%s: %s is not a grant", tc.table.name, c.name)
 				}
-				if g := subdomain.SyscallGrant(call); g != c.name {
+				if g := subdomain.GrantOf(call); g != c.name {
 					t.Errorf("%s: %s is granted by %q, the table says %q", tc.table.name, call, g, c.name)
 				}
 				have[c.name] = true

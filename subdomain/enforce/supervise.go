@@ -106,7 +106,14 @@ func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, pa
 	}
 	self := st.self
 	argv := []string{"immunix", SupervisorCommand, "1", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}
-	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	// The write grants, where the supervisor performs the metadata
+	// calls the filter passes it.
+	argv = append(argv, r.Plan.WriteGrants()...)
+	env := []string{}
+	if h := os.Getenv(testHookEnv); h != "" {
+		env = append(env, testHookEnv+"="+h)
+	}
+	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
 	done := make(chan error, 1)
 	go func() {
 		// A new goroutine: the runtime runs it on a thread other than
@@ -131,7 +138,7 @@ func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, pa
 // Supervise is the supervisor's main (args after SupervisorCommand); it
 // returns its exit code.
 func Supervise(args []string) int {
-	if len(args) != 7 || args[0] != "1" {
+	if len(args) < 7 || args[0] != "1" {
 		fmt.Fprintf(os.Stderr, "immunix: %s is started by immunix run only\n", SupervisorCommand)
 		return 2
 	}
@@ -156,6 +163,7 @@ func Supervise(args []string) int {
 		}
 	}
 	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
+	guard := &metaGuard{raw: args[7:], hook: os.Getenv(testHookEnv)}
 	alerts := make(chan *alert.Alert, 64)
 	// confinedGone is closed when no process uses the seccomp filter any
 	// more: the started program and everything it left running (a
@@ -163,7 +171,7 @@ func Supervise(args []string) int {
 	confinedGone := make(chan struct{})
 	if strings.Contains(flags, "n") {
 		go func() {
-			serveNotify(supNotify, col, alerts)
+			serveNotify(supNotify, col, guard, alerts)
 			close(confinedGone)
 		}()
 	} else {
@@ -298,15 +306,21 @@ type seccompResp struct {
 	flags uint32
 }
 
-// serveNotify answers the seccomp notifications: listen() calls of the
-// confined programs. It performs the listen itself, on its own copy of
+// testHookEnv names, in immunix run's environment, the directory of the
+// FIFOs through which a test stops the supervisor between its check of
+// a metadata call and its action (metaGuard.hold). It can only delay
+// the supervisor, never widen what it allows.
+const testHookEnv = "IMMUNIX_TEST_SUPERVISOR_HOOK"
+
+// serveNotify answers the seccomp notifications: the metadata calls
+// (meta.go) and listen() calls of the confined programs. It performs the listen itself, on its own copy of
 // the program's socket (pidfd_getfd: the same socket, so nothing the
 // program changes after the check can matter), once it has seen that the
 // socket is bound to a port: Landlock checked that port at bind().
 // listen() on an unbound socket would make the kernel pick an ephemeral
 // port no rule allows, which Landlock never sees: refused and alerted.
 // When the supervisor is gone the programs' listen() fails (ENOSYS).
-func serveNotify(fd int, col *collector, alerts chan<- *alert.Alert) {
+func serveNotify(fd int, col *collector, guard *metaGuard, alerts chan<- *alert.Alert) {
 	runtime.LockOSThread() // blocks in poll and ioctl
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -326,7 +340,13 @@ func serveNotify(fd int, col *collector, alerts chan<- *alert.Alert) {
 			}
 			return
 		}
-		errno, a := handleListen(fd, &req, col)
+		var errno unix.Errno
+		var a *alert.Alert
+		if mc, ok := metaByNr()[req.nr]; ok && req.arch == nativeArch {
+			errno, a = guard.handleMeta(fd, &req, mc, col)
+		} else {
+			errno, a = handleListen(fd, &req, col)
+		}
 		resp := seccompResp{id: req.id, error: -int32(errno)}
 		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 		if a != nil {

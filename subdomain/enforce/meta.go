@@ -127,9 +127,7 @@ var nativeArch uint32
 
 // metaGuard holds what the supervisor decides metadata calls with.
 type metaGuard struct {
-	raw    []string // the plan's write grants, as compiled
-	once   sync.Once
-	grants []string // the same with symlinks resolved, on first use
+	grants []string // the plan's write grants, resolved by immunix run (Plan.WriteGrants)
 	// hook, for tests only: after the check, write "checked PATH\n" to
 	// hook/checked and wait for a byte from hook/go (FIFOs the test
 	// made); from $IMMUNIX_TEST_SUPERVISOR_HOOK of immunix run.
@@ -137,13 +135,6 @@ type metaGuard struct {
 }
 
 func (g *metaGuard) allowed(path string) bool {
-	g.once.Do(func() {
-		for _, p := range g.raw {
-			if r, err := filepath.EvalSymlinks(p); err == nil {
-				g.grants = append(g.grants, r)
-			}
-		}
-	})
 	for _, gr := range g.grants {
 		if path == gr || gr == "/" || strings.HasPrefix(path, gr+"/") {
 			return true

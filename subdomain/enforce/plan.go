@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/subdomain"
 )
@@ -104,12 +106,24 @@ func (pl *Plan) Meta() []string {
 
 // WriteGrants returns the paths beneath which (or, for a file, on
 // which) Landlock lets the program write: where the supervisor performs
-// its metadata calls.
+// its metadata calls. Each is resolved now, as Landlock resolves its
+// rules when they are made (an O_PATH open following symlinks), to the
+// name the kernel reports for it: a symlink in a rule that the program
+// swaps later changes neither.
 func (pl *Plan) WriteGrants() []string {
 	var out []string
 	for _, g := range pl.Paths {
-		if g.Rights&ll.AccessFSWriteFile != 0 {
-			out = append(out, g.Path)
+		if g.Rights&ll.AccessFSWriteFile == 0 {
+			continue
+		}
+		fd, err := unix.Open(g.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // Landlock skips it too (IgnoreIfMissing)
+		}
+		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+		if err == nil && strings.HasPrefix(p, "/") {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -163,7 +163,7 @@ func Supervise(args []string) int {
 		}
 	}
 	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
-	guard := &metaGuard{raw: args[7:], hook: os.Getenv(testHookEnv)}
+	guard := &metaGuard{grants: args[7:], hook: os.Getenv(testHookEnv)}
 	alerts := make(chan *alert.Alert, 64)
 	// confinedGone is closed when no process uses the seccomp filter any
 	// more: the started program and everything it left running (a

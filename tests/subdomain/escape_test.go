@@ -823,3 +823,147 @@ func TestEscapeDaemonChild(t *testing.T) {
 		t.Errorf("no alert for the daemon child's listen; got %v\n%s", bodies(alerts), r.stderr)
 	}
 }
+
+// raceC: a second thread swaps the symlink LINK to point at TARGET once
+// it reads a byte on stdin, while the first thread chmods LINK.
+const raceC = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *link_, *target;
+
+static void *swapper(void *arg) {
+	char c, tmp[4096];
+	(void)arg;
+	if (read(0, &c, 1) != 1) return NULL;
+	snprintf(tmp, sizeof tmp, "%s.new", link_);
+	unlink(tmp);
+	if (symlink(target, tmp) != 0 || rename(tmp, link_) != 0) { printf("swap %s\n", strerrorname_np(errno)); fflush(stdout); return NULL; }
+	printf("swapped\n");
+	fflush(stdout);
+	return NULL;
+}
+
+int main(int argc, char **argv) {
+	pthread_t t;
+	if (argc != 3) return 2;
+	link_ = argv[1], target = argv[2];
+	pthread_create(&t, NULL, swapper, NULL);
+	int r = chmod(link_, 0666);
+	printf("chmod %s\n", r == 0 ? "ok" : strerrorname_np(errno));
+	fflush(stdout);
+	pthread_join(t, NULL);
+	return 0;
+}
+`
+
+// Issue 13 item 1, the race: a checked path passed back to the kernel
+// would be looked up again, and a second thread can swap a symlink in
+// between. The supervisor is stopped (test hook) after it has checked
+// work/link (-> work/mine, granted) and before it acts; the program's
+// second thread then points work/link at secret; the change must still
+// land on work/mine.
+func TestEscapeMetadataRace(t *testing.T) {
+	needsEnforcement(t)
+	testenv.NeedsTool(t, "gcc")
+	dir := workspace(t)
+	exe := filepath.Join(dir, "race")
+	data, err := os.ReadFile(cbuild.Build(t, "gcc", raceC, "-O2", "-Wall", "-Wextra", "-pthread"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(exe, data, 0o755)
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	mine, secret, link := filepath.Join(work, "mine"), filepath.Join(dir, "secret"), filepath.Join(work, "link")
+	reset := func() {
+		os.Remove(link)
+		os.Symlink(mine, link)
+		for _, f := range []string{mine, secret} {
+			os.WriteFile(f, []byte("x"), 0o600)
+			os.Chmod(f, 0o600)
+		}
+	}
+	mode := func(f string) os.FileMode {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	// Learned swapping the link onto the file it already names.
+	reset()
+	r := run(t, dir, nil, "x", "learn", "-o", filepath.Join(dir, "race.sd"), "--", exe, link, mine)
+	if r.code != 0 {
+		t.Fatalf("learn: %d\n%s", r.code, r.stderr)
+	}
+	// Unconfined, the attack is a chmod through a link to secret.
+	reset()
+	os.Remove(link)
+	os.Symlink(secret, link)
+	if out, err := exec.Command(exe, link, secret).Output(); err != nil || !strings.Contains(string(out), "chmod ok") || mode(secret) != 0o666 {
+		t.Fatalf("unconfined: %q %v, secret %v", out, err, mode(secret))
+	}
+	reset()
+	hook := t.TempDir()
+	for _, f := range []string{"checked", "go"} {
+		if err := unix.Mkfifo(filepath.Join(hook, f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := newSyslog(t)
+	cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "race.sd"), "--", exe, link, secret)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The supervisor has checked the object and holds it.
+	checked, err := os.ReadFile(filepath.Join(hook, "checked"))
+	if err != nil || strings.TrimSpace(string(checked)) != "checked "+mine {
+		t.Fatalf("hook: %q %v", checked, err)
+	}
+	// The program's second thread swaps the link.
+	stdin.Write([]byte("x"))
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "swapped" {
+		t.Fatalf("program: %q, stderr %s", lines.Text(), stderr.String())
+	}
+	// The window is real: the name now leads to secret, so a kernel
+	// looking it up again would change secret.
+	if dst, _ := os.Readlink(link); dst != secret {
+		t.Fatalf("link -> %q, want %s", dst, secret)
+	}
+	gof, err := os.OpenFile(filepath.Join(hook, "go"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gof.Write([]byte("g"))
+	gof.Close()
+	if !lines.Scan() || lines.Text() != "chmod ok" {
+		t.Errorf("chmod: %q", lines.Text())
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("run: %v\n%s", err, stderr.String())
+	}
+	if m := mode(secret); m != 0o600 {
+		t.Errorf("the swap redirected the chmod: secret is %v", m)
+	}
+	if m := mode(mine); m != 0o666 {
+		t.Errorf("work/mine is %v, want the chmod the supervisor checked (0666)", m)
+	}
+	if a := sink.Alerts(t); len(a) != 0 {
+		t.Errorf("alerts: %v", bodies(a))
+	}
+}

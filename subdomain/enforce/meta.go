@@ -199,8 +199,8 @@ func (m *metaReq) readString(addr uint64, max int) (string, unix.Errno) {
 }
 
 // sameCreds reports whether the calling thread has the supervisor's own
-// credentials: its user and group IDs (real, effective, saved, fs), its
-// groups and its capability sets.
+// credentials: its user and mount namespaces, its user and group IDs
+// (real, effective, saved, fs), its groups and its capability sets.
 // It returns "" when they are the same, else what differs.
 func sameCreds(tid int) string {
 	theirs, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
@@ -210,6 +210,14 @@ func sameCreds(tid int) string {
 	ours, err := os.ReadFile("/proc/thread-self/status")
 	if err != nil {
 		return "own status unreadable"
+	}
+	// The same capabilities count only in the same user namespace, and
+	// names mean the same only in the same mount namespace.
+	for _, ns := range []string{"user", "mnt"} {
+		var a, b unix.Stat_t
+		if unix.Stat("/proc/"+strconv.Itoa(tid)+"/ns/"+ns, &a) != nil || unix.Stat("/proc/thread-self/ns/"+ns, &b) != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+			return ns + " namespace"
+		}
 	}
 	for _, key := range []string{"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"} {
 		t, ok1 := statusLine(theirs, key)

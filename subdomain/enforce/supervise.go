@@ -347,11 +347,13 @@ func serveNotify(fd int, col *collector, guard *metaGuard, alerts chan<- *alert.
 		} else {
 			errno, a = handleListen(fd, &req, col)
 		}
-		resp := seccompResp{id: req.id, error: -int32(errno)}
-		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		// The alert first: once answered, the program may exit, and
+		// the supervisor's main loop then ends with what it has.
 		if a != nil {
 			alerts <- a
 		}
+		resp := seccompResp{id: req.id, error: -int32(errno)}
+		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 	}
 }
 

@@ -125,6 +125,8 @@ int main(int argc, char **argv) {
 			/* security.capability v2: cap_setuid=ep */
 			unsigned int cap[5] = {0x02000001, 1u << 7, 0, 0, 0};
 			res(op, setxattr(argv[++i], "security.capability", cap, sizeof cap, 0) == 0, NULL);
+		} else if (!strcmp(op, "setuid")) {
+			res(op, setuid(atoi(argv[++i])) == 0, NULL);
 		} else if (!strcmp(op, "kill0")) {
 			res(op, kill(atoi(argv[++i]), 0) == 0, NULL);
 		} else if (!strcmp(op, "prlimit")) {
@@ -486,6 +488,22 @@ func TestEscapeMetadata(t *testing.T) {
 	}
 	wantAlert(t, alerts, "chmod", mine)
 	wantAlert(t, alerts, "setxattr", mine)
+	// A program that dropped root: the supervisor (root) does not act
+	// for it, so it gains nothing (its own chmod of a root file fails
+	// too: EPERM).
+	reset()
+	os.Chmod(dir, 0o755) // uid 1 may look work/out up
+	u = unconfined(t, dir, exe, "setuid", "1", "chmod", mine, "0666")
+	wantOK(t, "unconfined", u, "setuid")
+	wantErr(t, "unconfined after setuid", u, "chmod", "EPERM")
+	sink = newSyslog(t)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "setuid", "1", "chmod", mine, "0666")
+	wantOK(t, "confined", got, "setuid")
+	wantErr(t, "confined after setuid", got, "chmod", "EPERM")
+	if m := statMode(t, mine); m != 0o600 {
+		t.Errorf("work/out changed for a program that dropped root: %v", m)
+	}
+	wantAlert(t, alerts, "chmod")
 	if t.Failed() {
 		t.Logf("stderr:\n%s", r.stderr)
 	}
@@ -966,4 +984,13 @@ func TestEscapeMetadataRace(t *testing.T) {
 	if a := sink.Alerts(t); len(a) != 0 {
 		t.Errorf("alerts: %v", bodies(a))
 	}
+}
+
+func statMode(t *testing.T, f string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
 }

@@ -78,12 +78,36 @@ type Plan struct {
 	MemfdNoexecDefault bool
 	// UDP: the profile grants UDP sockets ("network udp"), every port.
 	UDP bool
+	// unsupervised: no supervisor answers seccomp notifications (Run
+	// starts none when nothing needs one): listen() and the metadata
+	// calls are refused by the filter itself.
+	unsupervised bool
+}
+
+// NeedsSupervisor reports whether a supervisor must answer the
+// program's calls: listen() when the profile binds TCP ports, the
+// metadata calls when the profile has write grants and does not grant
+// their families outright. (Alerts need one too: see Runner.Run.)
+func (pl *Plan) NeedsSupervisor(writeGrants []string) bool {
+	for _, n := range pl.Net {
+		if n.Op == "bind" {
+			return true
+		}
+	}
+	if !pl.HandleNet {
+		return true // every port may be bound: listen() is checked for a port
+	}
+	return len(pl.Meta()) > 0 && len(writeGrants) > 0
 }
 
 // filterOpts are the seccomp argument checks of the plan.
 func (pl *Plan) filterOpts() filterOpts {
+	listen := uint32(retNotify)
+	if pl.unsupervised {
+		listen = retEPERM
+	}
 	return filterOpts{
-		listen:             retNotify,
+		listen:             listen,
 		memfdExec:          !slices.Contains(pl.Blocked, "memfd_create"),
 		memfdNoexecDefault: pl.MemfdNoexecDefault,
 		udp:                pl.UDP,

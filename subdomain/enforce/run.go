@@ -110,20 +110,30 @@ func (r *Runner) Run(argv []string) (int, error) {
 			aud = nil
 		}
 	}
+	// A supervisor is started only when something needs it: alerts, or
+	// calls it decides (listen, metadata). Without one, those calls are
+	// refused by the filter.
+	grants := r.Plan.WriteGrants()
+	supervised := aud != nil || r.Plan.NeedsSupervisor(grants)
+	r.Plan.unsupervised = !supervised
 	// The program is exec'd from this goroutine's thread, which the
 	// confinement restricts; the supervisor is forked from another
 	// (unconfined) thread.
-	st, err := prepareSupervisor()
-	if err != nil {
-		return 1, err
+	var st *supervisorStart
+	if supervised {
+		if st, err = prepareSupervisor(); err != nil {
+			return 1, err
+		}
 	}
 	runtime.LockOSThread()
 	notify, err := r.Plan.Apply()
 	if err != nil {
 		return 1, err
 	}
-	if err := r.startSupervisor(st, aud, notify, path); err != nil {
-		return 1, err
+	if supervised {
+		if err := r.startSupervisor(st, aud, notify, path, grants); err != nil {
+			return 1, err
+		}
 	}
 	for i, f := range []*os.File{r.Stdin, r.Stdout, r.Stderr} {
 		if f != nil && f.Fd() != uintptr(i) {

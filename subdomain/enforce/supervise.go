@@ -74,7 +74,7 @@ func prepareSupervisor() (*supervisorStart, error) {
 
 // startSupervisor forks and execs the supervisor from an unconfined
 // thread (the calling goroutine's thread is the confined one).
-func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, path string) error {
+func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, path string, grants []string) error {
 	defer unix.Close(st.pidfd)
 	defer st.null.Close()
 	null := st.null.Fd()
@@ -108,8 +108,11 @@ func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, pa
 	argv := []string{"immunix", SupervisorCommand, "1", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}
 	// The write grants, where the supervisor performs the metadata
 	// calls the filter passes it.
-	argv = append(argv, r.Plan.WriteGrants()...)
-	env := []string{}
+	argv = append(argv, grants...)
+	// One P: the supervisor's goroutines mostly wait in the kernel, and
+	// with more Ps the runtime's idle threads spin looking for work
+	// while the program starts beside it.
+	env := []string{"GOMAXPROCS=1"}
 	if h := os.Getenv(testHookEnv); h != "" {
 		env = append(env, testHookEnv+"="+h)
 	}

@@ -116,6 +116,9 @@ func (r *Runner) Run(argv []string) (int, error) {
 	grants := r.Plan.WriteGrants()
 	supervised := aud != nil || r.Plan.NeedsSupervisor(grants)
 	r.Plan.unsupervised = !supervised
+	if !supervised {
+		r.note("no supervisor: no alerts, no TCP bind rule and no write rule; listen() and metadata calls are refused")
+	}
 	// The program is exec'd from this goroutine's thread, which the
 	// confinement restricts; the supervisor is forked from another
 	// (unconfined) thread.

@@ -504,6 +504,25 @@ func TestEscapeMetadata(t *testing.T) {
 		t.Errorf("work/out changed for a program that dropped root: %v", m)
 	}
 	wantAlert(t, alerts, "chmod")
+	// --no-audit: the supervisor still performs the metadata calls
+	// where the profile grants w; a profile without a write rule gets
+	// no supervisor, and the filter refuses them.
+	reset()
+	r = run(t, dir, nil, "", "run", "--no-audit", "--profile", prof, "--", exe, "chmod", mine, "0640", "utimens", secret)
+	got = ops(r.stdout)
+	wantOK(t, "--no-audit, on a w rule", got, "chmod")
+	wantErr(t, "--no-audit, outside the profile", got, "utimens", "EPERM")
+	ro, _ := learnProfile(t, dir, "ro.sd", exe, "read", secret)
+	r = run(t, dir, nil, "", "run", "-v", "--no-audit", "--profile", ro, "--", exe, "chmod", secret, "0666", "listen0")
+	got = ops(r.stdout)
+	if !strings.Contains(r.stderr, "no supervisor") {
+		t.Errorf("a supervisor was started for a read-only profile with --no-audit: %s", r.stderr)
+	}
+	wantErr(t, "--no-audit, read-only profile", got, "chmod", "EPERM")
+	wantErr(t, "--no-audit, read-only profile", got, "listen0", "EPERM")
+	if m := statMode(t, secret); m != 0o600 {
+		t.Errorf("secret changed: %v", m)
+	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", r.stderr)
 	}

@@ -127,7 +127,7 @@ var nativeArch uint32
 
 // metaGuard holds what the supervisor decides metadata calls with.
 type metaGuard struct {
-	grants []string // the plan's write grants, resolved by immunix run (Plan.WriteGrants)
+	grants []string // the plan's write grants, resolved by immunix run (Plan.WriteGrants): trees end in "/"
 	// hook, for tests only: after the check, write "checked PATH\n" to
 	// hook/checked and wait for a byte from hook/go (FIFOs the test
 	// made); from $IMMUNIX_TEST_SUPERVISOR_HOOK of immunix run.
@@ -136,7 +136,14 @@ type metaGuard struct {
 
 func (g *metaGuard) allowed(path string) bool {
 	for _, gr := range g.grants {
-		if path == gr || gr == "/" || strings.HasPrefix(path, gr+"/") {
+		if gr == "/" {
+			return true
+		}
+		if dir, ok := strings.CutSuffix(gr, "/"); ok {
+			if path == dir || strings.HasPrefix(path, gr) {
+				return true
+			}
+		} else if path == gr {
 			return true
 		}
 	}

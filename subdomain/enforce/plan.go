@@ -130,7 +130,8 @@ func (pl *Plan) Meta() []string {
 
 // WriteGrants returns the paths beneath which (or, for a file, on
 // which) Landlock lets the program write: where the supervisor performs
-// its metadata calls. Each is resolved now, as Landlock resolves its
+// its metadata calls, a directory (a tree) with a trailing "/". Each is
+// resolved now, as Landlock resolves its
 // rules when they are made (an O_PATH open following symlinks), to the
 // name the kernel reports for it: a symlink in a rule that the program
 // swaps later changes neither.
@@ -144,11 +145,17 @@ func (pl *Plan) WriteGrants() []string {
 		if err != nil {
 			continue // Landlock skips it too (IgnoreIfMissing)
 		}
+		var st unix.Stat_t
+		serr := unix.Fstat(fd, &st)
 		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 		unix.Close(fd)
-		if err == nil && strings.HasPrefix(p, "/") {
-			out = append(out, p)
+		if err != nil || serr != nil || !strings.HasPrefix(p, "/") {
+			continue
 		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR && p != "/" {
+			p += "/" // a tree; a file grant is that file only
+		}
+		out = append(out, p)
 	}
 	return out
 }

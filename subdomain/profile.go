@@ -172,14 +172,35 @@ func IsDangerous(name string) bool {
 	return ok
 }
 
-// SyscallGrant returns the "syscall NAME" grant a program making system
-// call call needs ("chmod" for fchmodat), "" when it needs none.
-func SyscallGrant(call string) string {
+// MetadataFamilies are the grants of DangerousSyscalls that change a
+// file's metadata. Without the grant, immunix run lets the supervisor
+// perform such a call on the program's behalf where the profile lets
+// the program write the file (w, or c); "syscall chmod" ... grant the
+// calls on every path the kernel's own checks allow.
+var MetadataFamilies = []string{"chmod", "chown", "setxattr", "utimes"}
+
+// IsMetadata reports whether grant is one of MetadataFamilies.
+func IsMetadata(grant string) bool { return slices.Contains(MetadataFamilies, grant) }
+
+// GrantOf returns the "syscall NAME" grant that allows system call
+// call ("chmod" for fchmodat), "" when none names it.
+func GrantOf(call string) string {
 	if g, ok := syscallFamilies[call]; ok {
 		return g
 	}
 	if IsDangerous(call) {
 		return call
+	}
+	return ""
+}
+
+// SyscallGrant returns the "syscall NAME" grant a program making system
+// call call needs, "" when it needs none. The metadata calls (chmod,
+// fchmodat, chown, utimensat, setxattr ...) need none: a w rule on the
+// file they change is what they need.
+func SyscallGrant(call string) string {
+	if g := GrantOf(call); !IsMetadata(g) {
+		return g
 	}
 	return ""
 }

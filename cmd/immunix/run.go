@@ -27,15 +27,20 @@ Enforces PROFILE on CMD and everything it runs: Landlock restricts files,
 TCP ports, signals and abstract unix sockets to the profile's rules
 (negotiating the best ABI the kernel offers), and a seccomp filter
 refuses SubDomain's dangerous system calls (mount, mknod, ptrace, module
-loading, reboot, chmod/chown/utimes/setxattr, ...) unless the profile
-grants them with "syscall NAME", and UDP, MPTCP, raw sockets, TCP fast
-open, executable memfds and set-uid files unless the profile allows
-them. CMD is exec'd in immunix run's process (its exit status is CMD's).
-A supervisor, started first outside the confinement, checks CMD's
-listen() calls and turns the denials the kernel audits (Landlock ABI 7+,
-seccomp; root) into "subdomain" alerts in syslog and on stderr (turning
-the kernel's audit on if it is off; the last concurrent immunix run to
-end turns it off again). immunix run's own notes are printed only with -v.
+loading, reboot, ...) unless the profile grants them with "syscall NAME",
+and UDP, MPTCP, raw sockets, TCP fast open, executable memfds and set-uid
+files unless the profile allows them. CMD is exec'd in immunix run's
+process (its exit status is CMD's). A supervisor, started first outside
+the confinement, performs CMD's chmod/chown/utimes/setxattr calls itself
+where the profile lets CMD write the file (w or c rules; never a set-uid
+bit or file capabilities; "syscall chmod|chown|utimes|setxattr" grants a
+family on every path), checks its listen() calls and turns the denials
+the kernel audits (Landlock ABI 7+, seccomp; root) into "subdomain"
+alerts in syslog and on stderr (turning the kernel's audit on if it is
+off; the last concurrent immunix run to end turns it off again). When
+nothing needs it (--no-audit or no alerts, no TCP bind rule, no write
+rule) no supervisor is started and those calls are refused. immunix
+run's own notes are printed only with -v.
 
 With --complain nothing is blocked: CMD runs under strace and every
 access outside the profile is alerted.

@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/subdomain"
 )
@@ -76,16 +78,86 @@ type Plan struct {
 	MemfdNoexecDefault bool
 	// UDP: the profile grants UDP sockets ("network udp"), every port.
 	UDP bool
+	// unsupervised: no supervisor answers seccomp notifications (Run
+	// starts none when nothing needs one): listen() and the metadata
+	// calls are refused by the filter itself.
+	unsupervised bool
+}
+
+// NeedsSupervisor reports whether a supervisor must answer the
+// program's calls: listen() when the profile binds TCP ports, the
+// metadata calls when the profile has write grants and does not grant
+// their families outright. (Alerts need one too: see Runner.Run.)
+func (pl *Plan) NeedsSupervisor(writeGrants []string) bool {
+	for _, n := range pl.Net {
+		if n.Op == "bind" {
+			return true
+		}
+	}
+	if !pl.HandleNet {
+		return true // every port may be bound: listen() is checked for a port
+	}
+	return len(pl.Meta()) > 0 && len(writeGrants) > 0
 }
 
 // filterOpts are the seccomp argument checks of the plan.
 func (pl *Plan) filterOpts() filterOpts {
+	listen := uint32(retNotify)
+	if pl.unsupervised {
+		listen = retEPERM
+	}
 	return filterOpts{
-		listen:             retNotify,
+		listen:             listen,
 		memfdExec:          !slices.Contains(pl.Blocked, "memfd_create"),
 		memfdNoexecDefault: pl.MemfdNoexecDefault,
 		udp:                pl.UDP,
+		meta:               pl.Meta(),
 	}
+}
+
+// Meta returns the metadata families (subdomain.MetadataFamilies) the
+// profile does not grant outright: the supervisor decides their calls
+// by the plan's write grants (WriteGrants).
+func (pl *Plan) Meta() []string {
+	var m []string
+	for _, f := range subdomain.MetadataFamilies {
+		if slices.Contains(pl.Blocked, f) {
+			m = append(m, f)
+		}
+	}
+	return m
+}
+
+// WriteGrants returns the paths beneath which (or, for a file, on
+// which) Landlock lets the program write: where the supervisor performs
+// its metadata calls, a directory (a tree) with a trailing "/". Each is
+// resolved now, as Landlock resolves its
+// rules when they are made (an O_PATH open following symlinks), to the
+// name the kernel reports for it: a symlink in a rule that the program
+// swaps later changes neither.
+func (pl *Plan) WriteGrants() []string {
+	var out []string
+	for _, g := range pl.Paths {
+		if g.Rights&ll.AccessFSWriteFile == 0 {
+			continue
+		}
+		fd, err := unix.Open(g.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // Landlock skips it too (IgnoreIfMissing)
+		}
+		var st unix.Stat_t
+		serr := unix.Fstat(fd, &st)
+		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+		if err != nil || serr != nil || !strings.HasPrefix(p, "/") {
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR && p != "/" {
+			p += "/" // a tree; a file grant is that file only
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Compile turns p (with every nested profile: Landlock cannot give an
@@ -399,6 +471,9 @@ func (pl *Plan) String() string {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
 	fmt.Fprintf(&b, "seccomp blocks: %s\n", strings.Join(pl.Blocked, " "))
+	if m := pl.Meta(); len(m) > 0 {
+		fmt.Fprintf(&b, "supervisor performs %s calls on the write grants only (i386 calls: refused)\n", strings.Join(m, " "))
+	}
 	for _, n := range pl.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}

@@ -102,28 +102,48 @@ func (r *Runner) Run(argv []string) (int, error) {
 	if env == nil {
 		env = os.Environ()
 	}
+	// A supervisor is started only when something needs it: alerts, or
+	// calls it decides (listen, metadata). Without one, those calls are
+	// refused by the filter. It is started first, so that its exec and
+	// its runtime's start overlap with the rest of this one (audit,
+	// Landlock, seccomp); it gets its descriptors when they exist.
+	grants := r.Plan.WriteGrants()
+	auditing := !r.NoAudit && r.Plan.Audit
+	var st *supervisorStart
+	if r.Plan.NeedsSupervisor(grants) || (auditing && os.Geteuid() == 0) {
+		if st, err = r.launchSupervisor(path, grants); err != nil {
+			return 1, err
+		}
+	}
 	var aud *Audit
-	if !r.NoAudit && r.Plan.Audit {
+	if auditing {
 		aud, err = OpenAudit(r.StateDir)
 		if err != nil {
 			r.note("denials are enforced but not alerted: %v", err)
 			aud = nil
 		}
 	}
-	// The program is exec'd from this goroutine's thread, which the
-	// confinement restricts; the supervisor is forked from another
-	// (unconfined) thread.
-	st, err := prepareSupervisor()
-	if err != nil {
-		return 1, err
+	if aud != nil && st == nil {
+		if st, err = r.launchSupervisor(path, grants); err != nil {
+			return 1, err
+		}
 	}
+	r.Plan.unsupervised = st == nil
+	if st == nil {
+		r.note("no supervisor: no alerts, no TCP bind rule and no write rule; listen() and metadata calls are refused")
+	}
+	// The program is exec'd from this goroutine's thread, which the
+	// confinement restricts; the supervisor was forked from another
+	// (unconfined) thread.
 	runtime.LockOSThread()
 	notify, err := r.Plan.Apply()
 	if err != nil {
 		return 1, err
 	}
-	if err := r.startSupervisor(st, aud, notify, path); err != nil {
-		return 1, err
+	if st != nil {
+		if err := st.handover(aud, notify); err != nil {
+			return 1, err
+		}
 	}
 	for i, f := range []*os.File{r.Stdin, r.Stdout, r.Stderr} {
 		if f != nil && f.Fd() != uintptr(i) {

@@ -240,6 +240,11 @@ type filterOpts struct {
 	memfdNoexecDefault bool
 	// udp: UDP sockets are granted.
 	udp bool
+	// meta are the metadata families (subdomain.MetadataFamilies) that
+	// are not granted: on the native ABI their calls go to the
+	// supervisor (retNotify), which performs them where the profile
+	// lets the program write the file; on compat ABIs they are refused.
+	meta []string
 }
 
 // buildFilter returns the classic BPF program that refuses the blocked
@@ -270,7 +275,7 @@ func buildFilter(blocked []string, native archTable, compat []archTable, o filte
 	for _, t := range append([]archTable{native}, compat...) {
 		// Each ABI's block ends with its own returns: jumps reach 255
 		// instructions at most.
-		eperm, allow := p.label(), p.label()
+		eperm, allow, notify0 := p.label(), p.label(), p.label()
 		p.bind(next)
 		next = p.label()
 		body := p.label()
@@ -289,13 +294,19 @@ func buildFilter(blocked []string, native archTable, compat []archTable, o filte
 			p.jump(bpf.JumpEqual, c.nr, blocks[i], cont)
 			p.bind(cont)
 		}
-		p.search(ranges(blocked, t), eperm)
+		var notify []span
+		if t.name == native.name && o.listen == retNotify {
+			notify = ranges(o.meta, t)
+		}
+		p.search(mergeSpans(ranges(blocked, t), notify, eperm, notify0), eperm)
 		for i, c := range t.checks {
 			p.bind(blocks[i])
 			p.checkBlock(c.kind, o, eperm, allow)
 		}
 		p.bind(allow)
 		p.emit(bpf.RetConstant{Val: retAllow})
+		p.bind(notify0)
+		p.emit(bpf.RetConstant{Val: retNotify})
 		p.bind(eperm)
 		p.emit(bpf.RetConstant{Val: retEPERM})
 	}
@@ -403,8 +414,49 @@ func (p *asm) checkBlock(k checkKind, o filterOpts, eperm, allow int) {
 	}
 }
 
-// span is a range of consecutive blocked system call numbers.
-type span struct{ lo, hi uint32 }
+// span is a range of consecutive blocked system call numbers; to is
+// the label a number in it jumps to.
+type span struct {
+	lo, hi uint32
+	to     int
+}
+
+// mergeSpans labels the blocked spans with eperm and the notify spans
+// with notify (a number in both is notified: the supervisor decides)
+// and returns them sorted, adjacent spans of one label joined.
+func mergeSpans(blocked, notify []span, eperm, notifyLabel int) []span {
+	in := func(n uint32) bool {
+		for _, s := range notify {
+			if n >= s.lo && n <= s.hi {
+				return true
+			}
+		}
+		return false
+	}
+	var all []span
+	for _, b := range blocked {
+		for n := b.lo; n <= b.hi; n++ {
+			if !in(n) {
+				all = append(all, span{n, n, eperm})
+			}
+		}
+	}
+	for _, s := range notify {
+		for n := s.lo; n <= s.hi; n++ {
+			all = append(all, span{n, n, notifyLabel})
+		}
+	}
+	slices.SortFunc(all, func(a, b span) int { return int(a.lo) - int(b.lo) })
+	var out []span
+	for _, s := range all {
+		if k := len(out); k > 0 && out[k-1].hi+1 == s.lo && out[k-1].to == s.to {
+			out[k-1].hi = s.hi
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 // ranges returns the numbers of the blocked calls on t, sorted, as spans.
 func ranges(blocked []string, t archTable) []span {
@@ -424,7 +476,7 @@ func ranges(blocked []string, t archTable) []span {
 			out[k-1].hi = n
 			continue
 		}
-		out = append(out, span{n, n})
+		out = append(out, span{n, n, 0})
 	}
 	return out
 }
@@ -458,18 +510,18 @@ func (p *asm) jump(cond bpf.JumpTest, val uint32, t, f int) {
 }
 
 // search emits a binary search of the accumulator (the call number) over
-// rs: a number in one of them jumps to eperm, any other returns ALLOW.
+// rs: a number in one of them jumps to its label, any other returns ALLOW.
 func (p *asm) search(rs []span, eperm int) {
 	if len(rs) <= 2 {
 		for _, r := range rs {
 			next := p.label()
 			if r.lo == r.hi {
-				p.jump(bpf.JumpEqual, r.lo, eperm, next)
+				p.jump(bpf.JumpEqual, r.lo, r.to, next)
 			} else {
 				in := p.label()
 				p.jump(bpf.JumpGreaterOrEqual, r.lo, in, next)
 				p.bind(in)
-				p.jump(bpf.JumpGreaterThan, r.hi, next, eperm)
+				p.jump(bpf.JumpGreaterThan, r.hi, next, r.to)
 			}
 			p.bind(next)
 		}

@@ -92,7 +92,7 @@ func TestSyscallTables(t *testing.T) {
 				if !subdomain.IsDangerous(c.name) {
 					t.Errorf("%s: %s is not a grant", tc.table.name, c.name)
 				}
-				if g := subdomain.SyscallGrant(call); g != c.name {
+				if g := subdomain.GrantOf(call); g != c.name {
 					t.Errorf("%s: %s is granted by %q, the table says %q", tc.table.name, call, g, c.name)
 				}
 				have[c.name] = true
@@ -405,6 +405,42 @@ func TestFilterExhaustive(t *testing.T) {
 	}
 	raw, _ := buildFilter(all, tableX8664, []archTable{tableI386}, filterOpts{listen: retAllow})
 	t.Logf("filter for every dangerous call: %d instructions", len(raw))
+	// The metadata calls passed to the supervisor: every native one is
+	// notified, every i386 one refused, nothing else changes.
+	raw, err := buildFilter(all, tableX8664, []archTable{tableI386}, filterOpts{listen: retNotify, memfdExec: true, meta: subdomain.MetadataFamilies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := bpf.Disassemble(raw)
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tab := range []archTable{tableX8664, tableI386} {
+		want := map[uint32]uint32{}
+		for _, c := range tab.calls {
+			want[c.nr] = retEPERM
+			if tab.name == "x86_64" && subdomain.IsMetadata(c.name) {
+				want[c.nr] = retNotify
+			}
+		}
+		checked := map[uint32]bool{}
+		for _, c := range tab.checks {
+			checked[c.nr] = true
+		}
+		for nr := uint32(0); nr < 1024; nr++ {
+			if checked[nr] {
+				continue
+			}
+			exp, ok := want[nr]
+			if !ok {
+				exp = retAllow
+			}
+			if got, _ := vm.Run(seccompData(tab.audit, nr)); uint32(got) != exp {
+				t.Fatalf("metadata notified: %s call %d gets %#x, want %#x", tab.name, nr, uint32(got), exp)
+			}
+		}
+	}
 }
 
 // seccompArgs is seccompData with arguments (low 32 bits, as the filter
@@ -423,6 +459,7 @@ func TestFilterChecks(t *testing.T) {
 	all := subdomain.DangerousSyscalls
 	noMemfd := slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "memfd_create" })
 	notify := filterOpts{listen: retNotify}
+	meta := filterOpts{listen: retNotify, meta: subdomain.MetadataFamilies}
 	for _, tc := range []struct {
 		name    string
 		blocked []string
@@ -465,7 +502,17 @@ func TestFilterChecks(t *testing.T) {
 		{"openat2", all, notify, x8664, 437, nil, retNoSys},
 		{"prlimit self", all, notify, x8664, 302, []uint32{0}, retAllow},
 		{"prlimit other", all, notify, x8664, 302, []uint32{1234}, retEPERM},
-		{"fchmodat", all, notify, x8664, 268, nil, retEPERM},
+		{"fchmodat, no supervisor", all, notify, x8664, 268, nil, retEPERM},
+		{"fchmodat to the supervisor", all, meta, x8664, 268, nil, retNotify},
+		{"utimensat to the supervisor", all, meta, x8664, 280, nil, retNotify},
+		{"fsetxattr to the supervisor", all, meta, x8664, 190, nil, retNotify},
+		{"removexattrat to the supervisor", all, meta, x8664, 466, nil, retNotify},
+		{"lchown to the supervisor", all, meta, x8664, 94, nil, retNotify},
+		{"i386 fchmodat refused", all, meta, i386, 306, nil, retEPERM},
+		{"i386 chown32 refused", all, meta, i386, 212, nil, retEPERM},
+		{"fchmodat, listen refused (no supervisor)", all, filterOpts{listen: retEPERM, meta: subdomain.MetadataFamilies}, x8664, 268, nil, retEPERM},
+		{"mknodat beside the notified calls", all, meta, x8664, 259, nil, retEPERM},
+		{"fchownat, only chmod notified", all, filterOpts{listen: retNotify, meta: []string{"chmod"}}, x8664, 260, nil, retEPERM},
 		{"fchmodat granted", slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == "chmod" }), notify, x8664, 268, nil, retAllow},
 		{"adjtimex", all, notify, x8664, 159, nil, retEPERM},
 	} {

@@ -22,14 +22,13 @@ import (
 // as: immunix run re-executes its own binary (/proc/self/exe) with it.
 const SupervisorCommand = "__subdomain-supervisor"
 
-// The supervisor's inherited descriptors.
-const (
-	supPidfd  = 3 // the confined program's pidfd
-	supAudit  = 4 // audit multicast socket
-	supCtl    = 5 // audit control socket
-	supLock   = 6 // audit.lock, held shared
-	supNotify = 7 // seccomp listener
-)
+// The supervisor's inherited descriptor: its end of a socket pair over
+// which immunix run sends it, once they exist, the flags "a" (audit
+// sockets and lock follow), "e" (this run turned the audit on) and "n"
+// (seccomp listener follows) and the descriptors: the confined
+// program's pidfd, then the audit multicast socket, control socket and
+// audit.lock (held shared), then the seccomp listener.
+const supSock = 3
 
 // The process arrangement. The confined program keeps immunix run's
 // process: Landlock rules on /proc/self are its own /proc entries, its
@@ -45,77 +44,99 @@ const (
 // caller reading the program's stderr to its end also waits for every
 // alert.
 
-// supervisorStart is what starting the supervisor needs, opened before
-// the confinement (which would refuse /dev/null).
+// supervisorStart is a supervisor being started: its exec runs on
+// another thread while immunix run goes on.
 type supervisorStart struct {
-	pidfd int
-	null  *os.File
-	self  string
+	sock int // our end of the socket pair
+	done chan error
 }
 
-func prepareSupervisor() (*supervisorStart, error) {
-	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+// launchSupervisor forks and execs the supervisor from another thread
+// (a new goroutine: the runtime runs it on a thread other than the one
+// immunix run later confines and locks) and returns at once.
+func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStart, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("supervisor: pidfd_open: %w", err)
+		return nil, fmt.Errorf("supervisor: socketpair: %w", err)
 	}
 	null, err := os.Open(os.DevNull)
 	if err != nil {
-		unix.Close(pidfd)
+		unix.Close(pair[0])
+		unix.Close(pair[1])
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		unix.Close(pidfd)
+		unix.Close(pair[0])
+		unix.Close(pair[1])
 		null.Close()
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	return &supervisorStart{pidfd: pidfd, null: null, self: self}, nil
-}
-
-// startSupervisor forks and execs the supervisor from an unconfined
-// thread (the calling goroutine's thread is the confined one).
-func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, path string) error {
-	defer unix.Close(st.pidfd)
-	defer st.null.Close()
-	null := st.null.Fd()
-	files := []uintptr{null, null, orFile(r.Stderr, os.Stderr).Fd(), uintptr(st.pidfd), null, null, null, null}
-	flags := ""
+	flags := "-"
+	if r.Notef != nil {
+		flags = "v"
+	}
 	stateDir := r.StateDir
 	if stateDir == "" {
 		stateDir = DefaultStateDir
 	}
+	socket := ""
+	if r.Alerts != nil {
+		socket = r.Alerts.Socket
+	}
+	// The write grants, where the supervisor performs the metadata
+	// calls the filter passes it.
+	argv := append([]string{"immunix", SupervisorCommand, "2", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}, grants...)
+	// One P: the supervisor's goroutines mostly wait in the kernel, and
+	// with more Ps the runtime's idle threads spin looking for work
+	// while the program starts beside it.
+	env := []string{"GOMAXPROCS=1"}
+	if h := os.Getenv(testHookEnv); h != "" {
+		env = append(env, testHookEnv+"="+h)
+	}
+	fd := null.Fd()
+	files := []uintptr{fd, fd, orFile(r.Stderr, os.Stderr).Fd(), uintptr(pair[1])}
+	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	st := &supervisorStart{sock: pair[0], done: make(chan error, 1)}
+	go func() {
+		_, err := syscall.ForkExec(self, argv, attr)
+		unix.Close(pair[1])
+		null.Close()
+		if err != nil {
+			err = fmt.Errorf("start the supervisor %s: %w", self, err)
+		}
+		st.done <- err
+	}()
+	return st, nil
+}
+
+// handover waits for the supervisor's exec and sends it its
+// descriptors, then closes this process's copies.
+func (st *supervisorStart) handover(aud *Audit, notify int) error {
+	defer unix.Close(st.sock)
+	if err := <-st.done; err != nil {
+		return err
+	}
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return fmt.Errorf("supervisor: pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	fds := []int{pidfd}
+	flags := ""
 	if aud != nil {
 		flags += "a"
-		files[supAudit] = aud.mc.Fd()
-		files[supCtl] = uintptr(aud.ctl)
-		files[supLock] = uintptr(aud.hold.lock)
+		fds = append(fds, int(aud.mc.Fd()), aud.ctl, aud.hold.lock)
 		if aud.Enabled() {
 			flags += "e"
 		}
 	}
 	if notify >= 0 {
 		flags += "n"
-		files[supNotify] = uintptr(notify)
+		fds = append(fds, notify)
 	}
-	if r.Notef != nil {
-		flags += "v"
-	}
-	socket := ""
-	if r.Alerts != nil {
-		socket = r.Alerts.Socket
-	}
-	self := st.self
-	argv := []string{"immunix", SupervisorCommand, "1", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}
-	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
-	done := make(chan error, 1)
-	go func() {
-		// A new goroutine: the runtime runs it on a thread other than
-		// the locked, confined one.
-		_, err := syscall.ForkExec(self, argv, attr)
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		return fmt.Errorf("start the supervisor %s: %w", self, err)
+	if err := unix.Sendmsg(st.sock, []byte(flags+"."), unix.UnixRights(fds...), nil, 0); err != nil {
+		return fmt.Errorf("supervisor: send its descriptors: %w", err)
 	}
 	if aud != nil {
 		aud.mc.Close()
@@ -128,42 +149,89 @@ func (r *Runner) startSupervisor(st *supervisorStart, aud *Audit, notify int, pa
 	return nil
 }
 
+// receiveStart reads what handover sends: the flags and descriptors. ok
+// is false when immunix run ended without sending them (it failed
+// before the program started).
+func receiveStart() (flags string, fds []int, ok bool) {
+	buf := make([]byte, 16)
+	oob := make([]byte, unix.CmsgSpace(8*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(supSock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return "", nil, false
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return "", nil, false
+		}
+		for i := range msgs {
+			if rights, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+				fds = append(fds, rights...)
+			}
+		}
+		unix.Close(supSock)
+		return strings.TrimSuffix(string(buf[:n]), "."), fds, true
+	}
+}
+
 // Supervise is the supervisor's main (args after SupervisorCommand); it
 // returns its exit code.
 func Supervise(args []string) int {
-	if len(args) != 7 || args[0] != "1" {
+	if len(args) < 7 || args[0] != "2" {
 		fmt.Fprintf(os.Stderr, "immunix: %s is started by immunix run only\n", SupervisorCommand)
 		return 2
 	}
-	flags := args[1]
 	pid, err := strconv.Atoi(args[2])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "immunix: %s: bad pid %q\n", SupervisorCommand, args[2])
 		return 2
 	}
+	sent, fds, ok := receiveStart()
+	if !ok {
+		return 0 // immunix run failed before the program started
+	}
+	flags := args[1] + sent
+	next := func() int {
+		if len(fds) == 0 {
+			return -1
+		}
+		fd := fds[0]
+		fds = fds[1:]
+		return fd
+	}
+	pidfd := next()
 	r := &Runner{Profile: &subdomain.Profile{Program: args[4]}, Alerts: &alert.Writer{Socket: args[5], Stderr: os.Stderr}}
 	if strings.Contains(flags, "v") {
 		r.Notef = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "immunix run: "+format+"\n", a...) }
 	}
 	var aud *Audit
 	if strings.Contains(flags, "a") {
-		unix.SetNonblock(supAudit, true)
+		mc, ctl, lock := next(), next(), next()
+		unix.SetNonblock(mc, true)
 		dir := args[6]
-		aud = &Audit{mc: os.NewFile(supAudit, "audit-multicast"), ctl: supCtl, enabled: strings.Contains(flags, "e"),
-			hold: &auditHold{lock: supLock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
+		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(flags, "e"),
+			hold: &auditHold{lock: lock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
 		if aud.enabled {
 			r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
 		}
 	}
+	notify := -1
+	if strings.Contains(flags, "n") {
+		notify = next()
+	}
 	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
+	guard := &metaGuard{grants: args[7:], hook: os.Getenv(testHookEnv)}
 	alerts := make(chan *alert.Alert, 64)
 	// confinedGone is closed when no process uses the seccomp filter any
 	// more: the started program and everything it left running (a
 	// daemon's child) have exited.
 	confinedGone := make(chan struct{})
-	if strings.Contains(flags, "n") {
+	if notify >= 0 {
 		go func() {
-			serveNotify(supNotify, col, alerts)
+			serveNotify(notify, col, guard, alerts)
 			close(confinedGone)
 		}()
 	} else {
@@ -171,7 +239,7 @@ func Supervise(args []string) int {
 	}
 	exited := make(chan struct{})
 	go func() {
-		fds := []unix.PollFd{{Fd: supPidfd, Events: unix.POLLIN}}
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 		for {
 			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
 				break
@@ -298,15 +366,21 @@ type seccompResp struct {
 	flags uint32
 }
 
-// serveNotify answers the seccomp notifications: listen() calls of the
-// confined programs. It performs the listen itself, on its own copy of
+// testHookEnv names, in immunix run's environment, the directory of the
+// FIFOs through which a test stops the supervisor between its check of
+// a metadata call and its action (metaGuard.hold). It can only delay
+// the supervisor, never widen what it allows.
+const testHookEnv = "IMMUNIX_TEST_SUPERVISOR_HOOK"
+
+// serveNotify answers the seccomp notifications: the metadata calls
+// (meta.go) and listen() calls of the confined programs. It performs the listen itself, on its own copy of
 // the program's socket (pidfd_getfd: the same socket, so nothing the
 // program changes after the check can matter), once it has seen that the
 // socket is bound to a port: Landlock checked that port at bind().
 // listen() on an unbound socket would make the kernel pick an ephemeral
 // port no rule allows, which Landlock never sees: refused and alerted.
 // When the supervisor is gone the programs' listen() fails (ENOSYS).
-func serveNotify(fd int, col *collector, alerts chan<- *alert.Alert) {
+func serveNotify(fd int, col *collector, guard *metaGuard, alerts chan<- *alert.Alert) {
 	runtime.LockOSThread() // blocks in poll and ioctl
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -326,12 +400,20 @@ func serveNotify(fd int, col *collector, alerts chan<- *alert.Alert) {
 			}
 			return
 		}
-		errno, a := handleListen(fd, &req, col)
-		resp := seccompResp{id: req.id, error: -int32(errno)}
-		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		var errno unix.Errno
+		var a *alert.Alert
+		if mc, ok := metaByNr()[req.nr]; ok && req.arch == nativeArch {
+			errno, a = guard.handleMeta(fd, &req, mc, col)
+		} else {
+			errno, a = handleListen(fd, &req, col)
+		}
+		// The alert first: once answered, the program may exit, and
+		// the supervisor's main loop then ends with what it has.
 		if a != nil {
 			alerts <- a
 		}
+		resp := seccompResp{id: req.id, error: -int32(errno)}
+		ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 	}
 }
 

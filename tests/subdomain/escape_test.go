@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/cbuild"
 	"github.com/immunix/immunix/internal/testenv"
+	"github.com/immunix/immunix/subdomain"
 )
 
 // attackC runs the ways out of a confinement that issue 13 found, one
@@ -117,6 +121,12 @@ int main(int argc, char **argv) {
 			res(op, utimensat(AT_FDCWD, argv[++i], ts, 0) == 0, NULL);
 		} else if (!strcmp(op, "setxattr")) {
 			res(op, setxattr(argv[++i], "user.immunix", "1", 1, 0) == 0, NULL);
+		} else if (!strcmp(op, "setcap")) {
+			/* security.capability v2: cap_setuid=ep */
+			unsigned int cap[5] = {0x02000001, 1u << 7, 0, 0, 0};
+			res(op, setxattr(argv[++i], "security.capability", cap, sizeof cap, 0) == 0, NULL);
+		} else if (!strcmp(op, "setuid")) {
+			res(op, setuid(atoi(argv[++i])) == 0, NULL);
 		} else if (!strcmp(op, "kill0")) {
 			res(op, kill(atoi(argv[++i]), 0) == 0, NULL);
 		} else if (!strcmp(op, "prlimit")) {
@@ -400,13 +410,22 @@ func TestEscapeMetadata(t *testing.T) {
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)
 	secret := filepath.Join(dir, "secret")
+	mine := filepath.Join(work, "out")
 	attack := func(target, suid string) []string {
 		return []string{exe, "chmod", target, "0666", "fchmod", target, "04755", "chown", target, "1",
-			"utimens", target, "setxattr", target, "creatsuid", suid}
+			"utimens", target, "setxattr", target, "setcap", target, "creatsuid", suid}
 	}
-	os.WriteFile(secret, []byte("x"), 0o600)
+	reset := func() {
+		for _, f := range []string{secret, mine} {
+			os.Remove(f)
+			os.WriteFile(f, []byte("x"), 0o600)
+			os.Chmod(f, 0o600)
+			os.Chown(f, 0, 0)
+		}
+	}
+	reset()
 	u := unconfined(t, dir, attack(secret, filepath.Join(work, "suid1"))...)
-	metaOps := []string{"chmod", "fchmod", "chown", "utimens", "setxattr", "creatsuid"}
+	metaOps := []string{"chmod", "fchmod", "chown", "utimens", "setxattr", "setcap", "creatsuid"}
 	if u["setxattr"] == "EOPNOTSUPP" {
 		t.Logf("the workspace's file system has no user.* extended attributes: setxattr is checked confined only")
 		u["setxattr"] = "ok"
@@ -417,23 +436,92 @@ func TestEscapeMetadata(t *testing.T) {
 	if fi, _ := os.Stat(filepath.Join(work, "suid1")); fi == nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Fatalf("unconfined creatsuid made no set-uid file")
 	}
-	os.WriteFile(secret, []byte("x"), 0o600)
-	os.Chmod(secret, 0o600)
-	os.Chown(secret, 0, 0)
-	prof, _ := learnProfile(t, dir, "meta.sd", exe, "create", filepath.Join(work, "out"), "read", secret)
+	if _, err := unix.Getxattr(secret, "security.capability", make([]byte, 64)); err != nil {
+		t.Fatalf("unconfined setcap gave the file no capabilities: %v", err)
+	}
+	reset()
+	// The program writes work/out (w): metadata there is its own; it
+	// only reads secret.
+	prof, p := learnProfile(t, dir, "meta.sd", exe, "create", mine, "read", secret, "chmod", mine, "0640")
+	for _, s := range p.Syscalls {
+		if subdomain.IsMetadata(s) {
+			t.Errorf("learn wrote syscall %s for a chmod of a file it writes (a w rule is the grant)", s)
+		}
+	}
 	sink := newSyslog(t)
 	got, alerts, r := confinedOps(t, dir, prof, sink, attack(secret, filepath.Join(work, "suid2"))...)
-	for _, op := range []string{"chmod", "fchmod", "chown", "utimens", "setxattr", "creatsuid"} {
-		wantErr(t, "confined", got, op, "EPERM")
+	for _, op := range metaOps {
+		wantErr(t, "confined, outside the profile", got, op, "EPERM")
 	}
-	if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSetuid != 0 {
+	if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSetuid != 0 || fi.ModTime().Unix() == 1 {
 		t.Errorf("secret changed: %v %v", fi.Mode(), err)
 	}
 	if _, err := os.Stat(filepath.Join(work, "suid2")); err == nil {
 		t.Errorf("a set-uid file was created")
 	}
-	for _, c := range [][]string{{"fchmodat", "chmod"}, {"fchmod"}, {"fchownat", "chown"}, {"utimensat"}, {"setxattr"}, {"openat"}} {
-		wantAlert(t, alerts, "syscall", c...)
+	for _, op := range []string{"chmod", "fchmod", "chown", "utimensat", "setxattr"} {
+		wantAlert(t, alerts, op, secret)
+	}
+	wantAlert(t, alerts, "syscall", "openat")
+	// Where the profile grants w: done, as the kernel allows it, except
+	// a set-uid bit or file capabilities (a privileged copy).
+	sink = newSyslog(t)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "chmod", mine, "0640", "chown", mine, "1", "utimens", mine, "setxattr", mine)
+	for _, op := range []string{"chmod", "chown", "utimens"} {
+		wantOK(t, "confined, on a w rule", got, op)
+	}
+	if got["setxattr"] != "EOPNOTSUPP" {
+		wantOK(t, "confined, on a w rule", got, "setxattr")
+	}
+	if fi, err := os.Stat(mine); err != nil || fi.Mode().Perm() != 0o640 || fi.ModTime().Unix() != 1 || fi.Sys().(*syscall.Stat_t).Uid != 1 {
+		t.Errorf("work/out not changed as asked: %v %v", fi, err)
+	}
+	if len(alerts) != 0 {
+		t.Errorf("alerts for allowed metadata changes: %v", bodies(alerts))
+	}
+	os.Chown(mine, 0, 0)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "chmod", mine, "04755", "setcap", mine)
+	wantErr(t, "confined, set-uid on a w rule", got, "chmod", "EPERM")
+	wantErr(t, "confined, file capabilities on a w rule", got, "setcap", "EPERM")
+	if fi, err := os.Stat(mine); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+		t.Errorf("work/out became set-uid: %v %v", fi, err)
+	}
+	wantAlert(t, alerts, "chmod", mine)
+	wantAlert(t, alerts, "setxattr", mine)
+	// A program that dropped root: the supervisor (root) does not act
+	// for it, so it gains nothing (its own chmod of a root file fails
+	// too: EPERM).
+	reset()
+	os.Chmod(dir, 0o755) // uid 1 may look work/out up
+	u = unconfined(t, dir, exe, "setuid", "1", "chmod", mine, "0666")
+	wantOK(t, "unconfined", u, "setuid")
+	wantErr(t, "unconfined after setuid", u, "chmod", "EPERM")
+	sink = newSyslog(t)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "setuid", "1", "chmod", mine, "0666")
+	wantOK(t, "confined", got, "setuid")
+	wantErr(t, "confined after setuid", got, "chmod", "EPERM")
+	if m := statMode(t, mine); m != 0o600 {
+		t.Errorf("work/out changed for a program that dropped root: %v", m)
+	}
+	wantAlert(t, alerts, "chmod")
+	// --no-audit: the supervisor still performs the metadata calls
+	// where the profile grants w; a profile without a write rule gets
+	// no supervisor, and the filter refuses them.
+	reset()
+	r = run(t, dir, nil, "", "run", "--no-audit", "--profile", prof, "--", exe, "chmod", mine, "0640", "utimens", secret)
+	got = ops(r.stdout)
+	wantOK(t, "--no-audit, on a w rule", got, "chmod")
+	wantErr(t, "--no-audit, outside the profile", got, "utimens", "EPERM")
+	ro, _ := learnProfile(t, dir, "ro.sd", exe, "read", secret)
+	r = run(t, dir, nil, "", "run", "-v", "--no-audit", "--profile", ro, "--", exe, "chmod", secret, "0666", "listen0")
+	got = ops(r.stdout)
+	if !strings.Contains(r.stderr, "no supervisor") {
+		t.Errorf("a supervisor was started for a read-only profile with --no-audit: %s", r.stderr)
+	}
+	wantErr(t, "--no-audit, read-only profile", got, "chmod", "EPERM")
+	wantErr(t, "--no-audit, read-only profile", got, "listen0", "EPERM")
+	if m := statMode(t, secret); m != 0o600 {
+		t.Errorf("secret changed: %v", m)
 	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", r.stderr)
@@ -771,4 +859,157 @@ func TestEscapeDaemonChild(t *testing.T) {
 	if alerts := sink.Alerts(t); !hasAlert(alerts, "listen", "0") {
 		t.Errorf("no alert for the daemon child's listen; got %v\n%s", bodies(alerts), r.stderr)
 	}
+}
+
+// raceC: a second thread swaps the symlink LINK to point at TARGET once
+// it reads a byte on stdin, while the first thread chmods LINK.
+const raceC = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *link_, *target;
+
+static void *swapper(void *arg) {
+	char c, tmp[4096];
+	(void)arg;
+	if (read(0, &c, 1) != 1) return NULL;
+	snprintf(tmp, sizeof tmp, "%s.new", link_);
+	unlink(tmp);
+	if (symlink(target, tmp) != 0 || rename(tmp, link_) != 0) { printf("swap %s\n", strerrorname_np(errno)); fflush(stdout); return NULL; }
+	printf("swapped\n");
+	fflush(stdout);
+	return NULL;
+}
+
+int main(int argc, char **argv) {
+	pthread_t t;
+	if (argc != 3) return 2;
+	link_ = argv[1], target = argv[2];
+	pthread_create(&t, NULL, swapper, NULL);
+	int r = chmod(link_, 0666);
+	printf("chmod %s\n", r == 0 ? "ok" : strerrorname_np(errno));
+	fflush(stdout);
+	pthread_join(t, NULL);
+	return 0;
+}
+`
+
+// Issue 13 item 1, the race: a checked path passed back to the kernel
+// would be looked up again, and a second thread can swap a symlink in
+// between. The supervisor is stopped (test hook) after it has checked
+// work/link (-> work/mine, granted) and before it acts; the program's
+// second thread then points work/link at secret; the change must still
+// land on work/mine.
+func TestEscapeMetadataRace(t *testing.T) {
+	needsEnforcement(t)
+	testenv.NeedsTool(t, "gcc")
+	dir := workspace(t)
+	exe := filepath.Join(dir, "race")
+	data, err := os.ReadFile(cbuild.Build(t, "gcc", raceC, "-O2", "-Wall", "-Wextra", "-pthread"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(exe, data, 0o755)
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	mine, secret, link := filepath.Join(work, "mine"), filepath.Join(dir, "secret"), filepath.Join(work, "link")
+	reset := func() {
+		os.Remove(link)
+		os.Symlink(mine, link)
+		for _, f := range []string{mine, secret} {
+			os.WriteFile(f, []byte("x"), 0o600)
+			os.Chmod(f, 0o600)
+		}
+	}
+	mode := func(f string) os.FileMode {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	// Learned swapping the link onto the file it already names.
+	reset()
+	r := run(t, dir, nil, "x", "learn", "-o", filepath.Join(dir, "race.sd"), "--", exe, link, mine)
+	if r.code != 0 {
+		t.Fatalf("learn: %d\n%s", r.code, r.stderr)
+	}
+	// Unconfined, the attack is a chmod through a link to secret.
+	reset()
+	os.Remove(link)
+	os.Symlink(secret, link)
+	if out, err := exec.Command(exe, link, secret).Output(); err != nil || !strings.Contains(string(out), "chmod ok") || mode(secret) != 0o666 {
+		t.Fatalf("unconfined: %q %v, secret %v", out, err, mode(secret))
+	}
+	reset()
+	hook := t.TempDir()
+	for _, f := range []string{"checked", "go"} {
+		if err := unix.Mkfifo(filepath.Join(hook, f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := newSyslog(t)
+	cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "race.sd"), "--", exe, link, secret)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The supervisor has checked the object and holds it.
+	checked, err := os.ReadFile(filepath.Join(hook, "checked"))
+	if err != nil || strings.TrimSpace(string(checked)) != "checked "+mine {
+		t.Fatalf("hook: %q %v", checked, err)
+	}
+	// The program's second thread swaps the link.
+	stdin.Write([]byte("x"))
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "swapped" {
+		t.Fatalf("program: %q, stderr %s", lines.Text(), stderr.String())
+	}
+	// The window is real: the name now leads to secret, so a kernel
+	// looking it up again would change secret.
+	if dst, _ := os.Readlink(link); dst != secret {
+		t.Fatalf("link -> %q, want %s", dst, secret)
+	}
+	gof, err := os.OpenFile(filepath.Join(hook, "go"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gof.Write([]byte("g"))
+	gof.Close()
+	if !lines.Scan() || lines.Text() != "chmod ok" {
+		t.Errorf("chmod: %q", lines.Text())
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("run: %v\n%s", err, stderr.String())
+	}
+	if m := mode(secret); m != 0o600 {
+		t.Errorf("the swap redirected the chmod: secret is %v", m)
+	}
+	if m := mode(mine); m != 0o666 {
+		t.Errorf("work/mine is %v, want the chmod the supervisor checked (0666)", m)
+	}
+	if a := sink.Alerts(t); len(a) != 0 {
+		t.Errorf("alerts: %v", bodies(a))
+	}
+}
+
+func statMode(t *testing.T, f string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
 }

@@ -27,8 +27,9 @@
  * these names itself keeps its own.
  *
  * The table: RG_SLOTS entries in .bss (__immunix_raceguard_bytes says how
- * many bytes), found through an index chained by name hash, a spin lock
- * taken only for copies in and out (no system call is
+ * many bytes), found through an index chained by name hash (a bitmap marks
+ * the slots in use), a spin lock
+ * taken only to compare and copy entries (no system call is
  * made under it), a per-thread flag so a signal handler that interrupts the
  * holder skips the table instead of dead-locking, and fork handlers so a
  * child never inherits a held lock. A probe costs no system call: the entry

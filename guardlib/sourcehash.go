@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "25e498880a9177ca51394b8f45f91dec5d38102585997352d94b81bc8ec644e3"
+const sourcesHash = "64f3a7fcdbea4b8390730b8a711c23e767a6f8b9222550b1a492f1f5bb4ec129"

@@ -243,6 +243,20 @@ static void rg_child(void)
 	rg_tid = 0;
 }
 
+static uint32_t hash_final(uint64_t h)
+{
+	h *= 0xc4ceb9fe1a85ec53ull;
+	uint32_t r = (uint32_t)(h ^ (h >> 32));
+	return r ? r : 1;
+}
+
+/* hash_name of a name of n (1..8) bytes held in w's low bytes. */
+static inline uint32_t hash_short(size_t n, uint64_t w)
+{
+	uint64_t h = (0x9e3779b97f4a7c15ull ^ n ^ w) * 0xff51afd7ed558ccdull;
+	return hash_final(h ^ (h >> 29));
+}
+
 /* A word at a time: names are short, and every failed probe hashes one. */
 static uint32_t hash_name(const char *s, size_t n)
 {
@@ -275,9 +289,7 @@ static uint32_t hash_name(const char *s, size_t n)
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 29;
 	}
-	h *= 0xc4ceb9fe1a85ec53ull;
-	uint32_t r = (uint32_t)(h ^ (h >> 32));
-	return r ? r : 1;
+	return hash_final(h);
 }
 
 static int index_has(uint32_t h) { return __atomic_load_n(&rg_head[h % RG_BUCKETS], __ATOMIC_RELAXED) != 0; }
@@ -332,7 +344,18 @@ static int split_name(int dirfd, const char *path, struct rg_name *n)
 		n->dirlen = d;
 	}
 	n->dirfd = path[0] == '/' ? AT_FDCWD : dirfd;
-	n->hash = hash_name(n->base, n->baselen);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n->baselen <= 8 && len >= 8) {
+		/* The 8 bytes ending at the name's end are inside the path:
+		 * one load, shifted so the name's bytes are the low ones, is
+		 * the word hash_name builds byte group by byte group. */
+		uint64_t w;
+		memcpy(&w, path + len - 8, 8);
+		w >>= 8 * (8 - n->baselen);
+		n->hash = hash_short(n->baselen, w);
+	} else
+#endif
+		n->hash = hash_name(n->base, n->baselen);
 	return 1;
 }
 

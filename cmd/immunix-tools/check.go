@@ -15,6 +15,7 @@ import (
 
 	"github.com/immunix/immunix/check"
 	"github.com/immunix/immunix/check/htmlreport"
+	"github.com/immunix/immunix/check/sysfacts"
 	"github.com/immunix/immunix/cryptomark"
 	"github.com/immunix/immunix/internal/cli"
 )
@@ -28,6 +29,7 @@ func init() {
 }
 
 const checkUsage = `Usage: immunix check [OPTIONS] PATH...
+       immunix check --system [--format text|json] [--output FILE]
 
 Check ELF files, directories (recursively; symbolic links inside them are
 not followed), .deb and .rpm packages (read in place, never unpacked) against
@@ -50,6 +52,14 @@ check a signing gate.
 coverage per protection as a chart, per package, per binary, the functions
 lacking a canary, FormatGuard call sites, and with --baseline OLD.json (an
 earlier --format json report) what changed, new failures first.
+
+--system checks no file: it reports the running kernel's settings that
+immunix's protections work beside, read from /proc/sys as the kernel reports
+them, with what each value means: fs.protected_symlinks,
+fs.protected_hardlinks, fs.protected_regular and fs.protected_fifos (the
+ground they share with RaceGuard, docs/raceguard.md),
+kernel.randomize_va_space and kernel.yama.ptrace_scope. Exit status 0 when
+every setting was read (or this kernel has none), 2 when one could not be.
 
 Properties: %s
 
@@ -75,6 +85,7 @@ func runCheck(env *cli.Env, args []string) int {
 	color := fs.String("color", "auto", "colour the text table: auto (on a terminal), always or never")
 	progress := fs.String("progress", "auto", "progress bar on standard error: auto (on a terminal, many files), always or never")
 	keysDir := fs.String("keys", cryptomark.DefaultKeysDir, "trusted CryptoMark public keys, one file each, in `DIR` (the signature property)")
+	system := fs.Bool("system", false, "check no file: report the kernel's protected_* sysctls and the other settings immunix works beside (text or json)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		env.Errorf("check", "%v (see 'immunix check --help')", err)
@@ -83,6 +94,9 @@ func runCheck(env *cli.Env, args []string) int {
 	if *help {
 		fmt.Fprintf(env.Stdout, checkUsage, strings.Join(check.Properties, " "), fs.FlagUsages())
 		return 0
+	}
+	if *system {
+		return runCheckSystem(env, fs, *format, *output)
 	}
 	if fs.NArg() == 0 {
 		env.Errorf("check", "no PATH given (see 'immunix check --help')")
@@ -268,4 +282,51 @@ func (p *progressBar) clear() {
 	if p.drawn {
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", barWidth+24))
 	}
+}
+
+// runCheckSystem is immunix check --system: the kernel's settings from
+// /proc/sys, as text or JSON.
+func runCheckSystem(env *cli.Env, fs *pflag.FlagSet, format, output string) int {
+	if fs.NArg() > 0 {
+		env.Errorf("check", "--system checks the kernel, not files: remove %s", check.Quote(fs.Arg(0)))
+		return 2
+	}
+	var only []string
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Name != "system" && f.Name != "format" && f.Name != "output" {
+			only = append(only, "--"+f.Name)
+		}
+	})
+	if len(only) > 0 {
+		env.Errorf("check", "--system takes only --format and --output, not %s", strings.Join(only, ", "))
+		return 2
+	}
+	write, ok := map[string]func(io.Writer, *sysfacts.Report) error{"text": sysfacts.WriteText, "json": sysfacts.WriteJSON}[format]
+	if !ok {
+		env.Errorf("check", "--format: --system writes text or json, not %q", format)
+		return 2
+	}
+	out := env.Stdout
+	if output != "" {
+		f, err := os.Create(output)
+		if err != nil {
+			env.Errorf("check", "--output: %v", err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	rep := sysfacts.Read(sysfacts.DefaultRoot)
+	if err := write(out, rep); err != nil {
+		env.Errorf("check", "write report: %v", err)
+		return 2
+	}
+	code := 0
+	for _, f := range rep.Facts {
+		if f.Status == sysfacts.StatusError {
+			env.Errorf("check", "%s: %s", f.Name, f.Error)
+			code = 2
+		}
+	}
+	return code
 }

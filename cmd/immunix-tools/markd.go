@@ -41,8 +41,10 @@ longer is answered by the policy (denied where a signature is required).
 Killing the daemon, even with kill -9, lets every waiting exec go on.
 
 Without --foreground it detaches once ready. It prints "immunix markd:
-ready" on standard output (and tells systemd, under Type=notify) when it
-answers events. SIGTERM or SIGINT stops it and prints its counters.
+ready" on standard output and, when NOTIFY_SOCKET is set (systemd's
+Type=notify), sends READY=1 there, once the filesystems are marked: an exec
+that starts after it is gated. SIGTERM or SIGINT sends STOPPING=1, stops it
+and prints its counters.
 
 Options:
 `
@@ -113,7 +115,14 @@ func runMarkd(env *cli.Env, args []string) int {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	go func() { <-sigs; g.Close() }()
+	go func() {
+		<-sigs
+		// systemd (Type=notify) learns the stop is the daemon's own.
+		if err := gate.Notify("STOPPING=1"); err != nil {
+			env.Errorf("markd", "%v", err)
+		}
+		g.Close()
+	}()
 	mode := "enforcing"
 	if *audit {
 		mode = "audit"

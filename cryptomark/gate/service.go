@@ -4,35 +4,47 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ReadyLine is printed on standard output when the gate answers events.
 const ReadyLine = "immunix markd: ready"
 
-// Notify tells systemd the daemon is ready (sd_notify READY=1) when
-// NOTIFY_SOCKET is set; it is a no-op otherwise.
+// Notify tells systemd the daemon's state (sd_notify: "READY=1",
+// "STOPPING=1") when NOTIFY_SOCKET is set (a path, or "@name" for an
+// abstract socket); it is a no-op otherwise. The datagram is sent with a
+// blocking sendto bounded by a one-second SO_SNDTIMEO, so a full receiver
+// delays the caller at most that long and the call returns only once the
+// message is queued.
 func Notify(state string) error {
 	sock := os.Getenv("NOTIFY_SOCKET")
 	if sock == "" {
 		return nil
 	}
-	if strings.HasPrefix(sock, "@") {
-		sock = "\x00" + sock[1:]
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("sd_notify: %w", err)
 	}
-	defer c.Close()
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte(state)); err != nil {
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(time.Second))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
 		return fmt.Errorf("sd_notify: %w", err)
+	}
+	// x/sys/unix makes a leading '@' the abstract namespace's NUL.
+	for {
+		err = unix.Sendto(fd, []byte(state), 0, &unix.SockaddrUnix{Name: sock})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sd_notify %s: %w", sock, err)
 	}
 	return nil
 }

@@ -27,8 +27,9 @@
  * these names itself keeps its own.
  *
  * The table: RG_SLOTS entries in .bss (__immunix_raceguard_bytes says how
- * many bytes), found through an index chained by name hash, a spin lock
- * taken only for copies in and out (no system call is
+ * many bytes), found through an index chained by name hash (a bitmap marks
+ * the slots in use), a spin lock
+ * taken only to compare and copy entries (no system call is
  * made under it), a per-thread flag so a signal handler that interrupts the
  * holder skips the table instead of dead-locking, and fork handlers so a
  * child never inherits a held lock. A probe costs no system call: the entry
@@ -145,7 +146,7 @@ static void *rg_sym(void **slot, const char *name)
 
 /* ---- the table ------------------------------------------------------- */
 
-#define RG_SLOTS 128
+#define RG_SLOTS 128 /* a multiple of 64 (rg_used), at most 255 (rg_next) */
 #define RG_KEYLEN 384 /* base NUL [dir NUL] */
 #define RG_BUCKETS 1024
 #define RG_POISON 16
@@ -189,6 +190,8 @@ static uint32_t rg_hashes[RG_SLOTS];
  * load; the others visit only that bucket's entries. */
 static uint8_t rg_head[RG_BUCKETS];
 static uint8_t rg_next[RG_SLOTS];
+/* Which slots are in use, so an insert finds a free one without a scan. */
+static uint64_t rg_used[RG_SLOTS / 64];
 static uint32_t rg_count, rg_seq, rg_cwd_gen;
 /* Counts the program's creates of remembered names. A probe reads it before
  * its system call: a probe that began before the program itself made the
@@ -205,7 +208,7 @@ static __thread int32_t rg_tid __attribute__((tls_model("initial-exec")));
 
 /* Size of the table and everything it keeps, for BENCHMARKS and docs. */
 const unsigned long __immunix_raceguard_bytes __attribute__((visibility("hidden"))) =
-    sizeof rg_tab + sizeof rg_hashes + sizeof rg_head + sizeof rg_next + sizeof rg_poison;
+    sizeof rg_tab + sizeof rg_hashes + sizeof rg_head + sizeof rg_next + sizeof rg_used + sizeof rg_poison;
 
 static int rg_lock(void)
 {
@@ -240,12 +243,53 @@ static void rg_child(void)
 	rg_tid = 0;
 }
 
+static uint32_t hash_final(uint64_t h)
+{
+	h *= 0xc4ceb9fe1a85ec53ull;
+	uint32_t r = (uint32_t)(h ^ (h >> 32));
+	return r ? r : 1;
+}
+
+/* hash_name of a name of n (1..8) bytes held in w's low bytes. */
+static inline uint32_t hash_short(size_t n, uint64_t w)
+{
+	uint64_t h = (0x9e3779b97f4a7c15ull ^ n ^ w) * 0xff51afd7ed558ccdull;
+	return hash_final(h ^ (h >> 29));
+}
+
+/* A word at a time: names are short, and every failed probe hashes one. */
 static uint32_t hash_name(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h ? h : 1;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	for (; n >= 8; s += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	if (n) {
+		uint64_t w = 0;
+		unsigned sh = 0;
+		if (n & 4) {
+			uint32_t v;
+			memcpy(&v, s, 4);
+			w = v;
+			s += 4;
+			sh = 32;
+		}
+		if (n & 2) {
+			uint16_t v;
+			memcpy(&v, s, 2);
+			w |= (uint64_t)v << sh;
+			s += 2;
+			sh += 16;
+		}
+		if (n & 1)
+			w |= (uint64_t)(unsigned char)*s << sh;
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	return hash_final(h);
 }
 
 static int index_has(uint32_t h) { return __atomic_load_n(&rg_head[h % RG_BUCKETS], __ATOMIC_RELAXED) != 0; }
@@ -279,14 +323,11 @@ static int split_name(int dirfd, const char *path, struct rg_name *n)
 {
 	if (!path || !path[0])
 		return 0;
-	size_t len = 0;
-	while (path[len])
-		len++;
+	size_t len = strlen(path);
 	while (len > 1 && path[len - 1] == '/')
 		len--;
-	size_t b = len;
-	while (b > 0 && path[b - 1] != '/')
-		b--;
+	const char *slash = memrchr(path, '/', len);
+	size_t b = slash ? (size_t)(slash - path) + 1 : 0;
 	n->base = path + b;
 	n->baselen = len - b;
 	if (n->baselen == 0 || n->baselen > 255 || (n->baselen == 1 && n->base[0] == '.') ||
@@ -303,7 +344,18 @@ static int split_name(int dirfd, const char *path, struct rg_name *n)
 		n->dirlen = d;
 	}
 	n->dirfd = path[0] == '/' ? AT_FDCWD : dirfd;
-	n->hash = hash_name(n->base, n->baselen);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n->baselen <= 8 && len >= 8) {
+		/* The 8 bytes ending at the name's end are inside the path:
+		 * one load, shifted so the name's bytes are the low ones, is
+		 * the word hash_name builds byte group by byte group. */
+		uint64_t w;
+		memcpy(&w, path + len - 8, 8);
+		w >>= 8 * (8 - n->baselen);
+		n->hash = hash_short(n->baselen, w);
+	} else
+#endif
+		n->hash = hash_name(n->base, n->baselen);
 	return 1;
 }
 
@@ -337,57 +389,54 @@ static int dir_id(const struct rg_name *n, uint64_t *dev, uint64_t *ino)
 	return 0;
 }
 
+/* Frees slot i. Under the lock. */
+static void drop_slot(int i)
+{
+	index_del(i, rg_hashes[i]);
+	rg_tab[i].hash = 0;
+	rg_hashes[i] = 0;
+	rg_used[i / 64] &= ~(1ull << (i % 64));
+	rg_count--;
+}
+
 static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 {
-	struct rg_entry e;
-	memset(&e, 0, offsetof(struct rg_entry, key));
-	e.hash = n->hash;
-	e.probe = (uint8_t)probe;
-	memcpy(e.key, n->base, n->baselen);
-	e.key[n->baselen] = 0;
-	size_t need = n->baselen + 1 + (n->dir ? n->dirlen : 1) + 1;
-	if (n->dirfd == AT_FDCWD && need <= RG_KEYLEN) {
-		/* Pending: resolved when a create or removal needs it. */
-		if (n->dir) {
-			memcpy(e.key + n->baselen + 1, n->dir, n->dirlen);
-			e.key[n->baselen + 1 + n->dirlen] = 0;
-		} else {
-			e.key[n->baselen + 1] = '.';
-			e.key[n->baselen + 2] = 0;
-		}
-		e.relative = !(n->dir && n->dir[0] == '/');
-	} else {
-		if (dir_id(n, &e.dev, &e.ino) != 0)
-			return;
-		e.resolved = 1;
-	}
+	/* Pending (the directory kept as the program's string, resolved when
+	 * a create or removal of the same base name needs it), or resolved
+	 * now: relative to a descriptor, or too long for an entry. */
+	const char *dir = n->dir ? n->dir : ".";
+	size_t dirlen = n->dir ? n->dirlen : 1;
+	int resolved = !(n->dirfd == AT_FDCWD && n->baselen + 1 + dirlen + 1 <= RG_KEYLEN);
+	int relative = !resolved && !(n->dir && n->dir[0] == '/');
+	uint64_t dev = 0, ino = 0;
+	if (resolved && dir_id(n, &dev, &ino) != 0)
+		return;
 	if (!rg_lock())
 		return;
-	e.gen = rg_cwd_gen;
-	size_t keylen = n->baselen + 1;
-	if (!e.resolved)
-		keylen += strlen(e.key + keylen) + 1;
+	uint32_t gen = rg_cwd_gen;
 	/* One entry per name: a second probe of a remembered name (another
 	 * thread's, say) refreshes it, so the first create forgets the name
-	 * for every thread that probed it. */
-	for (uint8_t k = rg_head[e.hash % RG_BUCKETS]; k; k = rg_next[k - 1]) {
+	 * for every thread that probed it. Compared in place: no copy. */
+	for (uint8_t k = rg_head[n->hash % RG_BUCKETS]; k; k = rg_next[k - 1]) {
 		int i = k - 1;
-		if (rg_hashes[i] != e.hash)
+		if (rg_hashes[i] != n->hash)
 			continue;
 		struct rg_entry *o = &rg_tab[i];
-		if (o->resolved != e.resolved || memcmp(o->key, e.key, n->baselen + 1) != 0)
+		if (o->resolved != resolved || memcmp(o->key, n->base, n->baselen) != 0 || o->key[n->baselen] != 0)
 			continue;
-		if (e.resolved ? (o->dev == e.dev && o->ino == e.ino)
-		               : (o->relative == e.relative && (!e.relative || o->gen == e.gen) &&
-		                  strcmp(o->key + n->baselen + 1, e.key + n->baselen + 1) == 0)) {
-			if (o->state == S_CREATED && (int32_t)(o->epoch - epoch0) > 0)
-			{
+		/* A pending entry's directory fits in its key (checked above
+		 * for n), so reading dirlen bytes of it stays inside. */
+		const char *odir = o->key + n->baselen + 1;
+		if (resolved ? (o->dev == dev && o->ino == ino)
+		             : (o->relative == relative && (!relative || o->gen == gen) &&
+		                memcmp(odir, dir, dirlen) == 0 && odir[dirlen] == 0)) {
+			if (o->state == S_CREATED && (int32_t)(o->epoch - epoch0) > 0) {
 				rg_unlock();
 				return; /* stale: the program made it after this probe began */
 			}
 			/* seq stays: it is the entry's identity, which a thread
 			 * that claimed it will look for again. */
-			o->probe = e.probe;
+			o->probe = (uint8_t)probe;
 			if (o->state != S_CLAIMED)
 				o->state = S_PENDING;
 			rg_unlock();
@@ -395,9 +444,11 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 		}
 	}
 	int slot = -1;
-	for (int i = 0; i < RG_SLOTS && slot < 0; i++)
-		if (!rg_hashes[i])
-			slot = i;
+	for (int w = 0; w < RG_SLOTS / 64; w++)
+		if (~rg_used[w]) {
+			slot = w * 64 + __builtin_ctzll(~rg_used[w]);
+			break;
+		}
 	if (slot < 0) {
 		/* Full: the oldest probe is forgotten. */
 		uint32_t oldest_age = 0;
@@ -408,15 +459,28 @@ static void rg_insert(const struct rg_name *n, int probe, uint32_t epoch0)
 				slot = i;
 			}
 		}
-		rg_count--;
+		drop_slot(slot);
 	}
-	if (rg_hashes[slot])
-		index_del(slot, rg_hashes[slot]);
-	e.seq = ++rg_seq;
-	memcpy(&rg_tab[slot], &e, offsetof(struct rg_entry, key) + keylen);
-	rg_hashes[slot] = e.hash;
+	struct rg_entry *e = &rg_tab[slot];
+	memset(e, 0, offsetof(struct rg_entry, key));
+	e->hash = n->hash;
+	e->seq = ++rg_seq;
+	e->gen = gen;
+	e->probe = (uint8_t)probe;
+	e->resolved = (uint8_t)resolved;
+	e->relative = (uint8_t)relative;
+	e->dev = dev;
+	e->ino = ino;
+	memcpy(e->key, n->base, n->baselen);
+	e->key[n->baselen] = 0;
+	if (!resolved) {
+		memcpy(e->key + n->baselen + 1, dir, dirlen);
+		e->key[n->baselen + 1 + dirlen] = 0;
+	}
+	rg_hashes[slot] = n->hash;
+	rg_used[slot / 64] |= 1ull << (slot % 64);
 	rg_count++;
-	index_add(slot, e.hash);
+	index_add(slot, n->hash);
 	rg_unlock();
 }
 
@@ -451,14 +515,6 @@ static int find_seq(uint32_t seq, int hint)
 	return -1;
 }
 
-static void drop_slot(int i)
-{
-	index_del(i, rg_hashes[i]);
-	rg_tab[i].hash = 0;
-	rg_hashes[i] = 0;
-	rg_count--;
-}
-
 #define RG_CAND 4
 
 /* Finds the entry for n: entries with the same base name whose directory is
@@ -473,38 +529,38 @@ static int rg_match(const struct rg_name *n, struct rg_hit *hit)
 	int nc = 0;
 	if (!rg_lock())
 		return 0;
+	uint32_t gen = rg_cwd_gen;
 	for (uint8_t k = rg_head[n->hash % RG_BUCKETS]; k && nc < RG_CAND; k = rg_next[k - 1]) {
 		int i = k - 1;
 		if (rg_hashes[i] != n->hash)
 			continue;
 		const struct rg_entry *e = &rg_tab[i];
-		if (strncmp(e->key, n->base, n->baselen) != 0 || e->key[n->baselen] != 0)
+		if (memcmp(e->key, n->base, n->baselen) != 0 || e->key[n->baselen] != 0)
 			continue;
+		const char *edir = e->key + n->baselen + 1;
+		size_t el = e->resolved ? 0 : strlen(edir);
+		if (!e->resolved && n->dirfd == AT_FDCWD && (!e->relative || e->gen == gen) &&
+		    ((n->dir && el == n->dirlen && memcmp(edir, n->dir, el) == 0) ||
+		     (!n->dir && el == 1 && edir[0] == '.'))) {
+			/* Same string, same starting point: the same directory
+			 * as far as the program can tell. Compared in place. */
+			hit->seq = e->seq;
+			hit->probe = e->probe;
+			hit->slot = i;
+			rg_unlock();
+			return 1;
+		}
+		/* Compared by (dev, ino) below, outside the lock (system
+		 * calls): a copy. */
 		slots[nc] = i;
-		size_t kl = n->baselen + 1;
-		if (!e->resolved)
-			kl += strlen(e->key + kl) + 1;
-		memcpy(&cand[nc++], e, offsetof(struct rg_entry, key) + kl);
+		memcpy(&cand[nc++], e, offsetof(struct rg_entry, key) + n->baselen + 1 + (e->resolved ? 0 : el + 1));
 	}
-	uint32_t gen = rg_cwd_gen;
 	rg_unlock();
 	int have_id = 0;
 	uint64_t dev = 0, ino = 0;
 	for (int i = 0; i < nc; i++) {
 		struct rg_entry *e = &cand[i];
 		const char *edir = e->key + n->baselen + 1;
-		if (!e->resolved && n->dirfd == AT_FDCWD && (!e->relative || e->gen == gen)) {
-			/* Same string, same starting point: the same directory
-			 * as far as the program can tell. */
-			size_t el = strlen(edir);
-			if ((n->dir && el == n->dirlen && memcmp(edir, n->dir, el) == 0) ||
-			    (!n->dir && el == 1 && edir[0] == '.')) {
-				hit->seq = e->seq;
-				hit->probe = e->probe;
-				hit->slot = slots[i];
-				return 1;
-			}
-		}
 		if (!have_id) {
 			if (dir_id(n, &dev, &ino) != 0)
 				return 0;

@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "c6477cebfeca20bd8691239a7a6265e119f92e72c306103170c8f007fa296533"
+const sourcesHash = "fbb76e92d9db31c31b87bd637f90e7632f35846364aeab3a0c6d8654cd30ccd5"

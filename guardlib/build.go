@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,9 +54,17 @@ const SharedArchiveName = "libimmunix-guard-shlib.a"
 // Build writes it from the global definitions of ExeOnlySources.
 const ExportListName = "guard.list"
 
-// ExeOnlySources are the runtime sources left out of SharedArchiveName: the
-// entry points a library imports instead of defining.
-var ExeOnlySources = []string{"canary/runtime/stack_chk.c", "canary/runtime/fortify_io.c", "canary/runtime/fortify_str.c"}
+// ExeOnlySources are the runtime sources left out of SharedArchiveName (the
+// entry points a library imports instead of defining), each with the symbol
+// LinkArgs forces in (-u) for a dynamically linked executable: every such
+// executable defines and exports all of them, whether or not its own code
+// calls them, so that any library's failed check inside it raises the
+// immunix alert. Build refuses a source that no longer defines its symbol.
+var ExeOnlySources = map[string]string{
+	"canary/runtime/stack_chk.c":   "__stack_chk_fail",
+	"canary/runtime/fortify_io.c":  "__read_chk",
+	"canary/runtime/fortify_str.c": "__memcpy_chk",
+}
 
 // RaceGuardInitSymbol is RaceGuard's initialiser, forced in with -u.
 const RaceGuardInitSymbol = "__immunix_raceguard_init"
@@ -295,6 +305,9 @@ func LinkArgs(t Target) ([]string, error) {
 	if !t.Exe {
 		return append(args, a), nil
 	}
+	for _, sym := range slices.Sorted(maps.Values(ExeOnlySources)) {
+		args = append(args, "-Wl,-u,"+sym)
+	}
 	return append(args,
 		"-Wl,--dynamic-list="+filepath.Join(dir, ExportListName),
 		"-Wl,-u,"+RaceGuardInitSymbol,
@@ -342,10 +355,6 @@ func Build(t Target, dir string, o BuildOptions) error {
 	}
 	flags = append(flags, "-I", filepath.Join(srcDir, "guardlib", "runtime"))
 
-	exeOnly := map[string]bool{}
-	for _, p := range ExeOnlySources {
-		exeOnly[p] = true
-	}
 	var objs, rgObjs, shObjs, exeObjs []string
 	type job struct{ argv []string }
 	var jobs []job
@@ -362,7 +371,7 @@ func Build(t Target, dir string, o BuildOptions) error {
 		switch {
 		case strings.HasPrefix(s.path, "raceguard/"):
 			rgObjs = append(rgObjs, obj)
-		case exeOnly[s.path]:
+		case ExeOnlySources[s.path] != "":
 			objs = append(objs, obj)
 			exeObjs = append(exeObjs, obj)
 		default:
@@ -400,6 +409,11 @@ func Build(t Target, dir string, o BuildOptions) error {
 	exports, err := exportList(exeObjs)
 	if err != nil {
 		return err
+	}
+	for _, sym := range ExeOnlySources {
+		if !strings.Contains(exports, "  "+sym+";\n") {
+			return fmt.Errorf("build guard runtime: no object of %v defines %s", slices.Sorted(maps.Keys(ExeOnlySources)), sym)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, ExportListName), []byte(exports), 0o644); err != nil {
 		return fmt.Errorf("build guard runtime: %w", err)

@@ -147,3 +147,15 @@ func Disagreement(v CanaryView) string {
 func KnownBlind(v CanaryView) bool {
 	return v.Immunix == "pass" && v.Exec && v.DefinesChkFail && v.Hardening == "no"
 }
+
+// SymbolsFiles counts the .debs that carry a "symbols" control file (which
+// dpkg-gensymbols writes for a library package).
+func SymbolsFiles(debs []string) int {
+	n := 0
+	for _, d := range debs {
+		if out, err := exec.Command("dpkg-deb", "--info", d, "symbols").Output(); err == nil && len(out) > 0 {
+			n++
+		}
+	}
+	return n
+}

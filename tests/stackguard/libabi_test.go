@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -95,6 +96,46 @@ func TestSharedLibraryKeepsItsABI(t *testing.T) {
 			for _, n := range pu {
 				if (n == "__stack_chk_fail" || strings.HasSuffix(n, "_chk")) && !slices.Contains(iu, n) {
 					t.Errorf("the plain build imports %s, the immunix build does not (imports: %s)", n, strings.Join(iu, " "))
+				}
+			}
+		})
+	}
+}
+
+// TestSharedLibraryFortify: a library built by immunix-cc overflows through
+// a fortified strcpy. Its __strcpy_chk import binds to the immunix
+// program's exported copy (kind=fortify alert naming the library), and to
+// glibc's in a plain program (glibc's message, no alert).
+func TestSharedLibraryFortify(t *testing.T) {
+	for _, cc := range []string{"gcc", "clang"} {
+		t.Run(cc, func(t *testing.T) {
+			v := variant{cc: cc}
+			dir := t.TempDir()
+			lib := filepath.Join(dir, "libf.so")
+			compile(t, v, "#include <string.h>\nint fsmash(const char *s) { char b[8]; strcpy(b, s); return b[0]; }\n", lib, true, "-O2", "-fPIC", "-shared")
+			mainSrc := "#include <stdlib.h>\nint fsmash(const char *s);\nint main(int c, char **v) { (void)c; return fsmash(v[1]); }\n"
+			for _, immunix := range []bool{true, false} {
+				exe := filepath.Join(dir, "prog-plain")
+				if immunix {
+					exe = filepath.Join(dir, "prog-immunix")
+				}
+				compile(t, v, mainSrc, exe, immunix, "-O2", lateFlags, "-L"+dir, "-lf", "-Wl,-rpath,"+dir)
+				if r := run(t, exe, "short"); r.signal != 0 || len(r.logs) != 0 {
+					t.Fatalf("%s, benign run: %+v", exe, r)
+				}
+				r := run(t, exe, strings.Repeat("A", 40))
+				if !immunix {
+					if r.signal != syscall.SIGABRT || len(r.logs) != 0 || !strings.Contains(r.stderr, "*** buffer overflow detected ***") {
+						t.Errorf("plain program: want glibc's message and SIGABRT, no alert; got signal %v logs %q stderr %q", r.signal, r.logs, r.stderr)
+					}
+					continue
+				}
+				a := oneAlert(t, r, exe)
+				if c, _ := a.Get("check"); a.Kind != "fortify" || c != "__strcpy_chk" {
+					t.Errorf("alert kind=%q check=%q: %s", a.Kind, c, a.Body())
+				}
+				if obj, _ := a.Get("obj"); obj != lib {
+					t.Errorf("alert obj=%q, want %q: %s", obj, lib, a.Body())
 				}
 			}
 		})

@@ -255,7 +255,7 @@ func (j *job) gatherAssets() error {
 	}
 	if p.Runtime {
 		args, err := j.e.LinkArgs(guardlib.Target{Compiler: j.comp.Cmd, ID: j.key + "-" + j.caps.Kind + "-" + j.caps.Version, ABIFlags: j.inv.ABIFlags, Exe: j.inv.Link == LinkExe,
-			Static: j.inv.Link == LinkStatic || j.inv.Link == LinkStaticPIE})
+			Shared: j.inv.Link == LinkShared, Static: j.inv.Link == LinkStatic || j.inv.Link == LinkStaticPIE})
 		if err != nil {
 			p.Runtime = false
 			if err := failOpen(&p.LinkRec, Runtime, err); err != nil {

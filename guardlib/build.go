@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,12 +40,38 @@ const RaceGuardArchiveName = "libimmunix-raceguard.a"
 // archives: the names the executable exports (raceguard.DynamicList).
 const RaceGuardListName = "raceguard.list"
 
+// SharedArchiveName is the guard runtime for shared libraries: ArchiveName's
+// objects without the canary and FORTIFY entry points (ExeOnlySources). A
+// library keeps importing __stack_chk_fail and the __*_chk functions, as
+// its plain build does, and the rest of the runtime is linked with
+// --exclude-libs, so the library exports exactly what its plain build
+// exports (docs/stackguard.md, "Shared libraries").
+const SharedArchiveName = "libimmunix-guard-shlib.a"
+
+// ExportListName is the linker's --dynamic-list file beside the archives:
+// the canary and FORTIFY entry points a dynamically linked executable
+// exports, so that a library's failed check inside it reaches the runtime.
+// Build writes it from the global definitions of ExeOnlySources.
+const ExportListName = "guard.list"
+
+// ExeOnlySources are the runtime sources left out of SharedArchiveName (the
+// entry points a library imports instead of defining), each with the symbol
+// LinkArgs forces in (-u) for a dynamically linked executable: every such
+// executable defines and exports all of them, whether or not its own code
+// calls them, so that any library's failed check inside it raises the
+// immunix alert. Build refuses a source that no longer defines its symbol.
+var ExeOnlySources = map[string]string{
+	"canary/runtime/stack_chk.c":   "__stack_chk_fail",
+	"canary/runtime/fortify_io.c":  "__read_chk",
+	"canary/runtime/fortify_str.c": "__memcpy_chk",
+}
+
 // RaceGuardInitSymbol is RaceGuard's initialiser, forced in with -u.
 const RaceGuardInitSymbol = "__immunix_raceguard_init"
 
 // OutputFiles are the files Build leaves in its directory and a prebuilt
 // copy holds.
-var OutputFiles = []string{ArchiveName, RaceGuardArchiveName, RaceGuardListName}
+var OutputFiles = []string{ArchiveName, SharedArchiveName, RaceGuardArchiveName, RaceGuardListName, ExportListName}
 
 // InitSymbol is the runtime's initialiser; LinkArgs forces it in with -u so
 // the archive's constructor, alert writer and fork renewal are linked even
@@ -250,9 +278,12 @@ var WrappedFuncs = []string{"_Fork", "syscall", "clone"}
 // guard runtime is linked in: "-Wl,-u,__immunix_guard_init", a
 // "-Wl,--wrap=F" for each of WrappedFuncs, "-Wl,-u,__wrap__Fork" for a
 // static link, and the archive path, building the runtime for t on first
-// use. For a dynamically linked executable (t.Exe) RaceGuard comes before
-// the archive: its initialiser forced in, its wrappers exported with
-// --dynamic-list, its archive before the guard archive it calls into.
+// use. For a dynamically linked executable (t.Exe) the canary and FORTIFY
+// entry points are exported (--dynamic-list=guard.list) and RaceGuard comes
+// before the archive: its initialiser forced in, its wrappers exported with
+// --dynamic-list, its archive before the guard archive it calls into. For
+// a shared library (t.Shared) the archive is SharedArchiveName, every
+// symbol of it kept out of the library's exports (--exclude-libs).
 func LinkArgs(t Target) ([]string, error) {
 	a, err := Archive(t)
 	if err != nil {
@@ -267,11 +298,18 @@ func LinkArgs(t Target) ([]string, error) {
 		// from its own fork: its wrapper must already be linked.
 		args = append(args, "-Wl,-u,__wrap__Fork")
 	}
+	dir := filepath.Dir(a)
+	if t.Shared {
+		return append(args, "-Wl,--exclude-libs,"+SharedArchiveName, filepath.Join(dir, SharedArchiveName)), nil
+	}
 	if !t.Exe {
 		return append(args, a), nil
 	}
-	dir := filepath.Dir(a)
+	for _, sym := range slices.Sorted(maps.Values(ExeOnlySources)) {
+		args = append(args, "-Wl,-u,"+sym)
+	}
 	return append(args,
+		"-Wl,--dynamic-list="+filepath.Join(dir, ExportListName),
 		"-Wl,-u,"+RaceGuardInitSymbol,
 		"-Wl,--dynamic-list="+filepath.Join(dir, RaceGuardListName),
 		filepath.Join(dir, RaceGuardArchiveName), a,
@@ -317,7 +355,7 @@ func Build(t Target, dir string, o BuildOptions) error {
 	}
 	flags = append(flags, "-I", filepath.Join(srcDir, "guardlib", "runtime"))
 
-	var objs, rgObjs []string
+	var objs, rgObjs, shObjs, exeObjs []string
 	type job struct{ argv []string }
 	var jobs []job
 	for _, s := range ss {
@@ -330,10 +368,15 @@ func Build(t Target, dir string, o BuildOptions) error {
 		// which would otherwise compile a .c file as C++.
 		argv = append(argv, "-o", obj, "-x", "c", filepath.Join(srcDir, filepath.FromSlash(s.path)))
 		jobs = append(jobs, job{argv})
-		if strings.HasPrefix(s.path, "raceguard/") {
+		switch {
+		case strings.HasPrefix(s.path, "raceguard/"):
 			rgObjs = append(rgObjs, obj)
-		} else {
+		case ExeOnlySources[s.path] != "":
 			objs = append(objs, obj)
+			exeObjs = append(exeObjs, obj)
+		default:
+			objs = append(objs, obj)
+			shObjs = append(shObjs, obj)
 		}
 	}
 	if len(jobs) == 0 {
@@ -363,10 +406,22 @@ func Build(t Target, dir string, o BuildOptions) error {
 	if err := os.WriteFile(filepath.Join(dir, RaceGuardListName), []byte(raceguard.DynamicList()), 0o644); err != nil {
 		return fmt.Errorf("build guard runtime: %w", err)
 	}
+	exports, err := exportList(exeObjs)
+	if err != nil {
+		return err
+	}
+	for _, sym := range ExeOnlySources {
+		if !strings.Contains(exports, "  "+sym+";\n") {
+			return fmt.Errorf("build guard runtime: no object of %v defines %s", slices.Sorted(maps.Keys(ExeOnlySources)), sym)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ExportListName), []byte(exports), 0o644); err != nil {
+		return fmt.Errorf("build guard runtime: %w", err)
+	}
 	for _, a := range []struct {
 		name string
 		objs []string
-	}{{RaceGuardArchiveName, rgObjs}, {ArchiveName, objs}} {
+	}{{RaceGuardArchiveName, rgObjs}, {SharedArchiveName, shObjs}, {ArchiveName, objs}} {
 		tmpA := filepath.Join(dir, a.name+".tmp")
 		if err := run(append([]string{archiver(), "rcsD", tmpA}, a.objs...), o.Log); err != nil {
 			return err
@@ -382,7 +437,43 @@ func Build(t Target, dir string, o BuildOptions) error {
 // same sources and compiler, so that cached archives are rebuilt.
 // 2: local functions carry the RuntimeLocalPrefix.
 // 3: RaceGuard archive and export list beside the guard archive.
-const recipeVersion = 3
+// 4: the shared-library archive and the executable's export list.
+const recipeVersion = 4
+
+// exportList is the --dynamic-list file naming every global function of
+// the given objects that has default visibility: the runtime's
+// __stack_chk_fail and __*_chk entry points, not its hidden helpers.
+func exportList(objs []string) (string, error) {
+	var names []string
+	for _, obj := range objs {
+		f, err := elf.Open(obj)
+		if err != nil {
+			return "", fmt.Errorf("build guard runtime: read %s: %w", obj, err)
+		}
+		syms, err := f.Symbols()
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("build guard runtime: symbols of %s: %w", obj, err)
+		}
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && elf.ST_BIND(s.Info) == elf.STB_GLOBAL &&
+				elf.ST_VISIBILITY(s.Other) == elf.STV_DEFAULT && s.Section != elf.SHN_UNDEF {
+				names = append(names, s.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "", errors.New("build guard runtime: no canary or FORTIFY entry point to export")
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("{\n")
+	for _, n := range names {
+		b.WriteString("  " + n + ";\n")
+	}
+	b.WriteString("};\n")
+	return b.String(), nil
+}
 
 // RuntimeLocalPrefix starts the name of every local (static) function in the
 // runtime archive. The runtime is built without stack protector on purpose;

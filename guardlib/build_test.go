@@ -1,6 +1,7 @@
 package guardlib
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,44 @@ func TestBuildWarningFree(t *testing.T) {
 				}
 				if strings.Contains(string(out), "__stack_chk_guard") {
 					t.Errorf("runtime refers to the stack protector itself:\n%s", out)
+				}
+				// The libraries' archive: the initialiser and the rest, but
+				// no canary or FORTIFY entry point (a library imports them).
+				sh, err := exec.Command("nm", "--defined-only", filepath.Join(dir, SharedArchiveName)).Output()
+				if err != nil {
+					t.Fatalf("nm: %v", err)
+				}
+				shDefs := map[string]bool{}
+				for _, l := range strings.Split(string(sh), "\n") {
+					if f := strings.Fields(l); len(f) == 3 {
+						shDefs[f[2]] = true
+					}
+				}
+				for _, s := range []string{InitSymbol, "__immunix_alert", "__ubsan_handle_out_of_bounds_abort", "__immunix_renew_claimed"} {
+					if !shDefs[s] {
+						t.Errorf("%s does not define %s", SharedArchiveName, s)
+					}
+				}
+				for s := range shDefs {
+					if s == "__stack_chk_fail" || s == "__stack_chk_fail_local" || strings.HasSuffix(s, "_chk") {
+						t.Errorf("%s defines %s, which a library must import", SharedArchiveName, s)
+					}
+				}
+				// The executable's export list: every canary and FORTIFY
+				// entry point, none of the hidden helpers.
+				list, err := os.ReadFile(filepath.Join(dir, ExportListName))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range []string{"__stack_chk_fail", "__memcpy_chk", "__read_chk", "__sprintf_chk", "__fdelt_chk"} {
+					if !strings.Contains(string(list), "  "+s+";\n") {
+						t.Errorf("%s does not export %s:\n%s", ExportListName, s, list)
+					}
+				}
+				for _, s := range []string{"__stack_chk_fail_local", "__immunix_fortify_fail", "__immunix_alert"} {
+					if strings.Contains(string(list), " "+s+";") {
+						t.Errorf("%s exports the hidden %s", ExportListName, s)
+					}
 				}
 			})
 		}
@@ -140,5 +179,47 @@ func TestLinkArgsBadCompiler(t *testing.T) {
 		if !strings.HasSuffix(m, ".lock") {
 			t.Errorf("failed build left %s", m)
 		}
+	}
+}
+
+// TestLinkArgsByKind: an executable forces in and exports the entry points;
+// a shared library links the libraries' archive, hidden; a static
+// executable exports nothing.
+func TestLinkArgsByKind(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
+	has := func(args []string, want string) bool {
+		for _, a := range args {
+			if a == want || strings.HasSuffix(a, "/"+want) {
+				return true
+			}
+		}
+		return false
+	}
+	exe, err := LinkArgs(Target{Compiler: []string{"gcc"}, Exe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"-Wl,-u,__stack_chk_fail", "-Wl,-u,__memcpy_chk", "-Wl,-u,__read_chk", ArchiveName, RaceGuardArchiveName} {
+		if !has(exe, w) {
+			t.Errorf("executable link: no %s in %q", w, exe)
+		}
+	}
+	if !strings.Contains(strings.Join(exe, " "), "--dynamic-list=") || !strings.Contains(strings.Join(exe, " "), ExportListName) {
+		t.Errorf("executable link exports nothing of the runtime: %q", exe)
+	}
+	lib, err := LinkArgs(Target{Compiler: []string{"gcc"}, Shared: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(lib, SharedArchiveName) || !has(lib, "-Wl,--exclude-libs,"+SharedArchiveName) || has(lib, ArchiveName) || strings.Contains(strings.Join(lib, " "), "dynamic-list") {
+		t.Errorf("shared library link: %q", lib)
+	}
+	st, err := LinkArgs(Target{Compiler: []string{"gcc"}, Static: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(st, ArchiveName) || strings.Contains(strings.Join(st, " "), "dynamic-list") || has(st, "-Wl,-u,__stack_chk_fail") {
+		t.Errorf("static link: %q", st)
 	}
 }

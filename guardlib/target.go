@@ -22,6 +22,10 @@ type Target struct {
 	// adds RaceGuard (its archive and exports). It does not change the
 	// archives, only the arguments.
 	Exe bool
+	// Shared: the link makes a shared library (-shared): LinkArgs links
+	// SharedArchiveName, hidden, so the library's exports and imports stay
+	// those of its plain build. Not part of the runtime's key.
+	Shared bool
 	// Static: the link is -static or -static-pie (LinkArgs then forces the
 	// _Fork wrapper in: the static libc's own fork calls _Fork). Not part
 	// of the runtime's key.

@@ -41,9 +41,11 @@
 #define IMMUNIX_RENEW 1
 #endif
 
-/* One fork handler per process, however many protected objects carry a copy
- * of the runtime: the first copy to initialise claims this flag. It has
- * default visibility so that every copy binds to the same one. */
+/* One fork handler per program and the libraries that link against it:
+ * the first copy to initialise claims this flag. It has default visibility
+ * so that the copies bind to the same one; a shared library links the
+ * runtime hidden (--exclude-libs), so its copy claims its own flag, and
+ * fork_canary keeps the extra handlers from renewing twice. */
 int __immunix_renew_claimed __attribute__((visibility("default")));
 
 /* The settings the child reads, kept together so they share one page. */
@@ -293,9 +295,16 @@ static __attribute__((noinline)) void renew(int as_safe)
  * reset the locks its prepare step took). */
 static __thread int in_fork;
 
+/* The canary when fork() began. A shared library built by immunix carries
+ * its own hidden copy of this code, so a process can have several fork
+ * handlers (its own __immunix_renew_claimed each): the first child handler
+ * renews, the others find the canary already changed and leave it. */
+static __thread uintptr_t fork_canary;
+
 static void fork_prepare(void)
 {
 	in_fork = 1;
+	fork_canary = read_canary();
 }
 
 static void fork_parent(void)
@@ -327,6 +336,8 @@ void __immunix_renew_fresh_stack(void)
 static void renew_in_child(void)
 {
 	in_fork = 0;
+	if (read_canary() != fork_canary)
+		return;
 	renew(0);
 }
 #else

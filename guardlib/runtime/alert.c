@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <signal.h>
 #include <stdint.h>
@@ -174,8 +175,24 @@ char *__immunix_locate(const void *addr, char *buf, size_t n)
 	uintptr_t a = (uintptr_t)addr;
 	size_t pos = 0;
 	buf[0] = 0;
-	if (obj_hi == 0 || a < obj_lo || a >= obj_hi)
+	if (obj_hi == 0 || a < obj_lo || a >= obj_hi) {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
+		/* Another object: a library's failed check reaches the program's
+		 * exported __stack_chk_fail and __*_chk. _dl_find_object takes no
+		 * lock and is async-signal-safe (glibc 2.35). */
+		struct dl_find_object fo;
+		if (_dl_find_object((void *)addr, &fo) == 0 && fo.dlfo_link_map) {
+			const char *name = fo.dlfo_link_map->l_name;
+			if (name && name[0]) {
+				put(buf, &pos, n, " obj=");
+				esc(buf, &pos, n, name, slen(name), 0);
+			}
+			put(buf, &pos, n, " off=");
+			put_num(buf, &pos, n, a - (uintptr_t)fo.dlfo_link_map->l_addr, 16);
+		}
+#endif
 		return buf;
+	}
 	if (obj_esc[0]) {
 		put(buf, &pos, n, " obj=");
 		put(buf, &pos, n, obj_esc);

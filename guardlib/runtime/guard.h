@@ -22,9 +22,9 @@ IMMUNIX_HIDDEN void __immunix_renew_child(void);
 /* Renews the canary in the child of clone() that runs on a new stack. */
 IMMUNIX_HIDDEN void __immunix_renew_fresh_stack(void);
 
-/* Writes " obj=PATH off=0xOFF" (obj only for a shared object) into buf when
- * addr lies in the object this copy of the runtime is linked into, else "".
- * Async-signal-safe. Returns buf. */
+/* Writes " obj=PATH off=0xOFF" (obj only for a shared object) into buf for
+ * the loaded object addr lies in (this copy's own, else the one glibc's
+ * _dl_find_object names), else "". Async-signal-safe. Returns buf. */
 IMMUNIX_HIDDEN char *__immunix_locate(const void *addr, char *buf, size_t n);
 
 /* Writes src escaped as an alert field value (bytes outside 0x21..0x7e, and

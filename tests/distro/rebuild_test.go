@@ -81,6 +81,11 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 	os.Chmod(filepath.Dir(sink.Path), 0o777)
 	os.Chmod(sink.Path, 0o777)
 	env = Setenv(env, "IMMUNIX_SYSLOG_SOCKET", sink.Path)
+	if p.StrictSymbols {
+		// dh_makeshlibs -- -c4: a symbol the symbols file does not list
+		// fails the build, as a new export of the guard runtime would.
+		env = Setenv(env, "DPKG_GENSYMBOLS_CHECK_LEVEL", "4")
+	}
 	if hardeningOff {
 		// Unstripped, so immunix check sees every function's symbol and
 		// verifies canaries function by function (in stripped binaries that
@@ -104,6 +109,15 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		t.Fatalf("%s's test suite: %v (log: %s.log)", p.Name, err, logBase)
 	}
 	t.Logf("upstream tests: %s", res)
+	if p.StrictSymbols {
+		// dpkg-gensymbols is silent when the symbols match; what it wrote
+		// into the library's .deb shows that it ran.
+		if n := SymbolsFiles(b.Debs); n == 0 {
+			t.Errorf("%s has a strict symbols file, but none of its .debs carries a symbols control file: dpkg-gensymbols did not run", p.Name)
+		} else {
+			t.Logf("dpkg-gensymbols at check level 4: symbols control file in %d .deb(s), no new or lost symbol", n)
+		}
+	}
 	// Not one raceguard or bounds alert is expected: any is a false alarm to
 	// fix or a real bug of the package, to be reported with the evidence.
 	for _, kind := range []string{"raceguard", "bounds"} {
@@ -150,12 +164,14 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		t.Fatal(err)
 	}
 	var elfs []Stamped
+	var elfPaths []string
 	for _, d := range tree {
 		fs, err := LinkedELFs(d)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range fs {
+			elfPaths = append(elfPaths, filepath.Join(d, fs[i].Path))
 			fs[i].Path = filepath.Join(filepath.Base(d), fs[i].Path)
 		}
 		elfs = append(elfs, fs...)
@@ -179,6 +195,7 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		}
 	}
 	t.Logf("%d linked ELF files, protections applied: %s", len(elfs), strings.Join(Protections(elfs), ","))
+	checkersAgree(t, im, elfPaths)
 
 	// The gate.
 	// formatguard is judged from the calls the code makes since issue 14
@@ -232,6 +249,39 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 	if code2 != 0 {
 		t.Errorf("immunix check --policy immunix --allow %s: exit %d\n%s", allow, code2, allowed)
 	}
+}
+
+// checkersAgree: hardening-check and checksec, which users already run,
+// agree with immunix check on the canary of every ELF file of the packages
+// (Disagreement), but for the one blind spot of hardening-check that
+// KnownBlind names, which is counted and logged.
+func checkersAgree(t *testing.T, im Image, files []string) {
+	for _, tool := range []string{"hardening-check", "checksec", "readelf"} {
+		testenv.NeedsTool(t, tool)
+	}
+	views, err := CanaryViews(im, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, v := range views {
+		count[v.Immunix]++
+		if d := Disagreement(v); d != "" {
+			t.Errorf("%s: %s", v.Path, d)
+		}
+		if KnownBlind(v) {
+			count["blind"]++
+			t.Logf("%s: hardening-check says not stack protected: it counts an imported __stack_chk_fail only, and this executable defines the guard runtime's", v.Path)
+		}
+		if v.Hardening == "yes" {
+			count["hardening-yes"]++
+		}
+		if v.Checksec == "yes" {
+			count["checksec-yes"]++
+		}
+	}
+	t.Logf("canary of %d ELF files: immunix check pass %d, n/a %d, unknown %d, fail %d; checksec yes %d; hardening-check yes %d (blind to %d executables)",
+		len(views), count["pass"], count["n/a"], count["unknown"], count["fail"], count["checksec-yes"], count["hardening-yes"], count["blind"])
 }
 
 // splitReasons splits immunix check's "a (x, y), b (z)" list of refusals at

@@ -98,9 +98,14 @@ func TestAlertIgnoresArgv0(t *testing.T) {
 	}
 }
 
-// TestSharedLibrarySmash: the overflow is in a shared library built with the
-// runtime; the program itself is built without it. The alert names the
-// library and an offset inside its function.
+// TestSharedLibrarySmash: the overflow is in a shared library built by
+// immunix-cc, which links the runtime hidden and imports __stack_chk_fail
+// as its plain build does. Inside a program built by immunix-cc the import
+// binds to the program's exported __stack_chk_fail: one immunix alert,
+// naming the library and an offset inside its function. Inside a plain
+// program it binds to glibc's: glibc's message and abort, no alert (before
+// the library carried its own copy and raised the alert in any program,
+// at the price of exporting it).
 func TestSharedLibrarySmash(t *testing.T) {
 	for _, cc := range []string{"gcc", "clang", "g++", "clang++"} {
 		t.Run(cc, func(t *testing.T) {
@@ -110,7 +115,6 @@ func TestSharedLibrarySmash(t *testing.T) {
 			libSrc := strings.Replace(smashSrc, "int main(", "static int unused_main(", 1)
 			libSrc = strings.Replace(libSrc, "static int unused_main(int argc, char **argv)\n{", "__attribute__((unused)) static int unused_main(int argc, char **argv)\n{", 1)
 			compile(t, v, libSrc, lib, true, "-O2", "-fstack-protector-strong", "-fPIC", "-shared", "-g")
-			exe := filepath.Join(dir, "prog")
 			mainSrc := `
 #include <stdlib.h>
 #include <string.h>
@@ -127,15 +131,32 @@ int main(int argc, char **argv)
 	printf("survived %d\n", vuln(big, (size_t)atoi(argv[1])));
 	return 0;
 }`
-			compile(t, v, mainSrc, exe, false, "-O2", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
-			if r := run(t, exe, "4"); r.signal != 0 || len(r.logs) != 0 {
-				t.Fatalf("benign run: %+v", r)
+			for _, immunix := range []bool{true, false} {
+				exe := filepath.Join(dir, "prog-plain")
+				if immunix {
+					exe = filepath.Join(dir, "prog-immunix")
+				}
+				compile(t, v, mainSrc, exe, immunix, "-O2", "-fstack-protector-strong", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
+				if r := run(t, exe, "4"); r.signal != 0 || len(r.logs) != 0 {
+					t.Fatalf("%s, benign run: %+v", exe, r)
+				}
+				r := run(t, exe, "80")
+				if !immunix {
+					if r.signal != syscall.SIGABRT || len(r.logs) != 0 || strings.Contains(r.stderr, "immunix alert") ||
+						!strings.Contains(r.stderr, "*** stack smashing detected ***") {
+						t.Errorf("plain program: want glibc's stack smashing message and SIGABRT, no alert; got signal %v logs %q stderr %q", r.signal, r.logs, r.stderr)
+					}
+					continue
+				}
+				a := oneAlert(t, r, exe)
+				if a.Kind != "stackguard" {
+					t.Errorf("alert kind=%q: %s", a.Kind, a.Body())
+				}
+				if obj, _ := a.Get("obj"); obj != lib {
+					t.Errorf("alert obj=%q, want %q: %s", obj, lib, a.Body())
+				}
+				checkInFunction(t, a, lib, "vuln")
 			}
-			a := oneAlert(t, run(t, exe, "80"), exe)
-			if obj, _ := a.Get("obj"); obj != lib {
-				t.Errorf("alert obj=%q, want %q: %s", obj, lib, a.Body())
-			}
-			checkInFunction(t, a, lib, "vuln")
 		})
 	}
 }

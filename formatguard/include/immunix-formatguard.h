@@ -118,57 +118,155 @@ extern const char *__immunix_fg_argp_failure (unsigned int, const char *)
 }
 /* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
  * When x is not a (const) char pointer it cannot be a printf format: these
- * overloads hand it back unchecked, so such calls still compile. A char *
- * format takes the non-template overload and is checked. */
+ * overloads hand it back unchanged, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. An object of a
+ * class that converts implicitly to const char * (operator const char *)
+ * is a format too: printf would convert it, so its conversion is checked
+ * (__immunix_fg_conv picks the checking overload only when the implicit
+ * conversion exists; void *, integers and other classes are not
+ * converted). The object is handed back as before, and printf converts it
+ * again: an operator that returns another string the second time is not
+ * covered. */
 extern "C++" {
+template <int> struct __immunix_fg_if { typedef int __type; };
+template <class __T> struct __immunix_fg_ref { static __T &__v (); };
+char __immunix_fg_is (const char *);
+char __immunix_fg_isw (const wchar_t *);
+#if __cplusplus >= 201103L
+/* The count of a call's arguments, as the compiler sees them: a pack
+ * expansion "a..." counts as its real size (an empty one as 0), and a
+ * top-level comma inside template arguments no longer splits an argument.
+ * sizeof does not evaluate the arguments. */
+template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T) + 1];
+#endif
 inline const char *__immunix_fg_printf (unsigned int __n, char *__f)
   { return __immunix_fg_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_printf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_printf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_printf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_printf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_printf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_printf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_fprintf (unsigned int __n, char *__f)
   { return __immunix_fg_fprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_fprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_fprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_fprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_fprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_fprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_fprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_sprintf (unsigned int __n, char *__f)
   { return __immunix_fg_sprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_sprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_sprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_sprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_sprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_sprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_sprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_snprintf (unsigned int __n, char *__f)
   { return __immunix_fg_snprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_snprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_snprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_snprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_snprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_snprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_snprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_dprintf (unsigned int __n, char *__f)
   { return __immunix_fg_dprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_dprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_dprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_dprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_dprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_dprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_dprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_asprintf (unsigned int __n, char *__f)
   { return __immunix_fg_asprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_asprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_asprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_asprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_asprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_asprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_asprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_obstack_printf (unsigned int __n, char *__f)
   { return __immunix_fg_obstack_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_obstack_printf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_obstack_printf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_obstack_printf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_obstack_printf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_syslog (unsigned int __n, char *__f)
   { return __immunix_fg_syslog (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_syslog (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_syslog (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_syslog (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_syslog (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_syslog (unsigned int __n, __T __x)
+  { __immunix_fg_conv_syslog (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_err (unsigned int __n, char *__f)
   { return __immunix_fg_err (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_err (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_err (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_err (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_err (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_err (unsigned int __n, __T __x)
+  { __immunix_fg_conv_err (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_errx (unsigned int __n, char *__f)
   { return __immunix_fg_errx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_errx (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_errx (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_errx (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_errx (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_errx (unsigned int __n, __T __x)
+  { __immunix_fg_conv_errx (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_warn (unsigned int __n, char *__f)
   { return __immunix_fg_warn (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warn (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_warn (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_warn (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_warn (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_warn (unsigned int __n, __T __x)
+  { __immunix_fg_conv_warn (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_warnx (unsigned int __n, char *__f)
   { return __immunix_fg_warnx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warnx (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_warnx (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_warnx (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_warnx (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_warnx (unsigned int __n, __T __x)
+  { __immunix_fg_conv_warnx (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_error (unsigned int __n, char *__f)
   { return __immunix_fg_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_error (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_error (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_error (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_error (unsigned int __n, __T __x)
+  { __immunix_fg_conv_error (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_error_at_line (unsigned int __n, char *__f)
   { return __immunix_fg_error_at_line (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error_at_line (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_error_at_line (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_error_at_line (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_error_at_line (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_error_at_line (unsigned int __n, __T __x)
+  { __immunix_fg_conv_error_at_line (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_argp_error (unsigned int __n, char *__f)
   { return __immunix_fg_argp_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_error (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_argp_error (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_argp_error (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_argp_error (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_argp_error (unsigned int __n, __T __x)
+  { __immunix_fg_conv_argp_error (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_argp_failure (unsigned int __n, char *__f)
   { return __immunix_fg_argp_failure (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_argp_failure (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T __x)
+  { __immunix_fg_conv_argp_failure (__n, __x, 0); return __x; }
 }
 #endif
 
@@ -177,7 +275,7 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
  * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
  * reject our variadic macros there. */
 #if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
-# 181 "immunix-formatguard.h"
+# 279 "immunix-formatguard.h"
 #endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvariadic-macros"
@@ -196,9 +294,36 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
 #define __IMMUNIX_FG_S_(F, k, ...) \
   __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
 #define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
-#define __IMMUNIX_FG_FMT(F, n, fmt) \
+#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, __VA_ARGS__), fmt), __VA_ARGS__
+#if defined __cplusplus
+/* C++: the overloads above decide by type; C++11 counts packs (above). */
+# if __cplusplus >= 201103L
+#  define __IMMUNIX_FG_N(n, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
+# else
+#  define __IMMUNIX_FG_N(n, ...) n
+# endif
+# define __IMMUNIX_FG_FMT(F, n, fmt) \
   (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
+#else
+/* C: only a format of the function's string type (char * or const char *,
+ * wchar_t * for the wide ones) is checked. Anything else is the first
+ * argument of a struct field named like the function ("o.printf(ptr, 3)",
+ * "s->fprintf(ctx, n)") and is handed on unchanged, with its own type: no
+ * new warning, no false alert. Every association must be valid for every
+ * type (the compilers check the ones not chosen too), hence the inner
+ * _Generic that gives a string-typed operand whatever fmt is. A string
+ * literal has type char[N], i.e. char *, and folds as before. */
+# define __IMMUNIX_FG_N(n, ...) n
+# define __IMMUNIX_FG_FMT(F, n, fmt) __IMMUNIX_FG_FMT_(F, n, fmt, __IMMUNIX_FG_CT_##F)
+# define __IMMUNIX_FG_FMT_(F, n, fmt, C) __IMMUNIX_FG_FMT__(F, n, fmt, C)
+# define __IMMUNIX_FG_FMT__(F, n, fmt, C) \
+  (__extension__ _Generic((fmt), C *: __IMMUNIX_FG_CHK(F, n, fmt, C), \
+     const C *: __IMMUNIX_FG_CHK(F, n, fmt, C), default: fmt))
+# define __IMMUNIX_FG_CHK(F, n, fmt, C) \
+  (__builtin_constant_p(fmt) ? __IMMUNIX_FG_STR(fmt, C) : __immunix_fg_##F(n, __IMMUNIX_FG_STR(fmt, C)))
+# define __IMMUNIX_FG_STR(fmt, C) \
+  __extension__ _Generic((fmt), C *: fmt, const C *: fmt, default: (const C *) 0)
+#endif
 
 /* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 #define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__, \
@@ -482,6 +607,25 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
 #define __IMMUNIX_FG_MORE___immunix_fg_k126 1
 #define __IMMUNIX_FG_COUNT___immunix_fg_k127 127u
 #define __IMMUNIX_FG_MORE___immunix_fg_k127 1
+#define __IMMUNIX_FG_CT_printf char
+#define __IMMUNIX_FG_CT_fprintf char
+#define __IMMUNIX_FG_CT_sprintf char
+#define __IMMUNIX_FG_CT_snprintf char
+#define __IMMUNIX_FG_CT_dprintf char
+#define __IMMUNIX_FG_CT_asprintf char
+#define __IMMUNIX_FG_CT_obstack_printf char
+#define __IMMUNIX_FG_CT_wprintf wchar_t
+#define __IMMUNIX_FG_CT_fwprintf wchar_t
+#define __IMMUNIX_FG_CT_swprintf wchar_t
+#define __IMMUNIX_FG_CT_syslog char
+#define __IMMUNIX_FG_CT_err char
+#define __IMMUNIX_FG_CT_errx char
+#define __IMMUNIX_FG_CT_warn char
+#define __IMMUNIX_FG_CT_warnx char
+#define __IMMUNIX_FG_CT_error char
+#define __IMMUNIX_FG_CT_error_at_line char
+#define __IMMUNIX_FG_CT_argp_error char
+#define __IMMUNIX_FG_CT_argp_failure char
 #pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */

@@ -20,6 +20,9 @@
 
 #include "guard.h"
 #include "fg_types.h"
+#include "fg_register.h"
+
+const struct fg_count_hook *__immunix_fg_count_hook = 0;
 
 #define FG_TYPES 0
 #define FG_CHAR char
@@ -109,12 +112,16 @@ static __attribute__((noinline)) const char *fg_check(const char *func, unsigned
 						      const char *fmt, const void *addr)
 {
 	struct fg_result r;
+	const struct fg_count_hook *hook;
 
 	if (fmt == 0)
 		return fmt;
 	r.types = 0;
 	r.ntypes = 0;
 	fg_narrow_parse(fmt, &r);
+	hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(hook != 0, 0))
+		r.demanded = hook->narrow(fmt); /* registered conversions: glibc's count */
 	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, fmt, 0);
 	return fmt;
@@ -124,12 +131,19 @@ static __attribute__((noinline)) const wchar_t *fg_wcheck(const char *func, unsi
 							  const wchar_t *fmt, const void *addr)
 {
 	struct fg_result r;
+	const struct fg_count_hook *hook;
 
 	if (fmt == 0)
 		return fmt;
 	r.types = 0;
 	r.ntypes = 0;
 	fg_wide_parse(fmt, &r);
+	hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(hook != 0, 0)) {
+		size_t n;
+		if (hook->wide(fmt, &n))
+			r.demanded = n;
+	}
 	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
 		fg_attack(func, passed, &r, addr, 0, fmt);
 	return fmt;

@@ -239,15 +239,36 @@ extern "C" {
 }
 /* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
  * When x is not a (const) char pointer it cannot be a printf format: these
- * overloads hand it back unchecked, so such calls still compile. A char *
- * format takes the non-template overload and is checked. */
+ * overloads hand it back unchanged, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. An object of a
+ * class that converts implicitly to const char * (operator const char *)
+ * is a format too: printf would convert it, so its conversion is checked
+ * (__immunix_fg_conv picks the checking overload only when the implicit
+ * conversion exists; void *, integers and other classes are not
+ * converted). The object is handed back as before, and printf converts it
+ * again: an operator that returns another string the second time is not
+ * covered. */
 extern "C++" {
+template <int> struct __immunix_fg_if { typedef int __type; };
+template <class __T> struct __immunix_fg_ref { static __T &__v (); };
+char __immunix_fg_is (const char *);
+char __immunix_fg_isw (const wchar_t *);
+`)
+	b.WriteString(`#if __cplusplus >= 201103L
+/* The count of a call's arguments, as the compiler sees them: a pack
+ * expansion "a..." counts as its real size (an empty one as 0), and a
+ * top-level comma inside template arguments no longer splits an argument.
+ * sizeof does not evaluate the arguments. */
+template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T) + 1];
+#endif
 `)
 	for _, g := range groups {
 		for _, f := range g.fns {
 			if !f.wide {
 				fmt.Fprintf(&b, "inline const char *__immunix_fg_%[1]s (unsigned int __n, char *__f)\n  { return __immunix_fg_%[1]s (__n, (const char *) __f); }\n", f.name)
-				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%[1]s (unsigned int __n, __T &__x, int,\n  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)\n  { const char *__f = __x; (void) __immunix_fg_%[1]s (__n, __f); }\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%s (unsigned int, __T &, long) {}\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%[1]s (unsigned int __n, __T __x)\n  { __immunix_fg_conv_%[1]s (__n, __x, 0); return __x; }\n", f.name)
 			}
 		}
 	}
@@ -270,9 +291,36 @@ extern "C++" {
 #define __IMMUNIX_FG_S_(F, k, ...) \
   __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
 #define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
-#define __IMMUNIX_FG_FMT(F, n, fmt) \
+#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, __VA_ARGS__), fmt), __VA_ARGS__
+#if defined __cplusplus
+/* C++: the overloads above decide by type; C++11 counts packs (above). */
+# if __cplusplus >= 201103L
+#  define __IMMUNIX_FG_N(n, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
+# else
+#  define __IMMUNIX_FG_N(n, ...) n
+# endif
+# define __IMMUNIX_FG_FMT(F, n, fmt) \
   (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
+#else
+/* C: only a format of the function's string type (char * or const char *,
+ * wchar_t * for the wide ones) is checked. Anything else is the first
+ * argument of a struct field named like the function ("o.printf(ptr, 3)",
+ * "s->fprintf(ctx, n)") and is handed on unchanged, with its own type: no
+ * new warning, no false alert. Every association must be valid for every
+ * type (the compilers check the ones not chosen too), hence the inner
+ * _Generic that gives a string-typed operand whatever fmt is. A string
+ * literal has type char[N], i.e. char *, and folds as before. */
+# define __IMMUNIX_FG_N(n, ...) n
+# define __IMMUNIX_FG_FMT(F, n, fmt) __IMMUNIX_FG_FMT_(F, n, fmt, __IMMUNIX_FG_CT_##F)
+# define __IMMUNIX_FG_FMT_(F, n, fmt, C) __IMMUNIX_FG_FMT__(F, n, fmt, C)
+# define __IMMUNIX_FG_FMT__(F, n, fmt, C) \
+  (__extension__ _Generic((fmt), C *: __IMMUNIX_FG_CHK(F, n, fmt, C), \
+     const C *: __IMMUNIX_FG_CHK(F, n, fmt, C), default: fmt))
+# define __IMMUNIX_FG_CHK(F, n, fmt, C) \
+  (__builtin_constant_p(fmt) ? __IMMUNIX_FG_STR(fmt, C) : __immunix_fg_##F(n, __IMMUNIX_FG_STR(fmt, C)))
+# define __IMMUNIX_FG_STR(fmt, C) \
+  __extension__ _Generic((fmt), C *: fmt, const C *: fmt, default: (const C *) 0)
+#endif
 
 /* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 `)
@@ -299,6 +347,15 @@ extern "C++" {
 			more = 0
 		}
 		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
+	}
+	for _, g := range groups {
+		for _, f := range g.fns {
+			ct := "char"
+			if f.wide {
+				ct = "wchar_t"
+			}
+			fmt.Fprintf(&b, "#define __IMMUNIX_FG_CT_%s %s\n", f.name, ct)
+		}
 	}
 	b.WriteString(`#pragma GCC diagnostic pop
 
@@ -383,7 +440,9 @@ extern "C++" {
 `)
 		for _, f := range g.fns {
 			fmt.Fprintf(&b, "inline const wchar_t *__immunix_fg_%[1]s (unsigned int __n, wchar_t *__f)\n  { return __immunix_fg_%[1]s (__n, (const wchar_t *) __f); }\n", f.name)
-			fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%[1]s (unsigned int __n, __T &__x, int,\n  typename __immunix_fg_if<sizeof (__immunix_fg_isw (__immunix_fg_ref<__T>::__v ()))>::__type = 0)\n  { const wchar_t *__f = __x; (void) __immunix_fg_%[1]s (__n, __f); }\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%s (unsigned int, __T &, long) {}\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%[1]s (unsigned int __n, __T __x)\n  { __immunix_fg_conv_%[1]s (__n, __x, 0); return __x; }\n", f.name)
 		}
 		b.WriteString("}\n# endif\n#endif\n")
 	}

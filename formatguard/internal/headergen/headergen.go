@@ -22,6 +22,11 @@ import (
 // FormatGuard, and immunix-cc compiles the unit again without it.
 const Capacity = 127
 
+// classArgs is how many leading arguments of a call carry their class to
+// the checker (3 bits each above the 7-bit count in its unsigned int;
+// formatguard/runtime/fg_class.h FG_CLASS_ARGS).
+const classArgs = 8
+
 // fn is one wrapped function as the headers see it.
 type fn struct {
 	name string
@@ -255,11 +260,31 @@ char __immunix_fg_is (const char *);
 char __immunix_fg_isw (const wchar_t *);
 `)
 	b.WriteString(`#if __cplusplus >= 201103L
-/* The count of a call's arguments, as the compiler sees them: a pack
- * expansion "a..." counts as its real size (an empty one as 0), and a
- * top-level comma inside template arguments no longer splits an argument.
- * sizeof does not evaluate the arguments. */
-template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T) + 1];
+/* The count of a call's arguments and their classes, as the compiler sees
+ * them (formatguard/runtime/fg_class.h): count | classes << 7, 3 bits per
+ * argument for the first 8. A pack expansion "a..." counts as its real size
+ * (an empty one as 0), and a top-level comma inside template arguments no
+ * longer splits an argument. sizeof does not evaluate the arguments. A
+ * pack of more than 127 counts as 127, without classes. */
+template <class __T> struct __immunix_fg_tc { enum { __v = __is_enum (__T) ? 1 : 0 }; };
+template <class __T> struct __immunix_fg_tc<__T *> { enum { __v = 2 }; };
+template <class __T, __SIZE_TYPE__ __N> struct __immunix_fg_tc<__T[__N]> { enum { __v = 2 }; };
+template <> struct __immunix_fg_tc<float> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<double> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<long double> { enum { __v = 4 }; };
+`)
+	for _, t := range []string{"bool", "char", "signed char", "unsigned char", "wchar_t", "char16_t", "char32_t", "short", "unsigned short", "int", "unsigned int", "long", "unsigned long", "long long", "unsigned long long"} {
+		fmt.Fprintf(&b, "template <> struct __immunix_fg_tc<%s> { enum { __v = 1 }; };\n", t)
+	}
+	b.WriteString(`#ifdef __cpp_char8_t
+template <> struct __immunix_fg_tc<char8_t> { enum { __v = 1 }; };
+#endif
+template <class... __T> struct __immunix_fg_tl;
+template <> struct __immunix_fg_tl<> { static const unsigned long __v = 0; };
+template <class __H, class... __R> struct __immunix_fg_tl<__H, __R...>
+  { static const unsigned long __v = static_cast<unsigned long> (__immunix_fg_tc<__H>::__v) | (__immunix_fg_tl<__R...>::__v << 3); };
+template <class... __T> char (&__immunix_fg_cnt (const __T &...))
+  [(sizeof... (__T) > 127 ? 127 : (sizeof... (__T) | ((__immunix_fg_tl<__T...>::__v & 0xffffffUL) << 7))) + 1];
 #endif
 `)
 	for _, g := range groups {
@@ -289,15 +314,18 @@ template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T
 
 #define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
 #define __IMMUNIX_FG_S_(F, k, ...) \
-  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
-#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, __VA_ARGS__), fmt), __VA_ARGS__
+  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __IMMUNIX_FG_TY_##k, __VA_ARGS__)
+#define __IMMUNIX_FG_R0(F, n, T, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
+#define __IMMUNIX_FG_R1(F, n, T, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, T, __VA_ARGS__), fmt), __VA_ARGS__
+/* __IMMUNIX_FG_N(n, T, args): the checker's first argument, the count n of
+ * args and, above bit 7, the classes of the first 8 (fg_class.h). */
 #if defined __cplusplus
-/* C++: the overloads above decide by type; C++11 counts packs (above). */
+/* C++: the overloads above decide by type; C++11 counts packs and
+ * classifies by type traits (above); C++98 passes the count only. */
 # if __cplusplus >= 201103L
-#  define __IMMUNIX_FG_N(n, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
+#  define __IMMUNIX_FG_N(n, T, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
 # else
-#  define __IMMUNIX_FG_N(n, ...) n
+#  define __IMMUNIX_FG_N(n, T, ...) n
 # endif
 # define __IMMUNIX_FG_FMT(F, n, fmt) \
   (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
@@ -310,7 +338,17 @@ template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T
  * type (the compilers check the ones not chosen too), hence the inner
  * _Generic that gives a string-typed operand whatever fmt is. A string
  * literal has type char[N], i.e. char *, and folds as before. */
-# define __IMMUNIX_FG_N(n, ...) n
+# define __IMMUNIX_FG_N(n, T, ...) (n | T(__VA_ARGS__))
+/* The class of one argument: _Generic for the floating types (a bit-field
+ * is fine there, where sizeof is not), __builtin_classify_type for the rest
+ * (1-4 integer, char, enum, bool; 5 pointer, also a decayed array or
+ * function); anything else (struct, complex, _Float128) 0, unknown. Neither
+ * evaluates its operand. A compound literal with a top-level comma
+ * ("(struct p){1, 2}") is split by the preprocessor and does not compile:
+ * immunix-cc compiles the unit again without FormatGuard (fg=retried). */
+# define __IMMUNIX_FG_CL(a) ((unsigned int) __extension__ _Generic((a), long double: 4, double: 3, float: 3, \
+     default: __IMMUNIX_FG_CLK(__builtin_classify_type(a))))
+# define __IMMUNIX_FG_CLK(c) ((c) >= 1 && (c) <= 4 ? 1 : (c) == 5 ? 2 : 0)
 # define __IMMUNIX_FG_FMT(F, n, fmt) __IMMUNIX_FG_FMT_(F, n, fmt, __IMMUNIX_FG_CT_##F)
 # define __IMMUNIX_FG_FMT_(F, n, fmt, C) __IMMUNIX_FG_FMT__(F, n, fmt, C)
 # define __IMMUNIX_FG_FMT__(F, n, fmt, C) \
@@ -346,8 +384,27 @@ template <class... __T> char (&__immunix_fg_cnt (const __T &...))[sizeof... (__T
 		if i == 0 {
 			more = 0
 		}
-		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
+		ty := i
+		if ty > classArgs {
+			ty = classArgs + 1
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n#define __IMMUNIX_FG_TY___immunix_fg_k%d __IMMUNIX_FG_T%d\n", i, i, i, more, i, ty)
 	}
+	// __IMMUNIX_FG_Tj(a1, ..., aj): the classes of j arguments; T9 takes
+	// the first 8 of more.
+	b.WriteString("#ifndef __cplusplus\n#define __IMMUNIX_FG_T0() 0u\n")
+	for j := 1; j <= classArgs+1; j++ {
+		var params, body []string
+		for i := 1; i <= j && i <= classArgs; i++ {
+			params = append(params, fmt.Sprintf("a%d", i))
+			body = append(body, fmt.Sprintf("__IMMUNIX_FG_CL(a%d) << %d", i, 7+3*(i-1)))
+		}
+		if j > classArgs {
+			params = append(params, "...")
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_T%d(%s) \\\n  (%s)\n", j, strings.Join(params, ", "), strings.Join(body, " | "))
+	}
+	b.WriteString("#endif\n")
 	for _, g := range groups {
 		for _, f := range g.fns {
 			ct := "char"

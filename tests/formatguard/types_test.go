@@ -1,0 +1,101 @@
+package formatguard
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
+)
+
+// typesProgram passes arguments of every class to printf with a format
+// from argv (issue 15, item 2). "int" passes the address of a local
+// secret as an integer (a handle, as programs do) and an int; "ld" two
+// ints; "ptr" a pointer; "ok" one of each class.
+const typesProgram = `#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+	char secret[16];
+	long handle = (long)(uintptr_t)secret;
+	void *p = secret;
+	if (argc != 3)
+		return 2;
+	strcpy(secret, "hunter2!");
+	if (strcmp(argv[1], "int") == 0)
+		printf(argv[2], handle, 2);
+	else if (strcmp(argv[1], "ld") == 0)
+		printf(argv[2], 1, 2);
+	else if (strcmp(argv[1], "ptr") == 0)
+		printf(argv[2], p);
+	else if (strcmp(argv[1], "ok") == 0)
+		printf(argv[2], 1, 2.5, 3.5L, p, "str", 'c', (float)4.5, (short)6);
+	printf("|\n");
+	return 0;
+}
+`
+
+// validTyped are formats whose conversions read what the "ok" call passes.
+var validTyped = []string{
+	"%d %f %Lf %.0s%s %c %g %hd", "%8$d %7$g %6$c %5$s %4$.0s %3$La %2$a %1$x",
+	"%i %e %Lg %.0s%.1s %d %G %hhd", "%-5d|%8.3f|%10Le|%.0s%5.2s", "%c%%", "plain", "%1$d %1$x %1$c",
+}
+
+// pointerFormats print pointers (as %p, or as integers): allowed, but the
+// output differs from run to run (ASLR).
+var pointerFormats = [][2]string{
+	{"ok", "%d %f %Lf %p"}, {"ptr", "%p"}, {"ptr", "%lx"}, {"int", "%lx %d"}, {"int", "%p"},
+}
+
+// allowed runs the protected build and wants it to run to its end.
+func allowed(t *testing.T, prot string, args ...string) {
+	t.Helper()
+	r := run(t, prot, "fgtest", "", nil, args...)
+	if r.signal != 0 || r.code != 0 || len(r.logs) != 0 || !strings.HasSuffix(r.stdout, "|\n") {
+		t.Errorf("%q: stopped or failed: %+v", args, r)
+	}
+}
+
+func TestTypesChecked(t *testing.T) {
+	type build struct{ cc, ext string }
+	var builds []build
+	for _, cc := range testenv.Compilers() {
+		builds = append(builds, build{cc, ".c"})
+	}
+	for _, cxx := range testenv.CXXCompilers() {
+		builds = append(builds, build{cxx, ".cc"})
+	}
+	for _, b := range builds {
+		t.Run(b.cc, func(t *testing.T) {
+			src := typesProgram
+			flags := []string{"-O2", "-Wno-format-security"}
+			if b.ext == ".cc" {
+				flags = append(flags, "-std=c++17")
+			}
+			prot, plain := pair(t, b.cc, "fgtest", b.ext, src, flags...)
+			// Without FormatGuard 2 the attacks work: %s over an integer
+			// reads the memory it points at (the secret), %La over two ints
+			// reads 32 bytes of stack as long doubles.
+			if r := run(t, plain, "fgtest", "", nil, "int", "%s"); !strings.Contains(r.stdout, "hunter2!") {
+				t.Fatalf("plain program: %%s over an integer did not leak the secret: %+v", r)
+			}
+			if r := run(t, plain, "fgtest", "", nil, "ld", "%La %La"); r.code != 0 || len(strings.Fields(r.stdout)) < 2 {
+				t.Fatalf("plain program: %%La %%La over two ints did not print: %+v", r)
+			}
+			stopped(t, prot, "2", "1", "int", "%s")
+			stopped(t, prot, "2", "2", "ld", "%La %La")
+			stopped(t, prot, "1", "1", "ptr", "%f")
+			stopped(t, prot, "2", "2", "int", "%d %s")
+			stopped(t, prot, "8", "2", "ok", "%d %Lf")
+			stopped(t, prot, "8", "3", "ok", "%3$f")
+			for _, f := range validTyped {
+				sameAsPlain(t, prot, plain, "ok", f)
+			}
+			sameAsPlain(t, prot, plain, "ld", "%*d")
+			stopped(t, prot, "8", "2", "ok", "%*d")
+			for _, a := range pointerFormats {
+				allowed(t, prot, a[0], a[1])
+			}
+		})
+	}
+}

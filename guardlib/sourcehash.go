@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "c17362b72b5b149884ae0e7622f3d93b7a28c230b3da9906ccd54ac0e1cdcc96"
+const sourcesHash = "fe11e1b099e3c4d235ffa41094ab164ae948ee4c249f9fbb119ba4dae7fa8709"

@@ -347,14 +347,21 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T
  * type (the compilers check the ones not chosen too), hence the inner
  * _Generic that gives a string-typed operand whatever fmt is. A string
  * literal has type char[N], i.e. char *, and folds as before. */
-# define __IMMUNIX_FG_N(n, T, ...) (n | T(__VA_ARGS__))
+# ifdef IMMUNIX_FG_NO_TYPES
+/* -DIMMUNIX_FG_NO_TYPES: count only (for a unit whose printf arguments
+ * include a compound literal with a top-level comma, below). */
+#  define __IMMUNIX_FG_N(n, T, ...) n
+# else
+#  define __IMMUNIX_FG_N(n, T, ...) (n | T(__VA_ARGS__))
+# endif
 /* The class of one argument: _Generic for the floating types (a bit-field
  * is fine there, where sizeof is not), __builtin_classify_type for the rest
  * (1-4 integer, char, enum, bool; 5 pointer, also a decayed array or
  * function); anything else (struct, complex, _Float128) 0, unknown. Neither
  * evaluates its operand. A compound literal with a top-level comma
  * ("(struct p){1, 2}") is split by the preprocessor and does not compile:
- * immunix-cc compiles the unit again without FormatGuard (fg=retried). */
+ * immunix-cc compiles the unit again without FormatGuard (fg=retried), or
+ * the unit is built with -DIMMUNIX_FG_NO_TYPES (counts only). */
 # define __IMMUNIX_FG_CL(a) ((unsigned int) __extension__ _Generic((a), long double: 4, double: 3, float: 3, \
      default: __IMMUNIX_FG_CLK(__builtin_classify_type(a))))
 # define __IMMUNIX_FG_CLK(c) ((c) >= 1 && (c) <= 4 ? 1 : (c) == 5 ? 2 : 0)

@@ -106,7 +106,7 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 
 	if (r->demanded > passed) {
 		m = fg_cpy(m, mend, "format reads more arguments than the call passes: \"");
-	} else if (bad >= 0) {
+	} else if (bad >= 0 && !r->has_n) {
 		/* "format reads a pointer as argument 2 where the call passes an
 		 * integer" */
 		unsigned int acc = fg_class_accepts(r->bad_type);

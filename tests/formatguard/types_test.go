@@ -1,6 +1,9 @@
 package formatguard
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,6 +99,56 @@ func TestTypesChecked(t *testing.T) {
 			for _, a := range pointerFormats {
 				allowed(t, prot, a[0], a[1])
 			}
+		})
+	}
+}
+
+// compoundLiteral passes a compound literal with a top-level comma: the
+// preprocessor splits it, so its class cannot be computed (a documented
+// limit of FormatGuard 2 in C).
+const compoundLiteral = `#include <stdio.h>
+struct pt { int x, y; };
+int main(int argc, char **argv)
+{
+	return printf(argc > 1 ? argv[1] : "%d\n", (struct pt){1, 2}.x) < 0;
+}
+`
+
+// TestCompoundLiteralArgument: such a unit does not compile with the
+// headers; immunix-cc compiles it again without them and says so
+// (fg=retried), and with -DIMMUNIX_FG_NO_TYPES it compiles with them,
+// counts checked.
+func TestCompoundLiteralArgument(t *testing.T) {
+	inc := includeDir(t)
+	for _, cc := range testenv.Compilers() {
+		t.Run(cc, func(t *testing.T) {
+			testenv.NeedsTool(t, cc)
+			dir := t.TempDir()
+			src := filepath.Join(dir, "cl.c")
+			if err := os.WriteFile(src, []byte(compoundLiteral), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if exec.Command(cc, "-isystem", inc, "-std=gnu11", "-c", "-o", os.DevNull, src).Run() == nil {
+				t.Errorf("%s: a compound literal argument compiled with the classes on; docs/formatguard.md says it does not (update the docs)", cc)
+			}
+			if out, err := exec.Command(cc, "-isystem", inc, "-std=gnu11", "-DIMMUNIX_FG_NO_TYPES", "-Wall", "-Wextra", "-Werror", "-Wno-format-security", "-c", "-o", os.DevNull, src).CombinedOutput(); err != nil {
+				t.Errorf("%s -DIMMUNIX_FG_NO_TYPES: %v\n%s", cc, err, out)
+			}
+			logf := filepath.Join(dir, "log")
+			cmd := exec.Command(immunixCC(t, false), "-O2", "-o", filepath.Join(dir, "cl"), src)
+			cmd.Env = append(os.Environ(), "IMMUNIX_CC="+cc, "IMMUNIX_LOG="+logf)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("immunix-cc did not fall back: %v\n%s", err, out)
+			}
+			if log, _ := os.ReadFile(logf); !strings.Contains(string(log), "fg=retried") {
+				t.Errorf("immunix-cc: log does not say fg=retried:\n%s", log)
+			}
+			// With the classes off the count is still checked.
+			prot, out, err := buildLang(t, cc, true, dir, "fgtest", ".c", compoundLiteral, nil, "-O2", "-DIMMUNIX_FG_NO_TYPES", "-Wno-format-security")
+			if err != nil {
+				t.Fatalf("immunix-cc -DIMMUNIX_FG_NO_TYPES: %v\n%s", err, out)
+			}
+			stopped(t, prot, "1", "3", "%x%x%x")
 		})
 	}
 }

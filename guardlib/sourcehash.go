@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "2425b38c535bd3152f9162abf23cd4c10274fa721c2ecffb1233d908f9d92388"
+const sourcesHash = "da46ed34bf6f7dff4c615e967510d68a75aab8cec4ffceafbb47233fc2640026"

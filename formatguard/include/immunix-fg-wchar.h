@@ -17,13 +17,28 @@ extern const wchar_t *__immunix_fg_swprintf (unsigned int, const wchar_t *) __at
 extern "C++" {
 inline const wchar_t *__immunix_fg_wprintf (unsigned int __n, wchar_t *__f)
   { return __immunix_fg_wprintf (__n, (const wchar_t *) __f); }
-template <class __T> inline __T __immunix_fg_wprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_wprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_isw (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const wchar_t *__f = __x; (void) __immunix_fg_wprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_wprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_wprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_wprintf (__n, __x, 0); return __x; }
 inline const wchar_t *__immunix_fg_fwprintf (unsigned int __n, wchar_t *__f)
   { return __immunix_fg_fwprintf (__n, (const wchar_t *) __f); }
-template <class __T> inline __T __immunix_fg_fwprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_fwprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_isw (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const wchar_t *__f = __x; (void) __immunix_fg_fwprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_fwprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_fwprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_fwprintf (__n, __x, 0); return __x; }
 inline const wchar_t *__immunix_fg_swprintf (unsigned int __n, wchar_t *__f)
   { return __immunix_fg_swprintf (__n, (const wchar_t *) __f); }
-template <class __T> inline __T __immunix_fg_swprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_swprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_isw (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const wchar_t *__f = __x; (void) __immunix_fg_swprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_swprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_swprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_swprintf (__n, __x, 0); return __x; }
 }
 # endif
 #endif
@@ -33,7 +48,7 @@ template <class __T> inline __T __immunix_fg_swprintf (unsigned int, __T __x) { 
  * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
  * reject our variadic macros there. */
 #if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
-# 37 "immunix-fg-wchar.h"
+# 52 "immunix-fg-wchar.h"
 #endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvariadic-macros"

@@ -118,57 +118,186 @@ extern const char *__immunix_fg_argp_failure (unsigned int, const char *)
 }
 /* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
  * When x is not a (const) char pointer it cannot be a printf format: these
- * overloads hand it back unchecked, so such calls still compile. A char *
- * format takes the non-template overload and is checked. */
+ * overloads hand it back unchanged, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. An object of a
+ * class that converts implicitly to const char * (operator const char *)
+ * is a format too: printf would convert it, so its conversion is checked
+ * (__immunix_fg_conv picks the checking overload only when the implicit
+ * conversion exists; void *, integers and other classes are not
+ * converted). The object is handed back as before, and printf converts it
+ * again: an operator that returns another string the second time is not
+ * covered. */
 extern "C++" {
+template <int> struct __immunix_fg_if { typedef int __type; };
+template <class __T> struct __immunix_fg_ref { static __T &__v (); };
+char __immunix_fg_is (const char *);
+char __immunix_fg_isw (const wchar_t *);
+#if __cplusplus >= 201103L
+/* The count of a call's arguments and their classes, as the compiler sees
+ * them (formatguard/runtime/fg_class.h): count | classes << 7, 3 bits per
+ * argument for the first 8. A pack expansion "a..." counts as its real size
+ * (an empty one as 0), and a top-level comma inside template arguments no
+ * longer splits an argument. sizeof does not evaluate the arguments. A
+ * pack of more than 127 counts as 127, without classes. */
+template <class __T> struct __immunix_fg_tc { enum { __v = __is_enum (__T) ? 1 : 0 }; };
+template <class __T> struct __immunix_fg_tc<__T *> { enum { __v = 2 }; };
+template <class __T, __SIZE_TYPE__ __N> struct __immunix_fg_tc<__T[__N]> { enum { __v = 2 }; };
+template <> struct __immunix_fg_tc<float> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<double> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<long double> { enum { __v = 4 }; };
+template <> struct __immunix_fg_tc<bool> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<char> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<signed char> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<unsigned char> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<wchar_t> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<char16_t> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<char32_t> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<short> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<unsigned short> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<int> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<unsigned int> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<long> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<unsigned long> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<long long> { enum { __v = 1 }; };
+template <> struct __immunix_fg_tc<unsigned long long> { enum { __v = 1 }; };
+#ifdef __cpp_char8_t
+template <> struct __immunix_fg_tc<char8_t> { enum { __v = 1 }; };
+#endif
+template <class... __T> struct __immunix_fg_tl;
+template <> struct __immunix_fg_tl<> { static const unsigned long __v = 0; };
+template <class __H, class... __R> struct __immunix_fg_tl<__H, __R...>
+  { static const unsigned long __v = static_cast<unsigned long> (__immunix_fg_tc<__H>::__v) | (__immunix_fg_tl<__R...>::__v << 3); };
+template <class... __T> char (&__immunix_fg_cnt (const __T &...))
+  [(sizeof... (__T) > 127 ? 127 : (sizeof... (__T) | ((__immunix_fg_tl<__T...>::__v & 0xffffffUL) << 7))) + 1];
+#endif
 inline const char *__immunix_fg_printf (unsigned int __n, char *__f)
   { return __immunix_fg_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_printf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_printf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_printf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_printf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_printf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_printf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_fprintf (unsigned int __n, char *__f)
   { return __immunix_fg_fprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_fprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_fprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_fprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_fprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_fprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_fprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_sprintf (unsigned int __n, char *__f)
   { return __immunix_fg_sprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_sprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_sprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_sprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_sprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_sprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_sprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_snprintf (unsigned int __n, char *__f)
   { return __immunix_fg_snprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_snprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_snprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_snprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_snprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_snprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_snprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_dprintf (unsigned int __n, char *__f)
   { return __immunix_fg_dprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_dprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_dprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_dprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_dprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_dprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_dprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_asprintf (unsigned int __n, char *__f)
   { return __immunix_fg_asprintf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_asprintf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_asprintf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_asprintf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_asprintf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_asprintf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_asprintf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_obstack_printf (unsigned int __n, char *__f)
   { return __immunix_fg_obstack_printf (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_obstack_printf (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_obstack_printf (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_obstack_printf (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_obstack_printf (unsigned int __n, __T __x)
+  { __immunix_fg_conv_obstack_printf (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_syslog (unsigned int __n, char *__f)
   { return __immunix_fg_syslog (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_syslog (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_syslog (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_syslog (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_syslog (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_syslog (unsigned int __n, __T __x)
+  { __immunix_fg_conv_syslog (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_err (unsigned int __n, char *__f)
   { return __immunix_fg_err (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_err (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_err (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_err (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_err (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_err (unsigned int __n, __T __x)
+  { __immunix_fg_conv_err (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_errx (unsigned int __n, char *__f)
   { return __immunix_fg_errx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_errx (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_errx (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_errx (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_errx (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_errx (unsigned int __n, __T __x)
+  { __immunix_fg_conv_errx (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_warn (unsigned int __n, char *__f)
   { return __immunix_fg_warn (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warn (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_warn (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_warn (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_warn (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_warn (unsigned int __n, __T __x)
+  { __immunix_fg_conv_warn (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_warnx (unsigned int __n, char *__f)
   { return __immunix_fg_warnx (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_warnx (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_warnx (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_warnx (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_warnx (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_warnx (unsigned int __n, __T __x)
+  { __immunix_fg_conv_warnx (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_error (unsigned int __n, char *__f)
   { return __immunix_fg_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_error (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_error (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_error (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_error (unsigned int __n, __T __x)
+  { __immunix_fg_conv_error (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_error_at_line (unsigned int __n, char *__f)
   { return __immunix_fg_error_at_line (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_error_at_line (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_error_at_line (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_error_at_line (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_error_at_line (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_error_at_line (unsigned int __n, __T __x)
+  { __immunix_fg_conv_error_at_line (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_argp_error (unsigned int __n, char *__f)
   { return __immunix_fg_argp_error (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_error (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_argp_error (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_argp_error (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_argp_error (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_argp_error (unsigned int __n, __T __x)
+  { __immunix_fg_conv_argp_error (__n, __x, 0); return __x; }
 inline const char *__immunix_fg_argp_failure (unsigned int __n, char *__f)
   { return __immunix_fg_argp_failure (__n, (const char *) __f); }
-template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x) { return __x; }
+template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int __n, __T &__x, int,
+  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)
+  { const char *__f = __x; (void) __immunix_fg_argp_failure (__n, __f); }
+template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int, __T &, long) {}
+template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T __x)
+  { __immunix_fg_conv_argp_failure (__n, __x, 0); return __x; }
 }
 #endif
 
@@ -177,7 +306,7 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
  * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
  * reject our variadic macros there. */
 #if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
-# 181 "immunix-formatguard.h"
+# 310 "immunix-formatguard.h"
 #endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvariadic-macros"
@@ -194,11 +323,58 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
 
 #define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
 #define __IMMUNIX_FG_S_(F, k, ...) \
-  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
-#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
-#define __IMMUNIX_FG_FMT(F, n, fmt) \
+  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __IMMUNIX_FG_TY_##k, __VA_ARGS__)
+#define __IMMUNIX_FG_R0(F, n, T, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
+#define __IMMUNIX_FG_R1(F, n, T, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, T, __VA_ARGS__), fmt), __VA_ARGS__
+/* __IMMUNIX_FG_N(n, T, args): the checker's first argument, the count n of
+ * args and, above bit 7, the classes of the first 8 (fg_class.h). */
+#if defined __cplusplus
+/* C++: the overloads above decide by type; C++11 counts packs and
+ * classifies by type traits (above); C++98 passes the count only. */
+# if __cplusplus >= 201103L
+#  define __IMMUNIX_FG_N(n, T, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
+# else
+#  define __IMMUNIX_FG_N(n, T, ...) n
+# endif
+# define __IMMUNIX_FG_FMT(F, n, fmt) \
   (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
+#else
+/* C: only a format of the function's string type (char * or const char *,
+ * wchar_t * for the wide ones) is checked. Anything else is the first
+ * argument of a struct field named like the function ("o.printf(ptr, 3)",
+ * "s->fprintf(ctx, n)") and is handed on unchanged, with its own type: no
+ * new warning, no false alert. Every association must be valid for every
+ * type (the compilers check the ones not chosen too), hence the inner
+ * _Generic that gives a string-typed operand whatever fmt is. A string
+ * literal has type char[N], i.e. char *, and folds as before. */
+# ifdef IMMUNIX_FG_NO_TYPES
+/* -DIMMUNIX_FG_NO_TYPES: count only (for a unit whose printf arguments
+ * include a compound literal with a top-level comma, below). */
+#  define __IMMUNIX_FG_N(n, T, ...) n
+# else
+#  define __IMMUNIX_FG_N(n, T, ...) (n | T(__VA_ARGS__))
+# endif
+/* The class of one argument: _Generic for the floating types (a bit-field
+ * is fine there, where sizeof is not), __builtin_classify_type for the rest
+ * (1-4 integer, char, enum, bool; 5 pointer, also a decayed array or
+ * function); anything else (struct, complex, _Float128) 0, unknown. Neither
+ * evaluates its operand. A compound literal with a top-level comma
+ * ("(struct p){1, 2}") is split by the preprocessor and does not compile:
+ * immunix-cc compiles the unit again without FormatGuard (fg=retried), or
+ * the unit is built with -DIMMUNIX_FG_NO_TYPES (counts only). */
+# define __IMMUNIX_FG_CL(a) ((unsigned int) __extension__ _Generic((a), long double: 4, double: 3, float: 3, \
+     default: __IMMUNIX_FG_CLK(__builtin_classify_type(a))))
+# define __IMMUNIX_FG_CLK(c) ((c) >= 1 && (c) <= 4 ? 1 : (c) == 5 ? 2 : 0)
+# define __IMMUNIX_FG_FMT(F, n, fmt) __IMMUNIX_FG_FMT_(F, n, fmt, __IMMUNIX_FG_CT_##F)
+# define __IMMUNIX_FG_FMT_(F, n, fmt, C) __IMMUNIX_FG_FMT__(F, n, fmt, C)
+# define __IMMUNIX_FG_FMT__(F, n, fmt, C) \
+  (__extension__ _Generic((fmt), C *: __IMMUNIX_FG_CHK(F, n, fmt, C), \
+     const C *: __IMMUNIX_FG_CHK(F, n, fmt, C), default: fmt))
+# define __IMMUNIX_FG_CHK(F, n, fmt, C) \
+  (__builtin_constant_p(fmt) ? __IMMUNIX_FG_STR(fmt, C) : __immunix_fg_##F(n, __IMMUNIX_FG_STR(fmt, C)))
+# define __IMMUNIX_FG_STR(fmt, C) \
+  __extension__ _Generic((fmt), C *: fmt, const C *: fmt, default: (const C *) 0)
+#endif
 
 /* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 #define __IMMUNIX_FG_SEL(...) __IMMUNIX_FG_SEL_(__VA_ARGS__, \
@@ -228,260 +404,428 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int, __T __x
  _112, _113, _114, _115, _116, _117, _118, _119, _120, _121, _122, _123, _124, _125, _126, _127, __k, ...) __k
 #define __IMMUNIX_FG_COUNT___immunix_fg_k0 0u
 #define __IMMUNIX_FG_MORE___immunix_fg_k0 0
+#define __IMMUNIX_FG_TY___immunix_fg_k0 __IMMUNIX_FG_T0
 #define __IMMUNIX_FG_COUNT___immunix_fg_k1 1u
 #define __IMMUNIX_FG_MORE___immunix_fg_k1 1
+#define __IMMUNIX_FG_TY___immunix_fg_k1 __IMMUNIX_FG_T1
 #define __IMMUNIX_FG_COUNT___immunix_fg_k2 2u
 #define __IMMUNIX_FG_MORE___immunix_fg_k2 1
+#define __IMMUNIX_FG_TY___immunix_fg_k2 __IMMUNIX_FG_T2
 #define __IMMUNIX_FG_COUNT___immunix_fg_k3 3u
 #define __IMMUNIX_FG_MORE___immunix_fg_k3 1
+#define __IMMUNIX_FG_TY___immunix_fg_k3 __IMMUNIX_FG_T3
 #define __IMMUNIX_FG_COUNT___immunix_fg_k4 4u
 #define __IMMUNIX_FG_MORE___immunix_fg_k4 1
+#define __IMMUNIX_FG_TY___immunix_fg_k4 __IMMUNIX_FG_T4
 #define __IMMUNIX_FG_COUNT___immunix_fg_k5 5u
 #define __IMMUNIX_FG_MORE___immunix_fg_k5 1
+#define __IMMUNIX_FG_TY___immunix_fg_k5 __IMMUNIX_FG_T5
 #define __IMMUNIX_FG_COUNT___immunix_fg_k6 6u
 #define __IMMUNIX_FG_MORE___immunix_fg_k6 1
+#define __IMMUNIX_FG_TY___immunix_fg_k6 __IMMUNIX_FG_T6
 #define __IMMUNIX_FG_COUNT___immunix_fg_k7 7u
 #define __IMMUNIX_FG_MORE___immunix_fg_k7 1
+#define __IMMUNIX_FG_TY___immunix_fg_k7 __IMMUNIX_FG_T7
 #define __IMMUNIX_FG_COUNT___immunix_fg_k8 8u
 #define __IMMUNIX_FG_MORE___immunix_fg_k8 1
+#define __IMMUNIX_FG_TY___immunix_fg_k8 __IMMUNIX_FG_T8
 #define __IMMUNIX_FG_COUNT___immunix_fg_k9 9u
 #define __IMMUNIX_FG_MORE___immunix_fg_k9 1
+#define __IMMUNIX_FG_TY___immunix_fg_k9 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k10 10u
 #define __IMMUNIX_FG_MORE___immunix_fg_k10 1
+#define __IMMUNIX_FG_TY___immunix_fg_k10 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k11 11u
 #define __IMMUNIX_FG_MORE___immunix_fg_k11 1
+#define __IMMUNIX_FG_TY___immunix_fg_k11 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k12 12u
 #define __IMMUNIX_FG_MORE___immunix_fg_k12 1
+#define __IMMUNIX_FG_TY___immunix_fg_k12 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k13 13u
 #define __IMMUNIX_FG_MORE___immunix_fg_k13 1
+#define __IMMUNIX_FG_TY___immunix_fg_k13 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k14 14u
 #define __IMMUNIX_FG_MORE___immunix_fg_k14 1
+#define __IMMUNIX_FG_TY___immunix_fg_k14 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k15 15u
 #define __IMMUNIX_FG_MORE___immunix_fg_k15 1
+#define __IMMUNIX_FG_TY___immunix_fg_k15 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k16 16u
 #define __IMMUNIX_FG_MORE___immunix_fg_k16 1
+#define __IMMUNIX_FG_TY___immunix_fg_k16 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k17 17u
 #define __IMMUNIX_FG_MORE___immunix_fg_k17 1
+#define __IMMUNIX_FG_TY___immunix_fg_k17 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k18 18u
 #define __IMMUNIX_FG_MORE___immunix_fg_k18 1
+#define __IMMUNIX_FG_TY___immunix_fg_k18 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k19 19u
 #define __IMMUNIX_FG_MORE___immunix_fg_k19 1
+#define __IMMUNIX_FG_TY___immunix_fg_k19 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k20 20u
 #define __IMMUNIX_FG_MORE___immunix_fg_k20 1
+#define __IMMUNIX_FG_TY___immunix_fg_k20 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k21 21u
 #define __IMMUNIX_FG_MORE___immunix_fg_k21 1
+#define __IMMUNIX_FG_TY___immunix_fg_k21 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k22 22u
 #define __IMMUNIX_FG_MORE___immunix_fg_k22 1
+#define __IMMUNIX_FG_TY___immunix_fg_k22 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k23 23u
 #define __IMMUNIX_FG_MORE___immunix_fg_k23 1
+#define __IMMUNIX_FG_TY___immunix_fg_k23 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k24 24u
 #define __IMMUNIX_FG_MORE___immunix_fg_k24 1
+#define __IMMUNIX_FG_TY___immunix_fg_k24 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k25 25u
 #define __IMMUNIX_FG_MORE___immunix_fg_k25 1
+#define __IMMUNIX_FG_TY___immunix_fg_k25 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k26 26u
 #define __IMMUNIX_FG_MORE___immunix_fg_k26 1
+#define __IMMUNIX_FG_TY___immunix_fg_k26 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k27 27u
 #define __IMMUNIX_FG_MORE___immunix_fg_k27 1
+#define __IMMUNIX_FG_TY___immunix_fg_k27 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k28 28u
 #define __IMMUNIX_FG_MORE___immunix_fg_k28 1
+#define __IMMUNIX_FG_TY___immunix_fg_k28 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k29 29u
 #define __IMMUNIX_FG_MORE___immunix_fg_k29 1
+#define __IMMUNIX_FG_TY___immunix_fg_k29 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k30 30u
 #define __IMMUNIX_FG_MORE___immunix_fg_k30 1
+#define __IMMUNIX_FG_TY___immunix_fg_k30 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k31 31u
 #define __IMMUNIX_FG_MORE___immunix_fg_k31 1
+#define __IMMUNIX_FG_TY___immunix_fg_k31 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k32 32u
 #define __IMMUNIX_FG_MORE___immunix_fg_k32 1
+#define __IMMUNIX_FG_TY___immunix_fg_k32 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k33 33u
 #define __IMMUNIX_FG_MORE___immunix_fg_k33 1
+#define __IMMUNIX_FG_TY___immunix_fg_k33 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k34 34u
 #define __IMMUNIX_FG_MORE___immunix_fg_k34 1
+#define __IMMUNIX_FG_TY___immunix_fg_k34 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k35 35u
 #define __IMMUNIX_FG_MORE___immunix_fg_k35 1
+#define __IMMUNIX_FG_TY___immunix_fg_k35 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k36 36u
 #define __IMMUNIX_FG_MORE___immunix_fg_k36 1
+#define __IMMUNIX_FG_TY___immunix_fg_k36 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k37 37u
 #define __IMMUNIX_FG_MORE___immunix_fg_k37 1
+#define __IMMUNIX_FG_TY___immunix_fg_k37 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k38 38u
 #define __IMMUNIX_FG_MORE___immunix_fg_k38 1
+#define __IMMUNIX_FG_TY___immunix_fg_k38 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k39 39u
 #define __IMMUNIX_FG_MORE___immunix_fg_k39 1
+#define __IMMUNIX_FG_TY___immunix_fg_k39 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k40 40u
 #define __IMMUNIX_FG_MORE___immunix_fg_k40 1
+#define __IMMUNIX_FG_TY___immunix_fg_k40 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k41 41u
 #define __IMMUNIX_FG_MORE___immunix_fg_k41 1
+#define __IMMUNIX_FG_TY___immunix_fg_k41 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k42 42u
 #define __IMMUNIX_FG_MORE___immunix_fg_k42 1
+#define __IMMUNIX_FG_TY___immunix_fg_k42 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k43 43u
 #define __IMMUNIX_FG_MORE___immunix_fg_k43 1
+#define __IMMUNIX_FG_TY___immunix_fg_k43 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k44 44u
 #define __IMMUNIX_FG_MORE___immunix_fg_k44 1
+#define __IMMUNIX_FG_TY___immunix_fg_k44 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k45 45u
 #define __IMMUNIX_FG_MORE___immunix_fg_k45 1
+#define __IMMUNIX_FG_TY___immunix_fg_k45 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k46 46u
 #define __IMMUNIX_FG_MORE___immunix_fg_k46 1
+#define __IMMUNIX_FG_TY___immunix_fg_k46 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k47 47u
 #define __IMMUNIX_FG_MORE___immunix_fg_k47 1
+#define __IMMUNIX_FG_TY___immunix_fg_k47 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k48 48u
 #define __IMMUNIX_FG_MORE___immunix_fg_k48 1
+#define __IMMUNIX_FG_TY___immunix_fg_k48 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k49 49u
 #define __IMMUNIX_FG_MORE___immunix_fg_k49 1
+#define __IMMUNIX_FG_TY___immunix_fg_k49 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k50 50u
 #define __IMMUNIX_FG_MORE___immunix_fg_k50 1
+#define __IMMUNIX_FG_TY___immunix_fg_k50 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k51 51u
 #define __IMMUNIX_FG_MORE___immunix_fg_k51 1
+#define __IMMUNIX_FG_TY___immunix_fg_k51 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k52 52u
 #define __IMMUNIX_FG_MORE___immunix_fg_k52 1
+#define __IMMUNIX_FG_TY___immunix_fg_k52 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k53 53u
 #define __IMMUNIX_FG_MORE___immunix_fg_k53 1
+#define __IMMUNIX_FG_TY___immunix_fg_k53 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k54 54u
 #define __IMMUNIX_FG_MORE___immunix_fg_k54 1
+#define __IMMUNIX_FG_TY___immunix_fg_k54 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k55 55u
 #define __IMMUNIX_FG_MORE___immunix_fg_k55 1
+#define __IMMUNIX_FG_TY___immunix_fg_k55 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k56 56u
 #define __IMMUNIX_FG_MORE___immunix_fg_k56 1
+#define __IMMUNIX_FG_TY___immunix_fg_k56 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k57 57u
 #define __IMMUNIX_FG_MORE___immunix_fg_k57 1
+#define __IMMUNIX_FG_TY___immunix_fg_k57 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k58 58u
 #define __IMMUNIX_FG_MORE___immunix_fg_k58 1
+#define __IMMUNIX_FG_TY___immunix_fg_k58 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k59 59u
 #define __IMMUNIX_FG_MORE___immunix_fg_k59 1
+#define __IMMUNIX_FG_TY___immunix_fg_k59 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k60 60u
 #define __IMMUNIX_FG_MORE___immunix_fg_k60 1
+#define __IMMUNIX_FG_TY___immunix_fg_k60 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k61 61u
 #define __IMMUNIX_FG_MORE___immunix_fg_k61 1
+#define __IMMUNIX_FG_TY___immunix_fg_k61 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k62 62u
 #define __IMMUNIX_FG_MORE___immunix_fg_k62 1
+#define __IMMUNIX_FG_TY___immunix_fg_k62 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k63 63u
 #define __IMMUNIX_FG_MORE___immunix_fg_k63 1
+#define __IMMUNIX_FG_TY___immunix_fg_k63 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k64 64u
 #define __IMMUNIX_FG_MORE___immunix_fg_k64 1
+#define __IMMUNIX_FG_TY___immunix_fg_k64 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k65 65u
 #define __IMMUNIX_FG_MORE___immunix_fg_k65 1
+#define __IMMUNIX_FG_TY___immunix_fg_k65 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k66 66u
 #define __IMMUNIX_FG_MORE___immunix_fg_k66 1
+#define __IMMUNIX_FG_TY___immunix_fg_k66 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k67 67u
 #define __IMMUNIX_FG_MORE___immunix_fg_k67 1
+#define __IMMUNIX_FG_TY___immunix_fg_k67 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k68 68u
 #define __IMMUNIX_FG_MORE___immunix_fg_k68 1
+#define __IMMUNIX_FG_TY___immunix_fg_k68 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k69 69u
 #define __IMMUNIX_FG_MORE___immunix_fg_k69 1
+#define __IMMUNIX_FG_TY___immunix_fg_k69 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k70 70u
 #define __IMMUNIX_FG_MORE___immunix_fg_k70 1
+#define __IMMUNIX_FG_TY___immunix_fg_k70 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k71 71u
 #define __IMMUNIX_FG_MORE___immunix_fg_k71 1
+#define __IMMUNIX_FG_TY___immunix_fg_k71 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k72 72u
 #define __IMMUNIX_FG_MORE___immunix_fg_k72 1
+#define __IMMUNIX_FG_TY___immunix_fg_k72 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k73 73u
 #define __IMMUNIX_FG_MORE___immunix_fg_k73 1
+#define __IMMUNIX_FG_TY___immunix_fg_k73 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k74 74u
 #define __IMMUNIX_FG_MORE___immunix_fg_k74 1
+#define __IMMUNIX_FG_TY___immunix_fg_k74 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k75 75u
 #define __IMMUNIX_FG_MORE___immunix_fg_k75 1
+#define __IMMUNIX_FG_TY___immunix_fg_k75 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k76 76u
 #define __IMMUNIX_FG_MORE___immunix_fg_k76 1
+#define __IMMUNIX_FG_TY___immunix_fg_k76 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k77 77u
 #define __IMMUNIX_FG_MORE___immunix_fg_k77 1
+#define __IMMUNIX_FG_TY___immunix_fg_k77 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k78 78u
 #define __IMMUNIX_FG_MORE___immunix_fg_k78 1
+#define __IMMUNIX_FG_TY___immunix_fg_k78 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k79 79u
 #define __IMMUNIX_FG_MORE___immunix_fg_k79 1
+#define __IMMUNIX_FG_TY___immunix_fg_k79 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k80 80u
 #define __IMMUNIX_FG_MORE___immunix_fg_k80 1
+#define __IMMUNIX_FG_TY___immunix_fg_k80 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k81 81u
 #define __IMMUNIX_FG_MORE___immunix_fg_k81 1
+#define __IMMUNIX_FG_TY___immunix_fg_k81 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k82 82u
 #define __IMMUNIX_FG_MORE___immunix_fg_k82 1
+#define __IMMUNIX_FG_TY___immunix_fg_k82 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k83 83u
 #define __IMMUNIX_FG_MORE___immunix_fg_k83 1
+#define __IMMUNIX_FG_TY___immunix_fg_k83 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k84 84u
 #define __IMMUNIX_FG_MORE___immunix_fg_k84 1
+#define __IMMUNIX_FG_TY___immunix_fg_k84 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k85 85u
 #define __IMMUNIX_FG_MORE___immunix_fg_k85 1
+#define __IMMUNIX_FG_TY___immunix_fg_k85 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k86 86u
 #define __IMMUNIX_FG_MORE___immunix_fg_k86 1
+#define __IMMUNIX_FG_TY___immunix_fg_k86 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k87 87u
 #define __IMMUNIX_FG_MORE___immunix_fg_k87 1
+#define __IMMUNIX_FG_TY___immunix_fg_k87 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k88 88u
 #define __IMMUNIX_FG_MORE___immunix_fg_k88 1
+#define __IMMUNIX_FG_TY___immunix_fg_k88 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k89 89u
 #define __IMMUNIX_FG_MORE___immunix_fg_k89 1
+#define __IMMUNIX_FG_TY___immunix_fg_k89 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k90 90u
 #define __IMMUNIX_FG_MORE___immunix_fg_k90 1
+#define __IMMUNIX_FG_TY___immunix_fg_k90 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k91 91u
 #define __IMMUNIX_FG_MORE___immunix_fg_k91 1
+#define __IMMUNIX_FG_TY___immunix_fg_k91 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k92 92u
 #define __IMMUNIX_FG_MORE___immunix_fg_k92 1
+#define __IMMUNIX_FG_TY___immunix_fg_k92 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k93 93u
 #define __IMMUNIX_FG_MORE___immunix_fg_k93 1
+#define __IMMUNIX_FG_TY___immunix_fg_k93 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k94 94u
 #define __IMMUNIX_FG_MORE___immunix_fg_k94 1
+#define __IMMUNIX_FG_TY___immunix_fg_k94 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k95 95u
 #define __IMMUNIX_FG_MORE___immunix_fg_k95 1
+#define __IMMUNIX_FG_TY___immunix_fg_k95 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k96 96u
 #define __IMMUNIX_FG_MORE___immunix_fg_k96 1
+#define __IMMUNIX_FG_TY___immunix_fg_k96 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k97 97u
 #define __IMMUNIX_FG_MORE___immunix_fg_k97 1
+#define __IMMUNIX_FG_TY___immunix_fg_k97 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k98 98u
 #define __IMMUNIX_FG_MORE___immunix_fg_k98 1
+#define __IMMUNIX_FG_TY___immunix_fg_k98 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k99 99u
 #define __IMMUNIX_FG_MORE___immunix_fg_k99 1
+#define __IMMUNIX_FG_TY___immunix_fg_k99 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k100 100u
 #define __IMMUNIX_FG_MORE___immunix_fg_k100 1
+#define __IMMUNIX_FG_TY___immunix_fg_k100 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k101 101u
 #define __IMMUNIX_FG_MORE___immunix_fg_k101 1
+#define __IMMUNIX_FG_TY___immunix_fg_k101 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k102 102u
 #define __IMMUNIX_FG_MORE___immunix_fg_k102 1
+#define __IMMUNIX_FG_TY___immunix_fg_k102 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k103 103u
 #define __IMMUNIX_FG_MORE___immunix_fg_k103 1
+#define __IMMUNIX_FG_TY___immunix_fg_k103 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k104 104u
 #define __IMMUNIX_FG_MORE___immunix_fg_k104 1
+#define __IMMUNIX_FG_TY___immunix_fg_k104 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k105 105u
 #define __IMMUNIX_FG_MORE___immunix_fg_k105 1
+#define __IMMUNIX_FG_TY___immunix_fg_k105 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k106 106u
 #define __IMMUNIX_FG_MORE___immunix_fg_k106 1
+#define __IMMUNIX_FG_TY___immunix_fg_k106 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k107 107u
 #define __IMMUNIX_FG_MORE___immunix_fg_k107 1
+#define __IMMUNIX_FG_TY___immunix_fg_k107 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k108 108u
 #define __IMMUNIX_FG_MORE___immunix_fg_k108 1
+#define __IMMUNIX_FG_TY___immunix_fg_k108 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k109 109u
 #define __IMMUNIX_FG_MORE___immunix_fg_k109 1
+#define __IMMUNIX_FG_TY___immunix_fg_k109 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k110 110u
 #define __IMMUNIX_FG_MORE___immunix_fg_k110 1
+#define __IMMUNIX_FG_TY___immunix_fg_k110 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k111 111u
 #define __IMMUNIX_FG_MORE___immunix_fg_k111 1
+#define __IMMUNIX_FG_TY___immunix_fg_k111 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k112 112u
 #define __IMMUNIX_FG_MORE___immunix_fg_k112 1
+#define __IMMUNIX_FG_TY___immunix_fg_k112 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k113 113u
 #define __IMMUNIX_FG_MORE___immunix_fg_k113 1
+#define __IMMUNIX_FG_TY___immunix_fg_k113 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k114 114u
 #define __IMMUNIX_FG_MORE___immunix_fg_k114 1
+#define __IMMUNIX_FG_TY___immunix_fg_k114 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k115 115u
 #define __IMMUNIX_FG_MORE___immunix_fg_k115 1
+#define __IMMUNIX_FG_TY___immunix_fg_k115 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k116 116u
 #define __IMMUNIX_FG_MORE___immunix_fg_k116 1
+#define __IMMUNIX_FG_TY___immunix_fg_k116 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k117 117u
 #define __IMMUNIX_FG_MORE___immunix_fg_k117 1
+#define __IMMUNIX_FG_TY___immunix_fg_k117 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k118 118u
 #define __IMMUNIX_FG_MORE___immunix_fg_k118 1
+#define __IMMUNIX_FG_TY___immunix_fg_k118 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k119 119u
 #define __IMMUNIX_FG_MORE___immunix_fg_k119 1
+#define __IMMUNIX_FG_TY___immunix_fg_k119 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k120 120u
 #define __IMMUNIX_FG_MORE___immunix_fg_k120 1
+#define __IMMUNIX_FG_TY___immunix_fg_k120 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k121 121u
 #define __IMMUNIX_FG_MORE___immunix_fg_k121 1
+#define __IMMUNIX_FG_TY___immunix_fg_k121 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k122 122u
 #define __IMMUNIX_FG_MORE___immunix_fg_k122 1
+#define __IMMUNIX_FG_TY___immunix_fg_k122 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k123 123u
 #define __IMMUNIX_FG_MORE___immunix_fg_k123 1
+#define __IMMUNIX_FG_TY___immunix_fg_k123 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k124 124u
 #define __IMMUNIX_FG_MORE___immunix_fg_k124 1
+#define __IMMUNIX_FG_TY___immunix_fg_k124 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k125 125u
 #define __IMMUNIX_FG_MORE___immunix_fg_k125 1
+#define __IMMUNIX_FG_TY___immunix_fg_k125 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k126 126u
 #define __IMMUNIX_FG_MORE___immunix_fg_k126 1
+#define __IMMUNIX_FG_TY___immunix_fg_k126 __IMMUNIX_FG_T9
 #define __IMMUNIX_FG_COUNT___immunix_fg_k127 127u
 #define __IMMUNIX_FG_MORE___immunix_fg_k127 1
+#define __IMMUNIX_FG_TY___immunix_fg_k127 __IMMUNIX_FG_T9
+#ifndef __cplusplus
+#define __IMMUNIX_FG_T0() 0u
+#define __IMMUNIX_FG_T1(a1) \
+  (__IMMUNIX_FG_CL(a1) << 7)
+#define __IMMUNIX_FG_T2(a1, a2) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10)
+#define __IMMUNIX_FG_T3(a1, a2, a3) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13)
+#define __IMMUNIX_FG_T4(a1, a2, a3, a4) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16)
+#define __IMMUNIX_FG_T5(a1, a2, a3, a4, a5) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16 | __IMMUNIX_FG_CL(a5) << 19)
+#define __IMMUNIX_FG_T6(a1, a2, a3, a4, a5, a6) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16 | __IMMUNIX_FG_CL(a5) << 19 | __IMMUNIX_FG_CL(a6) << 22)
+#define __IMMUNIX_FG_T7(a1, a2, a3, a4, a5, a6, a7) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16 | __IMMUNIX_FG_CL(a5) << 19 | __IMMUNIX_FG_CL(a6) << 22 | __IMMUNIX_FG_CL(a7) << 25)
+#define __IMMUNIX_FG_T8(a1, a2, a3, a4, a5, a6, a7, a8) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16 | __IMMUNIX_FG_CL(a5) << 19 | __IMMUNIX_FG_CL(a6) << 22 | __IMMUNIX_FG_CL(a7) << 25 | __IMMUNIX_FG_CL(a8) << 28)
+#define __IMMUNIX_FG_T9(a1, a2, a3, a4, a5, a6, a7, a8, ...) \
+  (__IMMUNIX_FG_CL(a1) << 7 | __IMMUNIX_FG_CL(a2) << 10 | __IMMUNIX_FG_CL(a3) << 13 | __IMMUNIX_FG_CL(a4) << 16 | __IMMUNIX_FG_CL(a5) << 19 | __IMMUNIX_FG_CL(a6) << 22 | __IMMUNIX_FG_CL(a7) << 25 | __IMMUNIX_FG_CL(a8) << 28)
+#endif
+#define __IMMUNIX_FG_CT_printf char
+#define __IMMUNIX_FG_CT_fprintf char
+#define __IMMUNIX_FG_CT_sprintf char
+#define __IMMUNIX_FG_CT_snprintf char
+#define __IMMUNIX_FG_CT_dprintf char
+#define __IMMUNIX_FG_CT_asprintf char
+#define __IMMUNIX_FG_CT_obstack_printf char
+#define __IMMUNIX_FG_CT_wprintf wchar_t
+#define __IMMUNIX_FG_CT_fwprintf wchar_t
+#define __IMMUNIX_FG_CT_swprintf wchar_t
+#define __IMMUNIX_FG_CT_syslog char
+#define __IMMUNIX_FG_CT_err char
+#define __IMMUNIX_FG_CT_errx char
+#define __IMMUNIX_FG_CT_warn char
+#define __IMMUNIX_FG_CT_warnx char
+#define __IMMUNIX_FG_CT_error char
+#define __IMMUNIX_FG_CT_error_at_line char
+#define __IMMUNIX_FG_CT_argp_error char
+#define __IMMUNIX_FG_CT_argp_failure char
 #pragma GCC diagnostic pop
 
 #endif /* __IMMUNIX_FG_ACTIVE */

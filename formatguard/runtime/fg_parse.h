@@ -2,7 +2,8 @@
  *
  * This file is a template: define FG_CHAR (the character type), FG_NAME(x)
  * (a name mangler) and FG_TYPES (1 to record argument types in
- * fg_result.types, 0 not to) and include it; formatguard.c includes it
+ * fg_result.types, 2 to compare them with the classes the call passed in
+ * fg_result.classes (fg_class.h), 0 neither) and include it; formatguard.c includes it
  * twice, for narrow and wide formats, without types, and the differential
  * fuzzing bridge (formatguard/internal/cfmt) includes it with types to
  * compare it with glibc.
@@ -27,6 +28,9 @@
 #endif
 
 #include "fg_types.h"
+#if FG_TYPES == 2
+#include "fg_class.h"
+#endif
 
 static int FG_NAME(isdigit)(FG_CHAR c)
 {
@@ -55,7 +59,16 @@ static int FG_NAME(read_int)(const FG_CHAR **pp)
 
 static inline void FG_NAME(settype)(struct fg_result *r, size_t idx, int type)
 {
-#if FG_TYPES
+#if FG_TYPES == 2
+	/* Compare with the class the call passed, at once (no table). */
+	if (idx < FG_CLASS_ARGS) {
+		unsigned int c = fg_class_of(r->classes, idx);
+		if (c != FG_CLASS_ANY && !(fg_class_accepts(type) & (1u << c)) && r->bad < 0) {
+			r->bad = (long)idx;
+			r->bad_type = type;
+		}
+	}
+#elif FG_TYPES
 	if (r->types != 0 && idx < r->ntypes)
 		r->types[idx] = type;
 #else
@@ -63,6 +76,87 @@ static inline void FG_NAME(settype)(struct fg_result *r, size_t idx, int type)
 	(void)idx;
 	(void)type;
 #endif
+}
+
+/* The length modifier at f (hh h l ll L q j z Z t, or none): sets the
+ * flags as glibc's parser does and returns the position after it. */
+static inline const FG_CHAR *FG_NAME(length)(const FG_CHAR *f, int *is_long, int *is_long_double,
+					       int *is_short, int *is_char)
+{
+	switch (*f++) {
+	case 'h':
+		if (*f != (FG_CHAR)'h') {
+			*is_short = 1;
+		} else {
+			++f;
+			*is_char = 1;
+		}
+		break;
+	case 'l':
+		*is_long = 1;
+		if (*f != (FG_CHAR)'l')
+			break;
+		++f;
+		*is_long_double = 1;
+		break;
+	case 'L':
+	case 'q':
+		*is_long_double = 1;
+		break;
+	case 'z':
+	case 'Z':
+		*is_long = sizeof(size_t) > sizeof(unsigned int);
+		*is_long_double = sizeof(size_t) > sizeof(unsigned long);
+		break;
+	case 't':
+		*is_long = sizeof(FG_PTRDIFF) > sizeof(int);
+		*is_long_double = sizeof(FG_PTRDIFF) > sizeof(long);
+		break;
+	case 'j':
+		*is_long = sizeof(FG_INTMAX) > sizeof(unsigned int);
+		*is_long_double = sizeof(FG_INTMAX) > sizeof(unsigned long);
+		break;
+	default:
+		--f;
+		break;
+	}
+	return f;
+}
+
+/* The PA type of conversion conv with those length flags, or -1 when it
+ * takes no argument (%m, %%, the end of the string, unknown letters). */
+static inline int FG_NAME(type_of)(FG_CHAR conv, int is_long, int is_long_double, int is_short, int is_char)
+{
+	switch (conv) {
+	case 'i': case 'd': case 'u': case 'o': case 'X': case 'x':
+	case 'b': case 'B':
+		if (is_long_double && sizeof(long) != sizeof(long long))
+			return FG_PA_INT | FG_PA_FLAG_LONG_LONG;
+		if (is_long)
+			return FG_PA_INT | FG_PA_FLAG_LONG;
+		if (is_short)
+			return FG_PA_INT | FG_PA_FLAG_SHORT;
+		if (is_char)
+			return FG_PA_CHAR;
+		return FG_PA_INT;
+	case 'e': case 'E': case 'f': case 'F':
+	case 'g': case 'G': case 'a': case 'A':
+		return is_long_double ? (FG_PA_DOUBLE | FG_PA_FLAG_LONG_DOUBLE) : FG_PA_DOUBLE;
+	case 'c':
+		return FG_PA_CHAR;
+	case 'C':
+		return FG_PA_WCHAR;
+	case 's':
+		return FG_PA_STRING;
+	case 'S':
+		return FG_PA_WSTRING;
+	case 'p':
+		return FG_PA_POINTER;
+	case 'n':
+		return FG_PA_INT | FG_PA_FLAG_PTR;
+	default:
+		return -1;
+	}
 }
 
 /* Parses one conversion starting at the '%' at f; returns the position
@@ -160,87 +254,14 @@ static const FG_CHAR *FG_NAME(parse_one)(const FG_CHAR *f, size_t *posn,
 	}
 
 	/* Length modifier. */
-	switch (*f++) {
-	case 'h':
-		if (*f != (FG_CHAR)'h') {
-			is_short = 1;
-		} else {
-			++f;
-			is_char = 1;
-		}
-		break;
-	case 'l':
-		is_long = 1;
-		if (*f != (FG_CHAR)'l')
-			break;
-		++f;
-		is_long_double = 1;
-		break;
-	case 'L':
-	case 'q':
-		is_long_double = 1;
-		break;
-	case 'z':
-	case 'Z':
-		is_long = sizeof(size_t) > sizeof(unsigned int);
-		is_long_double = sizeof(size_t) > sizeof(unsigned long);
-		break;
-	case 't':
-		is_long = sizeof(FG_PTRDIFF) > sizeof(int);
-		is_long_double = sizeof(FG_PTRDIFF) > sizeof(long);
-		break;
-	case 'j':
-		is_long = sizeof(FG_INTMAX) > sizeof(unsigned int);
-		is_long_double = sizeof(FG_INTMAX) > sizeof(unsigned long);
-		break;
-	default:
-		--f;
-		break;
-	}
+	f = FG_NAME(length)(f, &is_long, &is_long_double, &is_short, &is_char);
 
 	conv = *f;
-	switch (conv) {
-	case 'i': case 'd': case 'u': case 'o': case 'X': case 'x':
-	case 'b': case 'B':
-		if (is_long_double && sizeof(long) != sizeof(long long))
-			type = FG_PA_INT | FG_PA_FLAG_LONG_LONG;
-		else if (is_long)
-			type = FG_PA_INT | FG_PA_FLAG_LONG;
-		else if (is_short)
-			type = FG_PA_INT | FG_PA_FLAG_SHORT;
-		else if (is_char)
-			type = FG_PA_CHAR;
-		else
-			type = FG_PA_INT;
-		break;
-	case 'e': case 'E': case 'f': case 'F':
-	case 'g': case 'G': case 'a': case 'A':
-		type = is_long_double ? (FG_PA_DOUBLE | FG_PA_FLAG_LONG_DOUBLE)
-				      : FG_PA_DOUBLE;
-		break;
-	case 'c':
-		type = FG_PA_CHAR;
-		break;
-	case 'C':
-		type = FG_PA_WCHAR;
-		break;
-	case 's':
-		type = FG_PA_STRING;
-		break;
-	case 'S':
-		type = FG_PA_WSTRING;
-		break;
-	case 'p':
-		type = FG_PA_POINTER;
-		break;
-	case 'n':
-		type = FG_PA_INT | FG_PA_FLAG_PTR;
+	type = FG_NAME(type_of)(conv, is_long, is_long_double, is_short, is_char);
+	if (type < 0)
+		takes = 0; /* %m, %%, the end of the string, unknown letters */
+	else if (conv == (FG_CHAR)'n')
 		r->has_n = 1;
-		break;
-	default: /* %m, %%, the end of the string, unknown letters */
-		takes = 0;
-		break;
-	}
 
 	if (takes) {
 		if (data_arg == -1) {
@@ -284,7 +305,7 @@ static inline __attribute__((always_inline)) void FG_NAME(parse)(const FG_CHAR *
 	r->max_ref = 0;
 	for (;;) {
 		FG_CHAR c;
-		int k;
+		int k, ty;
 		while (*f != 0 && *f != (FG_CHAR)'%')
 			++f;
 		if (*f == 0)
@@ -294,18 +315,18 @@ static inline __attribute__((always_inline)) void FG_NAME(parse)(const FG_CHAR *
 		 * length) means exactly what parse_one would make of it. */
 		c = f[1];
 		k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
-#if !FG_TYPES
+		ty = -1;
 		if (k == 0) {
 			/* Flags, a width and a precision (digits or a '*' that is
 			 * not "*m$") and a length modifier, but no position
 			 * ("%-5.2f", "%08lx", "%zu", "%*.*g"): one argument per
-			 * '*', and one for the conversion, whatever the modifiers.
-			 * Anything else goes to the full parser. (Not when
-			 * recording types, which depend on the modifiers: there
-			 * the full parser does it. cfmt fuzzes both builds against
-			 * glibc.) */
+			 * '*', and one for the conversion. When recording types,
+			 * the conversion's type with its modifiers is type_of's,
+			 * as in parse_one. Anything else goes to the full parser.
+			 * cfmt fuzzes both builds against glibc. */
 			const FG_CHAR *q = f + 1;
 			size_t stars = 0;
+			int il = 0, ild = 0, is = 0, ic = 0;
 			if (FG_NAME(isdigit)(*q)) {
 				while (FG_NAME(isdigit)(*q))
 					++q;
@@ -340,30 +361,28 @@ static inline __attribute__((always_inline)) void FG_NAME(parse)(const FG_CHAR *
 				}
 			}
 			if (q != 0) {
-				if (*q == 'h' || *q == 'l') {
-					if (q[1] == *q)
-						++q;
-					++q;
-				} else if (*q == 'L' || *q == 'q' || *q == 'j' || *q == 'z' ||
-					   *q == 'Z' || *q == 't') {
-					++q;
-				}
+				q = FG_NAME(length)(q, &il, &ild, &is, &ic);
 				c = *q;
 				k = (unsigned long)c < 128 ? fg_simple[(unsigned char)c] : 0;
 				if (k != 0) {
+#if FG_TYPES
+					size_t i;
+					for (i = 0; i < stars; i++)
+						FG_NAME(settype)(r, posn + i, FG_PA_INT);
+					ty = FG_NAME(type_of)(c, il, ild, is, ic);
+#endif
 					posn += stars;
 					f = q - 1; /* f + 2 below is after the conversion */
 				}
 			}
 		}
-#endif
 		if (k == 0) {
 			r->has_n = has_n;
 			FG_NAME(parse_slow)(f, posn, r);
 			return;
 		}
 		if (k > 0) {
-			FG_NAME(settype)(r, posn, k - 1);
+			FG_NAME(settype)(r, posn, ty >= 0 ? ty : k - 1);
 			++posn;
 		} else if (k == FG_SIMPLE_N) {
 			FG_NAME(settype)(r, posn, FG_PA_INT | FG_PA_FLAG_PTR);

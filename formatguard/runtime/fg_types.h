@@ -51,6 +51,12 @@ struct fg_result {
 	int has_n;       /* the format writes through %n */
 	int *types;      /* optional: argument types, or 0 */
 	size_t ntypes;   /* room in types */
+	/* FG_TYPES 2 (fg_class.h): the checker's n, count and classes, in;
+	 * the first argument read as a class the call did not pass (-1:
+	 * none) and the type it was read as, out. */
+	unsigned int classes;
+	long bad;
+	int bad_type;
 };
 
 #endif

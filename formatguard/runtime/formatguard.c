@@ -20,6 +20,9 @@
 
 #include "guard.h"
 #include "fg_types.h"
+#include "fg_register.h"
+
+const struct fg_count_hook *__immunix_fg_count_hook = 0;
 
 #define FG_TYPES 0
 #define FG_CHAR char
@@ -33,6 +36,23 @@
 #include "fg_parse.h"
 #undef FG_CHAR
 #undef FG_NAME
+
+/* With classes, for calls that pass the classes of their arguments. */
+#undef FG_TYPES
+#define FG_TYPES 2
+#define FG_CHAR char
+#define FG_NAME(x) fg_tnarrow_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+#define FG_CHAR wchar_t
+#define FG_NAME(x) fg_twide_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+#include "fg_class.h"
 
 #define FG_EXPORT __attribute__((visibility("default")))
 
@@ -63,9 +83,10 @@ static char *fg_cpy(char *p, char *end, const char *s)
  * writer escapes msg itself; this only keeps it short and byte-sized. */
 #define FG_SHOW 64
 
-static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func, size_t passed, const struct fg_result *r,
-		      const void *addr, const char *narrow, const wchar_t *wide)
+static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func, unsigned int n, const struct fg_result *r,
+		      long bad, const void *addr, const char *narrow, const wchar_t *wide)
 {
+	size_t passed = n & FG_COUNT_MASK;
 	char extra[640], msg[256];
 	char *p = extra, *end = extra + 128;
 	char *m = msg, *mend = msg + sizeof msg - 1;
@@ -83,9 +104,21 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 	/* " obj=... off=0x..." locates the call in the object it lies in. */
 	__immunix_locate(addr, p, sizeof extra - (size_t)(p - extra));
 
-	if (r->demanded > passed)
+	if (r->demanded > passed) {
 		m = fg_cpy(m, mend, "format reads more arguments than the call passes: \"");
-	else
+	} else if (bad >= 0 && !r->has_n) {
+		/* "format reads a pointer as argument 2 where the call passes an
+		 * integer" */
+		unsigned int acc = fg_class_accepts(r->bad_type);
+		m = fg_cpy(m, mend, "format reads ");
+		m = fg_cpy(m, mend, acc & (1u << FG_CLASS_INT) ? "an integer or a pointer" : fg_class_names[acc & (1u << FG_CLASS_PTR) ? FG_CLASS_PTR : acc & (1u << FG_CLASS_DOUBLE) ? FG_CLASS_DOUBLE : FG_CLASS_LDOUBLE]);
+		m = fg_cpy(m, mend, " as argument ");
+		if (mend - m > 24)
+			m = fg_utoa(m, (size_t)bad + 1);
+		m = fg_cpy(m, mend, " where the call passes ");
+		m = fg_cpy(m, mend, fg_class_names[fg_class_of(n, (size_t)bad)]);
+		m = fg_cpy(m, mend, ": \"");
+	} else
 		m = fg_cpy(m, mend, "non-literal format writes through %n: \"");
 	for (i = 0; i < FG_SHOW && m < mend - 8; i++) {
 		unsigned long c = narrow ? (unsigned char)narrow[i] : (unsigned long)wide[i];
@@ -105,33 +138,67 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 /* Returns fmt when the call may go ahead; the wrappers tail-call it. A NULL
  * format passes through: err(3) and friends accept it, and for the others
  * the real function decides what NULL means. */
-static __attribute__((noinline)) const char *fg_check(const char *func, unsigned int passed,
+static __attribute__((noinline)) const char *fg_check(const char *func, unsigned int n,
 						      const char *fmt, const void *addr)
 {
 	struct fg_result r;
+	const struct fg_count_hook *hook;
+
+	long bad = -1;
 
 	if (fmt == 0)
 		return fmt;
-	r.types = 0;
-	r.ntypes = 0;
-	fg_narrow_parse(fmt, &r);
-	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
-		fg_attack(func, passed, &r, addr, fmt, 0);
+	hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
+	if (n >> FG_CLASS_SHIFT != 0 && __builtin_expect(hook == 0, 1)) {
+		/* The call passed its arguments' classes: compare while parsing. */
+		r.types = 0;
+		r.ntypes = 0;
+		r.classes = n;
+		r.bad = -1;
+		fg_tnarrow_parse(fmt, &r);
+		bad = r.bad;
+	} else {
+		r.types = 0;
+		r.ntypes = 0;
+		fg_narrow_parse(fmt, &r);
+		if (__builtin_expect(hook != 0, 0))
+			r.demanded = hook->narrow(fmt); /* registered conversions: glibc's count */
+	}
+	if (__builtin_expect(r.demanded > (n & FG_COUNT_MASK) || r.has_n || bad >= 0, 0))
+		fg_attack(func, n, &r, bad, addr, fmt, 0);
 	return fmt;
 }
 
-static __attribute__((noinline)) const wchar_t *fg_wcheck(const char *func, unsigned int passed,
+static __attribute__((noinline)) const wchar_t *fg_wcheck(const char *func, unsigned int n,
 							  const wchar_t *fmt, const void *addr)
 {
 	struct fg_result r;
+	const struct fg_count_hook *hook;
+
+	long bad = -1;
 
 	if (fmt == 0)
 		return fmt;
-	r.types = 0;
-	r.ntypes = 0;
-	fg_wide_parse(fmt, &r);
-	if (__builtin_expect(r.demanded > passed || r.has_n, 0))
-		fg_attack(func, passed, &r, addr, 0, fmt);
+	hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
+	if (n >> FG_CLASS_SHIFT != 0 && __builtin_expect(hook == 0, 1)) {
+		r.types = 0;
+		r.ntypes = 0;
+		r.classes = n;
+		r.bad = -1;
+		fg_twide_parse(fmt, &r);
+		bad = r.bad;
+	} else {
+		r.types = 0;
+		r.ntypes = 0;
+		fg_wide_parse(fmt, &r);
+		if (__builtin_expect(hook != 0, 0)) {
+			size_t c;
+			if (hook->wide(fmt, &c))
+				r.demanded = c;
+		}
+	}
+	if (__builtin_expect(r.demanded > (n & FG_COUNT_MASK) || r.has_n || bad >= 0, 0))
+		fg_attack(func, n, &r, bad, addr, 0, fmt);
 	return fmt;
 }
 

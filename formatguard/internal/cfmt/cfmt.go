@@ -93,6 +93,34 @@ static size_t cfmt_glibc(const char *f, int *types, size_t n)
 {
 	return parse_printf_format(f, n, types);
 }
+
+#undef FG_TYPES
+#define FG_TYPES 2
+#define FG_CHAR char
+#define FG_NAME(x) cfmt_class_##x
+#include "fg_parse.h"
+#undef FG_CHAR
+#undef FG_NAME
+
+// The runtime's typed check, built as the checkers build it (FG_TYPES 2:
+// the classes compared while parsing): the index of the first argument
+// read as a class the call of count arguments (the first FG_CLASS_ARGS
+// classes in cls) did not pass, or -1.
+static long cfmt_mismatch(const char *f, unsigned int count, const unsigned int *cls, size_t ncls)
+{
+	struct fg_result r;
+	unsigned int n = count;
+	size_t i;
+
+	for (i = 0; i < ncls && i < FG_CLASS_ARGS; i++)
+		n |= (cls[i] & 7u) << (FG_CLASS_SHIFT + FG_CLASS_BITS * i);
+	r.types = 0;
+	r.ntypes = 0;
+	r.classes = n;
+	r.bad = -1;
+	cfmt_class_parse(f, &r);
+	return r.bad;
+}
 */
 import "C"
 
@@ -196,4 +224,29 @@ func Glibc(format string, n int) Result {
 	t, p := types(n)
 	d := C.cfmt_glibc(cs, p, C.size_t(n))
 	return Result{Demanded: int(d), Types: toInts(t)}
+}
+
+// Argument classes a call passes (formatguard/runtime/fg_class.h).
+const (
+	ClassAny     = 0
+	ClassInt     = 1
+	ClassPtr     = 2
+	ClassDouble  = 3
+	ClassLDouble = 4
+	// ClassArgs is how many leading arguments carry their class.
+	ClassArgs = 8
+)
+
+// Mismatch runs the runtime's typed check of format for a call passing
+// count arguments whose first classes are classes (ClassInt...): the index
+// of the first argument the format reads as a class the call did not pass,
+// or -1.
+func Mismatch(format string, count int, classes []int) int {
+	cs := cstring(format)
+	defer C.free(unsafe.Pointer(cs))
+	cls := make([]C.uint, len(classes)+1)
+	for i, c := range classes {
+		cls[i] = C.uint(c)
+	}
+	return int(C.cfmt_mismatch(cs, C.uint(count), &cls[0], C.size_t(len(classes))))
 }

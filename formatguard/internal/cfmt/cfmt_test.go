@@ -91,3 +91,114 @@ func FuzzAgreesWithGlibc(f *testing.F) {
 		compare(t, format)
 	})
 }
+
+// validClass is the class of what a valid call passes for an argument
+// glibc types as pa (<printf.h> PA_*), written here independently of the
+// runtime's fg_class.h: ClassAny where glibc sets no type (an argument
+// the format skips).
+func validClass(pa int) int {
+	const (
+		paInt, paChar, paWchar, paString, paWstring, paPointer, paFloat, paDouble = 0, 1, 2, 3, 4, 5, 6, 7
+		flagLongDouble, flagPtr                                                   = 1 << 8, 1 << 11
+	)
+	if pa < 0 {
+		return ClassAny
+	}
+	if pa&flagPtr != 0 {
+		return ClassPtr
+	}
+	switch pa & 0xff {
+	case paString, paWstring, paPointer:
+		return ClassPtr
+	case paFloat, paDouble:
+		if pa&flagLongDouble != 0 {
+			return ClassLDouble
+		}
+		return ClassDouble
+	default:
+		return ClassInt
+	}
+}
+
+// compareTypes checks the runtime's typed check against glibc's types: a
+// call passing exactly what glibc says the format reads is allowed, and a
+// call passing an integer where a conversion dereferences a pointer (%s),
+// or the wrong floating class, is stopped at that argument.
+func compareTypes(t *testing.T, format string) {
+	t.Helper()
+	g := Glibc(format, ClassArgs)
+	if g.Demanded > 127 {
+		return
+	}
+	classes := make([]int, ClassArgs)
+	for i := range classes {
+		classes[i] = validClass(g.Types[i])
+	}
+	if bad := Mismatch(format, g.Demanded, classes); bad != -1 {
+		t.Fatalf("format %q with the classes glibc's types %v call for (%v): the typed check stops argument %d", format, g.Types, classes[:min(g.Demanded, ClassArgs)], bad+1)
+	}
+	for i := 0; i < ClassArgs && i < g.Demanded; i++ {
+		var wrong []int
+		switch classes[i] {
+		case ClassPtr:
+			if g.Types[i]&0xff == 3 || g.Types[i]&0xff == 4 { // %s, %ls: dereferenced
+				wrong = []int{ClassInt, ClassDouble, ClassLDouble}
+			} else {
+				wrong = []int{ClassDouble, ClassLDouble}
+			}
+		case ClassInt:
+			wrong = []int{ClassDouble, ClassLDouble}
+		case ClassDouble:
+			wrong = []int{ClassInt, ClassPtr, ClassLDouble}
+		case ClassLDouble:
+			wrong = []int{ClassInt, ClassPtr, ClassDouble}
+		}
+		for _, w := range wrong {
+			c := append([]int{}, classes...)
+			c[i] = w
+			if bad := Mismatch(format, g.Demanded, c); bad > i || bad == -1 {
+				t.Fatalf("format %q (glibc types %v): class %d for argument %d is not stopped there (mismatch at %d)", format, g.Types, w, i+1, bad)
+			}
+		}
+	}
+}
+
+var typeCases = []string{
+	"%La %La", "%s", "%f", "%Lf", "%lf", "%llf", "%qf", "%d %s %f %Lg %p %c %lc %ls",
+	"%2$s %1$Lf", "%*.*f", "%1$*2$d", "%n", "%p", "%hhd %hd %ld %lld %jd %zd %td",
+	"%3$s", "%C%S", "%9$d %1$s", "%%", "%m %s",
+}
+
+func TestTypesAgainstGlibc(t *testing.T) {
+	for _, c := range append(append([]string{}, cases...), typeCases...) {
+		compareTypes(t, c)
+	}
+	// The attacks of issue 15: "%La %La" over two ints, %s over an int,
+	// %f over a pointer.
+	for _, c := range []struct {
+		f       string
+		classes []int
+		want    int
+	}{
+		{"%La %La", []int{ClassInt, ClassInt}, 0},
+		{"%d %s", []int{ClassInt, ClassInt}, 1},
+		{"%f", []int{ClassPtr}, 0},
+		{"%2$s", []int{ClassPtr, ClassInt}, 1},
+		{"%s %d", []int{ClassPtr, ClassPtr}, -1},
+		{"%lx %p", []int{ClassPtr, ClassInt}, -1},
+		{"%s", []int{ClassAny}, -1},
+	} {
+		if got := Mismatch(c.f, len(c.classes), c.classes); got != c.want {
+			t.Errorf("Mismatch(%q, %v) = %d, want %d", c.f, c.classes, got, c.want)
+		}
+	}
+}
+
+func FuzzTypesAgainstGlibc(f *testing.F) {
+	for _, c := range append(append([]string{}, cases...), typeCases...) {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, format string) {
+		compareTypes(t, format)
+	})
+}

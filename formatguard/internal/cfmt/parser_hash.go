@@ -2,6 +2,6 @@
 
 package cfmt
 
-// ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h} this
+// ParserHash is the hash of ../../runtime/{fg_parse.h,fg_types.h,fg_class.h} this
 // bridge was built for.
-const ParserHash = "184aa526b9fbc900b4cfd9aa9f2d0d3d939c5dac97867254c7e31df5144ec58d"
+const ParserHash = "0af682cb588ce03b8c372746d7b8feff405ff268aaf6c70fd1b0c7b3b5cfb32f"

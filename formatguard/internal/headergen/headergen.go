@@ -22,6 +22,11 @@ import (
 // FormatGuard, and immunix-cc compiles the unit again without it.
 const Capacity = 127
 
+// classArgs is how many leading arguments of a call carry their class to
+// the checker (3 bits each above the 7-bit count in its unsigned int;
+// formatguard/runtime/fg_class.h FG_CLASS_ARGS).
+const classArgs = 8
+
 // fn is one wrapped function as the headers see it.
 type fn struct {
 	name string
@@ -239,15 +244,56 @@ extern "C" {
 }
 /* C++: a call "obj.printf(x, ...)" of a member function is rewritten too.
  * When x is not a (const) char pointer it cannot be a printf format: these
- * overloads hand it back unchecked, so such calls still compile. A char *
- * format takes the non-template overload and is checked. */
+ * overloads hand it back unchanged, so such calls still compile. A char *
+ * format takes the non-template overload and is checked. An object of a
+ * class that converts implicitly to const char * (operator const char *)
+ * is a format too: printf would convert it, so its conversion is checked
+ * (__immunix_fg_conv picks the checking overload only when the implicit
+ * conversion exists; void *, integers and other classes are not
+ * converted). The object is handed back as before, and printf converts it
+ * again: an operator that returns another string the second time is not
+ * covered. */
 extern "C++" {
+template <int> struct __immunix_fg_if { typedef int __type; };
+template <class __T> struct __immunix_fg_ref { static __T &__v (); };
+char __immunix_fg_is (const char *);
+char __immunix_fg_isw (const wchar_t *);
+`)
+	b.WriteString(`#if __cplusplus >= 201103L
+/* The count of a call's arguments and their classes, as the compiler sees
+ * them (formatguard/runtime/fg_class.h): count | classes << 7, 3 bits per
+ * argument for the first 8. A pack expansion "a..." counts as its real size
+ * (an empty one as 0), and a top-level comma inside template arguments no
+ * longer splits an argument. sizeof does not evaluate the arguments. A
+ * pack of more than 127 counts as 127, without classes. */
+template <class __T> struct __immunix_fg_tc { enum { __v = __is_enum (__T) ? 1 : 0 }; };
+template <class __T> struct __immunix_fg_tc<__T *> { enum { __v = 2 }; };
+template <class __T, __SIZE_TYPE__ __N> struct __immunix_fg_tc<__T[__N]> { enum { __v = 2 }; };
+template <> struct __immunix_fg_tc<float> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<double> { enum { __v = 3 }; };
+template <> struct __immunix_fg_tc<long double> { enum { __v = 4 }; };
+`)
+	for _, t := range []string{"bool", "char", "signed char", "unsigned char", "wchar_t", "char16_t", "char32_t", "short", "unsigned short", "int", "unsigned int", "long", "unsigned long", "long long", "unsigned long long"} {
+		fmt.Fprintf(&b, "template <> struct __immunix_fg_tc<%s> { enum { __v = 1 }; };\n", t)
+	}
+	b.WriteString(`#ifdef __cpp_char8_t
+template <> struct __immunix_fg_tc<char8_t> { enum { __v = 1 }; };
+#endif
+template <class... __T> struct __immunix_fg_tl;
+template <> struct __immunix_fg_tl<> { static const unsigned long __v = 0; };
+template <class __H, class... __R> struct __immunix_fg_tl<__H, __R...>
+  { static const unsigned long __v = static_cast<unsigned long> (__immunix_fg_tc<__H>::__v) | (__immunix_fg_tl<__R...>::__v << 3); };
+template <class... __T> char (&__immunix_fg_cnt (const __T &...))
+  [(sizeof... (__T) > 127 ? 127 : (sizeof... (__T) | ((__immunix_fg_tl<__T...>::__v & 0xffffffUL) << 7))) + 1];
+#endif
 `)
 	for _, g := range groups {
 		for _, f := range g.fns {
 			if !f.wide {
 				fmt.Fprintf(&b, "inline const char *__immunix_fg_%[1]s (unsigned int __n, char *__f)\n  { return __immunix_fg_%[1]s (__n, (const char *) __f); }\n", f.name)
-				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%[1]s (unsigned int __n, __T &__x, int,\n  typename __immunix_fg_if<sizeof (__immunix_fg_is (__immunix_fg_ref<__T>::__v ()))>::__type = 0)\n  { const char *__f = __x; (void) __immunix_fg_%[1]s (__n, __f); }\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%s (unsigned int, __T &, long) {}\n", f.name)
+				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%[1]s (unsigned int __n, __T __x)\n  { __immunix_fg_conv_%[1]s (__n, __x, 0); return __x; }\n", f.name)
 			}
 		}
 	}
@@ -268,11 +314,58 @@ extern "C++" {
 
 #define __IMMUNIX_FG_S(F, k, ...) __IMMUNIX_FG_S_(F, k, __VA_ARGS__)
 #define __IMMUNIX_FG_S_(F, k, ...) \
-  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __VA_ARGS__)
-#define __IMMUNIX_FG_R0(F, n, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
-#define __IMMUNIX_FG_R1(F, n, fmt, ...) __IMMUNIX_FG_FMT(F, n, fmt), __VA_ARGS__
-#define __IMMUNIX_FG_FMT(F, n, fmt) \
+  __IMMUNIX_FG_CAT(__IMMUNIX_FG_R, __IMMUNIX_FG_MORE_##k)(F, __IMMUNIX_FG_COUNT_##k, __IMMUNIX_FG_TY_##k, __VA_ARGS__)
+#define __IMMUNIX_FG_R0(F, n, T, fmt) __IMMUNIX_FG_FMT(F, n, fmt)
+#define __IMMUNIX_FG_R1(F, n, T, fmt, ...) __IMMUNIX_FG_FMT(F, __IMMUNIX_FG_N(n, T, __VA_ARGS__), fmt), __VA_ARGS__
+/* __IMMUNIX_FG_N(n, T, args): the checker's first argument, the count n of
+ * args and, above bit 7, the classes of the first 8 (fg_class.h). */
+#if defined __cplusplus
+/* C++: the overloads above decide by type; C++11 counts packs and
+ * classifies by type traits (above); C++98 passes the count only. */
+# if __cplusplus >= 201103L
+#  define __IMMUNIX_FG_N(n, T, ...) static_cast<unsigned int> (sizeof (__immunix_fg_cnt (__VA_ARGS__)) - 1)
+# else
+#  define __IMMUNIX_FG_N(n, T, ...) n
+# endif
+# define __IMMUNIX_FG_FMT(F, n, fmt) \
   (__builtin_constant_p(fmt) ? fmt : __immunix_fg_##F(n, fmt))
+#else
+/* C: only a format of the function's string type (char * or const char *,
+ * wchar_t * for the wide ones) is checked. Anything else is the first
+ * argument of a struct field named like the function ("o.printf(ptr, 3)",
+ * "s->fprintf(ctx, n)") and is handed on unchanged, with its own type: no
+ * new warning, no false alert. Every association must be valid for every
+ * type (the compilers check the ones not chosen too), hence the inner
+ * _Generic that gives a string-typed operand whatever fmt is. A string
+ * literal has type char[N], i.e. char *, and folds as before. */
+# ifdef IMMUNIX_FG_NO_TYPES
+/* -DIMMUNIX_FG_NO_TYPES: count only (for a unit whose printf arguments
+ * include a compound literal with a top-level comma, below). */
+#  define __IMMUNIX_FG_N(n, T, ...) n
+# else
+#  define __IMMUNIX_FG_N(n, T, ...) (n | T(__VA_ARGS__))
+# endif
+/* The class of one argument: _Generic for the floating types (a bit-field
+ * is fine there, where sizeof is not), __builtin_classify_type for the rest
+ * (1-4 integer, char, enum, bool; 5 pointer, also a decayed array or
+ * function); anything else (struct, complex, _Float128) 0, unknown. Neither
+ * evaluates its operand. A compound literal with a top-level comma
+ * ("(struct p){1, 2}") is split by the preprocessor and does not compile:
+ * immunix-cc compiles the unit again without FormatGuard (fg=retried), or
+ * the unit is built with -DIMMUNIX_FG_NO_TYPES (counts only). */
+# define __IMMUNIX_FG_CL(a) ((unsigned int) __extension__ _Generic((a), long double: 4, double: 3, float: 3, \
+     default: __IMMUNIX_FG_CLK(__builtin_classify_type(a))))
+# define __IMMUNIX_FG_CLK(c) ((c) >= 1 && (c) <= 4 ? 1 : (c) == 5 ? 2 : 0)
+# define __IMMUNIX_FG_FMT(F, n, fmt) __IMMUNIX_FG_FMT_(F, n, fmt, __IMMUNIX_FG_CT_##F)
+# define __IMMUNIX_FG_FMT_(F, n, fmt, C) __IMMUNIX_FG_FMT__(F, n, fmt, C)
+# define __IMMUNIX_FG_FMT__(F, n, fmt, C) \
+  (__extension__ _Generic((fmt), C *: __IMMUNIX_FG_CHK(F, n, fmt, C), \
+     const C *: __IMMUNIX_FG_CHK(F, n, fmt, C), default: fmt))
+# define __IMMUNIX_FG_CHK(F, n, fmt, C) \
+  (__builtin_constant_p(fmt) ? __IMMUNIX_FG_STR(fmt, C) : __immunix_fg_##F(n, __IMMUNIX_FG_STR(fmt, C)))
+# define __IMMUNIX_FG_STR(fmt, C) \
+  __extension__ _Generic((fmt), C *: fmt, const C *: fmt, default: (const C *) 0)
+#endif
 
 /* __IMMUNIX_FG_SEL(fmt, a1, ..., an) -> __immunix_fg_kN with N = n. */
 `)
@@ -298,7 +391,35 @@ extern "C++" {
 		if i == 0 {
 			more = 0
 		}
-		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n", i, i, i, more)
+		ty := i
+		if ty > classArgs {
+			ty = classArgs + 1
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_COUNT___immunix_fg_k%d %du\n#define __IMMUNIX_FG_MORE___immunix_fg_k%d %d\n#define __IMMUNIX_FG_TY___immunix_fg_k%d __IMMUNIX_FG_T%d\n", i, i, i, more, i, ty)
+	}
+	// __IMMUNIX_FG_Tj(a1, ..., aj): the classes of j arguments; T9 takes
+	// the first 8 of more.
+	b.WriteString("#ifndef __cplusplus\n#define __IMMUNIX_FG_T0() 0u\n")
+	for j := 1; j <= classArgs+1; j++ {
+		var params, body []string
+		for i := 1; i <= j && i <= classArgs; i++ {
+			params = append(params, fmt.Sprintf("a%d", i))
+			body = append(body, fmt.Sprintf("__IMMUNIX_FG_CL(a%d) << %d", i, 7+3*(i-1)))
+		}
+		if j > classArgs {
+			params = append(params, "...")
+		}
+		fmt.Fprintf(&b, "#define __IMMUNIX_FG_T%d(%s) \\\n  (%s)\n", j, strings.Join(params, ", "), strings.Join(body, " | "))
+	}
+	b.WriteString("#endif\n")
+	for _, g := range groups {
+		for _, f := range g.fns {
+			ct := "char"
+			if f.wide {
+				ct = "wchar_t"
+			}
+			fmt.Fprintf(&b, "#define __IMMUNIX_FG_CT_%s %s\n", f.name, ct)
+		}
 	}
 	b.WriteString(`#pragma GCC diagnostic pop
 
@@ -383,7 +504,9 @@ extern "C++" {
 `)
 		for _, f := range g.fns {
 			fmt.Fprintf(&b, "inline const wchar_t *__immunix_fg_%[1]s (unsigned int __n, wchar_t *__f)\n  { return __immunix_fg_%[1]s (__n, (const wchar_t *) __f); }\n", f.name)
-			fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%s (unsigned int, __T __x) { return __x; }\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%[1]s (unsigned int __n, __T &__x, int,\n  typename __immunix_fg_if<sizeof (__immunix_fg_isw (__immunix_fg_ref<__T>::__v ()))>::__type = 0)\n  { const wchar_t *__f = __x; (void) __immunix_fg_%[1]s (__n, __f); }\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline void __immunix_fg_conv_%s (unsigned int, __T &, long) {}\n", f.name)
+			fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%[1]s (unsigned int __n, __T __x)\n  { __immunix_fg_conv_%[1]s (__n, __x, 0); return __x; }\n", f.name)
 		}
 		b.WriteString("}\n# endif\n#endif\n")
 	}

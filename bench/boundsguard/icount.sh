@@ -5,7 +5,7 @@
 # SIZE, a zlib minigzip round trip of INPUT (-9), an lzip round trip of INPUT
 # (its default level) and, when GAWK_TESTS names tests of gawk's test suite,
 # those tests run by gawk's own test/Makefile with every gawk it starts under
-# cachegrind (its VALGRIND variable) and their I refs summed. Outputs of the
+# cachegrind (through AWKPROG) and their I refs summed. Outputs of the
 # round trips are compared with INPUT.
 #
 #   [GAWK_TESTS="test..."] icount.sh DIR INPUT SIZE VARIANT...
@@ -36,8 +36,16 @@ for v in "$@"; do
 	[ -x "$dir/$v/lzip" ] && trip lzip "$dir/$v/lzip" "-c" "-d -c"
 	if [ -n "${GAWK_TESTS:-}" ] && [ -f "$dir/$v/gawk/test/Makefile" ]; then
 		rm -rf "$tmp/cg" && mkdir "$tmp/cg"
+		# Every gawk the tests start, also those run by a test's own shell
+		# script ($(abs_builddir)/$(AWKPROG)): AWKPROG names, relative to
+		# test/ as the Makefile wants it, a wrapper beside gawk that runs
+		# gawk (its argv[0] still .../gawk) under cachegrind.
+		w=$dir/$v/gawk/gawk-cachegrind
+		printf '#!/bin/sh\nexec %s -q --cachegrind-out-file=%s/cg/cg.%%p "$(dirname "$0")/gawk" "$@"\n' "$cg" "$tmp" >"$w"
+		chmod +x "$w"
 		# shellcheck disable=SC2086 # GAWK_TESTS is a list of make targets
-		make -s -C "$dir/$v/gawk/test" VALGRIND="$cg -q --cachegrind-out-file=$tmp/cg/cg.%p" $GAWK_TESTS >"$tmp/gawk.log" 2>&1 || true
+		make -s -C "$dir/$v/gawk/test" AWKPROG=../gawk-cachegrind $GAWK_TESTS >"$tmp/gawk.log" 2>&1 || true
+		rm -f "$w"
 		n=$(find "$tmp/cg" -name 'cg.*' | wc -l)
 		sum=$(cat "$tmp/cg"/cg.* | awk '/^summary:/ {s += $2} END {printf "%.0f", s}')
 		# The tests' own verdicts: they must be the same in every variant.

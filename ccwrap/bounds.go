@@ -73,7 +73,7 @@ func ParseLevel(s string) (Level, error) {
 var ProtectionLevel = map[Protection]Level{
 	Bounds:    LevelMax,
 	AutoInit:  LevelMax,
-	CXXAssert: LevelMax,
+	CXXAssert: LevelDefault,
 	ZeroRegs:  LevelMax,
 	ObjSize:   LevelMax,
 }

@@ -52,6 +52,12 @@ func TestBoundsLevels(t *testing.T) {
 		{"gcc max, -r link needs no libubsan", "-O2 -r a.c -o a.o", max, gcc12,
 			[]string{"-fsanitize=bounds"}, nil, []Protection{Bounds}, false},
 		{"gcc max, C++", "-O2 -c a.cc", max, gcc12, []string{"-D_GLIBCXX_ASSERTIONS"}, nil, []Protection{CXXAssert}, false},
+		// cxxassert is in the default level (BENCHMARKS.md): C++ only.
+		{"default level, C++: cxxassert only", "-O2 -c a.cc", Policy{}, gcc12, []string{"-D_GLIBCXX_ASSERTIONS"},
+			[]string{"-fsanitize=bounds", "-ftrivial-auto-var-init=zero", "-fzero-call-used-regs=used-gpr"}, []Protection{CXXAssert}, false},
+		{"default level, clang C++: cxxassert only", "-O2 -c a.cc", Policy{}, clang14, []string{"-D_GLIBCXX_ASSERTIONS"},
+			[]string{"-fsanitize=array-bounds", "-fsanitize=object-size", "-ftrivial-auto-var-init=zero"}, []Protection{CXXAssert}, false},
+		{"default level, C: no cxxassert", "-O2 -c a.c", Policy{}, gcc12, nil, []string{"-D_GLIBCXX_ASSERTIONS"}, nil, false},
 		{"clang 14 max", "-O2 -c a.c", max, clang14,
 			[]string{"-fsanitize=array-bounds", "-fno-sanitize-recover=array-bounds", "-fno-sanitize-link-runtime",
 				"-fsanitize=object-size", "-ftrivial-auto-var-init=zero",

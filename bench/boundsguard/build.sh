@@ -97,7 +97,8 @@ for v in $variants; do
 		done
 		# gawk, its support library and the extensions the tests load; not
 		# doc/ (Debian's source has no gawktexi.in to rebuild the manual).
-		make -C "$d/gawk" -j2 SUBDIRS="support . extension" >"$d/gawk-build.log" 2>&1
+		{ make -C "$d/gawk/support" -j2 && make -C "$d/gawk" -j2 gawk &&
+			make -C "$d/gawk/extension" -j2; } >"$d/gawk-build.log" 2>&1
 		sizeof "$name" gawk "$d/gawk/gawk"
 	fi
 done

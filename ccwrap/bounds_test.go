@@ -52,6 +52,13 @@ func TestBoundsLevels(t *testing.T) {
 		{"gcc max, -r link needs no libubsan", "-O2 -r a.c -o a.o", max, gcc12,
 			[]string{"-fsanitize=bounds"}, nil, []Protection{Bounds}, false},
 		{"gcc max, C++", "-O2 -c a.cc", max, gcc12, []string{"-D_GLIBCXX_ASSERTIONS"}, nil, []Protection{CXXAssert}, false},
+		// Every candidate is in max (BENCHMARKS.md): the default level adds
+		// none of them, C++ included.
+		{"default level, C++: no candidate", "-O2 -c a.cc", Policy{}, gcc12, nil,
+			[]string{"-D_GLIBCXX_ASSERTIONS", "-fsanitize=bounds", "-ftrivial-auto-var-init=zero", "-fzero-call-used-regs=used-gpr"}, nil, false},
+		{"default level, clang C++: no candidate", "-O2 -c a.cc", Policy{}, clang14, nil,
+			[]string{"-D_GLIBCXX_ASSERTIONS", "-fsanitize=array-bounds", "-fsanitize=object-size", "-ftrivial-auto-var-init=zero"}, nil, false},
+		{"default level, C: no cxxassert", "-O2 -c a.c", Policy{}, gcc12, nil, []string{"-D_GLIBCXX_ASSERTIONS"}, nil, false},
 		{"clang 14 max", "-O2 -c a.c", max, clang14,
 			[]string{"-fsanitize=array-bounds", "-fno-sanitize-recover=array-bounds", "-fno-sanitize-link-runtime",
 				"-fsanitize=object-size", "-ftrivial-auto-var-init=zero",

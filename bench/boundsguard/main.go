@@ -1,14 +1,16 @@
 // Command boundsguard measures the CPU cost of BoundsGuard and the candidate
 // protections on a CPU-bound set built by build.sh: a bzip2 round trip
-// (compress -9 and decompress one input file, output compared) and, where
-// built, sqlite3's speedtest1 on an in-memory database (--memdb). Variants run alternately in one process, round
-// after round, so load changes hit all of them alike; the figure is the
-// median CPU time (user+sys of the child) per variant, its ratio to the
-// baseline of the same compiler ("base" for gcc, "clang-base" for clang),
-// and the median of the per-round ratios (paired with the same round's
-// baseline run).
+// (compress -9 and decompress one input file, output compared), sqlite3's
+// speedtest1 on an in-memory database (--memdb), zlib's minigzip round trip
+// (-9), an lzip round trip (lzip is C++) and lzip's own test suite, and
+// gawk's own test suite (make check): each where built. Variants run
+// alternately in one process, round after round, so load changes hit all of
+// them alike; the figure is the median CPU time (user+sys of the child and
+// everything it waited for) per variant, its ratio to the baseline of the
+// same compiler ("base" for gcc, "clang-base" for clang), and the median of
+// the per-round ratios (paired with the same round's baseline run).
 //
-//	go run ./bench/boundsguard -dir /tmp/bv -input /tmp/sqlite3.c -n 7 base bounds autoinit ...
+//	go run ./bench/boundsguard -dir /tmp/bv -input /tmp/in2m -n 7 base bounds autoinit ...
 package main
 
 import (
@@ -23,46 +25,85 @@ import (
 	"time"
 )
 
+// benches are the benchmarks in the order they are reported; each runs in
+// the variant's directory where its program was built.
+var benches = []string{"bzip2", "speedtest1", "zlib", "lzip", "lzipcheck", "gawkcheck"}
+
 func main() {
 	dir := flag.String("dir", "", "directory of the variants built by build.sh")
-	input := flag.String("input", "", "file the bzip2 round trip compresses")
+	input := flag.String("input", "", "file the bzip2, zlib and lzip round trips compress")
 	n := flag.Int("n", 7, "rounds")
 	size := flag.Int("speedtest-size", 50, "speedtest1 --size (with --memdb: CPU-bound)")
-	which := flag.String("bench", "bzip2,speedtest1", "benchmarks to run (speedtest1 only where built)")
+	which := flag.String("bench", "bzip2,speedtest1,zlib,lzip", "benchmarks to run, each only where built: "+strings.Join(benches, ","))
 	flag.Parse()
 	variants := flag.Args()
-	if *dir == "" || (*input == "" && strings.Contains(*which, "bzip2")) || len(variants) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: boundsguard -dir DIR [-input FILE] [-bench bzip2,speedtest1] [-n ROUNDS] VARIANT...")
+	want := map[string]bool{}
+	for _, b := range strings.Split(*which, ",") {
+		want[b] = true
+	}
+	roundTrip := want["bzip2"] || want["zlib"] || want["lzip"]
+	if *dir == "" || (*input == "" && roundTrip) || len(variants) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: boundsguard -dir DIR [-input FILE] [-bench "+strings.Join(benches, ",")+"] [-n ROUNDS] VARIANT...")
 		os.Exit(2)
 	}
 	var orig []byte
-	if strings.Contains(*which, "bzip2") {
+	if roundTrip {
 		var err error
 		if orig, err = os.ReadFile(*input); err != nil {
 			fail(err)
 		}
 	}
+	built := func(v, file string) (string, bool) {
+		p := filepath.Join(*dir, v, file)
+		_, err := os.Stat(p)
+		return p, err == nil
+	}
+	// trip compresses orig with prog and back, and checks the result.
+	trip := func(v, prog string, comp, decomp []string) time.Duration {
+		c, t1 := run(prog, "", orig, comp...)
+		back, t2 := run(prog, "", c, decomp...)
+		if !bytes.Equal(back, orig) {
+			fail(fmt.Errorf("%s: %s round trip changed the data", v, prog))
+		}
+		return t1 + t2
+	}
 	times := map[string][]time.Duration{}
 	for round := 0; round < *n; round++ {
 		for _, v := range variants {
-			if strings.Contains(*which, "bzip2") {
-				bz := filepath.Join(*dir, v, "bzip2")
-				comp, t1 := run(bz, orig, "-9", "-c")
-				back, t2 := run(bz, comp, "-d", "-c")
-				if !bytes.Equal(back, orig) {
-					fail(fmt.Errorf("%s: round trip changed the data", v))
-				}
-				times["bzip2|"+v] = append(times["bzip2|"+v], t1+t2)
+			if p, ok := built(v, "bzip2"); ok && want["bzip2"] {
+				times["bzip2|"+v] = append(times["bzip2|"+v], trip(v, p, []string{"-9", "-c"}, []string{"-d", "-c"}))
 			}
-			st := filepath.Join(*dir, v, "speedtest1")
-			if _, err := os.Stat(st); err == nil && strings.Contains(*which, "speedtest1") {
-				_, t := run(st, nil, "--memdb", "--size", fmt.Sprint(*size))
+			if p, ok := built(v, "speedtest1"); ok && want["speedtest1"] {
+				_, t := run(p, "", nil, "--memdb", "--size", fmt.Sprint(*size))
 				times["speedtest1|"+v] = append(times["speedtest1|"+v], t)
+			}
+			if p, ok := built(v, "minigzip"); ok && want["zlib"] {
+				times["zlib|"+v] = append(times["zlib|"+v], trip(v, p, []string{"-9"}, []string{"-d"}))
+			}
+			if p, ok := built(v, "lzip"); ok && want["lzip"] {
+				times["lzip|"+v] = append(times["lzip|"+v], trip(v, p, []string{"-c"}, []string{"-d", "-c"}))
+			}
+			if _, ok := built(v, "lzip"); ok && want["lzipcheck"] {
+				// lzip's testsuite/check.sh runs ./lzip of the current
+				// directory; it needs the source's testsuite.
+				src := os.Getenv("LZIP_SRC")
+				if src == "" {
+					fail(fmt.Errorf("lzipcheck needs LZIP_SRC, lzip's source directory"))
+				}
+				_, t := run("sh", filepath.Join(*dir, v), nil, filepath.Join(src, "testsuite", "check.sh"), filepath.Join(src, "testsuite"), "1.23")
+				times["lzipcheck|"+v] = append(times["lzipcheck|"+v], t)
+			}
+			if p, ok := built(v, "gawk/test/Makefile"); ok && want["gawkcheck"] {
+				// The whole suite as make check runs it: gawk and the
+				// shells, cmp and diff around it.
+				out, t := runStatus("make", filepath.Dir(p), "check")
+				times["gawkcheck|"+v] = append(times["gawkcheck|"+v], t)
+				fmt.Fprintf(os.Stderr, "round %d %s gawk make check: %s\n", round, v, lastLine(out))
 			}
 		}
 	}
 	fmt.Printf("%-11s %-15s %10s %7s %13s\n", "benchmark", "variant", "CPU (med)", "ratio", "paired ratio")
-	for _, b := range []string{"bzip2", "speedtest1"} {
+	for _, b := range benches {
 		for _, v := range variants {
 			ts := times[b+"|"+v]
 			if len(ts) == 0 {
@@ -90,9 +131,42 @@ func main() {
 	}
 }
 
-// run runs prog with stdin and returns its stdout and CPU time (user+sys).
-func run(prog string, stdin []byte, args ...string) ([]byte, time.Duration) {
+// runStatus runs prog in dir and returns its output (stdout and stderr) and
+// CPU time; a non-zero exit is reported in the output, not fatal (gawk's
+// make check exits non-zero when a test fails, the same way in every variant).
+func runStatus(prog, dir string, args ...string) (string, time.Duration) {
 	cmd := exec.Command(prog, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fail(fmt.Errorf("%s %s: %w", prog, strings.Join(args, " "), err))
+	}
+	if err != nil {
+		fmt.Fprintf(&out, "\n%s", err)
+	}
+	return out.String(), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// lastLine is the last line of s that is not blank.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	last := lines[len(lines)-1]
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "TESTS") || strings.Contains(lines[i], "PASSED") {
+			return lines[i] + " / " + last
+		}
+	}
+	return last
+}
+
+// run runs prog (in dir, if not "") with stdin and returns its stdout and
+// CPU time (user+sys, with the children it waited for).
+func run(prog, dir string, stdin []byte, args ...string) ([]byte, time.Duration) {
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout = &out

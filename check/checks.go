@@ -282,6 +282,46 @@ func judgedSites(f *elfacts.Facts) []elfacts.CallSite {
 	return out
 }
 
+// ownPrintfDefinitions are the addresses of the file's own functions
+// that the call analysis found under a libc printf-family name but that
+// are not the printf family: neither the guard runtime's entry points
+// (its __*printf_chk), nor, in a static program, libc's code recognised
+// by content (ToolchainIndex). gawk's static err is one: a program's
+// function is never taken for libc's by its name. Where no libc code of a
+// static program was recognised at all (no libc.a to compare with), the
+// name is all there is and it is believed: calls to such a function are
+// then judged as printf's, which can only make the verdict stricter.
+func ownPrintfDefinitions(f *elfacts.Facts) map[uint64]bool {
+	var defs map[uint64]bool
+	for _, s := range f.Calls.Sites {
+		if s.Def != 0 {
+			if defs == nil {
+				defs = map[uint64]bool{}
+			}
+			defs[s.Def] = true
+		}
+	}
+	if defs == nil {
+		return nil
+	}
+	libcKnown := false
+	for _, fn := range f.Canary.Funcs {
+		libcKnown = libcKnown || fn.Toolchain
+	}
+	runtime := hasGuardRuntime(f)
+	own := map[uint64]bool{}
+	for _, fn := range f.Canary.Funcs {
+		switch {
+		case !defs[fn.Addr]:
+		case runtime && isGuardRuntimeFunc(fn):
+		case f.Static && (fn.Toolchain || !libcKnown):
+		default:
+			own[fn.Addr] = true
+		}
+	}
+	return own
+}
+
 // siteLabel names a call site: "printf at 0x1139 in main".
 func siteLabel(f *elfacts.Facts, s elfacts.CallSite) string {
 	l := fmt.Sprintf("%s at 0x%x", s.Callee, s.Addr)
@@ -446,13 +486,19 @@ func formatGuardResult(f *elfacts.Facts) Result {
 		r.Status, r.Value = Unknown, why
 		return r
 	}
-	var checked, literal, bare, valist []string
+	var checked, literal, bare, valist, own []string
+	ownDefs := ownPrintfDefinitions(f)
 	for _, s := range judgedSites(f) {
 		fn, ok := formatguard.Lookup(s.Callee)
 		if !ok {
 			continue
 		}
 		switch {
+		case s.Def != 0 && ownDefs[s.Def]:
+			// The program's own function with a libc name (gawk's err):
+			// not the printf family. What it does with the format is
+			// judged inside it, like any function's calls.
+			own = append(own, siteLabel(f, s))
 		case fn.VaList:
 			valist = append(valist, siteLabel(f, s))
 		case s.Format == elfacts.FormatChecked:
@@ -468,7 +514,7 @@ func formatGuardResult(f *elfacts.Facts) Result {
 		}
 	}
 	r.Lists = map[string][]string{}
-	for k, v := range map[string][]string{"checked": checked, "bare": bare, "va_list": valist} {
+	for k, v := range map[string][]string{"checked": checked, "bare": bare, "va_list": valist, "own-function": own} {
 		if len(v) > 0 {
 			r.Lists[k] = v
 		}

@@ -136,14 +136,17 @@ func TestFormatFlowLoops(t *testing.T) {
 	}
 }
 
-// ownErr has a function of its own named err, like gawk's msg.c: calls to
-// it are not calls to libc's err(3), whatever its name. libcErr calls the
-// real err(3) with a format from argv.
+// ownErr has a function of its own named err, like gawk's msg.c
+// (err(false, _("warning: "), mesg, args)): its second argument is a
+// prefix, not a format, and calls to it are not calls to libc's err(3),
+// whatever its name. libcErr calls the real errx(3) with a format from
+// argv.
 const ownErr = `#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
-__attribute__((noinline)) void err(int fatal, const char *fmt, ...) {
+__attribute__((noinline)) void err(int fatal, const char *prefix, const char *fmt, ...) {
     va_list ap;
+    fputs(prefix, stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -152,7 +155,7 @@ __attribute__((noinline)) void err(int fatal, const char *fmt, ...) {
 }
 int main(int c, char **v) {
     printf("%d\n", c);
-    err(0, "%s\n", v[0]);
+    err(0, c > 2 ? v[2] : "warning: ", "%s\n", v[0]);
     return 0;
 }
 `

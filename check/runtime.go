@@ -1,10 +1,7 @@
 package check
 
 import (
-	"slices"
 	"strings"
-
-	"github.com/immunix/immunix/alert"
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/internal/stamp"
@@ -12,29 +9,20 @@ import (
 )
 
 // hasGuardRuntime reports whether immunix-cc linked its guard runtime into
-// the file: the runtime's initialiser is there by name, or the link stamp
-// says so. In a stripped file the stamp is believed only with the
-// runtime's content in the file's read-only data (runtimeMarker, the
-// alert writer's prefix): a stamp claiming a runtime whose code is absent
-// is a lie, and it must not turn a missing canary into "unknown".
+// the file: the link stamp says so, or the runtime's initialiser is there.
 func hasGuardRuntime(f *elfacts.Facts) bool {
+	for _, s := range f.Stamps {
+		if s.Type == stamp.Link && s.Has("runtime") {
+			return true
+		}
+	}
 	for _, n := range f.Defined {
 		if n == "__immunix_guard_init" {
 			return true
 		}
 	}
-	for _, s := range f.Stamps {
-		if s.Type == stamp.Link && s.Has("runtime") {
-			return !f.MarkersSearched || slices.Contains(f.Markers, runtimeMarker)
-		}
-	}
 	return false
 }
-
-// runtimeMarker is what the guard runtime's alert writer starts every
-// alert with (alert.Marker, docs/contracts.md): read-only data any linked
-// runtime carries.
-var runtimeMarker = alert.Marker + "kind="
 
 // raceGuardWrapper holds the libc names RaceGuard's wrappers define.
 var raceGuardWrapper = func() map[string]bool {

@@ -361,7 +361,7 @@ func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
 
 func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	fr := FileReport{Path: path}
-	opt := elfacts.Options{Functions: s.Code, Parallel: s.parallel, Callees: fortifyNames, Budget: s.FileBudget, Markers: []string{runtimeMarker}}
+	opt := elfacts.Options{Functions: s.Code, Parallel: s.parallel, Callees: fortifyNames, Budget: s.FileBudget}
 	opt.Toolchain = func(name string, code []byte) bool { return s.toolchain().Match(name, code) }
 	facts, err := elfacts.Read(r, size, opt)
 	if err != nil {

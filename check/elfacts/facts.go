@@ -1,7 +1,6 @@
 package elfacts
 
 import (
-	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -111,11 +110,6 @@ type Facts struct {
 	Stamps []stamp.Stamp
 	// StampErr says why the stamp section could not be decoded, if so.
 	StampErr string
-	// Markers are the Options.Markers found in the non-writable loaded
-	// segments of a stripped file whose link stamp names the guard
-	// runtime; MarkersSearched says they were looked for there.
-	Markers         []string
-	MarkersSearched bool
 
 	// Canary is the per-function stack protector analysis.
 	Canary Canary
@@ -141,11 +135,6 @@ type Options struct {
 	// with its code, and says whether that code is the toolchain's (the
 	// libc a static program carries), recognised by content.
 	Toolchain func(name string, code []byte) bool
-	// Markers are byte strings looked for in the read-only loaded data of
-	// a stripped file whose link stamp says the guard runtime is linked
-	// in (Facts.Markers): content of the runtime, where strip removed the
-	// symbols that would name it and the stamp alone proves nothing.
-	Markers []string
 	// Budget bounds the wall-clock time of the code analysis of one file;
 	// when it runs out, the canary and call analyses say so (unknown).
 	// 0 means no bound. The work itself is linear in the code size.
@@ -205,10 +194,6 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 	if serr != nil {
 		fa.StampErr = serr.Error()
 	}
-	if len(opt.Markers) > 0 && fa.Stripped && claimsRuntime(st) {
-		fa.MarkersSearched = true
-		fa.Markers = findMarkers(f, opt.Markers)
-	}
 	if opt.Functions {
 		fa.Canary, fa.Calls = analyzeCode(f, im, fa, opt)
 		fa.Bounds = analyzeBounds(f, im, fa)
@@ -218,54 +203,6 @@ func Read(r io.ReaderAt, size int64, opt Options) (facts *Facts, err error) {
 		fa.Bounds = Bounds{Why: "function analysis turned off"}
 	}
 	return fa, nil
-}
-
-func claimsRuntime(st []stamp.Stamp) bool {
-	for _, s := range st {
-		if s.Type == stamp.Link && s.Has("runtime") {
-			return true
-		}
-	}
-	return false
-}
-
-// findMarkers returns the markers that occur in the file contents of the
-// non-writable PT_LOAD segments, read in 1 MiB windows.
-func findMarkers(f *elf.File, markers []string) []string {
-	long := 0
-	for _, m := range markers {
-		long = max(long, len(m))
-	}
-	found := map[string]bool{}
-	buf := make([]byte, 1<<20+long)
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_W != 0 {
-			continue
-		}
-		r := p.Open()
-		keep := 0
-		for {
-			n, err := io.ReadFull(r, buf[keep:])
-			win := buf[:keep+n]
-			for _, m := range markers {
-				if !found[m] && bytes.Contains(win, []byte(m)) {
-					found[m] = true
-				}
-			}
-			if err != nil {
-				break
-			}
-			keep = min(long, len(win))
-			copy(buf, win[len(win)-keep:])
-		}
-	}
-	var out []string
-	for _, m := range markers {
-		if found[m] {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // stampsFromSegments reads the immunix notes of the 4-byte aligned PT_NOTE

@@ -231,6 +231,9 @@ func evidence(r Result) string {
 		return ""
 	}
 	l := r.Lists[key]
+	if r.Property == PFormatGuard {
+		l = append(append([]string{}, l...), r.Lists["address-taken"]...)
+	}
 	if len(l) == 0 {
 		return ""
 	}

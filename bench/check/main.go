@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/immunix/immunix/bench/check/compare"
@@ -46,37 +47,45 @@ func main() {
 		os.Exit(2)
 	}
 	fmt.Printf("## immunix check vs hardening-check and checksec\n\n")
-	fmt.Printf("%d ELF files under %s (regular files, no symlinks), %d CPUs, %s.\n\n", len(files), strings.Join(roots, " "), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Printf("%d ELF files under %s (regular files, no symlinks), %d CPUs, %s, load average %s at the start.\n\n", len(files), strings.Join(roots, " "), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadavg())
 
-	timeIt := func(f func() error) (time.Duration, error) {
-		t := time.Now()
-		err := f()
-		return time.Since(t), err
+	// Wall time and CPU time (user+sys of the tool's processes and all
+	// their descendants: every tool runs to completion and is waited for
+	// before the next starts, so the delta of RUSAGE_CHILDREN is its own),
+	// and the load average when it ended: the machine is shared.
+	type cost struct {
+		wall, cpu time.Duration
+		load      string
 	}
-	var ours, ours1, hc, cs compare.Verdicts
+	timeIt := func(f func() error) (cost, error) {
+		cpu0, t := childrenCPU(), time.Now()
+		err := f()
+		return cost{time.Since(t), childrenCPU() - cpu0, loadavg()}, err
+	}
+	var ours, hc, cs compare.Verdicts
 	// Warm the page cache once, untimed, so no tool pays for the first read.
 	if _, err := compare.Immunix(*bin, files, "--no-code"); err != nil {
 		check(err)
 	}
-	tOurs, err := timeIt(func() (e error) { ours, e = compare.Immunix(*bin, files); return })
+	cOurs, err := timeIt(func() (e error) { ours, e = compare.Immunix(*bin, files); return })
 	check(err)
-	tOurs1, err := timeIt(func() (e error) { ours1, e = compare.Immunix(*bin, files, "-j", "1"); return })
+	cOurs1, err := timeIt(func() (e error) { _, e = compare.Immunix(*bin, files, "-j", "1"); return })
 	check(err)
-	tHC, err := timeIt(func() (e error) { hc, e = compare.HardeningCheck(files); return })
+	cHC, err := timeIt(func() (e error) { hc, e = compare.HardeningCheck(files); return })
 	check(err)
-	tCS, err := timeIt(func() (e error) { cs, e = compare.Checksec(roots); return })
+	cCS, err := timeIt(func() (e error) { cs, e = compare.Checksec(roots); return })
 	check(err)
-	_ = ours1
 
-	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
-	fmt.Printf("| tool | command | files | seconds | files/s | immunix check (all cores) ÷ this, in files/s |\n|---|---|---|---|---|---|\n")
-	row := func(name, cmd string, n int, d time.Duration) {
-		fmt.Printf("| %s | `%s` | %d | %.1f | %.1f | %.1f× |\n", name, cmd, n, d.Seconds(), rate(n, d), rate(len(files), tOurs)/rate(n, d))
+	perFile := func(n int, d time.Duration) float64 { return d.Seconds() / float64(n) }
+	fmt.Printf("| tool | command | files | wall s | CPU s (user+sys) | load avg at end | immunix check's wall advantage (all cores, per file) | CPU advantage (-j 1, per file) |\n|---|---|---|---|---|---|---|---|\n")
+	row := func(name, cmd string, n int, c cost) {
+		fmt.Printf("| %s | `%s` | %d | %.1f | %.1f | %s | %.1f× | %.1f× |\n", name, cmd, n, c.wall.Seconds(), c.cpu.Seconds(), c.load,
+			perFile(n, c.wall)/perFile(len(files), cOurs.wall), perFile(n, c.cpu)/perFile(len(files), cOurs1.cpu))
 	}
-	row("immunix check", "immunix check -f json - (all cores, code analysis on)", len(files), tOurs)
-	row("immunix check -j1", "immunix check -f json -j 1 - (one core)", len(files), tOurs1)
-	row("hardening-check", "hardening-check FILE... (batches of 200)", len(hc), tHC)
-	row("checksec", "checksec --output=csv --dir=DIR (each root)", len(cs), tCS)
+	row("immunix check", "immunix check -f json - (all cores, code analysis on)", len(files), cOurs)
+	row("immunix check -j1", "immunix check -f json -j 1 - (one core)", len(files), cOurs1)
+	row("hardening-check", "hardening-check FILE... (batches of 200)", len(hc), cHC)
+	row("checksec", "checksec --output=csv --dir=DIR (each root)", len(cs), cCS)
 	fmt.Println()
 
 	for _, other := range []struct {
@@ -112,4 +121,27 @@ func check(err error) {
 		fmt.Fprintf(os.Stderr, "check-bench: %v\n", err)
 		os.Exit(2)
 	}
+}
+
+// childrenCPU is the user+system time of this process's waited-for
+// children and their descendants so far.
+func childrenCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		check(fmt.Errorf("getrusage: %w", err))
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadavg is the 1, 5 and 15 minute load averages, as the kernel reports them.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -33,6 +33,7 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		return calls, 0
 	}
 	targets := map[uint64]string{} // call target -> judged function
+	defs := map[uint64]bool{}      // call targets that are the file's own definitions
 	slots := map[uint64]string{}   // GOT slot -> judged function
 	if im.dyn != nil {
 		for a, n := range im.dyn.slots {
@@ -48,6 +49,7 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		t := elf.ST_TYPE(s.Info)
 		if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF && s.Name != "" && judged(s.Name, opt) {
 			targets[s.Value] = s.Name
+			defs[s.Value] = true
 		}
 	}
 	if len(syms) == 0 && len(im.dyn.importNames()) == 0 {
@@ -151,7 +153,7 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 		fn := funcs[fi]
 		code := im.codeBytes(fn.Addr, fn.Size)
 		scanned += uint64(len(code))
-		for _, s := range formatFlow(code, fn.Addr, im, targets, slots, stubJmp) {
+		for _, s := range formatFlow(code, fn.Addr, im, targets, defs, slots, stubJmp) {
 			s.Func = fi
 			calls.Sites = append(calls.Sites, s)
 			seen[s.Callee] = true
@@ -268,9 +270,36 @@ func (a *flowState) join(b flowState) bool {
 }
 
 const (
-	maxFlowPasses = 4
+	maxFlowPasses = 12
 	maxFlowSlots  = 64
 )
+
+// isPadding reports whether inst is one of the no-ops compilers and
+// assemblers align code with (nop, nopw, nopl with any prefixes, xchg
+// %ax,%ax).
+func isPadding(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.NOP:
+		return true
+	case x86asm.XCHG:
+		a, ok1 := inst.Args[0].(x86asm.Reg)
+		b, ok2 := inst.Args[1].(x86asm.Reg)
+		return ok1 && ok2 && a == b
+	}
+	return false
+}
+
+// isBranch reports whether op is a jump (conditional or not) or a loop.
+func isBranch(op x86asm.Op) bool {
+	switch op {
+	case x86asm.JMP, x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE,
+		x86asm.JG, x86asm.JGE, x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO, x86asm.JP,
+		x86asm.JNP, x86asm.JS, x86asm.JNS, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ,
+		x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+		return true
+	}
+	return false
+}
 
 var argRegs = [6]x86asm.Reg{x86asm.RDI, x86asm.RSI, x86asm.RDX, x86asm.RCX, x86asm.R8, x86asm.R9}
 
@@ -285,7 +314,7 @@ func regIndex(r x86asm.Reg) int {
 // formatFlow decodes one function and returns its calls to judged
 // functions, with the origin of the format argument of printf-family
 // calls.
-func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]string, stubJmp map[uint64]bool) []CallSite {
+func formatFlow(code []byte, base uint64, im *image, targets map[uint64]string, defs map[uint64]bool, slots map[uint64]string, stubJmp map[uint64]bool) []CallSite {
 	type ins struct {
 		pos  int
 		inst x86asm.Inst
@@ -309,43 +338,92 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 	ripTarget := func(i ins, m x86asm.Mem) uint64 {
 		return base + uint64(i.pos) + uint64(i.inst.Len) + uint64(m.Disp)
 	}
-	// The judged function an instruction transfers control to, if any.
-	callee := func(i ins) string {
+	// The judged function an instruction transfers control to, if any,
+	// and its address when it is the file's own definition.
+	callee := func(i ins) (string, uint64) {
 		switch a := i.inst.Args[0].(type) {
 		case x86asm.Rel:
-			return targets[base+uint64(i.pos)+uint64(i.inst.Len)+uint64(int64(a))]
+			t := base + uint64(i.pos) + uint64(i.inst.Len) + uint64(int64(a))
+			if defs[t] {
+				return targets[t], t
+			}
+			return targets[t], 0
 		case x86asm.Mem:
 			if a.Base == x86asm.RIP && a.Index == 0 && !stubJmp[base+uint64(i.pos)] {
-				return slots[ripTarget(i, a)]
+				return slots[ripTarget(i, a)], 0
 			}
 		}
-		return ""
+		return "", 0
 	}
+	// Which instructions a direct branch of this function targets.
+	hasIn := make([]bool, len(list))
+	for _, i := range list {
+		if isBranch(i.inst.Op) {
+			if rel, ok := i.inst.Args[0].(x86asm.Rel); ok {
+				if t := i.pos + i.inst.Len + int(rel); t >= 0 && t < len(index) && index[t] > 0 {
+					hasIn[index[t]-1] = true
+				}
+			}
+		}
+	}
+	// A forward data-flow to a fixpoint, optimistic: an instruction that a
+	// branch targets is not reached until a reached instruction branches
+	// or falls through to it (a loop's body is not polluted by "unknown"
+	// before its back edge is seen). Instructions nothing known reaches (a
+	// jump table's case, a handler after a jmp) start from "nothing known";
+	// so do those still unreached at the fixpoint (a loop only a jump
+	// table enters), a round at a time, so that every instruction is judged.
 	in := make([]*flowState, len(list)) // instruction index -> state from jumps
+	seeded := make([]bool, len(list))   // start from "nothing known"
+	reached := make([]bool, len(list))
 	var sites map[uint64]CallSite
-	for pass := 0; pass < maxFlowPasses; pass++ {
+	for pass := 0; ; pass++ {
+		final := pass == maxFlowPasses
+		if final {
+			// No fixpoint within the budget: a last pass where nothing is
+			// known anywhere, so every call is found and none is judged
+			// safe on facts that were not final.
+			for k := range seeded {
+				seeded[k] = true
+			}
+		}
 		sites = map[uint64]CallSite{}
 		changed := false
+		clear(reached)
 		st := flowState{reach: true}
+		waiting := false // in a run of instructions not reached yet
 		for k, i := range list {
-			switch js := in[k]; {
-			case st.reach && js != nil:
+			js := in[k]
+			if !st.reach && (js == nil || !js.reach) && !seeded[k] && isPadding(i.inst) {
+				// Alignment padding after a jump does nothing: it neither
+				// needs a state nor gives one to what follows it.
+				reached[k] = true
+				continue
+			}
+			switch {
+			case seeded[k]:
+				st = flowState{reach: true}
+			case st.reach && js != nil && js.reach:
 				st.join(*js)
-			case js != nil:
+			case js != nil && js.reach:
 				st = js.clone()
-			case !st.reach:
-				// Reached by no edge we know: a jump table's case, a
-				// handler. Nothing is known there.
+			case !st.reach && !hasIn[k] && !waiting:
+				// After a jump, reached by no edge we know: a jump
+				// table's case, a handler. Nothing is known there.
 				st = flowState{reach: true}
 			}
+			if waiting = !st.reach; waiting {
+				continue // not reached yet: a later pass or round decides
+			}
+			reached[k] = true
 			inst := i.inst
 			addr := base + uint64(i.pos)
-			name := ""
+			name, def := "", uint64(0)
 			if inst.Op == x86asm.CALL || inst.Op == x86asm.JMP {
-				name = callee(i)
+				name, def = callee(i)
 			}
 			if name != "" {
-				cs := CallSite{Callee: name, Addr: addr}
+				cs := CallSite{Callee: name, Addr: addr, Def: def}
 				if fn, ok := formatguard.Lookup(name); ok {
 					cs.Format = FormatUnchecked
 					if fn.FormatIndex < len(argRegs) {
@@ -366,21 +444,20 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 			if inst.Op == x86asm.MOV || inst.Op == x86asm.LEA {
 				if m, ok := inst.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP {
 					t := ripTarget(i, m)
-					n := slots[t]
+					n, def := slots[t], uint64(0)
 					if inst.Op == x86asm.LEA {
 						n = targets[t]
+						if defs[t] {
+							def = t
+						}
 					}
 					if _, ok := formatguard.Lookup(n); ok {
-						sites[addr] = CallSite{Callee: n, Addr: addr, Format: FormatAddressTaken}
+						sites[addr] = CallSite{Callee: n, Addr: addr, Format: FormatAddressTaken, Def: def}
 					}
 				}
 			}
 			// Branches.
-			switch inst.Op {
-			case x86asm.JMP, x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE,
-				x86asm.JG, x86asm.JGE, x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO, x86asm.JP,
-				x86asm.JNP, x86asm.JS, x86asm.JNS, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ,
-				x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+			if isBranch(inst.Op) {
 				if rel, ok := inst.Args[0].(x86asm.Rel); ok {
 					t := i.pos + inst.Len + int(rel)
 					if t >= 0 && t < len(index) && index[t] > 0 {
@@ -399,13 +476,29 @@ func formatFlow(code []byte, base uint64, im *image, targets, slots map[uint64]s
 					st.reach = false
 				}
 				continue
+			}
+			switch inst.Op {
 			case x86asm.RET, x86asm.UD2, x86asm.HLT:
 				st.reach = false
 				continue
 			}
 			flowStep(&st, i.pos, inst, base, im, name)
 		}
-		if !changed {
+		if final {
+			break
+		}
+		if changed {
+			continue
+		}
+		// A fixpoint. Instructions still unreached start the next round
+		// from "nothing known" (the first of each unreached run).
+		more := false
+		for k := range list {
+			if !reached[k] && (k == 0 || reached[k-1]) {
+				seeded[k], more = true, true
+			}
+		}
+		if !more {
 			break
 		}
 	}
@@ -459,7 +552,7 @@ func flowStep(st *flowState, pos int, inst x86asm.Inst, base uint64, im *image, 
 		case x86asm.Imm:
 			if di >= 0 {
 				st.regs[di] = valOther
-				if im.readOnly(uint64(src)) {
+				if im.f != nil && im.f.Type == elf.ET_EXEC && im.readOnly(uint64(src)) {
 					st.regs[di] = valLiteral // non-PIE: mov $string,%edi
 				}
 			}

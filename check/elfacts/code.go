@@ -505,6 +505,12 @@ type CallSite struct {
 	Func int `json:"func"`
 	// Format is set for printf-family callees.
 	Format FormatOrigin `json:"format,omitempty"`
+	// Def is the address of the callee when it is the file's own
+	// definition (a static program's libc, the guard runtime's entry
+	// points, or a program's own function that has the name of a libc
+	// one), 0 for an import called through the PLT or GOT. Names do not
+	// tell these apart: package check decides from the code there.
+	Def uint64 `json:"def,omitempty"`
 }
 
 // Calls are the call sites found in the code.

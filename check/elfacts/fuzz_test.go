@@ -65,7 +65,7 @@ func FuzzFormatFlow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code []byte) {
 		im := &image{}
 		targets := map[uint64]string{0x1000 + 12: "__immunix_fg_printf", 0x1000 + 20: "printf"}
-		for _, s := range formatFlow(code, 0x1000, im, targets, map[uint64]string{}, map[uint64]bool{}) {
+		for _, s := range formatFlow(code, 0x1000, im, targets, map[uint64]bool{}, map[uint64]string{}, map[uint64]bool{}) {
 			if s.Callee == "printf" && s.Format == "" {
 				t.Fatal("printf call without a format origin")
 			}

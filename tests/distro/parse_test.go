@@ -122,3 +122,28 @@ func TestSplitReasons(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// TestOnlyGaps: the rebuild gate accepts a formatguard refusal only when
+// every bare call is one of the package's documented gaps.
+func TestOnlyGaps(t *testing.T) {
+	gaps := []string{"error in main"}
+	for _, tc := range []struct {
+		detail string
+		want   bool
+	}{
+		{"0 checked, 5 literal, 1 bare calls: error at 0x2a1b in main)", true},
+		{"0 checked, 5 literal, 2 bare calls: error at 0x2a1b in main error at 0x2a40 in main)", true},
+		{"0 checked, 5 literal, 2 bare calls: error at 0x2a1b in main printf at 0x2a40 in main)", false},
+		{"0 checked, 5 literal, 1 bare calls: error at 0x2a1b in usage)", false},
+		{"0 checked, 5 literal, 6 bare calls: error at 0x1 in main error at 0x2 in main error at 0x3 in main error at 0x4 in main error at 0x5 in main +1 more)", false},
+		{"0 checked, 5 literal, 1 bare calls; address of a printf-family function taken in 1 places: error at 0x2a1b in main address of fprintf at 0x10 in main)", false},
+		{"stripped static program: its printf family is not named)", false},
+	} {
+		if got := onlyGaps(tc.detail, gaps); got != tc.want {
+			t.Errorf("onlyGaps(%q) = %v, want %v", tc.detail, got, tc.want)
+		}
+	}
+	if onlyGaps("0 checked, 5 literal, 1 bare calls: error at 0x2a1b in main)", nil) {
+		t.Error("a package without documented gaps accepted a bare call")
+	}
+}

@@ -17,9 +17,6 @@ type LogSummary struct {
 	// FGRetried counts compiles FormatGuard made fail and that were
 	// compiled again without it (fg=retried).
 	FGRetried int
-	// Unreadable counts lines that are not in the IMMUNIX_LOG format
-	// (internal/logline): a log written by something else.
-	Unreadable int
 }
 
 // ParseImmunixLog reads IMMUNIX_LOG lines ("time=... pid=... v=... mode=...
@@ -31,8 +28,7 @@ func ParseImmunixLog(data string) LogSummary {
 	for _, l := range lines(data) {
 		fields, err := logline.Parse(l)
 		if err != nil {
-			s.Unreadable++
-			continue
+			continue // not in the IMMUNIX_LOG format: not immunix-cc's
 		}
 		mode, pass, fg := "", "", ""
 		for _, f := range fields {
@@ -62,12 +58,8 @@ func ParseImmunixLog(data string) LogSummary {
 }
 
 func (s LogSummary) String() string {
-	out := fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
+	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
 		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried)
-	if s.Unreadable > 0 {
-		out += fmt.Sprintf("; %d lines unreadable", s.Unreadable)
-	}
-	return out
 }
 
 func counts(m map[string]int) string {

@@ -81,13 +81,8 @@ var allowed = map[string][]string{
 // in docs/architecture.md, generated from allowed, is the code's shape).
 func TestImportAllowList(t *testing.T) {
 	root := testenv.ModuleRoot(t)
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, msg := range allowListViolations(string(out)) {
+	out := goList(t, root, "Imports")
+	for _, msg := range allowListViolations(out) {
 		t.Error(msg)
 	}
 
@@ -206,16 +201,24 @@ func importTable() string {
 	return b.String()
 }
 
-func TestImportPolicy(t *testing.T) {
-	root := testenv.ModuleRoot(t)
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...")
+// goList returns one line per package of the module: its import path, then
+// the paths in field (Imports: direct, Deps: all, transitively).
+func goList(t *testing.T, root, field string) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range ."+field+"}} {{.}}{{end}}", "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	return string(out)
+}
+
+func TestImportPolicy(t *testing.T) {
+	root := testenv.ModuleRoot(t)
+	out := goList(t, root, "Deps")
 	checked := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
 			continue
@@ -246,12 +249,7 @@ func TestImportPolicy(t *testing.T) {
 		t.Fatal("no package was checked: the go list output changed shape")
 	}
 	// Nothing imports cmd/...
-	cmd = exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
-	cmd.Dir = root
-	out, err = cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
+	out = goList(t, root, "Imports")
 	for _, line := range strings.Split(string(out), "\n") {
 		fields := strings.Fields(line)
 		for _, dep := range fields[min(1, len(fields)):] {

@@ -306,7 +306,10 @@ func Materialize(key string, build func(tmpdir string) error) (string, error) {
 // checked (Secure).
 func MaterializeIn(root, key string, build func(tmpdir string) error) (string, error) {
 	final := filepath.Join(root, key)
-	if err := Verify(final, key); err == nil {
+	if files, hashed, err := verify(final, key); err == nil {
+		if hashed {
+			recordIdentities(final, key, files)
+		}
 		return final, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
@@ -329,8 +332,11 @@ func MaterializeIn(root, key string, build func(tmpdir string) error) (string, e
 	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN) //nolint:errcheck // released on close anyway
 
 	// Another builder may have finished while we waited.
-	verr := Verify(final, key)
+	files, hashed, verr := verify(final, key)
 	if verr == nil {
+		if hashed {
+			recordIdentities(final, key, files)
+		}
 		return final, nil
 	}
 	if _, err := os.Lstat(final); err == nil {
@@ -375,8 +381,16 @@ const ManifestName = ".immunix-manifest"
 // "sha256 HEX PATH" per regular file, sorted. Anything but directories and
 // regular files is refused, as is a file not owned by the calling user.
 func manifest(dir, key string) ([]byte, error) {
-	type entry struct{ path, sum string }
-	var files []entry
+	m, _, _, err := manifestWith(dir, key, nil)
+	return m, err
+}
+
+// manifestWith is manifest, taking a file's sum from known instead of
+// reading the file when known vouches for the file's identity; hashed
+// reports whether any file was read.
+func manifestWith(dir, key string, known *identities) ([]byte, []identity, bool, error) {
+	var files []identity
+	hashed := false
 	uid := uint32(os.Getuid())
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -392,15 +406,27 @@ func manifest(dir, key string) ([]byte, error) {
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%w: %s is not a regular file", ErrUnsafe, p)
 		}
-		sum, err := hashFile(p, uid)
+		rel = filepath.ToSlash(rel)
+		if known != nil {
+			st, err := statOwned(p, uid)
+			if err != nil {
+				return err
+			}
+			if id, ok := known.lookup(rel, st); ok {
+				files = append(files, id)
+				return nil
+			}
+		}
+		sum, st, err := hashFileStat(p, uid)
 		if err != nil {
 			return err
 		}
-		files = append(files, entry{filepath.ToSlash(rel), sum})
+		hashed = true
+		files = append(files, identityOf(rel, st, sum))
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, hashed, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	var b bytes.Buffer
@@ -408,30 +434,50 @@ func manifest(dir, key string) ([]byte, error) {
 	for _, f := range files {
 		fmt.Fprintf(&b, "sha256 %s %s\n", f.sum, f.path)
 	}
-	return b.Bytes(), nil
+	return b.Bytes(), files, hashed, nil
 }
 
-// hashFile opens p without following a symbolic link, checks with fstat that
+// statOwned checks with lstat that p is a regular file owned by uid and
+// writable by nobody else, and returns what lstat gave.
+func statOwned(p string, uid uint32) (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(unix.AT_FDCWD, p, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if err := ownedRegular(p, &st, uid); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func ownedRegular(p string, st *unix.Stat_t, uid uint32) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != uid || st.Mode&0o022 != 0 {
+		return fmt.Errorf("%w: %s is not a regular file of yours writable only by you (uid %d, mode %#o)", ErrUnsafe, p, st.Uid, st.Mode&0o7777)
+	}
+	return nil
+}
+
+// hashFileStat opens p without following a symbolic link, checks with fstat that
 // it is a regular file owned by uid and writable by nobody else, and
-// returns its SHA-256.
-func hashFile(p string, uid uint32) (string, error) {
+// returns its SHA-256 and what fstat gave before the file was read.
+func hashFileStat(p string, uid uint32) (string, *unix.Stat_t, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return "", &fs.PathError{Op: "stat", Path: p, Err: err}
+		return "", nil, &fs.PathError{Op: "stat", Path: p, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != uid || st.Mode&0o022 != 0 {
-		return "", fmt.Errorf("%w: %s is not a regular file of yours writable only by you (uid %d, mode %#o)", ErrUnsafe, p, st.Uid, st.Mode&0o7777)
+	if err := ownedRegular(p, &st, uid); err != nil {
+		return "", nil, err
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
+		return "", nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), &st, nil
 }
 
 func writeManifest(dir, key string) error {
@@ -445,20 +491,36 @@ func writeManifest(dir, key string) error {
 // Verify checks that the entry dir holds exactly what its manifest lists,
 // byte for byte (SHA-256), under key, every file a regular file of the
 // calling user's that nobody else can write.
+//
+// A file is read and hashed again unless the entry's identity record (see
+// identityRecord) says the file is the very one whose sum it recorded: the
+// same device, inode, size, modification and change time, and a change
+// time older than the record's own. The change time cannot be set from
+// user space, so any write, truncation, replacement or chmod after the
+// record was written makes the file hashed again.
 func Verify(dir, key string) error {
+	_, _, err := verify(dir, key)
+	return err
+}
+
+// verify is Verify; hashed reports whether any file had to be read (the
+// identity record was missing, stale, or too recent to be trusted).
+func verify(dir, key string) (files []identity, hashed bool, err error) {
+	uid := uint32(os.Getuid())
 	want, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if err != nil {
-		return fmt.Errorf("cache entry %s: no manifest: %w", dir, err)
+		return nil, false, fmt.Errorf("cache entry %s: no manifest: %w", dir, err)
 	}
-	if _, err := hashFile(filepath.Join(dir, ManifestName), uint32(os.Getuid())); err != nil {
-		return err
+	if _, err := statOwned(filepath.Join(dir, ManifestName), uid); err != nil {
+		return nil, false, err
 	}
-	got, err := manifest(dir, key)
+	known := readIdentities(dir, key, uid)
+	got, files, hashed, err := manifestWith(dir, key, known)
 	if err != nil {
-		return fmt.Errorf("cache entry %s: %w", dir, err)
+		return nil, hashed, fmt.Errorf("cache entry %s: %w", dir, err)
 	}
 	if !bytes.Equal(got, want) {
-		return fmt.Errorf("cache entry %s does not match the manifest it was built with under key %s", dir, key)
+		return nil, hashed, fmt.Errorf("cache entry %s does not match the manifest it was built with under key %s", dir, key)
 	}
-	return nil
+	return files, hashed, nil
 }

@@ -21,10 +21,22 @@ func IsELF(file string) bool {
 	return err == nil && string(magic[:]) == "\x7fELF"
 }
 
+// MaxScriptInterpreters is how many #! lines the kernel follows for one
+// execve: fs/exec.c exec_binprm allows "4 levels of binfmt rewrites"
+// (depth 0..5) and fails with ELOOP past them, so a script whose chain of
+// #! interpreters is longer, or names itself, does not run.
+const MaxScriptInterpreters = 5
+
 // Interpreters returns what the kernel opens to execute file: the #!
 // interpreter of a script (and that interpreter's ELF interpreter), or
-// an ELF file's PT_INTERP. Unreadable files give nil.
+// an ELF file's PT_INTERP. Unreadable files give nil. Chains of #!
+// interpreters are followed as far as the kernel follows them
+// (MaxScriptInterpreters).
 func Interpreters(file string) []string {
+	return interpreters(file, 0)
+}
+
+func interpreters(file string, scripts int) []string {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil
@@ -34,6 +46,9 @@ func Interpreters(file string) []string {
 	n, _ := f.Read(head)
 	head = head[:n]
 	if bytes.HasPrefix(head, []byte("#!")) {
+		if scripts == MaxScriptInterpreters {
+			return nil // the kernel refuses with ELOOP here
+		}
 		line := head[2:]
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line = line[:i]
@@ -44,7 +59,7 @@ func Interpreters(file string) []string {
 		}
 		out := []string{fields[0]}
 		if r, err := filepath.EvalSymlinks(fields[0]); err == nil {
-			out = append(out, Interpreters(r)...)
+			out = append(out, interpreters(r, scripts+1)...)
 		}
 		return out
 	}

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,6 +38,44 @@ func TestInterpreters(t *testing.T) {
 	}
 	if got := Interpreters(filepath.Join(dir, "missing")); got != nil {
 		t.Errorf("Interpreters(missing) = %v", got)
+	}
+}
+
+// TestInterpretersFollowsTheKernel: a chain of #! scripts is followed as
+// far as the running kernel executes it, and a script naming itself as its
+// interpreter gives a bounded list (it gave one entry per file descriptor,
+// 4,087, before).
+func TestInterpretersFollowsTheKernel(t *testing.T) {
+	dir := t.TempDir()
+	prev := "/bin/sh"
+	for i := 0; i <= MaxScriptInterpreters+2; i++ {
+		s := filepath.Join(dir, fmt.Sprintf("s%d", i))
+		if err := os.WriteFile(s, []byte("#!"+prev+"\nexit 0\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		prev = s
+		// i+1 scripts: s_i and the i below it, then /bin/sh.
+		err := exec.Command(s).Run()
+		runs := err == nil
+		var exitErr *exec.ExitError
+		if err != nil && errors.As(err, &exitErr) {
+			t.Fatalf("%s: exit %v, want it to run or fail to exec", s, err)
+		}
+		got := Interpreters(s)
+		hasShell := slices.Contains(got, "/bin/sh")
+		if runs != hasShell {
+			t.Errorf("chain of %d scripts: the kernel runs it: %v (%v), Interpreters reaches /bin/sh: %v (%v)", i+1, runs, err, hasShell, got)
+		}
+		if len(got) > MaxScriptInterpreters+1 {
+			t.Errorf("chain of %d scripts: %d interpreters, more than the kernel opens: %v", i+1, len(got), got)
+		}
+	}
+	self := filepath.Join(dir, "self")
+	if err := os.WriteFile(self, []byte("#!"+self+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := Interpreters(self); len(got) != MaxScriptInterpreters {
+		t.Errorf("a script naming itself: %d interpreters, want %d (as far as the kernel goes)", len(got), MaxScriptInterpreters)
 	}
 }
 

@@ -261,4 +261,3 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
-

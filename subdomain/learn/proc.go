@@ -99,4 +99,3 @@ func dirPath(s string) string {
 	}
 	return s + "/"
 }
-

@@ -530,4 +530,3 @@ func (p *Parser) sockEvent(ev *Event, pr *proc, kind int, fd, addr []byte) {
 		ev.Port = uint16(port)
 	}
 }
-

@@ -26,57 +26,143 @@ func openMode(flags []byte) subdomain.Mode {
 	return m
 }
 
-// needArgs is how many leading arguments each kind uses.
-var needArgs = [...]int{
-	kOther: 0, kOpen: 2, kOpenat: 3, kOpenat2: 3, kCreat: 1, kStat: 1, kStatat: 2,
-	kExecve: 1, kExecveat: 2, kChdir: 1, kFchdir: 1, kMkdir: 1, kMkdirat: 2,
-	kRmdir: 1, kUnlink: 1, kUnlinkat: 3, kRename: 2, kRenameat: 4, kLink: 2,
-	kLinkat: 4, kSymlink: 2, kSymlinkat: 3, kChmod: 1, kChmodat: 2, kFdWrite: 1,
-	kMknod: 1, kMknodat: 2, kMmap: 5, kMount: 2, kBind: 2, kConnect: 2, kClone: 0,
-	kMemfd: 2, kSocket: 0, kKill: 1,
+// The system calls the parser learns from. Most of them name one or two
+// paths and do one thing to each: they are rows of paths (kPaths), which
+// call handles in one loop. The others (the open family, which reads its
+// mode from the flags, exec, the current directory, fds, memory maps,
+// sockets, signals, clone) have a kind of their own.
+
+// pathArg is one path a system call names.
+type pathArg struct {
+	dir  int // index of the directory-fd argument, or -1: the process's cwd
+	path int // index of the path argument
+	mode subdomain.Mode
+	// isDir: the path names a directory (the event's path ends in "/");
+	// dirFlag > 0 also makes it one when that argument holds AT_REMOVEDIR.
+	isDir   bool
+	dirFlag int
 }
 
-// Syscall kinds the parser understands.
+// syscallShape is how one system call is read.
+type syscallShape struct {
+	kind  int       // kPaths, or a kind call handles by itself
+	paths []pathArg // kPaths: the paths it names, in order
+	args  int       // leading arguments to split (kPaths: from paths)
+	// lookup: the call only looks names up (stat, access, readlink...);
+	// Parser.SkipLookups drops it unless it is dangerous.
+	lookup bool
+}
+
+// Kinds of system call: kPaths is read from its pathArgs alone.
 const (
-	kOther = iota
+	kPaths = iota
 	kOpen
 	kOpenat
 	kOpenat2
 	kCreat
-	kStat
-	kStatat
 	kExecve
 	kExecveat
 	kChdir
 	kFchdir
-	kMkdir
-	kMkdirat
-	kRmdir
-	kUnlink
-	kUnlinkat
-	kRename
-	kRenameat
-	kLink
-	kLinkat
-	kSymlink
-	kSymlinkat
-	kChmod
-	kChmodat
 	kFdWrite
-	kMknod
-	kMknodat
 	kMmap
-	kMount
 	kBind
 	kConnect
 	kClone
 	kMemfd
 	kSocket
 	kKill
+	kOther // dangerous calls without a path: ptrace, reboot, modules
 )
 
+// paths is a call that does mode to each of its path arguments (mode 0:
+// looks the name up; with a pathArg's own mode, that one).
+func paths(mode subdomain.Mode, args ...pathArg) syscallShape {
+	sh := syscallShape{kind: kPaths, paths: args}
+	for i := range sh.paths {
+		a := &sh.paths[i]
+		if a.mode == 0 {
+			a.mode = mode
+		}
+		sh.args = max(sh.args, a.dir+1, a.path+1, a.dirFlag+1)
+	}
+	return sh
+}
+
+// lookups is a call that only looks its path up (stat, access, readlink).
+func lookups(a pathArg) syscallShape {
+	sh := paths(0, a)
+	sh.lookup = true
+	return sh
+}
+
+func special(kind, args int) syscallShape { return syscallShape{kind: kind, args: args} }
+
+var (
+	cwdPath = pathArg{dir: -1, path: 0} // f(path, ...)
+	atPath  = pathArg{dir: 0, path: 1}  // f(dirfd, path, ...)
+	cwdDir  = pathArg{dir: -1, path: 0, isDir: true}
+	atDir   = pathArg{dir: 0, path: 1, isDir: true}
+	second  = pathArg{dir: -1, path: 1} // f(x, path, ...)
+	atThird = pathArg{dir: 1, path: 2}  // f(x, dirfd, path, ...)
+	atNew   = pathArg{dir: 2, path: 3}  // f(olddirfd, old, newdirfd, new, ...)
+)
+
+func with(a pathArg, m subdomain.Mode) pathArg { a.mode = m; return a }
+
+func syscallShapes() map[string]syscallShape {
+	const (
+		r, w, c = subdomain.Read, subdomain.Write, subdomain.Create
+	)
+	lookup, lookupAt := lookups(cwdPath), lookups(atPath)
+	write, writeAt := paths(w, cwdPath), paths(w, atPath)
+	fdWrite := special(kFdWrite, 1)
+	m := map[string]syscallShape{
+		"open": special(kOpen, 2), "openat": special(kOpenat, 3), "openat2": special(kOpenat2, 3),
+		"creat":  special(kCreat, 1),
+		"execve": special(kExecve, 1), "execveat": special(kExecveat, 2),
+		"chdir": special(kChdir, 1), "fchdir": special(kFchdir, 1),
+		"mmap": special(kMmap, 5), "mmap2": special(kMmap, 5),
+		"bind": special(kBind, 2), "connect": special(kConnect, 2),
+		"clone": special(kClone, 0), "clone3": special(kClone, 0), "fork": special(kClone, 0), "vfork": special(kClone, 0),
+		"memfd_create": special(kMemfd, 2), "socket": special(kSocket, 0),
+		"kill": special(kKill, 1), "tkill": special(kKill, 1), "tgkill": special(kKill, 1),
+
+		"newfstatat": lookupAt, "fstatat64": lookupAt, "statx": lookupAt, "faccessat": lookupAt,
+		"faccessat2": lookupAt, "readlinkat": lookupAt,
+		"futimesat": writeAt, "utimensat": writeAt, "fchmodat": writeAt, "fchmodat2": writeAt, "fchownat": writeAt,
+		"mkdir": paths(c, cwdDir), "mkdirat": paths(c, atDir), "rmdir": paths(c, cwdDir),
+		"unlink": paths(c, cwdPath), "unlinkat": paths(c, pathArg{dir: 0, path: 1, dirFlag: 2}),
+		"mknod": paths(c, cwdPath), "mknodat": paths(c, atPath),
+		"rename": paths(c, cwdPath, second), "renameat": paths(c, atPath, atNew), "renameat2": paths(c, atPath, atNew),
+		"link": paths(c, with(cwdPath, r), second), "linkat": paths(c, with(atPath, r), atNew),
+		"symlink": paths(c, second), "symlinkat": paths(c, atThird),
+		// chroot and mount change what names mean: looked up, and granted
+		// as dangerous system calls.
+		"chroot": paths(0, cwdPath), "mount": paths(0, second),
+	}
+	for _, n := range []string{"stat", "lstat", "stat64", "lstat64", "access", "readlink", "statfs",
+		"statfs64", "getxattr", "lgetxattr", "listxattr", "llistxattr",
+		"umount2", "umount", "pivot_root", "swapon", "swapoff", "acct"} {
+		m[n] = lookup
+	}
+	for _, n := range []string{"utime", "utimes", "chmod", "chown", "lchown", "chown32", "lchown32",
+		"truncate", "truncate64", "setxattr", "lsetxattr", "removexattr", "lremovexattr"} {
+		m[n] = write
+	}
+	for _, n := range []string{"fchmod", "fchown", "fchown32", "ftruncate", "ftruncate64", "fsetxattr", "fremovexattr"} {
+		m[n] = fdWrite
+	}
+	for _, n := range []string{"ptrace", "reboot", "init_module", "finit_module", "delete_module",
+		"kexec_load", "kexec_file_load", "adjtimex", "clock_adjtime", "clock_settime", "settimeofday",
+		"io_uring_setup"} {
+		m[n] = special(kOther, 0)
+	}
+	return m
+}
+
 type syscallInfo struct {
-	kind      int
+	syscallShape
 	name      string // interned, so events do not allocate it
 	dangerous bool
 }
@@ -84,44 +170,10 @@ type syscallInfo struct {
 // syscallTable is built on first use, not at start-up: immunix run links
 // this package (complain mode) and should not pay for it otherwise.
 var syscallTable = sync.OnceValue(func() map[string]syscallInfo {
-	kinds := syscallKinds()
-	m := make(map[string]syscallInfo, len(kinds))
-	for name, k := range kinds {
-		m[name] = syscallInfo{kind: k, name: name, dangerous: subdomain.SyscallGrant(name) != ""}
+	shapes := syscallShapes()
+	m := make(map[string]syscallInfo, len(shapes))
+	for name, sh := range shapes {
+		m[name] = syscallInfo{syscallShape: sh, name: name, dangerous: subdomain.SyscallGrant(name) != ""}
 	}
 	return m
 })
-
-func syscallKinds() map[string]int {
-	return map[string]int{
-		"open": kOpen, "openat": kOpenat, "openat2": kOpenat2, "creat": kCreat,
-		"stat": kStat, "lstat": kStat, "stat64": kStat, "lstat64": kStat, "access": kStat,
-		"readlink": kStat, "statfs": kStat, "statfs64": kStat, "getxattr": kStat, "lgetxattr": kStat,
-		"listxattr": kStat, "llistxattr": kStat, "utime": kChmod, "utimes": kChmod,
-		"newfstatat": kStatat, "fstatat64": kStatat, "statx": kStatat, "faccessat": kStatat,
-		"faccessat2": kStatat, "readlinkat": kStatat, "futimesat": kChmodat, "utimensat": kChmodat,
-		"execve": kExecve, "execveat": kExecveat,
-		"chdir": kChdir, "fchdir": kFchdir, "chroot": kMount,
-		"mkdir": kMkdir, "mkdirat": kMkdirat, "rmdir": kRmdir,
-		"unlink": kUnlink, "unlinkat": kUnlinkat,
-		"rename": kRename, "renameat": kRenameat, "renameat2": kRenameat,
-		"link": kLink, "linkat": kLinkat, "symlink": kSymlink, "symlinkat": kSymlinkat,
-		"chmod": kChmod, "chown": kChmod, "lchown": kChmod, "chown32": kChmod, "lchown32": kChmod,
-		"truncate": kChmod, "truncate64": kChmod, "setxattr": kChmod, "lsetxattr": kChmod,
-		"removexattr": kChmod, "lremovexattr": kChmod,
-		"fchmodat": kChmodat, "fchmodat2": kChmodat, "fchownat": kChmodat,
-		"fchmod": kFdWrite, "fchown": kFdWrite, "fchown32": kFdWrite, "ftruncate": kFdWrite,
-		"ftruncate64": kFdWrite, "fsetxattr": kFdWrite, "fremovexattr": kFdWrite,
-		"mknod": kMknod, "mknodat": kMknodat,
-		"mmap": kMmap, "mmap2": kMmap,
-		"mount": kMount, "umount2": kStat, "umount": kStat, "pivot_root": kStat,
-		"swapon": kStat, "swapoff": kStat, "acct": kStat,
-		"bind": kBind, "connect": kConnect,
-		"clone": kClone, "clone3": kClone, "fork": kClone, "vfork": kClone,
-		"ptrace": kOther, "reboot": kOther, "init_module": kOther, "finit_module": kOther,
-		"delete_module": kOther, "kexec_load": kOther, "kexec_file_load": kOther,
-		"adjtimex": kOther, "clock_adjtime": kOther, "clock_settime": kOther, "settimeofday": kOther,
-		"io_uring_setup": kOther, "memfd_create": kMemfd,
-		"socket": kSocket, "kill": kKill, "tkill": kKill, "tgkill": kKill,
-	}
-}

@@ -221,11 +221,11 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 	switch {
 	case kind == kMmap && !bytes.Contains(text, []byte("PROT_EXEC")):
 		return // a data mapping: nothing to learn
-	case p.SkipLookups && (kind == kStat || kind == kStatat) && !sc.dangerous:
+	case p.SkipLookups && sc.lookup && !sc.dangerous:
 		return
 	}
 	var args [6][]byte
-	n, after, ok := splitArgs(text[open+1:], args[:needArgs[kind]])
+	n, after, ok := splitArgs(text[open+1:], args[:sc.args])
 	if !ok {
 		p.warn("unterminated arguments in %q", clip(text))
 		return
@@ -282,14 +282,8 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 			abs += "/"
 		}
 		ev.Path = abs
-	case kStat: // path first
-		p.pathEvent(ev, pr, nil, arg(0), 0)
-		return
-	case kStatat: // dirfd, path
-		if len(arg(1)) == 2 && string(arg(1)) == `""` {
-			return // fstat through AT_EMPTY_PATH
-		}
-		p.pathEvent(ev, pr, arg(0), arg(1), 0)
+	case kPaths:
+		p.pathEvents(ev, pr, sc.paths, arg)
 		return
 	case kExecve, kExecveat:
 		var dir, pathArg []byte
@@ -326,55 +320,6 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 			pr.fs.cwd = d
 		}
 		return
-	case kMkdir, kRmdir: // path, ...
-		p.pathEvent(ev, pr, nil, arg(0), subdomain.Create)
-		ev.Path = dirPath(ev.Path)
-	case kMkdirat: // dirfd, path
-		p.pathEvent(ev, pr, arg(0), arg(1), subdomain.Create)
-		ev.Path = dirPath(ev.Path)
-	case kUnlink, kMknod: // path
-		p.pathEvent(ev, pr, nil, arg(0), subdomain.Create)
-	case kUnlinkat:
-		p.pathEvent(ev, pr, arg(0), arg(1), subdomain.Create)
-		if bytes.Contains(arg(2), []byte("AT_REMOVEDIR")) {
-			ev.Path = dirPath(ev.Path)
-		}
-	case kMknodat:
-		p.pathEvent(ev, pr, arg(0), arg(1), subdomain.Create)
-	case kRename, kLink: // old, new
-		oldMode := subdomain.Create
-		if kind == kLink {
-			oldMode = subdomain.Read
-		}
-		if p.pathEvent(ev, pr, nil, arg(0), oldMode) {
-			p.emit(ev)
-		}
-		ev.Path = ""
-		p.pathEvent(ev, pr, nil, arg(1), subdomain.Create)
-	case kRenameat, kLinkat: // olddir, old, newdir, new
-		oldMode := subdomain.Create
-		if kind == kLinkat {
-			oldMode = subdomain.Read
-		}
-		if p.pathEvent(ev, pr, arg(0), arg(1), oldMode) {
-			p.emit(ev)
-		}
-		ev.Path = ""
-		p.pathEvent(ev, pr, arg(2), arg(3), subdomain.Create)
-	case kSymlink: // target, linkpath
-		p.pathEvent(ev, pr, nil, arg(1), subdomain.Create)
-	case kSymlinkat: // target, newdir, linkpath
-		p.pathEvent(ev, pr, arg(1), arg(2), subdomain.Create)
-	case kChmod: // path, ...
-		p.pathEvent(ev, pr, nil, arg(0), subdomain.Write)
-	case kChmodat: // dirfd, path, ...
-		if string(arg(1)) == `""` {
-			if d, ok := fdPath(arg(0)); ok {
-				ev.Path, ev.Mode = d, subdomain.Write
-			}
-		} else {
-			p.pathEvent(ev, pr, arg(0), arg(1), subdomain.Write)
-		}
 	case kFdWrite: // fd</path>, ...
 		d, ok := fdPath(arg(0))
 		if !ok {
@@ -390,8 +335,6 @@ func (p *Parser) call(pid int, pr *proc, text []byte) {
 			return
 		}
 		ev.Path, ev.Mode = d, subdomain.Mmap
-	case kMount: // source, target, ...
-		p.pathEvent(ev, pr, nil, arg(1), 0)
 	case kSocket:
 		// socket(AF_INET|AF_INET6, SOCK_DGRAM..., IPPROTO_IP|IPPROTO_UDP) = 3<UDP:[...]>
 		if errname == "" && bytes.Contains(retAnn, []byte("UDP")) {
@@ -457,20 +400,38 @@ func (p *Parser) emit(ev *Event) {
 	}
 }
 
-// pathEvent fills ev with the resolved path and mode; false when the path
-// cannot be had.
-func (p *Parser) pathEvent(ev *Event, pr *proc, dir, pathArg []byte, mode subdomain.Mode) bool {
-	abs, ok := p.resolve(pr, dir, pathArg)
-	if !ok {
-		return false
-	}
-	ev.Path, ev.Mode = abs, mode
-	if mode == 0 {
+// pathEvents emits one event for each path the call names, in order.
+// An empty path with a directory fd (AT_EMPTY_PATH) names the fd's own
+// file, and a lookup of it needs nothing.
+func (p *Parser) pathEvents(ev *Event, pr *proc, args []pathArg, arg func(int) []byte) {
+	for _, a := range args {
+		ev.Path, ev.Mode = "", a.mode
+		var dir []byte
+		if a.dir >= 0 {
+			dir = arg(a.dir)
+		}
+		pathArg := arg(a.path)
+		if dir != nil && string(pathArg) == `""` {
+			if a.mode == 0 {
+				continue
+			}
+			d, ok := fdPath(dir)
+			if !ok {
+				continue
+			}
+			ev.Path = d
+		} else {
+			abs, ok := p.resolve(pr, dir, pathArg)
+			if !ok {
+				continue
+			}
+			ev.Path = abs
+		}
+		if a.isDir || a.dirFlag > 0 && bytes.Contains(arg(a.dirFlag), []byte("AT_REMOVEDIR")) {
+			ev.Path = dirPath(ev.Path)
+		}
 		p.emit(ev)
-		ev.Path = ""
-		return false
 	}
-	return true
 }
 
 func (p *Parser) sockEvent(ev *Event, pr *proc, kind int, fd, addr []byte) {

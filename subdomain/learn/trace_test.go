@@ -54,6 +54,13 @@ func TestParserEvents(t *testing.T) {
 		{"pid prefix in brackets",
 			"[pid 7] openat(AT_FDCWD</w>, \"f\", O_WRONLY) = 3</w/f>\n",
 			[]string{"7 openat /w/f w "}},
+		{"every shape of path row",
+			"1 unlinkat(3</d>, \"f\", 0) = 0\n1 mknodat(AT_FDCWD</d>, \"n\", S_IFIFO|0600) = 0\n1 symlinkat(\"/t\", 3</d>, \"s\") = 0\n1 mkdirat(3</d>, \"m\", 0700) = 0\n" +
+				"1 linkat(3</d/tmpf>, \"\", AT_FDCWD</d>, \"kept\", AT_EMPTY_PATH) = 0\n1 newfstatat(3</d>, \"\", {st_mode=S_IFDIR|0755}, AT_EMPTY_PATH) = 0\n" +
+				"1 chroot(\"/jail\") = 0\n1 utimensat(AT_FDCWD</d>, \"u\", NULL, 0) = 0\n1 rename(\"/d/a\", \"/d/b\") = -1 EXDEV (Invalid cross-device link)\n",
+			[]string{"1 unlinkat /d/f c ", "1 mknodat /d/n c ", "1 symlinkat /d/s c ", "1 mkdirat /d/m/ c ",
+				"1 linkat /d/tmpf r ", "1 linkat /d/kept c ", "1 chroot /jail - ", "1 utimensat /d/u w ",
+				"1 rename /d/a c EXDEV", "1 rename /d/b c EXDEV"}},
 		{"dangerous calls without a path",
 			"1 ptrace(PTRACE_ATTACH, 99) = -1 EPERM (Operation not permitted)\n1 mount(\"none\", \"/mnt\", \"tmpfs\", 0, NULL) = 0\n",
 			[]string{"1 ptrace  - EPERM", "1 mount /mnt - "}},

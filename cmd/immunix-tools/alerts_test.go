@@ -7,32 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/immunix/immunix/alert/report"
 	"github.com/immunix/immunix/internal/cli"
 )
-
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.Local)
-	for in, want := range map[string]time.Time{
-		"24h":                  now.Add(-24 * time.Hour),
-		"7d":                   now.Add(-7 * 24 * time.Hour),
-		"90m":                  now.Add(-90 * time.Minute),
-		"2026-11-01":           time.Date(2026, 11, 1, 0, 0, 0, 0, time.Local),
-		"2026-11-01 08:30:00":  time.Date(2026, 11, 1, 8, 30, 0, 0, time.Local),
-		"2026-11-01T08:30:00Z": time.Date(2026, 11, 1, 8, 30, 0, 0, time.UTC),
-	} {
-		got, err := parseSince(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "yesterday", "-3d", "7x"} {
-		if _, err := parseSince(bad, now); err == nil {
-			t.Errorf("parseSince(%q) accepted", bad)
-		}
-	}
-}
 
 func TestAlertsSummary(t *testing.T) {
 	log := strings.Join([]string{
@@ -50,7 +28,7 @@ func TestAlertsSummary(t *testing.T) {
 	if code := registry.Main(env, []string{"alerts", "--json", file}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	var sum alertSummary
+	var sum report.Summary
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -7,38 +7,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/immunix/immunix/alert"
-	"github.com/immunix/immunix/internal/cli"
 )
 
-// alertFilter is the --since, --kind and --exe filter both modes apply. An
-// alert without a time stamp passes --since.
-func alertFilter(since time.Time, kinds, exes []string) func(*alert.Alert) bool {
-	return func(a *alert.Alert) bool {
-		if !since.IsZero() && !a.Time.IsZero() && a.Time.Before(since) {
-			return false
-		}
-		if len(kinds) > 0 && !slices.Contains(kinds, a.Kind) {
-			return false
-		}
-		if len(exes) > 0 && !slices.Contains(exes, a.Exe) {
-			return false
-		}
-		return true
-	}
+// ErrSources wraps every refusal of what Follow was asked to follow (the
+// user's input, not a failure while following).
+var ErrSources = errors.New("cannot follow")
+
+// FollowOptions says what Follow reads and how it writes.
+type FollowOptions struct {
+	// Files are the syslog files to follow; with none and not Journal,
+	// the DefaultLogs that exist, else the journal.
+	Files   []string
+	Journal bool
+	// FromStart reads each file from its start (--since), else from its
+	// end; the journal from Filter.Since when set, else new entries.
+	FromStart bool
+	Filter    Filter
+	JSON      bool          // one JSON object a line, else text lines
+	Poll      time.Duration // file poll interval; 0: alert.DefaultPoll
+	// Out receives the alerts; Warn one line per malformed alert line.
+	Out  io.Writer
+	Warn func(string)
 }
 
-// followedAlert is one line of --follow --format json.
-type followedAlert struct {
+// Followed is one line of --follow --format json.
+type Followed struct {
 	Time   time.Time         `json:"time,omitzero"`
 	Host   string            `json:"host,omitempty"`
 	Kind   string            `json:"kind"`
@@ -50,39 +50,37 @@ type followedAlert struct {
 	Source string            `json:"source"`
 }
 
-// followAlerts runs --follow until SIGINT or SIGTERM.
-func followAlerts(env *cli.Env, files []string, journal, fromStart bool, since time.Time, keep func(*alert.Alert) bool, asJSON bool) int {
+// Follow prints each new alert of the sources as it arrives, across
+// rotation and truncation, until ctx is done (nil) or a source fails.
+func Follow(ctx context.Context, o FollowOptions) error {
+	files, journal := o.Files, o.Journal
 	if slices.Contains(files, "-") {
-		env.Errorf("alerts", "--follow reads files or the journal, not standard input")
-		return 2
+		return fmt.Errorf("%w: --follow reads files or the journal, not standard input", ErrSources)
 	}
 	if !journal && len(files) == 0 {
-		for _, f := range defaultLogs {
-			if _, err := os.Stat(f); err == nil {
-				files = append(files, f)
-			}
-		}
+		files = ExistingDefaultLogs()
 		if len(files) == 0 {
 			if _, err := exec.LookPath("journalctl"); err != nil {
-				env.Errorf("alerts", "no log file named, none of %s exists and journalctl is not installed; name the files to follow", strings.Join(defaultLogs, ", "))
-				return 2
+				return fmt.Errorf("%w: no log file named, none of %s exists and journalctl is not installed; name the files to follow", ErrSources, strings.Join(DefaultLogs, ", "))
 			}
 			journal = true
 		}
 	}
 	for _, f := range files {
 		if strings.HasSuffix(f, ".gz") {
-			env.Errorf("alerts", "--follow cannot follow the compressed file %s", f)
-			return 2
+			return fmt.Errorf("%w: --follow cannot follow the compressed file %s", ErrSources, f)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	poll := o.Poll
+	if poll == 0 {
+		poll = alert.DefaultPoll
+	}
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	var mu sync.Mutex
-	out := bufio.NewWriter(env.Stdout)
+	out := bufio.NewWriter(o.Out)
 	enc := json.NewEncoder(out)
-	malformed := 0
 	handle := func(source string) func(string) {
 		p := &alert.Parser{}
 		return func(line string) {
@@ -90,17 +88,16 @@ func followAlerts(env *cli.Env, files []string, journal, fromStart bool, since t
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if !errors.Is(err, alert.ErrNotAlert) {
-					malformed++
-					env.Errorf("alerts", "%s: skipped a malformed alert line: %v", source, err)
+				if !errors.Is(err, alert.ErrNotAlert) && o.Warn != nil {
+					o.Warn(fmt.Sprintf("%s: skipped a malformed alert line: %v", source, err))
 				}
 				return
 			}
-			if !keep(&a) {
+			if !o.Filter.Keep(&a) {
 				return
 			}
-			if asJSON {
-				fa := followedAlert{Time: a.Time, Host: a.Host, Kind: a.Kind, Exe: a.Exe, PID: a.PID, UID: a.UID, Msg: a.Msg, Source: source}
+			if o.JSON {
+				fa := Followed{Time: a.Time, Host: a.Host, Kind: a.Kind, Exe: a.Exe, PID: a.PID, UID: a.UID, Msg: a.Msg, Source: source}
 				if len(a.Fields) > 0 {
 					fa.Fields = map[string]string{}
 					for _, f := range a.Fields {
@@ -109,7 +106,7 @@ func followAlerts(env *cli.Env, files []string, journal, fromStart bool, since t
 				}
 				enc.Encode(fa)
 			} else {
-				printFollowed(out, &a)
+				writeFollowed(out, &a)
 			}
 			out.Flush()
 		}
@@ -120,31 +117,30 @@ func followAlerts(env *cli.Env, files []string, journal, fromStart bool, since t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- alert.Follow(ctx, f, fromStart, alert.DefaultPoll, handle(f))
+			errs <- alert.Follow(ctx, f, o.FromStart, poll, handle(f))
 		}()
 	}
 	if journal {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- followJournal(ctx, since, handle("journal"))
+			errs <- followJournal(ctx, o.Filter.Since, handle("journal"))
 		}()
 	}
 	go func() { wg.Wait(); close(errs) }()
-	code := 0
+	var first error
 	for err := range errs {
-		if err != nil {
-			env.Errorf("alerts", "%v", err)
-			code = 1
+		if err != nil && first == nil {
+			first = err
 			stop()
 		}
 	}
-	return code
+	return first
 }
 
-// printFollowed writes one alert as a text line:
+// writeFollowed writes one alert as a text line:
 // TIME KIND EXE[PID] uid=U FIELDS: MSG
-func printFollowed(w io.Writer, a *alert.Alert) {
+func writeFollowed(w io.Writer, a *alert.Alert) {
 	var b strings.Builder
 	b.WriteString(fmtTime(a.Time))
 	fmt.Fprintf(&b, " %s %s[%d] uid=%d", a.Kind, alert.Escape(a.Exe), a.PID, a.UID)

@@ -109,105 +109,50 @@ func runLearn(env *cli.Env, args []string) int {
 }
 
 func learnMain(env *cli.Env, c *learnConfig) (int, error) {
-	opts := learn.Options{Inherit: c.inherit, GlobMin: c.globMin, GlobMinDepth: c.globDepth, ResolveExec: true}
-	var prof *subdomain.Profile
-	merge := func(p *subdomain.Profile) {
-		if prof == nil {
-			prof = p
-			return
-		}
-		prof.Merge(p)
+	job := &learn.Job{
+		Options: learn.Options{Inherit: c.inherit, GlobMin: c.globMin, GlobMinDepth: c.globDepth, ResolveExec: true},
+		Argv:    c.argv, Traces: c.traces, Merge: c.merge,
+		OpenTrace: func(name string) (io.ReadCloser, error) { return tracefile.Open(name) },
+		Stdin:     env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
+		Warn: func(s string) { env.Errorf("learn", "%s", s) },
 	}
-	exit := 0
-	if len(c.argv) > 0 {
-		var keep io.WriteCloser
-		var traceFile *os.File
-		if c.output != "" && !c.noTrace {
-			f, err := os.Create(c.output + ".trace.zst")
-			if err != nil {
-				return 1, fmt.Errorf("keep trace: %w", err)
-			}
-			if keep, err = tracefile.NewWriter(f); err != nil {
-				f.Close()
-				os.Remove(f.Name())
-				return 1, err
-			}
-			traceFile = f
-		}
-		b := learn.NewBuilder(opts)
-		p := &learn.Parser{Emit: b.Add, SkipLookups: true}
-		r := &learn.Runner{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
-		if c.output == "" {
-			r.Stdout = env.Stderr // the profile goes to stdout
-		}
-		var code int
-		var err error
-		if keep != nil {
-			code, err = r.Run(c.argv, p, keep)
-			if cerr := keep.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("keep trace: %w", cerr)
-			}
-		} else {
-			code, err = r.Run(c.argv, p, nil)
-		}
-		if traceFile != nil {
-			if cerr := traceFile.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("keep trace: %w", cerr)
-			}
-		}
+	if c.output == "" {
+		job.Stdout = env.Stderr // the profile goes to stdout
+	}
+	var keep io.WriteCloser
+	var traceFile *os.File
+	if len(c.argv) > 0 && c.output != "" && !c.noTrace {
+		f, err := os.Create(c.output + ".trace.zst")
 		if err != nil {
-			if traceFile != nil {
-				os.Remove(traceFile.Name())
-			}
-			if errors.Is(err, learn.ErrNoStrace) {
-				return 127, err
-			}
+			return 1, fmt.Errorf("keep trace: %w", err)
+		}
+		if keep, err = tracefile.NewWriter(f); err != nil {
+			f.Close()
+			os.Remove(f.Name())
 			return 1, err
 		}
-		exit = code
-		if p.Warnings > 0 {
-			env.Errorf("learn", "%d trace lines not understood; first: %s", p.Warnings, p.FirstWarning)
-		}
-		pp, err := b.Profile()
-		if err != nil {
-			return 1, err
-		}
-		merge(pp)
+		traceFile = f
+		job.KeepTrace = keep
 	}
-	for _, t := range c.traces {
-		rc, err := tracefile.Open(t)
+	prof, exit, err := job.Run()
+	if keep != nil {
+		if cerr := keep.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("keep trace: %w", cerr)
+		}
+		if cerr := traceFile.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("keep trace: %w", cerr)
+		}
 		if err != nil {
-			return 1, err
+			os.Remove(traceFile.Name())
 		}
-		b := learn.NewBuilder(opts)
-		p := &learn.Parser{Emit: b.Add, SkipLookups: true}
-		err = p.Parse(rc)
-		rc.Close()
-		if err != nil {
-			return 1, fmt.Errorf("replay %s: %w", t, err)
-		}
-		if p.Warnings > 0 {
-			env.Errorf("learn", "%s: %d trace lines not understood; first: %s", t, p.Warnings, p.FirstWarning)
-		}
-		pp, err := b.Profile()
-		if err != nil {
-			return 1, fmt.Errorf("replay %s: %w", t, err)
-		}
-		merge(pp)
 	}
-	for _, m := range c.merge {
-		data, err := os.ReadFile(m)
-		if err != nil {
-			return 1, fmt.Errorf("merge: %w", err)
+	if err != nil {
+		if errors.Is(err, learn.ErrNoStrace) {
+			return 127, err
 		}
-		pp, err := subdomain.Parse(m, data)
-		if err != nil {
-			return 1, fmt.Errorf("merge: %w", err)
-		}
-		merge(pp)
+		return 1, err
 	}
 	var out bytes.Buffer
-	var err error
 	switch {
 	case c.explain:
 		err = learn.WriteExplain(&out, prof)

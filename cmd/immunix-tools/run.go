@@ -1,13 +1,9 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/pflag"
 
-	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/cli"
-	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/complain"
 	"github.com/immunix/immunix/subdomain/enforce"
 )
@@ -26,7 +22,7 @@ func init() {
 func runComplain(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	var o cli.RunOptions
+	var o enforce.Options
 	o.Flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -36,35 +32,16 @@ func runComplain(env *cli.Env, args []string) int {
 		return 2
 	}
 	argv := fs.Args()
-	if o.Profile == "" {
-		env.Errorf("run", "--profile is required")
+	if err := o.Check(argv); err != nil {
+		env.Errorf("run", "%v", err)
 		return 2
 	}
-	if len(argv) == 0 {
-		env.Errorf("run", "no command: give -- CMD [ARGS...]")
-		return 2
-	}
-	prof, err := subdomain.Load(o.Profile)
+	r, err := o.NewRunner(env.Getenv, env.Stdin, env.Stdout, env.Stderr)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
-	socket := o.SyslogSocket
-	if socket == "" && env.Getenv != nil {
-		socket = env.Getenv(alert.SocketEnv)
-	}
-	r := &enforce.Runner{Profile: prof, Alerts: &alert.Writer{Socket: socket, Stderr: env.Stderr},
-		Notef: func(format string, args ...any) { env.Errorf("run", format, args...) }}
-	if f, ok := env.Stdin.(*os.File); ok {
-		r.Stdin = f
-	}
-	if f, ok := env.Stdout.(*os.File); ok {
-		r.Stdout = f
-	}
-	if f, ok := env.Stderr.(*os.File); ok {
-		r.Stderr = f
-	}
-	code, c, err := complain.Run(r, argv)
+	code, c, err := complain.Run(complain.Options{Profile: r.Profile, Alerts: r.Alerts, Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr}, argv)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		if code == 0 {

@@ -2,14 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/internal/cli"
-	"github.com/immunix/immunix/subdomain"
 	"github.com/immunix/immunix/subdomain/enforce"
 )
 
@@ -51,7 +48,7 @@ Options:
 func runRun(env *cli.Env, args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	var o cli.RunOptions
+	var o enforce.Options
 	o.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, runUsage)
@@ -67,12 +64,8 @@ func runRun(env *cli.Env, args []string) int {
 		return 0
 	}
 	argv := fs.Args()
-	if o.Profile == "" {
-		env.Errorf("run", "--profile is required")
-		return 2
-	}
-	if len(argv) == 0 && !o.Plan {
-		env.Errorf("run", "no command: give -- CMD [ARGS...]")
+	if err := o.Check(argv); err != nil {
+		env.Errorf("run", "%v", err)
 		return 2
 	}
 	if o.Complain {
@@ -80,32 +73,17 @@ func runRun(env *cli.Env, args []string) int {
 		// not link: immunix-tools serves it, with the same arguments.
 		return cli.Forward(env, "run", args)
 	}
-	prof, err := subdomain.Load(o.Profile)
+	r, err := o.NewRunner(env.Getenv, env.Stdin, env.Stdout, env.Stderr)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
-	socket := o.SyslogSocket
-	if socket == "" && env.Getenv != nil {
-		socket = env.Getenv(alert.SocketEnv)
-	}
-	writer := &alert.Writer{Socket: socket, Stderr: env.Stderr}
 	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
 	// A confined program's stderr is the program's: notes only with -v.
-	r := &enforce.Runner{Profile: prof, Alerts: writer, NoAudit: o.NoAudit}
 	if o.Verbose {
 		r.Notef = notef
 	}
-	if f, ok := env.Stdin.(*os.File); ok {
-		r.Stdin = f
-	}
-	if f, ok := env.Stdout.(*os.File); ok {
-		r.Stdout = f
-	}
-	if f, ok := env.Stderr.(*os.File); ok {
-		r.Stderr = f
-	}
-	pl, err := enforce.Compile(prof, enforce.KernelABI())
+	pl, err := enforce.Compile(r.Profile, enforce.KernelABI())
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1

@@ -4,7 +4,7 @@
 // enforce so that immunix run, which enforces, does not link the learner;
 // immunix execs immunix-tools for run --complain.
 //
-//	code, c, err := complain.Run(&enforce.Runner{Profile: prof, Alerts: w}, argv)
+//	code, c, err := complain.Run(complain.Options{Profile: prof, Alerts: w}, argv)
 //	fmt.Println(c.Violations)
 package complain
 
@@ -15,7 +15,6 @@ import (
 
 	"github.com/immunix/immunix/alert"
 	"github.com/immunix/immunix/subdomain"
-	"github.com/immunix/immunix/subdomain/enforce"
 	"github.com/immunix/immunix/subdomain/learn"
 )
 
@@ -145,20 +144,26 @@ func (c *Checker) report(ev *learn.Event, exe string, prof *subdomain.Profile, o
 	}
 }
 
-// Run runs argv under strace with r's profile in complain mode: every
+// Options are what complain mode runs with.
+type Options struct {
+	Profile *subdomain.Profile
+	// Alerts receives one alert per access outside the profile.
+	Alerts *alert.Writer
+	// Env is the command's environment; nil: this process's.
+	Env []string
+	// The command's standard files; nil: this process's.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Run runs argv under strace with o's profile in complain mode: every
 // access outside the profile is alerted, nothing is blocked. It returns
-// the command's exit code. Of r it uses Profile, Alerts, Env and the
-// standard files.
-func Run(r *enforce.Runner, argv []string) (int, *Checker, error) {
-	c := &Checker{Profile: r.Profile, Alerts: r.Alerts}
+// the command's exit code.
+func Run(o Options, argv []string) (int, *Checker, error) {
+	c := &Checker{Profile: o.Profile, Alerts: o.Alerts}
 	p := &learn.Parser{Emit: c.Check, SkipLookups: true}
-	run := &learn.Runner{Env: r.Env}
-	if r.Stdin != nil {
-		run.Stdin = r.Stdin
-	} else {
-		run.Stdin = os.Stdin
-	}
-	run.Stdout, run.Stderr = orFile(r.Stdout, os.Stdout), orFile(r.Stderr, os.Stderr)
+	run := &learn.Runner{Env: o.Env}
+	run.Stdin = orFile(o.Stdin, os.Stdin)
+	run.Stdout, run.Stderr = orFile(o.Stdout, os.Stdout), orFile(o.Stderr, os.Stderr)
 	code, err := run.Run(argv, p, nil)
 	return code, c, err
 }

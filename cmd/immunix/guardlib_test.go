@@ -118,11 +118,11 @@ func TestGuardlibPrebuildSameAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := t.TempDir()
-	code, so, se := runMain(t, "guardlib", "--prebuild", "--dest", dest, "--cc", gcc)
+	code, _, se := runMain(t, "guardlib", "--prebuild", "--dest", dest, "--cc", gcc)
 	if code != 0 {
 		t.Fatalf("prebuild: %s", se)
 	}
-	_, so, _ = runMain(t, "guardlib", "--print-key", "--cc", gcc)
+	_, so, _ := runMain(t, "guardlib", "--print-key", "--cc", gcc)
 	key := strings.TrimSpace(so)
 
 	// Refusals, one line each, before anything is written.

@@ -3,8 +3,9 @@
 # tests need, checks formatting and vet/staticcheck, then runs every Go test
 # (unit, golden, fuzz seeds, and the end-to-end suites against real gcc,
 # clang, strace, rpmbuild, distccd...). With IMMUNIX_SLOW=1 the slow suites
-# run after it: Debian package rebuilds (make test-rebuild) and immunix's own
-# .deb built, installed, used and purged (make test-deb); .ci/run sets it.
+# run after it: Debian package rebuilds (make test-rebuild), immunix's own
+# .deb built, installed, used and purged (make test-deb), and the Dockerfile's
+# image built and used (make test-image); .ci/run sets it.
 set -euo pipefail
 # The slow suites are chosen here; the variable must not reach the tests
 # (tests/ccwrap refuses to run with any IMMUNIX_ variable set).
@@ -33,4 +34,6 @@ if [ "$slow" = 1 ]; then
 	make test-rebuild
 	echo "== make test-deb" >&2
 	make test-deb
+	echo "== make test-image" >&2
+	make test-image
 fi

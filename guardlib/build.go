@@ -73,6 +73,24 @@ const RaceGuardInitSymbol = "__immunix_raceguard_init"
 // copy holds.
 var OutputFiles = []string{ArchiveName, SharedArchiveName, RaceGuardArchiveName, RaceGuardListName, ExportListName}
 
+// CheckPrebuilt returns an error naming the first of OutputFiles that dir
+// lacks (or holds as something other than a regular file, after symbolic
+// links): LinkArgs names every one of them on a link line, so a directory
+// missing one would fail the link with the linker's own message.
+func CheckPrebuilt(dir string) error {
+	for _, name := range OutputFiles {
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("incomplete guard runtime in %s: %w", dir, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("incomplete guard runtime in %s: %s is not a regular file", dir, p)
+		}
+	}
+	return nil
+}
+
 // InitSymbol is the runtime's initialiser; LinkArgs forces it in with -u so
 // the archive's constructor, alert writer and fork renewal are linked even
 // when nothing in the program calls them.
@@ -237,8 +255,9 @@ func sanitize(s string) string {
 }
 
 // Archive returns the path of the runtime archive for t: the system copy
-// SystemDir/KEY/libimmunix-guard.a when present, else the cache entry, built
-// on first use. Concurrent first uses build it once (see cachedir).
+// SystemDir/KEY/libimmunix-guard.a when present (an error when that
+// directory lacks one of OutputFiles: CheckPrebuilt), else the cache entry,
+// built on first use. Concurrent first uses build it once (see cachedir).
 func Archive(t Target) (string, error) {
 	key, err := Key(t)
 	if err != nil {
@@ -249,6 +268,9 @@ func Archive(t Target) (string, error) {
 		// Only a copy nobody but root (or this user) can have written.
 		if err := cachedir.Trusted(sys); err != nil {
 			return "", fmt.Errorf("guard runtime: system copy: %w", err)
+		}
+		if err := CheckPrebuilt(filepath.Dir(sys)); err != nil {
+			return "", fmt.Errorf("guard runtime: system copy: %w (reinstall immunix, or rerun immunix guardlib --prebuild)", err)
 		}
 		return sys, nil
 	}

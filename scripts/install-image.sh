@@ -144,9 +144,11 @@ say "masquerade farm $farm: ${names[*]}"
 # 5. The guard runtime, prebuilt for every name in the farm (the runtime's key
 # includes the compiler's name) and for the native, -m32 and -mx32 ABIs
 # (Debian's zlib, for one, builds all three through the same name).
-# Names that resolve to the same compiler binary get the same archive: it is
-# built once per binary and ABI, and symlinked under the other names' keys
-# (`immunix guardlib --print-key` names them without building).
+# Names that resolve to the same compiler binary get the same runtime: it is
+# built once per binary and ABI, and every file of it (the archives and the
+# linker's export lists) is symlinked under the other names' keys by
+# `immunix guardlib --prebuild --same-as` (`--print-key` names the keys
+# without building).
 declare -A built=() links=()
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
@@ -162,13 +164,11 @@ for n in "${names[@]}"; do
     if [ "${links[$real$abi]}" != yes ]; then
       continue
     fi
-    key=$("$bindir/immunix" guardlib --print-key --cc "/usr/bin/$n" --abi "$abi")
     if [ -n "${built[$real$abi]:-}" ]; then
-      mkdir -p "$libdir/$key"
-      ln -sfn "../${built[$real$abi]}/libimmunix-guard.a" "$libdir/$key/libimmunix-guard.a"
+      "$bindir/immunix" guardlib --prebuild --dest "$libdir" --cc "/usr/bin/$n" --abi "$abi" --same-as "${built[$real$abi]}" >/dev/null
     else
       "$bindir/immunix" guardlib --prebuild --dest "$libdir" --cc "/usr/bin/$n" --abi "$abi" >/dev/null
-      built[$real$abi]=$key
+      built[$real$abi]=$("$bindir/immunix" guardlib --print-key --cc "/usr/bin/$n" --abi "$abi")
     fi
   done
 done

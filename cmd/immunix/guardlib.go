@@ -40,10 +40,13 @@ Examples:
   immunix guardlib --print-archive --cc clang --abi -m32
   immunix guardlib --prebuild --cc gcc --cc clang --abi "" --abi -m32
 
---prebuild writes DEST/KEY/libimmunix-guard.a for each compiler and ABI, and
-the FormatGuard wrapper headers into DEST/formatguard-include-HASH (DEST
-defaults to %s); immunix-cc then uses them instead of building into its
-cache (%s).
+--prebuild writes DEST/KEY/libimmunix-guard.a, the other archives and the
+linker's export lists for each compiler and ABI, and the FormatGuard wrapper
+headers into DEST/formatguard-include-HASH (DEST defaults to %s);
+immunix-cc then uses them instead of building into its cache (%s).
+With --same-as KEY2, --prebuild builds nothing: DEST/KEY gets a relative
+symbolic link to each file of DEST/KEY2, the runtime already prebuilt for the
+same compiler binary under another name (cc and gcc, say).
 `
 
 func runGuardlib(env *cli.Env, args []string) int {
@@ -57,6 +60,7 @@ func runGuardlib(env *cli.Env, args []string) int {
 		ccs       = fs.StringArray("cc", nil, "compiler command, repeatable (default: gcc and clang, those installed)")
 		abis      = fs.StringArray("abi", nil, `ABI flags, repeatable; one value may hold several flags separated by spaces; "" is the native ABI (default: "")`)
 		dest      = fs.String("dest", guardlib.SystemDir, "system directory --prebuild writes to")
+		sameAs    = fs.String("same-as", "", "with --prebuild: link every file of DEST/KEY (prebuilt from the same compiler binary under another name) instead of building")
 		werror    = fs.Bool("werror", false, "compile the runtime with -Werror")
 		verbose   = fs.BoolP("verbose", "v", false, "print each compiler command")
 		help      = fs.BoolP("help", "h", false, "show this help")
@@ -96,6 +100,16 @@ func runGuardlib(env *cli.Env, args []string) int {
 		env.Errorf("guardlib", "--prebuild, --print-archive, --print-key and --list-sources exclude each other")
 		return 2
 	}
+	if *sameAs != "" {
+		if !*prebuild {
+			env.Errorf("guardlib", "--same-as needs --prebuild")
+			return 2
+		}
+		if *sameAs != filepath.Base(*sameAs) || strings.HasPrefix(*sameAs, ".") {
+			env.Errorf("guardlib", "--same-as %q: not a key (a directory name in --dest)", *sameAs)
+			return 2
+		}
+	}
 	if *listSrc {
 		files, err := guardlib.SourceFiles()
 		if err != nil {
@@ -130,7 +144,7 @@ func runGuardlib(env *cli.Env, args []string) int {
 	}
 
 	status := 0
-	if *prebuild {
+	if *prebuild && *sameAs == "" {
 		dir, err := prebuildHeaders(*dest)
 		if err != nil {
 			env.Errorf("guardlib", "formatguard headers: %v", err)
@@ -157,6 +171,14 @@ func runGuardlib(env *cli.Env, args []string) int {
 			switch {
 			case *printKey:
 				fmt.Fprintln(env.Stdout, key)
+			case *prebuild && *sameAs != "":
+				p, err := prebuildLink(key, *dest, *sameAs)
+				if err != nil {
+					env.Errorf("guardlib", "%s: %v", label, err)
+					status = 1
+					continue
+				}
+				fmt.Fprintln(env.Stdout, p)
 			case *prebuild:
 				p, err := prebuildOne(t, key, *dest, opts)
 				if err != nil {
@@ -210,6 +232,32 @@ func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions
 				return err
 			}
 			if err := os.Chmod(out, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, guardlib.ArchiveName), nil
+}
+
+// prebuildLink fills dest/key atomically with relative symbolic links to
+// every file of dest/same (guardlib.OutputFiles), which must be complete: a
+// compiler reached under several names (cc, gcc, gcc-12, the triplet's
+// names) links the one runtime built for its binary, and the link line
+// finds each file it names under every key. It returns the archive's path.
+func prebuildLink(key, dest, same string) (string, error) {
+	if key == same {
+		return "", fmt.Errorf("prebuild: --same-as %s is this compiler's own key", same)
+	}
+	if err := guardlib.CheckPrebuilt(filepath.Join(dest, same)); err != nil {
+		return "", fmt.Errorf("prebuild: --same-as: %w", err)
+	}
+	dir, err := installDir(dest, key, func(stage, _ string) error {
+		for _, name := range guardlib.OutputFiles {
+			if err := os.Symlink(filepath.Join("..", same, name), filepath.Join(stage, name)); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/immunix/immunix/guardlib"
 	"github.com/immunix/immunix/internal/testenv"
 )
 
@@ -65,7 +66,9 @@ func TestInstallImage(t *testing.T) {
 	}
 
 	// The prebuilt runtime, for every name and ABI, where immunix-cc's
-	// guardlib looks for it (KEY/libimmunix-guard.a).
+	// guardlib looks for it (KEY/libimmunix-guard.a), with every file the
+	// link line names (guardlib.OutputFiles): names sharing a compiler
+	// binary share its files through links, all of them.
 	libdir := filepath.Join(im.Root, "usr", "lib", "immunix")
 	for _, n := range drivers {
 		for _, abi := range []string{"", "-m32", "-mx32"} {
@@ -73,9 +76,8 @@ func TestInstallImage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("immunix guardlib --print-key --cc %s --abi %q: %v", n, abi, err)
 			}
-			arch := filepath.Join(libdir, strings.TrimSpace(string(key)), "libimmunix-guard.a")
-			if _, err := os.Stat(arch); err != nil {
-				t.Errorf("no prebuilt runtime for %s %s: %v", n, abi, err)
+			if err := guardlib.CheckPrebuilt(filepath.Join(libdir, strings.TrimSpace(string(key)))); err != nil {
+				t.Errorf("prebuilt runtime for %s %s: %v", n, abi, err)
 			}
 		}
 	}

@@ -392,6 +392,22 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	if j.e.ErrTTY && !j.inv.Color && (j.caps.Kind == "gcc" || j.caps.Kind == "clang") {
 		color = []string{"-fdiagnostics-color=always"}
 	}
+	if src := j.helperSource(argv); src != "" {
+		handled, code, extra, err := j.helperPass(src, color)
+		if err != nil {
+			return 0, err
+		}
+		if handled {
+			j.log("")
+			return code, nil
+		}
+		if extra != nil {
+			for k, v := range extra {
+				j.assets.Extra = withExtra(j.assets.Extra, k, v)
+			}
+			argv = Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets)
+		}
+	}
 	first := append(append([]string{}, argv...), color...)
 	code, out, errb, err := j.child(first, stdin)
 	if err != nil {
@@ -423,7 +439,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		// with a top-level comma, which the preprocessor splits in two).
 		// The count check stays; the stamp and the log say fg=counts.
 		j.assets.FormatGuardArgs = append(append([]string{}, fgArgs...), FormatGuardNoTypes)
-		j.assets.Extra = map[string]string{"fg": "counts"}
+		j.assets.Extra = withExtra(j.assets.Extra, "fg", "counts")
 		second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
 		code2, out2, errb2, err := j.child(second, stdin)
 		if err != nil {
@@ -442,7 +458,7 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	}
 	// Again without FormatGuard, with fg=retried in the stamp.
 	j.assets.FormatGuardArgs = nil
-	j.assets.Extra = map[string]string{"fg": "retried"}
+	j.assets.Extra = withExtra(j.assets.Extra, "fg", "retried")
 	j.plan.CompileRec.Remove(FormatGuard, "the unit failed to compile with the FormatGuard headers")
 	second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
 	code2, out2, errb2, err := j.child(second, stdin)
@@ -652,6 +668,9 @@ func (j *job) logLine(fg string) string {
 	}
 	if fg != "" {
 		fmt.Fprintf(&b, " fg=%s", fg)
+	}
+	if h := j.assets.Extra["fgh"]; h != "" {
+		fmt.Fprintf(&b, " fgh=%s", h)
 	}
 	if p.Unstamped != "" {
 		fmt.Fprintf(&b, " unstamped=%s", logline.Value(p.Unstamped))

@@ -45,7 +45,7 @@ var forbidden = map[string][]string{
 var allowed = map[string][]string{
 	"alert":                          nil,
 	"canary":                         nil,
-	"ccwrap":                         {"cryptomark", "guardlib", "internal/cachedir", "internal/childwait", "internal/logline", "internal/stamp", "internal/version"},
+	"ccwrap":                         {"cryptomark", "formatguard/helpers", "guardlib", "internal/cachedir", "internal/childwait", "internal/logline", "internal/stamp", "internal/version"},
 	"check":                          {"check/elfacts", "check/pkg", "cryptomark", "formatguard", "internal/stamp", "internal/version", "raceguard"},
 	"check/elfacts":                  {"formatguard", "internal/stamp"},
 	"check/htmlreport":               {"check", "internal/version"},
@@ -59,6 +59,7 @@ var allowed = map[string][]string{
 	"formatguard":                    nil,
 	"formatguard/internal/cfmt":      nil,
 	"formatguard/internal/headergen": nil,
+	"formatguard/helpers":            {"formatguard"},
 	"guardlib":                       {"canary", "formatguard", "internal/cachedir", "raceguard"},
 	"internal/cachedir":              nil,
 	"internal/cbuild":                nil,

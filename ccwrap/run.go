@@ -416,6 +416,12 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	if code == 0 {
 		j.e.Stdout.Write(out)
 		j.e.Stderr.Write(errb)
+		if j.assets.Extra["fgh"] == "failed" {
+			if j.pol.Strict {
+				return 0, fmt.Errorf("%w: the unit compiles with FormatGuard but not with its printf helper calls rewritten (fgh=failed)", ErrStrict)
+			}
+			j.warn("formatguard does not check the printf helpers of %s (the stamp says fgh=failed): the unit with its helper calls rewritten did not compile", j.unitName())
+		}
 		j.log("")
 		return 0, nil
 	}

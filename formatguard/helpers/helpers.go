@@ -50,11 +50,6 @@ type tok struct {
 	sys  bool // in a system header (line marker flag 3)
 }
 
-type lexer struct {
-	src  []byte
-	toks []tok
-}
-
 func isIdentStart(c byte) bool {
 	return c == '_' || c == '$' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
 }

@@ -405,6 +405,50 @@ int main(int argc, char **argv) {
 	}
 }
 
+// TestFormatGuardHelpers: a unit with a printf helper is compiled from its
+// rewritten text (fgh=N in the stamp and the log); when the rewritten text
+// does not compile (here gcc's -Werror=nested-externs, which the rewrite's
+// block-scope declarations trip), the unit is compiled as usual, says so in
+// one warning line and fgh=failed, and IMMUNIX_STRICT=1 refuses it.
+func TestFormatGuardHelpers(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	src := writeFile(t, filepath.Join(dir, "h.c"), `#include <stdarg.h>
+#include <stdio.h>
+static void log_msg(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vfprintf(stdout, fmt, ap); va_end(ap); }
+int main(int argc, char **argv) { if (argc > 1) log_msg(argv[1], 1); return 0; }
+`)
+	e := append(append([]string{}, env...), "IMMUNIX_LOG="+filepath.Join(dir, "log"))
+	r := cmd{dir: dir, env: e}.ok(t, w, "-O2", "-Wall", "-Wextra", src, "-o", "h")
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	fa := readFacts(t, filepath.Join(dir, "h"))
+	if len(fa.compile) != 1 || fa.compile[0].Extra["fgh"] != "2" || !fa.compile[0].Has("formatguard") {
+		t.Errorf("compile notes %v: want fgh=2 (one helper call, one v*printf call)", fa.compile)
+	}
+	if log, _ := os.ReadFile(filepath.Join(dir, "log")); !strings.Contains(string(log), " fgh=2") {
+		t.Errorf("log: %s", log)
+	}
+	if a := (cmd{dir: dir, env: env}).run(t, filepath.Join(dir, "h"), "%x%x%x"); a.code == 0 || a.stdout != "" || !strings.Contains(a.stderr, "call=vfprintf passed=1 demanded=3") {
+		t.Errorf("attack through the helper not stopped: %+v", a)
+	}
+	// Failing rewritten text: compiled as usual.
+	f := cmd{dir: dir, env: e}.ok(t, w, "-O2", "-Werror=nested-externs", src, "-o", "h2")
+	if n := strings.Count(f.stderr, "immunix-cc: warning: formatguard does not check the printf helpers of "+src); n != 1 || strings.Count(f.stderr, "\n") != 1 {
+		t.Errorf("want exactly one warning line, got:\n%s", f.stderr)
+	}
+	fa = readFacts(t, filepath.Join(dir, "h2"))
+	if len(fa.compile) != 1 || fa.compile[0].Extra["fgh"] != "failed" || !fa.compile[0].Has("formatguard") {
+		t.Errorf("compile notes %v: want fgh=failed", fa.compile)
+	}
+	s := cmd{dir: dir, env: append(env, "IMMUNIX_STRICT=1")}.run(t, w, "-O2", "-Werror=nested-externs", src, "-o", "h3")
+	if s.code != 106 || !strings.Contains(s.stderr, "fgh=failed") {
+		t.Errorf("strict: exit %d, %s", s.code, s.stderr)
+	}
+}
+
 // fgArgs returns the FormatGuard include options immunix-cc adds (from
 // --immunix-explain's command).
 func fgArgs(t *testing.T, w, dir string, env []string) []string {

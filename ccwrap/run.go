@@ -392,6 +392,22 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	if j.e.ErrTTY && !j.inv.Color && (j.caps.Kind == "gcc" || j.caps.Kind == "clang") {
 		color = []string{"-fdiagnostics-color=always"}
 	}
+	if src := j.helperSource(argv); src != "" {
+		handled, code, extra, err := j.helperPass(src, color)
+		if err != nil {
+			return 0, err
+		}
+		if handled {
+			j.log("")
+			return code, nil
+		}
+		if extra != nil {
+			for k, v := range extra {
+				j.assets.Extra = withExtra(j.assets.Extra, k, v)
+			}
+			argv = Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets)
+		}
+	}
 	first := append(append([]string{}, argv...), color...)
 	code, out, errb, err := j.child(first, stdin)
 	if err != nil {
@@ -400,6 +416,12 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 	if code == 0 {
 		j.e.Stdout.Write(out)
 		j.e.Stderr.Write(errb)
+		if j.assets.Extra["fgh"] == "failed" {
+			if j.pol.Strict {
+				return 0, fmt.Errorf("%w: the unit compiles with FormatGuard but not with its printf helper calls rewritten (fgh=failed)", ErrStrict)
+			}
+			j.warn("formatguard does not check the printf helpers of %s (the stamp says fgh=failed): the unit with its helper calls rewritten did not compile", j.unitName())
+		}
 		j.log("")
 		return 0, nil
 	}
@@ -416,10 +438,33 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		}
 		return code, nil
 	}
-	// Again without FormatGuard, with fg=retried in the stamp.
 	fgArgs := j.assets.FormatGuardArgs
+	if j.hasCUnit() {
+		// Again with counts only (C): the argument classes are the part
+		// of the headers a valid C call can break (a compound literal
+		// with a top-level comma, which the preprocessor splits in two).
+		// The count check stays; the stamp and the log say fg=counts.
+		j.assets.FormatGuardArgs = append(append([]string{}, fgArgs...), FormatGuardNoTypes)
+		j.assets.Extra = withExtra(j.assets.Extra, "fg", "counts")
+		second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
+		code2, out2, errb2, err := j.child(second, stdin)
+		if err != nil {
+			return 0, err
+		}
+		if code2 == 0 {
+			j.e.Stdout.Write(out2)
+			j.e.Stderr.Write(errb2)
+			j.log("counts")
+			j.warn("formatguard checks only the argument counts in %s (the stamp says fg=counts): the unit failed to compile with the argument classes and compiled with %s", j.unitName(), FormatGuardNoTypes)
+			if j.pol.Debug {
+				fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard's argument classes made the unit fail; compiled again with counts only: %s\n", shellJoin(second))
+			}
+			return 0, nil
+		}
+	}
+	// Again without FormatGuard, with fg=retried in the stamp.
 	j.assets.FormatGuardArgs = nil
-	j.assets.Extra = map[string]string{"fg": "retried"}
+	j.assets.Extra = withExtra(j.assets.Extra, "fg", "retried")
 	j.plan.CompileRec.Remove(FormatGuard, "the unit failed to compile with the FormatGuard headers")
 	second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
 	code2, out2, errb2, err := j.child(second, stdin)
@@ -444,6 +489,23 @@ func (j *job) runWithRetry(argv []string) (int, error) {
 		j.log("")
 	}
 	return code2, nil
+}
+
+// FormatGuardNoTypes turns the FormatGuard headers' argument classes off
+// (counts only): the retry's middle step.
+const FormatGuardNoTypes = "-DIMMUNIX_FG_NO_TYPES"
+
+// hasCUnit reports whether a compiled input is C or Objective-C source or
+// header, the languages whose argument classes IMMUNIX_FG_NO_TYPES turns off
+// (C++ classifies with templates, which a compound literal does not break).
+func (j *job) hasCUnit() bool {
+	for _, in := range j.inv.Inputs {
+		switch in.Lang {
+		case "c", "c-header", "objective-c", "objective-c-header":
+			return true
+		}
+	}
+	return false
 }
 
 // child runs argv with stdin, collecting its stderr (and its stdout when
@@ -612,6 +674,9 @@ func (j *job) logLine(fg string) string {
 	}
 	if fg != "" {
 		fmt.Fprintf(&b, " fg=%s", fg)
+	}
+	if h := j.assets.Extra["fgh"]; h != "" {
+		fmt.Fprintf(&b, " fgh=%s", h)
 	}
 	if p.Unstamped != "" {
 		fmt.Fprintf(&b, " unstamped=%s", logline.Value(p.Unstamped))

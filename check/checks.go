@@ -546,7 +546,24 @@ func formatGuardResult(f *elfacts.Facts) Result {
 	default:
 		r.Status, r.Value = NA, "no printf-family call"
 	}
+	// A stamp is never evidence of protection, but it may confess less:
+	// immunix-cc compiled a unit with counts only (fg=counts), whose
+	// checked calls pass no argument classes (docs/formatguard.md).
+	if n := countsOnlyUnits(f); n > 0 && r.Status != NA {
+		r.Value += fmt.Sprintf("; %d units checked by count only, without argument classes (their build stamps say fg=counts)", n)
+	}
 	return r
+}
+
+// countsOnlyUnits counts the compile stamps that say fg=counts.
+func countsOnlyUnits(f *elfacts.Facts) int {
+	n := 0
+	for _, s := range f.Stamps {
+		if s.Type == stamp.Compile && s.Extra["fg"] == "counts" {
+			n++
+		}
+	}
+	return n
 }
 
 func stampResult(f *elfacts.Facts) Result {

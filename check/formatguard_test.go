@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/immunix/immunix/check/elfacts"
+	"github.com/immunix/immunix/internal/stamp"
 )
 
 // TestFormatGuardWhatIsCalled: a call to the file's own definition of a
@@ -53,11 +54,18 @@ func TestFormatGuardWhatIsCalled(t *testing.T) {
 			site("fprintf", 0x1010, 0, elfacts.FormatAddressTaken),
 			site("printf", 0x1020, 0, elfacts.FormatUnchecked),
 		}, Fail, "0 checked, 0 literal, 1 bare calls; address of a printf-family function taken in 1 places", map[string]int{"address-taken": 1, "bare": 1}},
+		{"a unit built with counts only says so", false, []elfacts.CallSite{
+			site("printf", 0x1020, 0, elfacts.FormatChecked),
+		}, Pass, "1 checked, 0 literal, 0 bare calls; 1 units checked by count only, without argument classes (their build stamps say fg=counts)", map[string]int{"checked": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &elfacts.Facts{Kind: elfacts.KindPIE, Static: tc.static, Defined: []string{"__immunix_guard_init"},
 				Canary: elfacts.Canary{Analyzed: true, Funcs: funcs},
 				Calls:  elfacts.Calls{Analyzed: true, Sites: tc.sites}}
+			if strings.HasPrefix(tc.name, "a unit built with counts only") {
+				f.Stamps = []stamp.Stamp{{Type: stamp.Compile, Version: "1", On: []string{"formatguard"}, Extra: map[string]string{"fg": "counts"}},
+					{Type: stamp.Compile, Version: "1", On: []string{"formatguard"}}}
+			}
 			r := formatGuardResult(f)
 			if r.Status != tc.status || r.Value != tc.value {
 				t.Errorf("got %s (%s), want %s (%s)", r.Status, r.Value, tc.status, tc.value)

@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "da46ed34bf6f7dff4c615e967510d68a75aab8cec4ffceafbb47233fc2640026"
+const sourcesHash = "bd1cac4ec855c70d447f028cb55b9dff46155f1730a7d1236c419533be6f4e65"

@@ -215,3 +215,61 @@ func BenchmarkGawkPrintfSame(b *testing.B) {
 	}
 	compare(b, "cpu-ns/run", run, run)
 }
+
+// helperSrc calls snprintf's va_list form through the program's own helper
+// argv[1] times, with the format from argv[2] (issue 15 item 1).
+const helperSrc = `#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+static volatile int sink;
+static int fmt_into(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+int main(int argc, char **argv)
+{
+	char buf[64];
+	long i, n = atol(argv[1]);
+	const char *fmt = argv[2];
+	for (i = 0; i < n; i++) {
+		fmt_into(buf, sizeof buf, fmt, (int)i, "abc", (unsigned)i);
+		sink += buf[1];
+	}
+	return 0;
+}
+`
+
+// BenchmarkSnprintfHelper: 2*10^7 non-literal calls of a vsnprintf helper,
+// built by immunix-cc with FormatGuard (helper calls rewritten, each
+// vsnprintf format checked) and with IMMUNIX_DISABLE=formatguard.
+func BenchmarkSnprintfHelper(b *testing.B) {
+	testenv.NeedsTool(b, "gcc")
+	cc := filepath.Join(testenv.Binaries(b), "immunix-cc")
+	dir := b.TempDir()
+	c := filepath.Join(dir, "helper.c")
+	if err := os.WriteFile(c, []byte(helperSrc), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var exes []string
+	for _, env := range []string{"IMMUNIX_DISABLE=formatguard", "IMMUNIX_DEBUG=1"} {
+		exe := filepath.Join(dir, strings.TrimPrefix(strings.SplitN(env, "=", 2)[0], "IMMUNIX_"))
+		cmd := exec.Command(cc, "-O2", "-falign-functions=64", "-falign-loops=64", c, "-o", exe)
+		cmd.Env = append(os.Environ(), "IMMUNIX_CC=gcc", env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("immunix-cc: %v\n%s", err, out)
+		}
+		if env == "IMMUNIX_DEBUG=1" && !strings.Contains(string(out), "v*printf calls rewritten") {
+			b.Fatalf("the helper was not rewritten:\n%s", out)
+		}
+		exes = append(exes, exe)
+	}
+	compare(b, "cpu-ns/run",
+		func() *exec.Cmd { return exec.Command(exes[0], loops, "%d:%s|%x") },
+		func() *exec.Cmd { return exec.Command(exes[1], loops, "%d:%s|%x") })
+}

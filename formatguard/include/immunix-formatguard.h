@@ -359,9 +359,11 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T
  * (1-4 integer, char, enum, bool; 5 pointer, also a decayed array or
  * function); anything else (struct, complex, _Float128) 0, unknown. Neither
  * evaluates its operand. A compound literal with a top-level comma
- * ("(struct p){1, 2}") is split by the preprocessor and does not compile:
- * immunix-cc compiles the unit again without FormatGuard (fg=retried), or
- * the unit is built with -DIMMUNIX_FG_NO_TYPES (counts only). */
+ * ("(struct p){1, 2}") is split by the preprocessor, which can neither
+ * rejoin it nor tell its pieces from arguments (a brace is no token it can
+ * test), and does not compile: immunix-cc compiles the unit again with
+ * -DIMMUNIX_FG_NO_TYPES (counts only, fg=counts), and only if that fails
+ * too without FormatGuard (fg=retried). */
 # define __IMMUNIX_FG_CL(a) ((unsigned int) __extension__ _Generic((a), long double: 4, double: 3, float: 3, \
      default: __IMMUNIX_FG_CLK(__builtin_classify_type(a))))
 # define __IMMUNIX_FG_CLK(c) ((c) >= 1 && (c) <= 4 ? 1 : (c) == 5 ? 2 : 0)

@@ -238,3 +238,83 @@ FG_NARROW(error)
 FG_NARROW(error_at_line)
 FG_NARROW(argp_error)
 FG_NARROW(argp_failure)
+
+/* Helpers (issue 15 item 1, docs/formatguard.md "The program's own printf
+ * helpers"). immunix-cc rewrites a call of the program's own printf-like
+ * function (a helper) whose format is not a literal so that it saves this
+ * thread's slot, stores (format, count | classes) in it, calls the helper
+ * and restores the slot when the call's scope ends (cleanup attribute). A
+ * v*printf call in a unit that defines a helper goes through
+ * __immunix_fg_vF(fmt) first: when fmt is the very pointer the slot holds,
+ * it is checked like a direct call of F with that count; any other format
+ * passes unchecked, as before. The slot is restored after every helper call,
+ * so a helper that prints nothing leaves nothing behind; a longjmp out of a
+ * helper leaves the slot set, and only a v*printf of that same format
+ * pointer would read it. Per thread: no locks. */
+static __thread const void *fg_hslot_fmt;
+static __thread unsigned int fg_hslot_n;
+
+FG_EXPORT void __immunix_fg_hsave(void **h);
+FG_EXPORT void __immunix_fg_hsave(void **h)
+{
+	h[0] = (void *)fg_hslot_fmt;
+	h[1] = (void *)(unsigned long)fg_hslot_n;
+}
+
+FG_EXPORT void __immunix_fg_hrestore(void *(*h)[2]);
+FG_EXPORT void __immunix_fg_hrestore(void *(*h)[2])
+{
+	fg_hslot_fmt = (*h)[0];
+	fg_hslot_n = (unsigned int)(unsigned long)(*h)[1];
+}
+
+FG_EXPORT const char *__immunix_fg_hset(unsigned int n, const char *fmt);
+FG_EXPORT const char *__immunix_fg_hset(unsigned int n, const char *fmt)
+{
+	fg_hslot_fmt = fmt;
+	fg_hslot_n = n;
+	return fmt;
+}
+
+FG_EXPORT const wchar_t *__immunix_fg_hwset(unsigned int n, const wchar_t *fmt);
+FG_EXPORT const wchar_t *__immunix_fg_hwset(unsigned int n, const wchar_t *fmt)
+{
+	fg_hslot_fmt = fmt;
+	fg_hslot_n = n;
+	return fmt;
+}
+
+#define FG_VNARROW(F)                                                          \
+	FG_EXPORT const char *__immunix_fg_##F(const char *fmt);              \
+	FG_EXPORT const char *__immunix_fg_##F(const char *fmt)               \
+	{                                                                     \
+		if (fmt != 0 && fmt == fg_hslot_fmt)                          \
+			return fg_check(#F, fg_hslot_n, fmt, __builtin_return_address(0)); \
+		return fmt;                                                   \
+	}
+
+#define FG_VWIDE(F)                                                            \
+	FG_EXPORT const wchar_t *__immunix_fg_##F(const wchar_t *fmt);         \
+	FG_EXPORT const wchar_t *__immunix_fg_##F(const wchar_t *fmt)          \
+	{                                                                     \
+		if (fmt != 0 && (const void *)fmt == fg_hslot_fmt)            \
+			return fg_wcheck(#F, fg_hslot_n, fmt, __builtin_return_address(0)); \
+		return fmt;                                                   \
+	}
+
+/* The va_list forms of formatguard/functions.go. */
+FG_VNARROW(vprintf)
+FG_VNARROW(vfprintf)
+FG_VNARROW(vdprintf)
+FG_VNARROW(vsprintf)
+FG_VNARROW(vsnprintf)
+FG_VNARROW(vasprintf)
+FG_VNARROW(obstack_vprintf)
+FG_VNARROW(vsyslog)
+FG_VWIDE(vwprintf)
+FG_VWIDE(vfwprintf)
+FG_VWIDE(vswprintf)
+FG_VNARROW(verr)
+FG_VNARROW(verrx)
+FG_VNARROW(vwarn)
+FG_VNARROW(vwarnx)

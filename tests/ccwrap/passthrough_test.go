@@ -342,6 +342,128 @@ int main(void) { return printf("hello\n") < 0; }
 	}
 }
 
+// TestFormatGuardCountsRetry: a C call whose argument is a compound literal
+// with a top-level comma does not compile with the argument classes (the
+// preprocessor splits the literal); immunix-cc compiles the unit again with
+// counts only (fg=counts), which keeps the count check, also under
+// IMMUNIX_STRICT=1, and never drops FormatGuard for it.
+func TestFormatGuardCountsRetry(t *testing.T) {
+	for _, cc := range testenv.Compilers() {
+		testenv.NeedsTool(t, cc)
+		t.Run(cc, func(t *testing.T) {
+			w, env := wrapper(t, cc)
+			dir := t.TempDir()
+			src := writeFile(t, filepath.Join(dir, "lit.c"), `#include <stdio.h>
+struct pt { int x, y; };
+int main(int argc, char **argv) {
+	if (argc < 2) return 2;
+	printf(argv[1], (struct pt){7, 2}.x);
+	return 0;
+}
+`)
+			probe := cmd{dir: dir, env: env}.ok(t, w, "--immunix-explain", "-c", src)
+			if !strings.Contains(probe.stdout, "formatguard") || strings.Contains(probe.stdout, "note:    formatguard") {
+				testenv.Missing(t, "FormatGuard headers are not available: "+probe.stdout)
+			}
+			// The regression itself: the unit does not compile with the classes.
+			if r := (cmd{dir: dir, env: env}).run(t, cc, append(fgArgs(t, w, dir, env), "-c", src, "-o", "direct.o")...); r.code == 0 {
+				t.Fatalf("the unit compiles with the FormatGuard headers and their classes: nothing to retry")
+			}
+			for _, strict := range []bool{false, true} {
+				e := append(append([]string{}, env...), "IMMUNIX_LOG="+filepath.Join(dir, "log"))
+				if strict {
+					e = append(e, "IMMUNIX_STRICT=1")
+				}
+				r := cmd{dir: dir, env: e}.ok(t, w, "-O2", src, "-o", "lit")
+				if strings.Contains(r.stderr, "error") {
+					t.Errorf("the failed first attempt leaked: %s", r.stderr)
+				}
+				if n := strings.Count(r.stderr, "immunix-cc: warning: formatguard checks only the argument counts in "+src); n != 1 || strings.Count(r.stderr, "\n") != 1 {
+					t.Errorf("want exactly one warning line about the counts-only unit, got:\n%s", r.stderr)
+				}
+				fa := readFacts(t, filepath.Join(dir, "lit"))
+				if len(fa.compile) != 1 || fa.compile[0].Extra["fg"] != "counts" || !fa.compile[0].Has("formatguard") || has(fa.compile[0].Failed, "formatguard") {
+					t.Errorf("compile notes %v: want fg=counts with formatguard on", fa.compile)
+				}
+				log, _ := os.ReadFile(filepath.Join(dir, "log"))
+				if !strings.Contains(string(log), " fg=counts") {
+					t.Errorf("log: %s", log)
+				}
+				// The count check is there: a benign format prints, a
+				// format reading more than the call's 2 (an over-count: the
+				// literal counts twice) is stopped before any output.
+				ok := cmd{dir: dir, env: env}.run(t, filepath.Join(dir, "lit"), "x=%d\n")
+				if ok.code != 0 || ok.stdout != "x=7\n" {
+					t.Errorf("benign format: %+v", ok)
+				}
+				bad := cmd{dir: dir, env: env}.run(t, filepath.Join(dir, "lit"), "%x%x%x%x")
+				if bad.code == 0 || bad.stdout != "" || !strings.Contains(bad.stderr, "kind=formatguard") || !strings.Contains(bad.stderr, "passed=2 demanded=4") {
+					t.Errorf("leak not stopped: %+v", bad)
+				}
+			}
+		})
+	}
+}
+
+// TestFormatGuardHelpers: a unit with a printf helper is compiled from its
+// rewritten text (fgh=N in the stamp and the log); when the rewritten text
+// does not compile (here gcc's -Werror=nested-externs, which the rewrite's
+// block-scope declarations trip), the unit is compiled as usual, says so in
+// one warning line and fgh=failed, and IMMUNIX_STRICT=1 refuses it.
+func TestFormatGuardHelpers(t *testing.T) {
+	testenv.NeedsTool(t, "gcc")
+	w, env := wrapper(t, "gcc")
+	dir := t.TempDir()
+	src := writeFile(t, filepath.Join(dir, "h.c"), `#include <stdarg.h>
+#include <stdio.h>
+static void log_msg(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vfprintf(stdout, fmt, ap); va_end(ap); }
+int main(int argc, char **argv) { if (argc > 1) log_msg(argv[1], 1); return 0; }
+`)
+	e := append(append([]string{}, env...), "IMMUNIX_LOG="+filepath.Join(dir, "log"))
+	r := cmd{dir: dir, env: e}.ok(t, w, "-O2", "-Wall", "-Wextra", src, "-o", "h")
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	fa := readFacts(t, filepath.Join(dir, "h"))
+	if len(fa.compile) != 1 || fa.compile[0].Extra["fgh"] != "2" || !fa.compile[0].Has("formatguard") {
+		t.Errorf("compile notes %v: want fgh=2 (one helper call, one v*printf call)", fa.compile)
+	}
+	if log, _ := os.ReadFile(filepath.Join(dir, "log")); !strings.Contains(string(log), " fgh=2") {
+		t.Errorf("log: %s", log)
+	}
+	if a := (cmd{dir: dir, env: env}).run(t, filepath.Join(dir, "h"), "%x%x%x"); a.code == 0 || a.stdout != "" || !strings.Contains(a.stderr, "call=vfprintf passed=1 demanded=3") {
+		t.Errorf("attack through the helper not stopped: %+v", a)
+	}
+	// Failing rewritten text: compiled as usual.
+	f := cmd{dir: dir, env: e}.ok(t, w, "-O2", "-Werror=nested-externs", src, "-o", "h2")
+	if n := strings.Count(f.stderr, "immunix-cc: warning: formatguard does not check the printf helpers of "+src); n != 1 || strings.Count(f.stderr, "\n") != 1 {
+		t.Errorf("want exactly one warning line, got:\n%s", f.stderr)
+	}
+	fa = readFacts(t, filepath.Join(dir, "h2"))
+	if len(fa.compile) != 1 || fa.compile[0].Extra["fgh"] != "failed" || !fa.compile[0].Has("formatguard") {
+		t.Errorf("compile notes %v: want fgh=failed", fa.compile)
+	}
+	s := cmd{dir: dir, env: append(env, "IMMUNIX_STRICT=1")}.run(t, w, "-O2", "-Werror=nested-externs", src, "-o", "h3")
+	if s.code != 106 || !strings.Contains(s.stderr, "fgh=failed") {
+		t.Errorf("strict: exit %d, %s", s.code, s.stderr)
+	}
+}
+
+// fgArgs returns the FormatGuard include options immunix-cc adds (from
+// --immunix-explain's command).
+func fgArgs(t *testing.T, w, dir string, env []string) []string {
+	t.Helper()
+	r := cmd{dir: dir, env: env}.ok(t, w, "--immunix-explain", "-c", "x.c")
+	f := strings.Fields(r.stdout)
+	for i, a := range f {
+		if a == "-isystem" && i+1 < len(f) && strings.Contains(f[i+1], "formatguard-include") {
+			return []string{"-isystem", f[i+1]}
+		}
+	}
+	t.Fatalf("no FormatGuard include directory in %s", r.stdout)
+	return nil
+}
+
 // TestColourOnTerminal: in retry mode the compiler's stderr is a memory
 // file, yet on a terminal its diagnostics keep their colours, as with the
 // plain compiler.

@@ -17,6 +17,9 @@ type LogSummary struct {
 	// FGRetried counts compiles FormatGuard made fail and that were
 	// compiled again without it (fg=retried).
 	FGRetried int
+	// FGCounts counts C compiles FormatGuard's argument classes made fail
+	// and that were compiled again with counts only (fg=counts).
+	FGCounts int
 }
 
 // ParseImmunixLog reads IMMUNIX_LOG lines ("time=... pid=... v=... mode=...
@@ -50,16 +53,19 @@ func ParseImmunixLog(data string) LogSummary {
 		if pass != "" {
 			s.Passed[pass]++
 		}
-		if fg == "retried" {
+		switch fg {
+		case "retried":
 			s.FGRetried++
+		case "counts":
+			s.FGCounts++
 		}
 	}
 	return s
 }
 
 func (s LogSummary) String() string {
-	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d",
-		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried)
+	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d, counts only %d",
+		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried, s.FGCounts)
 }
 
 func counts(m map[string]int) string {

@@ -1,0 +1,670 @@
+// Package helpers finds a C unit's own printf-like functions (helpers) in
+// its preprocessed text and rewrites their calls so that the call site's
+// argument count and classes reach the v*printf call the helper makes,
+// where the guard runtime checks the format like a direct call
+// (docs/formatguard.md, "The program's own printf helpers").
+//
+// A helper is
+//   - a function declared with __attribute__((format(printf, m, n))), n > 0,
+//     outside a system header, or
+//   - a variadic function defined in the unit whose body passes one of its
+//     parameters, unchanged, as the format of a v*printf call or of a
+//     forwarder;
+//
+// a forwarder is a function declared format(printf, m, 0), or defined in the
+// unit with a va_list parameter, passing a parameter as the format of a
+// v*printf call or of another forwarder (log_msg calling vlog_msg(fmt, ap): two levels and more).
+//
+// A call of a helper with a format that is not a string literal becomes a
+// statement expression that saves the thread's slot, calls the helper with
+// the format stored in the slot (__immunix_fg_hset(count|classes, fmt)), and
+// restores the slot when it ends (a cleanup variable). In a unit that defines
+// a helper or a forwarder, each v*printf call with a non-literal format
+// passes the format through __immunix_fg_vF, which checks it when it is the
+// slot's format. Only text outside system headers, inside function bodies,
+// is changed; declarations are never touched. C only.
+package helpers
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/immunix/immunix/formatguard"
+)
+
+// Stats says what Rewrite found and changed.
+type Stats struct {
+	Helpers    []string // helper names, in order of appearance
+	Forwarders []string // forwarder names defined or declared in the unit
+	Calls      int      // helper calls rewritten
+	VCalls     int      // v*printf calls rewritten
+}
+
+// Changed reports whether the text was rewritten.
+func (s Stats) Changed() bool { return s.Calls+s.VCalls > 0 }
+
+type tok struct {
+	kind byte // 'i' identifier, 's' string, 'c' char, 'n' number, 'p' punctuator
+	s, e int
+	sys  bool // in a system header (line marker flag 3)
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c == '$' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
+}
+
+func isIdent(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
+
+// lex splits preprocessed C into tokens, reading line markers
+// ("# 12 "file" 1 3") for the system-header flag. Directives other than
+// line markers (#pragma, #ident) are skipped.
+func lex(src []byte) ([]tok, error) {
+	var toks []tok
+	sys := false
+	bol := true
+	i := 0
+	for i < len(src) {
+		c := src[i]
+		switch {
+		case c == '\n':
+			bol = true
+			i++
+			continue
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+			i++
+			continue
+		case c == '#' && bol:
+			j := i
+			for j < len(src) && src[j] != '\n' {
+				j++
+			}
+			if s, ok := lineMarkerSys(string(src[i+1 : j])); ok {
+				sys = s
+			}
+			i = j
+			continue
+		case c == '/' && i+1 < len(src) && src[i+1] == '*':
+			j := strings.Index(string(src[i+2:]), "*/")
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated comment")
+			}
+			i += j + 4
+			continue
+		case c == '/' && i+1 < len(src) && src[i+1] == '/':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+			continue
+		}
+		bol = false
+		start := i
+		switch {
+		case c == '"' || c == '\'':
+			j, err := quoted(src, i)
+			if err != nil {
+				return nil, err
+			}
+			k := byte('s')
+			if c == '\'' {
+				k = 'c'
+			}
+			toks = append(toks, tok{k, start, j, sys})
+			i = j
+		case isIdentStart(c):
+			j := i
+			for j < len(src) && isIdent(src[j]) {
+				j++
+			}
+			if j < len(src) && (src[j] == '"' || src[j] == '\'') {
+				switch string(src[i:j]) {
+				case "L", "u", "U", "u8":
+					e, err := quoted(src, j)
+					if err != nil {
+						return nil, err
+					}
+					k := byte('s')
+					if src[j] == '\'' {
+						k = 'c'
+					}
+					toks = append(toks, tok{k, start, e, sys})
+					i = e
+					continue
+				}
+			}
+			toks = append(toks, tok{'i', start, j, sys})
+			i = j
+		case c >= '0' && c <= '9' || c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9':
+			j := i + 1
+			for j < len(src) {
+				d := src[j]
+				if (d == '+' || d == '-') && strings.ContainsRune("eEpP", rune(src[j-1])) {
+					j++
+					continue
+				}
+				if !isIdent(d) && d != '.' {
+					break
+				}
+				j++
+			}
+			toks = append(toks, tok{'n', start, j, sys})
+			i = j
+		default:
+			j := i + 1
+			if strings.HasPrefix(string(src[i:min(i+3, len(src))]), "...") {
+				j = i + 3
+			} else if c == '-' && i+1 < len(src) && src[i+1] == '>' {
+				j = i + 2
+			}
+			toks = append(toks, tok{'p', start, j, sys})
+			i = j
+		}
+	}
+	return toks, nil
+}
+
+func quoted(src []byte, i int) (int, error) {
+	q := src[i]
+	for j := i + 1; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			j++
+		case q:
+			return j + 1, nil
+		case '\n':
+			return 0, fmt.Errorf("unterminated literal at byte %d", i)
+		}
+	}
+	return 0, fmt.Errorf("unterminated literal at byte %d", i)
+}
+
+// lineMarkerSys parses ` 12 "file" 1 3` (after the '#'); ok is false for
+// any other directive.
+func lineMarkerSys(s string) (sys, ok bool) {
+	f := strings.Fields(s)
+	if len(f) > 0 && f[0] == "line" {
+		f = f[1:]
+	}
+	if len(f) < 2 || !strings.HasPrefix(f[1], `"`) {
+		return false, false
+	}
+	if _, err := strconv.Atoi(f[0]); err != nil {
+		return false, false
+	}
+	// The file name may contain spaces: the flags follow its closing quote.
+	rest := s[strings.Index(s, `"`)+1:]
+	for k := 0; k < len(rest); k++ {
+		if rest[k] == '\\' {
+			k++
+			continue
+		}
+		if rest[k] == '"' {
+			for _, fl := range strings.Fields(rest[k+1:]) {
+				if fl == "3" {
+					return true, true
+				}
+			}
+			return false, true
+		}
+	}
+	return false, true
+}
+
+// fn is a function the unit declares or defines at file scope.
+type fn struct {
+	name     string
+	params   []string // parameter names ("" unknown); "..." for the ellipsis
+	variadic bool
+	vaList   bool // a parameter's type is a va_list (a forwarder may take one)
+	attrM    int  // format(printf, m, n): m, 0 for none
+	attrN    int
+	body     [2]int // token range of the body, inside the braces; body[1] == 0: none
+	sys      bool
+}
+
+// role of a function for the rewrite.
+type role struct {
+	fmtIdx   int  // 0-based index of the format parameter
+	argsFrom int  // helpers: index of the first variadic argument
+	helper   bool // else a forwarder (or a v*printf function)
+	wide     bool
+	vprintf  bool // the C library's v*printf function itself
+}
+
+var notDeclarators = map[string]bool{
+	"__attribute__": true, "__attribute": true, "__asm__": true, "__asm": true, "asm": true,
+	"__typeof__": true, "__typeof": true, "typeof": true, "_Alignas": true, "__extension__": true,
+	"_Static_assert": true, "__declspec": true, "sizeof": true, "_Alignof": true, "__alignof__": true,
+}
+
+type unit struct {
+	src   []byte
+	toks  []tok
+	fns   []fn
+	roles map[string]role
+	seq   int
+	st    Stats
+}
+
+func (u *unit) text(t tok) string { return string(u.src[t.s:t.e]) }
+
+func (u *unit) is(i int, s string) bool {
+	return i >= 0 && i < len(u.toks) && u.toks[i].kind == 'p' && u.text(u.toks[i]) == s
+}
+
+// match returns the index of the token closing the bracket at i.
+func (u *unit) match(i int) int {
+	depth := 0
+	for j := i; j < len(u.toks); j++ {
+		if u.toks[j].kind != 'p' {
+			continue
+		}
+		switch u.text(u.toks[j]) {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// split returns the token ranges of the comma-separated items in (i, j).
+func (u *unit) split(i, j int) [][2]int {
+	var out [][2]int
+	if i+1 == j {
+		return nil
+	}
+	start := i + 1
+	depth := 0
+	for k := i + 1; k < j; k++ {
+		if u.toks[k].kind != 'p' {
+			continue
+		}
+		switch u.text(u.toks[k]) {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case ",":
+			if depth == 0 {
+				out = append(out, [2]int{start, k})
+				start = k + 1
+			}
+		}
+	}
+	return append(out, [2]int{start, j})
+}
+
+// scanTop reads the file-scope declarations and definitions.
+func (u *unit) scanTop() {
+	start := 0
+	for i := 0; i < len(u.toks); i++ {
+		t := u.toks[i]
+		if t.kind != 'p' {
+			continue
+		}
+		switch u.text(t) {
+		case "(", "[":
+			if j := u.match(i); j > 0 {
+				i = j
+			}
+		case ";":
+			u.declaration(start, i, -1)
+			start = i + 1
+		case "{":
+			j := u.match(i)
+			if j < 0 {
+				return
+			}
+			if u.is(i-1, ")") {
+				u.declaration(start, i, j)
+				start = j + 1
+			}
+			i = j
+		}
+	}
+}
+
+// declaration reads tokens [s, e) of a declaration; body is the index of
+// the closing brace of a definition's body (opening brace at e), or -1.
+func (u *unit) declaration(s, e, body int) {
+	var f fn
+	found := false
+	for i := s; i < e; i++ {
+		t := u.toks[i]
+		if t.kind != 'i' {
+			if u.is(i, "(") {
+				if j := u.match(i); j > 0 && j < e {
+					if found {
+						i = j
+					}
+				}
+			}
+			continue
+		}
+		name := u.text(t)
+		if notDeclarators[name] {
+			if u.is(i+1, "(") {
+				if j := u.match(i + 1); j > 0 {
+					u.attribute(&f, i+1, j)
+					i = j
+				}
+			}
+			continue
+		}
+		if !found && u.is(i+1, "(") {
+			j := u.match(i + 1)
+			if j < 0 || j >= e {
+				return
+			}
+			f.name, f.sys = name, t.sys
+			for _, r := range u.split(i+1, j) {
+				p := ""
+				depth := 0
+				for k := r[0]; k < r[1]; k++ {
+					switch {
+					case u.toks[k].kind == 'p' && strings.Contains("([", u.text(u.toks[k])):
+						depth++
+					case u.toks[k].kind == 'p' && strings.Contains(")]", u.text(u.toks[k])):
+						depth--
+					case u.toks[k].kind == 'p' && u.text(u.toks[k]) == "...":
+						p = "..."
+					case u.toks[k].kind == 'i' && depth == 0 && !notDeclarators[u.text(u.toks[k])]:
+						p = u.text(u.toks[k])
+						if strings.HasSuffix(p, "va_list") {
+							f.vaList = true
+						}
+					}
+				}
+				f.params = append(f.params, p)
+			}
+			f.variadic = len(f.params) > 0 && f.params[len(f.params)-1] == "..."
+			found = true
+			i = j
+		}
+	}
+	if !found {
+		return
+	}
+	if body >= 0 {
+		f.body = [2]int{e + 1, body}
+	}
+	u.fns = append(u.fns, f)
+}
+
+// attribute reads format(printf, m, n) in the parentheses (i, j).
+func (u *unit) attribute(f *fn, i, j int) {
+	for k := i; k < j; k++ {
+		if u.toks[k].kind != 'i' {
+			continue
+		}
+		switch u.text(u.toks[k]) {
+		case "format", "__format__":
+		default:
+			continue
+		}
+		if !u.is(k+1, "(") {
+			continue
+		}
+		end := u.match(k + 1)
+		if end < 0 {
+			return
+		}
+		items := u.split(k+1, end)
+		if len(items) != 3 || items[0][1]-items[0][0] != 1 || items[1][1]-items[1][0] != 1 || items[2][1]-items[2][0] != 1 {
+			continue
+		}
+		switch u.text(u.toks[items[0][0]]) {
+		case "printf", "__printf__", "gnu_printf", "__gnu_printf__":
+		default:
+			continue
+		}
+		m, err1 := strconv.Atoi(u.text(u.toks[items[1][0]]))
+		n, err2 := strconv.Atoi(u.text(u.toks[items[2][0]]))
+		if err1 == nil && err2 == nil && m > 0 && n >= 0 {
+			f.attrM, f.attrN = m, n
+		}
+	}
+}
+
+// roles decides the helpers and forwarders, to a fixed point.
+func (u *unit) decide() {
+	u.roles = map[string]role{}
+	for _, f := range formatguard.Functions {
+		if f.VaList && !strings.HasPrefix(f.Name, "__") {
+			u.roles[f.Name] = role{fmtIdx: f.FormatIndex, wide: f.Wide, vprintf: true}
+		}
+	}
+	for _, f := range u.fns {
+		if f.sys || f.attrM == 0 {
+			continue
+		}
+		if _, known := formatguard.Lookup(f.name); known {
+			continue
+		}
+		if f.attrN == 0 {
+			u.roles[f.name] = role{fmtIdx: f.attrM - 1}
+		} else if f.attrN > f.attrM {
+			u.roles[f.name] = role{fmtIdx: f.attrM - 1, argsFrom: f.attrN - 1, helper: true}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, f := range u.fns {
+			if f.sys || f.body[1] == 0 {
+				continue
+			}
+			if _, done := u.roles[f.name]; done {
+				continue
+			}
+			if r, ok := u.forwards(f); ok {
+				u.roles[f.name] = r
+				changed = true
+			}
+		}
+	}
+	for _, f := range u.fns {
+		if r, ok := u.roles[f.name]; ok && !r.vprintf && !f.sys && !contains(u.st.Helpers, f.name) && !contains(u.st.Forwarders, f.name) {
+			if r.helper {
+				u.st.Helpers = append(u.st.Helpers, f.name)
+			} else {
+				u.st.Forwarders = append(u.st.Forwarders, f.name)
+			}
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// forwards reports whether the body of f passes one of its parameters as
+// the format of a known v*printf function or forwarder.
+func (u *unit) forwards(f fn) (role, bool) {
+	for i := f.body[0]; i < f.body[1]; i++ {
+		t := u.toks[i]
+		if t.kind != 'i' || !u.is(i+1, "(") || u.is(i-1, ".") || u.is(i-1, "->") {
+			continue
+		}
+		r, ok := u.roles[u.text(t)]
+		if !ok || r.helper {
+			continue
+		}
+		j := u.match(i + 1)
+		if j < 0 {
+			continue
+		}
+		args := u.split(i+1, j)
+		if r.fmtIdx >= len(args) || args[r.fmtIdx][1]-args[r.fmtIdx][0] != 1 {
+			continue
+		}
+		name := u.text(u.toks[args[r.fmtIdx][0]])
+		for k, p := range f.params {
+			if p == name && p != "" && p != "..." {
+				if f.variadic {
+					return role{fmtIdx: k, argsFrom: len(f.params) - 1, helper: true, wide: r.wide}, true
+				}
+				if f.vaList {
+					return role{fmtIdx: k, wide: r.wide}, true
+				}
+			}
+		}
+	}
+	return role{}, false
+}
+
+// literal reports whether tokens [s, e) are only string literals.
+func (u *unit) literal(s, e int) bool {
+	if s >= e {
+		return false
+	}
+	for k := s; k < e; k++ {
+		if u.toks[k].kind != 's' {
+			return false
+		}
+	}
+	return true
+}
+
+// Rewrite returns the preprocessed C text src with its helper calls and,
+// in a unit that defines a helper or forwarder, its v*printf calls
+// rewritten. With nothing to do it returns src itself and zero Stats.
+func Rewrite(src []byte) ([]byte, Stats, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return src, Stats{}, fmt.Errorf("read the preprocessed unit: %w", err)
+	}
+	u := &unit{src: src, toks: toks}
+	u.scanTop()
+	u.decide()
+	defines := false
+	for _, f := range u.fns {
+		if f.body[1] != 0 && !f.sys && (contains(u.st.Helpers, f.name) || contains(u.st.Forwarders, f.name)) {
+			defines = true
+		}
+	}
+	var b strings.Builder
+	last := 0
+	for _, f := range u.fns {
+		if f.sys || f.body[1] == 0 || f.body[0] > f.body[1] {
+			continue
+		}
+		b.Write(src[last:u.toks[f.body[0]-1].e])
+		b.WriteString(u.rewrite(f.body[0], f.body[1], defines))
+		last = u.toks[f.body[1]].s
+	}
+	if !u.st.Changed() {
+		return src, u.st, nil
+	}
+	b.Write(src[last:])
+	return []byte(b.String()), u.st, nil
+}
+
+// rewrite returns the text between token s-1 and token e (the bytes after
+// the one and before the other) with the calls rewritten.
+func (u *unit) rewrite(s, e int, defines bool) string {
+	var b strings.Builder
+	pos := u.toks[s-1].e
+	for i := s; i < e; i++ {
+		t := u.toks[i]
+		if t.kind != 'i' || t.sys || !u.is(i+1, "(") || u.is(i-1, ".") || u.is(i-1, "->") {
+			continue
+		}
+		r, ok := u.roles[u.text(t)]
+		if !ok || !(r.helper || r.vprintf && defines) {
+			continue
+		}
+		j := u.match(i + 1)
+		if j < 0 || j >= e {
+			continue
+		}
+		args := u.split(i+1, j)
+		if r.fmtIdx >= len(args) || u.literal(args[r.fmtIdx][0], args[r.fmtIdx][1]) {
+			continue
+		}
+		if r.helper && (r.argsFrom > len(args) || len(args)-r.argsFrom > 127) {
+			continue
+		}
+		texts := make([]string, len(args))
+		for k, a := range args {
+			texts[k] = u.rewrite(a[0], a[1], defines)
+		}
+		b.WriteString(string(u.src[pos:t.s]))
+		if r.helper {
+			b.WriteString(u.helperCall(u.text(t), r, texts))
+			u.st.Calls++
+		} else {
+			b.WriteString(vCall(u.text(t), r, texts))
+			u.st.VCalls++
+		}
+		pos = u.toks[j].e
+		i = j
+	}
+	b.WriteString(string(u.src[pos:u.toks[e].s]))
+	return b.String()
+}
+
+// flat is a copy of an argument for an unevaluated context: on one line,
+// without its line markers, so the lines after it keep their numbers.
+func flat(a string) string {
+	lines := strings.Split(a, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.HasPrefix(strings.TrimLeft(l, " \t"), "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, " ")
+}
+
+// classOf is the class (fg_class.h) of an argument, not evaluating it:
+// long double 4, double and float 3 (_Generic), integer 1 and pointer 2
+// from __builtin_classify_type (1-4 integer, char, enum, bool; 5 pointer,
+// read from a table), anything else 0.
+func classOf(a string) string {
+	return "(__extension__ _Generic((" + a + "), long double: 4u, double: 3u, float: 3u, default: 0u) | (unsigned int) ((0x211110ULL >> (4 * (__builtin_classify_type (" + a + ") & 15))) & 15))"
+}
+
+func (u *unit) helperCall(name string, r role, args []string) string {
+	u.seq++
+	n := len(args) - r.argsFrom
+	count := strconv.Itoa(n) + "u"
+	for k := 0; k < n && k < 8; k++ {
+		count += " | " + classOf(flat(args[r.argsFrom+k])) + " << " + strconv.Itoa(7+3*k)
+	}
+	ch, set, attr := "char", "__immunix_fg_hset", " __attribute__ ((__format_arg__ (2)))"
+	if r.wide {
+		ch, set, attr = "__typeof__ (L'\\0')", "__immunix_fg_hwset", ""
+	}
+	v := "__immunix_fg_h" + strconv.Itoa(u.seq)
+	out := make([]string, len(args))
+	copy(out, args)
+	f := args[r.fmtIdx]
+	out[r.fmtIdx] = "(__typeof__ ((" + flat(f) + ") + 0)) " + set + " (" + count + ", " + f + ")"
+	return "__extension__ ({ extern void __immunix_fg_hsave (void **); extern void __immunix_fg_hrestore (void *(*)[2]); " +
+		"extern const " + ch + " *" + set + " (unsigned int, const " + ch + " *)" + attr + "; " +
+		"void *" + v + "[2] __attribute__ ((__cleanup__ (__immunix_fg_hrestore))); __immunix_fg_hsave (" + v + "); " +
+		name + " (" + strings.Join(out, ",") + "); })"
+}
+
+func vCall(name string, r role, args []string) string {
+	ch := "char"
+	if r.wide {
+		ch = "__typeof__ (L'\\0')"
+	}
+	out := make([]string, len(args))
+	copy(out, args)
+	c := "__immunix_fg_" + name
+	out[r.fmtIdx] = " __extension__ ({ extern const " + ch + " *" + c + " (const " + ch + " *); " + c + " (" + args[r.fmtIdx] + "); })"
+	return name + " (" + strings.Join(out, ",") + ")"
+}

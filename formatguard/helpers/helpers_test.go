@@ -1,0 +1,110 @@
+package helpers
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRewrite: which calls change, on preprocessed text as gcc and clang
+// write it (line markers, system-header regions inside a user's line).
+func TestRewrite(t *testing.T) {
+	const sysStart = "# 1 \"/usr/include/stdio.h\" 1 3 4\n"
+	const sysDecl = sysStart + "extern int vfprintf (FILE *s, const char *f, __gnuc_va_list a);\n" +
+		"extern void lib_log (const char *f, ...) __attribute__ ((__format__ (__printf__, 1, 2)));\n" +
+		"# 3 \"u.c\" 2\n"
+	for _, tc := range []struct {
+		name               string
+		src                string
+		helpers, forwarder string
+		calls, vcalls      int
+		has, hasNot        []string
+	}{
+		{"static helper, one level", sysDecl + `static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
+int main(int c, char **v) { log_msg(v[1], 1, 2.0); log_msg("lit %d", 1); return 0; }
+`, "log_msg", "", 1, 1, []string{"__immunix_fg_hset (2u", "__immunix_fg_vfprintf (", `log_msg("lit %d", 1)`}, nil},
+		{"two levels", sysDecl + `static void vlog(const char *f, va_list ap) { vfprintf(stdout, f, ap); }
+static void log_msg(int l, const char *fmt, ...) { va_list ap; vlog(fmt, ap); }
+void g(char *s) { log_msg(1, s); }
+`, "log_msg", "vlog", 1, 1, []string{"__immunix_fg_hset (0u,  s)"}, nil},
+		{"attribute, declared only", `void say(const char *f, ...) __attribute__((format(printf, 1, 2)));
+void g(char *s, int x) { say(s, x); }
+`, "say", "", 1, 0, []string{"__immunix_fg_hset (1u"}, []string{"__immunix_fg_vfprintf"}},
+		{"a helper declared in a system header is not instrumented", sysDecl + `void g(char *s) { lib_log(s, 1); vfprintf(stdout, s, 0); }
+`, "", "", 0, 0, nil, []string{"__immunix_fg"}},
+		{"no helper: v*printf calls stay bare, text unchanged", sysDecl + `void g(char *s, va_list ap) { char *fmt = s; vfprintf(stdout, fmt, ap); }
+`, "", "", 0, 0, nil, []string{"__immunix_fg"}},
+		{"struct field and pointer calls untouched", sysDecl + `struct o { void (*log_msg)(const char *, ...); };
+static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
+void g(struct o *p, struct o q, char *s) { p->log_msg(s); q.log_msg(s); (log_msg)(s); }
+`, "log_msg", "", 0, 1, nil, []string{"__immunix_fg_hset"}},
+		{"nested helper calls and a compound literal", sysDecl + `struct pt { int x, y; };
+static int log_msg(const char *fmt, ...) { va_list ap; return vfprintf(stdout, fmt, ap); }
+void g(char *s) { log_msg(s, (struct pt){1, 2}.x, log_msg(s, 3)); }
+`, "log_msg", "", 2, 1, []string{"__immunix_fg_hset (2u", "__immunix_fg_hset (1u"}, nil},
+		{"wide helper", sysStart + "extern int vfwprintf (FILE *s, const wchar_t *f, __gnuc_va_list a);\n# 2 \"u.c\" 2\n" +
+			`static void wl(const wchar_t *fmt, ...) { va_list ap; vfwprintf(stdout, fmt, ap); }
+void g(wchar_t *s) { wl(s, 1); }
+`, "wl", "", 1, 1, []string{"__immunix_fg_hwset (1u", "__immunix_fg_vfwprintf ("}, nil},
+		{"a system macro's expansion inside the user's call", sysDecl + `static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(
+# 4 "u.c" 3 4
+ stdout
+# 4 "u.c"
+ , fmt, ap); }
+void g(char *s) { log_msg(s,
+# 5 "u.c" 3 4
+ stdout
+# 5 "u.c"
+ ); }
+`, "log_msg", "", 1, 1, []string{"__immunix_fg_vfprintf (", "__immunix_fg_hset (1u"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, st, err := Rewrite([]byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(st.Helpers, ",") != tc.helpers || strings.Join(st.Forwarders, ",") != tc.forwarder || st.Calls != tc.calls || st.VCalls != tc.vcalls {
+				t.Errorf("stats %+v", st)
+			}
+			for _, s := range tc.has {
+				if !strings.Contains(string(out), s) {
+					t.Errorf("no %q in\n%s", s, out)
+				}
+			}
+			for _, s := range tc.hasNot {
+				if strings.Contains(string(out), s) {
+					t.Errorf("%q in\n%s", s, out)
+				}
+			}
+			if !st.Changed() && string(out) != tc.src {
+				t.Errorf("unchanged unit rewritten:\n%s", out)
+			}
+			if got, want := strings.Count(string(out), "\n"), strings.Count(tc.src, "\n"); got != want {
+				t.Errorf("%d lines, want %d: the user's line numbers moved", got, want)
+			}
+		})
+	}
+}
+
+// TestRewriteBadInput: an unterminated literal is an error, not a panic.
+func TestRewriteBadInput(t *testing.T) {
+	if _, _, err := Rewrite([]byte("void f(void) { g(\"abc); }\n")); err == nil {
+		t.Error("no error for an unterminated string")
+	}
+}
+
+// FuzzRewrite: any text is read without a panic, and a rewrite keeps the
+// number of lines.
+func FuzzRewrite(f *testing.F) {
+	f.Add([]byte("static void l(const char *f, ...) { vfprintf(0, f, 0); }\nvoid g(char *s) { l(s, 1); }\n"))
+	f.Add([]byte("# 1 \"a.h\" 1 3 4\nvoid h(const char *, ...) __attribute__((format(printf,1,2)));\n# 2 \"u.c\" 2\nvoid g(char *s) { h(s, (struct p){1,2}); }\n"))
+	f.Add([]byte("int x = '\\'' ; void f() { { ( [ } ] ) ... -> }"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		out, st, err := Rewrite(src)
+		if err != nil {
+			return
+		}
+		if st.Changed() && strings.Count(string(out), "\n") != strings.Count(string(src), "\n") {
+			t.Errorf("lines changed: %q -> %q", src, out)
+		}
+	})
+}

@@ -21,7 +21,9 @@ import (
 const fghPending = "fgh=pending"
 
 // helperSource returns the unit's one C source when the helper pass
-// applies to this invocation, or "". It does not apply to a compile that
+// applies to this invocation, or "". At the default level it applies only
+// to a unit whose source text may define or declare a helper
+// (helpers.MayDefineHelper). It does not apply to a compile that
 // writes dependencies or keeps temporaries (they would name the rewritten
 // text), reads a response file or standard input, or runs under a launcher.
 func (j *job) helperSource(argv []string) string {
@@ -57,6 +59,14 @@ func (j *job) helperSource(argv []string) string {
 	}
 	if n != 1 {
 		return ""
+	}
+	if j.pol.Level < LevelMax {
+		// The default level preprocesses a second time only units whose
+		// own text may define or declare a helper (cost, issue 20).
+		text, err := os.ReadFile(src)
+		if err != nil || !helpers.MayDefineHelper(text) {
+			return ""
+		}
 	}
 	return src
 }

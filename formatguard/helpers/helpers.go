@@ -26,12 +26,36 @@
 package helpers
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/immunix/immunix/formatguard"
 )
+
+// MayDefineHelper reports whether a unit's own source text (before
+// preprocessing) may define or declare a helper: it names va_list or
+// va_start, or says format(printf / __format__(__printf__. A unit without
+// any of these can still call a helper declared in a header it includes;
+// immunix-cc's default level skips such units to spare them a second
+// preprocessing (docs/formatguard.md), IMMUNIX_LEVEL=max does not.
+func MayDefineHelper(src []byte) bool {
+	if bytes.Contains(src, []byte("va_list")) || bytes.Contains(src, []byte("va_start")) {
+		return true
+	}
+	for rest := src; ; {
+		i := bytes.Index(rest, []byte("format"))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("format"):]
+		near := rest[:min(len(rest), 16)]
+		if j := bytes.IndexByte(near, '('); j >= 0 && bytes.Contains(near[j:], []byte("printf")) {
+			return true
+		}
+	}
+}
 
 // Stats says what Rewrite found and changed.
 type Stats struct {

@@ -108,3 +108,19 @@ func FuzzRewrite(f *testing.F) {
 		}
 	})
 }
+
+func TestMayDefineHelper(t *testing.T) {
+	for src, want := range map[string]bool{
+		"static void log_msg(const char *f, ...) { va_list ap; va_start(ap, f); vfprintf(stderr, f, ap); }": true,
+		"void vlog(const char *f, va_list ap);":                                           true,
+		"void log_msg(const char *f, ...) __attribute__((format(printf, 1, 2)));":         true,
+		"void log_msg(const char *f, ...) __attribute__((__format__(__printf__, 1, 2)));": true,
+		"int main(void) { printf(\"%d\\n\", 1); return 0; }":                              false,
+		"char *format = \"x\"; int f(void) { return printf(format); }":                    false,
+		"": false,
+	} {
+		if got := MayDefineHelper([]byte(src)); got != want {
+			t.Errorf("MayDefineHelper(%q) = %v, want %v", src, got, want)
+		}
+	}
+}

@@ -70,31 +70,42 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 		}
 	}
 	syms, _ := f.Symbols()
-	bounds, objsize := map[uint64]bool{}, map[uint64]bool{}
-	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF {
-			continue
-		}
-		for _, h := range BoundsHandlers {
-			if s.Name == h {
-				bounds[s.Value] = true
-			}
-		}
-		for _, h := range ObjSizeHandlers {
-			if s.Name == h {
-				objsize[s.Value] = true
-			}
-		}
-	}
-	if len(bounds) > 0 {
-		b.Handler = "runtime"
-	}
 	ranges := symtabFuncs(f)
 	if len(ranges) == 0 {
 		b.Why = "no symbol table: the guard runtime's bounds handler (a hidden symbol) cannot be found in a stripped file"
 		return b
 	}
 	im.loadCode()
+	// A handler defined in the file counts only if it never returns to
+	// the instrumented code (the guard runtime's halts): a function that
+	// merely bears the name and returns stops nothing.
+	bounds, objsize := map[uint64]bool{}, map[uint64]bool{}
+	forged := map[uint64]bool{}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		is := func(names []string) bool {
+			for _, h := range names {
+				if s.Name == h {
+					return true
+				}
+			}
+			return false
+		}
+		if !is(BoundsHandlers) && !is(ObjSizeHandlers) {
+			continue
+		}
+		if mayReturn(im.codeBytes(s.Value, s.Size)) {
+			forged[s.Value] = true
+			continue
+		}
+		bounds[s.Value] = bounds[s.Value] || is(BoundsHandlers)
+		objsize[s.Value] = objsize[s.Value] || is(ObjSizeHandlers)
+	}
+	if len(bounds) > 0 {
+		b.Handler = "runtime"
+	}
 	// Two passes: the first decodes every function, records the jumps
 	// that land in another function's range (gcc's .cold parts jump back
 	// into their function) and keeps the functions that index their
@@ -103,7 +114,7 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 	entries := map[uint64]bool{}
 	var pending []*boundsScan
 	for _, r := range ranges {
-		if bounds[r.addr] || objsize[r.addr] {
+		if bounds[r.addr] || objsize[r.addr] || forged[r.addr] {
 			continue // the handlers themselves
 		}
 		data := im.codeBytes(r.addr, r.size)
@@ -122,6 +133,38 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 	}
 	b.Analyzed = true
 	return b
+}
+
+// mayReturn reports whether a handler's code may return to its caller: it
+// has a ret, or a jump that leaves it (a tail call, a .cold part), or it
+// cannot be read.
+// The guard runtime's handlers end in a call to its halting alert path.
+func mayReturn(code []byte) bool {
+	if len(code) == 0 {
+		return true
+	}
+	for pc := 0; pc < len(code); {
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil || inst.Len == 0 {
+			pc++
+			continue
+		}
+		switch inst.Op {
+		case x86asm.RET, x86asm.IRET, x86asm.IRETD, x86asm.IRETQ, x86asm.LRET:
+			return true
+		}
+		if isBranch(inst.Op) {
+			rel, ok := inst.Args[0].(x86asm.Rel)
+			if !ok {
+				return true
+			}
+			if t := pc + inst.Len + int(rel); t < 0 || t >= len(code) {
+				return true // to code elsewhere (a tail call, a .cold part)
+			}
+		}
+		pc += inst.Len
+	}
+	return false
 }
 
 // decoded is one decoded instruction and its address.

@@ -65,3 +65,31 @@ func TestScanBoundsRules(t *testing.T) {
 		t.Errorf("a jump from elsewhere onto the access: indexes=%v bounded=%v, want true false", sc.fn.Indexes, sc.fn.Bounded)
 	}
 }
+
+// TestMayReturn: a bounds handler counts only if it cannot return to the
+// instrumented code.
+func TestMayReturn(t *testing.T) {
+	for _, c := range []struct {
+		name, code string
+		returns    bool
+	}{
+		// The guard runtime's: endbr64; sub $8,%rsp; mov 8(%rsp),%rdx;
+		// call the halting alert path.
+		{"runtime", "f30f1efa4883ec08488b542408e8fb000000", false},
+		// A forged one: add %esi,%edi; mov %edi,sink(%rip); ret.
+		{"forged", "01f7893d442e0000c3", true},
+		// endbr64; jmp elsewhere (a tail call).
+		{"tail", "f30f1efae9fb000000", true},
+		// cmp $1,%eax; je elsewhere (a .cold part); call.
+		{"cold", "83f8010f84fa000000e8fb010000", true},
+		{"empty", "", true},
+	} {
+		code, err := hexenc.DecodeString(c.code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mayReturn(code); got != c.returns {
+			t.Errorf("%s: mayReturn %v, want %v", c.name, got, c.returns)
+		}
+	}
+}

@@ -25,6 +25,9 @@ import (
 //   - masked_attack: the index n & 7 is bounded inside the frame but not
 //     inside char a[4]; the plain build is overwritten and must not pass
 //     (unknown at best: check cannot see the array's size).
+//   - forged_handler: a plain build defines a function named like the
+//     bounds handler, which returns, and calls it away from the access;
+//     the attack lands, and a handler that returns is not counted: none.
 func TestCheckBoundsVerdict(t *testing.T) {
 	bin := testenv.Binaries(t)
 	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
@@ -34,6 +37,7 @@ func TestCheckBoundsVerdict(t *testing.T) {
 		// plain and with: the statuses allowed for the build without
 		// and with BoundsGuard.
 		plain, with []string
+		// (with nil: the plain build only.)
 		// attack: the argument that overflows the array; its plain
 		// build exits 1 when the guard was overwritten.
 		attack string
@@ -44,6 +48,7 @@ func TestCheckBoundsVerdict(t *testing.T) {
 		{name: "bounded_struct", plain: []string{"unknown", "n/a"}, with: []string{"unknown", "pass"}},
 		{name: "index_attack", plain: []string{"fail"}, with: []string{"pass"}, attack: "4"},
 		{name: "masked_attack", plain: []string{"unknown", "fail"}, with: []string{"pass"}, attack: "4"},
+		{name: "forged_handler", plain: []string{"fail"}, attack: "4"},
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
@@ -60,11 +65,17 @@ func TestCheckBoundsVerdict(t *testing.T) {
 						return exe
 					}
 					plain := build("plain", []string{"IMMUNIX_DISABLE=bounds"})
-					with := build("with", boundsEnv)
-					for _, b := range []struct {
+					builds := []struct {
 						exe  string
 						want []string
-					}{{plain, c.plain}, {with, c.with}} {
+					}{{plain, c.plain}}
+					with := ""
+					if c.with != nil {
+						with = build("with", boundsEnv)
+						builds = append(builds, builds[0])
+						builds[1].exe, builds[1].want = with, c.with
+					}
+					for _, b := range builds {
 						st, val := boundsVerdict(t, bin, b.exe)
 						if !contains(b.want, st) {
 							t.Errorf("%s: bounds %s %q, want one of %v", filepath.Base(b.exe), st, val, b.want)
@@ -89,14 +100,19 @@ func TestCheckBoundsVerdict(t *testing.T) {
 					}
 					// The attack first: the plain build's guard is
 					// overwritten (exit 1).
-					out, err := exec.Command(plain, c.attack).CombinedOutput()
-					landed := err != nil && strings.Contains(string(out), "guard=") && !strings.Contains(string(out), "guard=5a5a") && !strings.Contains(string(out), "guard=G")
-					if !landed {
-						t.Errorf("the attack did not land in the plain build: %v\n%s", err, out)
+					landed := func(exe string) (bool, string) {
+						out, err := exec.Command(exe, c.attack).CombinedOutput()
+						return err != nil && strings.Contains(string(out), "guard=") && !strings.Contains(string(out), "guard=5a5a") && !strings.Contains(string(out), "guard=G"), string(out)
+					}
+					if ok, out := landed(plain); !ok {
+						t.Errorf("the attack did not land in the plain build:\n%s", out)
+					}
+					if with == "" {
+						return
 					}
 					// With BoundsGuard the program is halted before the
 					// write (the alert itself: TestCorpus).
-					out, err = exec.Command(with, c.attack).CombinedOutput()
+					out, err := exec.Command(with, c.attack).CombinedOutput()
 					if err == nil || strings.Contains(string(out), "guard=") {
 						t.Errorf("BoundsGuard build ran through the attack: %v\n%s", err, out)
 					}

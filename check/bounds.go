@@ -14,9 +14,13 @@ const PBounds = "bounds"
 // handler (the guard runtime's, linked in, or libubsan's when the user's own
 // sanitizer brought it) against those that index an array in their own
 // stack frame with a register. Pass: bounds checks are compiled in (some
-// function calls the handler). Fail: functions index stack arrays and none
-// is checked. n/a: no function indexes a stack array. The build stamp is
-// not consulted: a stamp that says "bounds" proves nothing about the code.
+// function calls the handler). Fail: functions index stack arrays with an
+// index the code does not bound, and none is checked. Unknown: no check,
+// and the only stack indexes are ones the code bounds inside the frame
+// (whether inside the array too needs its size, which the code does not
+// show, and the compiler drops the check where the bound fits). n/a: no
+// function indexes a stack array. The build stamp is not consulted: a
+// stamp that says "bounds" proves nothing about the code.
 func boundsResult(f *elfacts.Facts, env *Env) Result {
 	r := Result{Property: PBounds}
 	b := f.Bounds
@@ -44,7 +48,7 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 		}
 	}
 	var checked []string
-	objsize, indexing, unchecked := 0, 0, 0
+	objsize, indexing, unchecked, bounded := 0, 0, 0, 0
 	for _, fn := range b.Funcs {
 		if fn.Name != "" && (isGuardRuntimeFunc(elfacts.Func{Name: fn.Name}) || (f.Static && toolchain[fn.Name])) {
 			continue
@@ -60,6 +64,8 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 			if !fn.Checked {
 				unchecked++
 			}
+		} else if fn.Bounded {
+			bounded++
 		}
 	}
 	level := "bounds"
@@ -69,12 +75,15 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 	switch {
 	case len(checked) > 0:
 		r.Status = Pass
-		r.Value = fmt.Sprintf("%s: %d functions call the bounds handler; %d of %d functions that index a stack array with a register have no check (the compiler drops those it proves in range)",
+		r.Value = fmt.Sprintf("%s: %d functions call the bounds handler; %d of %d functions that index a stack array with a register the code does not bound have no check (the compiler drops those it proves in range)",
 			level, len(checked), unchecked, indexing)
 		r.Lists = map[string][]string{"checked": checked}
 	case indexing > 0:
 		r.Status = Fail
-		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register, no function calls a bounds handler", indexing)
+		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register the code does not bound, no function calls a bounds handler", indexing)
+	case bounded > 0:
+		r.Status = Unknown
+		r.Value = fmt.Sprintf("no bounds check: %d functions index a stack array only with an index the code bounds inside the frame; whether inside the array needs the array's size, which the code does not show (the compiler drops the check where the bound fits)", bounded)
 	default:
 		r.Status, r.Value = NA, "no function indexes a stack array with a register, none calls a bounds handler"
 	}

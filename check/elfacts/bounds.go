@@ -39,9 +39,17 @@ type BoundsFunc struct {
 	// in the file; ObjSize: to the object-size handler.
 	Checked, ObjSize bool
 	// Indexes: a register-indexed access to its own stack frame (base
-	// %rsp or %rbp plus an index register): what the instrumentation
-	// guards, unless the compiler proved the index in range.
+	// %rsp, or %rbp where the function makes it its frame pointer, plus
+	// an index register) whose index the code does not bound, or bounds
+	// only so loosely that the access may leave the frame: what the
+	// instrumentation guards.
 	Indexes bool
+	// Bounded: a register-indexed access to its own stack frame whose
+	// index the code itself bounds (a byte, a mask, a shift) so that the
+	// access stays inside the frame. Whether it stays inside its array
+	// needs the array's size, which the code does not carry: the
+	// instrumentation drops its check when the bound fits the array.
+	Bounded bool
 }
 
 func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
@@ -62,52 +70,137 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 		}
 	}
 	syms, _ := f.Symbols()
-	bounds, objsize := map[uint64]bool{}, map[uint64]bool{}
-	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF {
-			continue
-		}
-		for _, h := range BoundsHandlers {
-			if s.Name == h {
-				bounds[s.Value] = true
-			}
-		}
-		for _, h := range ObjSizeHandlers {
-			if s.Name == h {
-				objsize[s.Value] = true
-			}
-		}
-	}
-	if len(bounds) > 0 {
-		b.Handler = "runtime"
-	}
 	ranges := symtabFuncs(f)
 	if len(ranges) == 0 {
 		b.Why = "no symbol table: the guard runtime's bounds handler (a hidden symbol) cannot be found in a stripped file"
 		return b
 	}
 	im.loadCode()
+	// A handler defined in the file counts only if it never returns to
+	// the instrumented code (the guard runtime's halts): a function that
+	// merely bears the name and returns stops nothing.
+	bounds, objsize := map[uint64]bool{}, map[uint64]bool{}
+	forged := map[uint64]bool{}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		is := func(names []string) bool {
+			for _, h := range names {
+				if s.Name == h {
+					return true
+				}
+			}
+			return false
+		}
+		if !is(BoundsHandlers) && !is(ObjSizeHandlers) {
+			continue
+		}
+		if mayReturn(im.codeBytes(s.Value, s.Size)) {
+			forged[s.Value] = true
+			continue
+		}
+		bounds[s.Value] = bounds[s.Value] || is(BoundsHandlers)
+		objsize[s.Value] = objsize[s.Value] || is(ObjSizeHandlers)
+	}
+	if len(bounds) > 0 {
+		b.Handler = "runtime"
+	}
+	// Two passes: the first decodes every function, records the jumps
+	// that land in another function's range (gcc's .cold parts jump back
+	// into their function) and keeps the functions that index their
+	// frame; the second bounds their indexes knowing every place a jump
+	// lands.
+	entries := map[uint64]bool{}
+	var pending []*boundsScan
 	for _, r := range ranges {
-		if bounds[r.addr] || objsize[r.addr] {
+		if bounds[r.addr] || objsize[r.addr] || forged[r.addr] {
 			continue // the handlers themselves
 		}
 		data := im.codeBytes(r.addr, r.size)
 		if data == nil {
 			continue
 		}
-		calls, objs, indexes := scanBounds(data, r.addr, bounds, objsize)
-		if calls || objs || indexes {
-			b.Funcs = append(b.Funcs, BoundsFunc{Name: r.name, Checked: calls, ObjSize: objs, Indexes: indexes})
+		sc := decodeBounds(data, r.addr, bounds, objsize, entries)
+		sc.fn.Name = r.name
+		pending = append(pending, sc)
+	}
+	for _, sc := range pending {
+		sc.judge(entries)
+		if sc.fn.Checked || sc.fn.ObjSize || sc.fn.Indexes || sc.fn.Bounded {
+			b.Funcs = append(b.Funcs, sc.fn)
 		}
 	}
 	b.Analyzed = true
 	return b
 }
 
-// scanBounds decodes one function: does it call a handler in bounds or
-// objsize (direct call or tail jump), and does it index its stack frame
-// with a register.
-func scanBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool) (calls, objs, indexes bool) {
+// mayReturn reports whether a handler's code may return to its caller: it
+// has a ret, or a jump that leaves it (a tail call, a .cold part), or it
+// cannot be read.
+// The guard runtime's handlers end in a call to its halting alert path.
+func mayReturn(code []byte) bool {
+	if len(code) == 0 {
+		return true
+	}
+	for pc := 0; pc < len(code); {
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil || inst.Len == 0 {
+			pc++
+			continue
+		}
+		switch inst.Op {
+		case x86asm.RET, x86asm.IRET, x86asm.IRETD, x86asm.IRETQ, x86asm.LRET:
+			return true
+		}
+		if isBranch(inst.Op) {
+			rel, ok := inst.Args[0].(x86asm.Rel)
+			if !ok {
+				return true
+			}
+			if t := pc + inst.Len + int(rel); t < 0 || t >= len(code) {
+				return true // to code elsewhere (a tail call, a .cold part)
+			}
+		}
+		pc += inst.Len
+	}
+	return false
+}
+
+// decoded is one decoded instruction and its address.
+type decoded struct {
+	at   uint64
+	inst x86asm.Inst
+}
+
+// boundsScan is one decoded function awaiting judgement of its indexes.
+type boundsScan struct {
+	fn BoundsFunc
+	// insts and idx: the function's code and the positions of the
+	// instructions indexing the frame with a register (insts is dropped
+	// when there are none).
+	insts []decoded
+	idx   []int
+	// targets: where the function's own jumps land; indirect: it has a
+	// jump whose target is not known (a jump table); frame: its first
+	// sub $N,%rsp; framePointer: it makes %rbp its frame pointer.
+	targets      map[uint64]bool
+	indirect     bool
+	frame        int64
+	framePointer bool
+}
+
+// decodeBounds decodes one function: does it call a handler in bounds or
+// objsize (direct call or tail jump), and where does it index its stack
+// frame with a register. Jumps that leave its range are added to entries.
+//
+// The stack frame is %rsp's, and %rbp's only where the function makes %rbp
+// its frame pointer (mov %rsp,%rbp): optimised code without a frame
+// pointer keeps any value in %rbp (a malloc'd buffer, a string), and an
+// index into that is not one into the stack.
+func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, entries map[uint64]bool) *boundsScan {
+	sc := &boundsScan{targets: map[uint64]bool{}}
+	end := addr + uint64(len(code))
 	for pc := 0; pc < len(code); {
 		if isEndbr(code[pc:]) {
 			pc += 4
@@ -118,23 +211,264 @@ func scanBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool) (call
 			pc++
 			continue
 		}
+		sc.insts = append(sc.insts, decoded{addr + uint64(pc), inst})
 		next := addr + uint64(pc+inst.Len)
-		switch inst.Op {
-		case x86asm.CALL, x86asm.JMP:
+		switch {
+		case inst.Op == x86asm.CALL || isBranch(inst.Op):
 			if rel, ok := inst.Args[0].(x86asm.Rel); ok {
 				t := next + uint64(int64(rel))
-				calls = calls || bounds[t]
-				objs = objs || objsize[t]
-			}
-		case x86asm.NOP:
-		default:
-			for _, a := range inst.Args {
-				if m, ok := a.(x86asm.Mem); ok && m.Index != 0 && (m.Base == x86asm.RSP || m.Base == x86asm.RBP) {
-					indexes = true
+				if inst.Op == x86asm.CALL || inst.Op == x86asm.JMP {
+					sc.fn.Checked = sc.fn.Checked || bounds[t]
+					sc.fn.ObjSize = sc.fn.ObjSize || objsize[t]
 				}
+				switch {
+				case inst.Op == x86asm.CALL:
+				case t >= addr && t < end:
+					sc.targets[t] = true
+				default:
+					entries[t] = true
+				}
+			} else if inst.Op == x86asm.JMP {
+				// A jump table (or an indirect tail call): where it
+				// lands is not known here, so no value is followed
+				// backwards in this function.
+				sc.indirect = true
+			}
+		case inst.Op == x86asm.MOV && inst.Args[0] == x86asm.RBP && inst.Args[1] == x86asm.RSP:
+			sc.framePointer = true
+		case inst.Op == x86asm.SUB && inst.Args[0] == x86asm.RSP && sc.frame == 0:
+			if imm, ok := inst.Args[1].(x86asm.Imm); ok && imm > 0 {
+				sc.frame = int64(imm)
 			}
 		}
 		pc += inst.Len
 	}
-	return calls, objs, indexes
+	for i, d := range sc.insts {
+		if d.inst.Op == x86asm.NOP {
+			continue
+		}
+		for _, a := range d.inst.Args {
+			if m, ok := a.(x86asm.Mem); ok && m.Index != 0 && m.Segment == 0 && (m.Base == x86asm.RSP || m.Base == x86asm.RBP) {
+				sc.idx = append(sc.idx, i)
+				break
+			}
+		}
+	}
+	if len(sc.idx) == 0 {
+		sc.insts, sc.targets = nil, nil
+	}
+	return sc
+}
+
+// judge sorts the function's register-indexed frame accesses into Indexes
+// and Bounded, knowing entries, the places other functions jump to.
+func (sc *boundsScan) judge(entries map[uint64]bool) {
+	for _, i := range sc.idx {
+		d := sc.insts[i]
+		for _, a := range d.inst.Args {
+			m, ok := a.(x86asm.Mem)
+			if !ok || m.Index == 0 || m.Segment != 0 || !(m.Base == x86asm.RSP || m.Base == x86asm.RBP && sc.framePointer) {
+				continue
+			}
+			max := unbounded
+			if !sc.indirect {
+				lands := func(at uint64) bool { return sc.targets[at] || entries[at] }
+				max = valueBound(sc.insts, i, m.Index, 64, lands, 0)
+			}
+			width := int64(d.inst.MemBytes)
+			if width < int64(m.Scale) {
+				width = int64(m.Scale)
+			}
+			if inFrame(m, max, width, sc.frame) {
+				sc.fn.Bounded = true
+			} else {
+				sc.fn.Indexes = true
+			}
+		}
+	}
+	sc.insts, sc.targets = nil, nil
+}
+
+// unbounded is valueBound's answer when the code does not bound a value.
+const unbounded = ^uint64(0)
+
+// inFrame reports whether every access m can make with an index of at most
+// max (width bytes each) stays inside the frame: for %rsp, inside the
+// function's own allocation (below the saved registers and the return
+// address); for the frame pointer %rbp, below the saved %rbp.
+func inFrame(m x86asm.Mem, max uint64, width, frame int64) bool {
+	if max > 1<<24 {
+		return false
+	}
+	end := m.Disp + int64(m.Scale)*int64(max) + width
+	if m.Base == x86asm.RBP {
+		return end <= 0
+	}
+	return m.Disp >= 0 && end <= frame
+}
+
+// widthMax is the largest value a register of bits bits holds.
+func widthMax(bits int) uint64 {
+	if bits >= 64 {
+		return unbounded
+	}
+	return 1<<uint(bits) - 1
+}
+
+// regBits is the width of a general-purpose register, and whether it is
+// one of the high bytes (%ah %ch %dh %bh).
+func regBits(r x86asm.Reg) (int, bool) {
+	switch {
+	case r >= x86asm.AH && r <= x86asm.BH:
+		return 8, true
+	case r >= x86asm.AL && r <= x86asm.R15B:
+		return 8, false
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return 16, false
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return 32, false
+	}
+	return 64, false
+}
+
+// callerSaved are the registers a call may change (System V x86-64).
+var callerSaved = map[x86asm.Reg]bool{
+	x86asm.RAX: true, x86asm.RCX: true, x86asm.RDX: true, x86asm.RSI: true, x86asm.RDI: true,
+	x86asm.R8: true, x86asm.R9: true, x86asm.R10: true, x86asm.R11: true,
+}
+
+// implicitWriter reports whether op writes general-purpose registers that
+// are not its first operand (or may: string operations, multiplications,
+// exchanges...).
+func implicitWriter(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.MUL, x86asm.DIV, x86asm.IDIV, x86asm.CQO, x86asm.CDQ, x86asm.CWD,
+		x86asm.CDQE, x86asm.CWDE, x86asm.CBW, x86asm.CPUID, x86asm.RDTSC, x86asm.RDTSCP,
+		x86asm.SYSCALL, x86asm.XCHG, x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B,
+		x86asm.XADD, x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ,
+		x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.STOSQ, x86asm.LODSB, x86asm.LODSW,
+		x86asm.LODSD, x86asm.LODSQ, x86asm.SCASB, x86asm.SCASW, x86asm.SCASD, x86asm.SCASQ,
+		x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.ENTER, x86asm.LEAVE,
+		x86asm.XGETBV, x86asm.RDPMC, x86asm.RDMSR, x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+		return true
+	case x86asm.IMUL:
+		return inst.Args[1] == nil
+	}
+	return false
+}
+
+// reads reports whether op reads its first operand without writing it.
+func readsOnly(op x86asm.Op) bool {
+	switch op {
+	case x86asm.CMP, x86asm.TEST, x86asm.BT, x86asm.PUSH:
+		return true
+	}
+	return isBranch(op)
+}
+
+// valueBound is an upper bound of the value the low bits bits of register
+// r hold when insts[use] executes, from the instructions before it on the
+// straight path that must have run (no jump lands in between), or
+// unbounded. It follows copies and the operations that bound a value: a
+// zero extension from a byte or a word, an and with a constant, a shift
+// right by a constant, a constant, a 32-bit write (which clears the upper
+// half).
+func valueBound(insts []decoded, use int, r x86asm.Reg, bits int, lands func(uint64) bool, depth int) uint64 {
+	limit := widthMax(bits)
+	fam := family(r)
+	if fam == 0 || depth > 8 {
+		return limit
+	}
+	for j := use - 1; j >= 0 && use-j <= 48; j-- {
+		if lands(insts[j+1].at) {
+			return limit // another path joins here
+		}
+		in := insts[j].inst
+		switch {
+		case in.Op == x86asm.JMP || in.Op == x86asm.RET || in.Op == x86asm.UD2 || in.Op == x86asm.HLT:
+			return limit // insts[j+1] is reached only by a jump
+		case in.Op == x86asm.CALL:
+			if callerSaved[fam] {
+				return limit
+			}
+			continue
+		case implicitWriter(in):
+			return limit
+		case readsOnly(in.Op):
+			continue
+		}
+		dst, ok := in.Args[0].(x86asm.Reg)
+		if !ok || family(dst) != fam {
+			continue
+		}
+		dbits, high := regBits(dst)
+		if high {
+			if bits <= 8 {
+				continue // %ah does not change %al
+			}
+			return limit
+		}
+		if dbits < bits && dbits < 32 {
+			return limit // a byte or word write keeps the upper bits, unknown
+		}
+		v := writeBound(insts, j, in, dst, dbits, lands, depth)
+		if dbits == 32 && v > widthMax(32) {
+			v = widthMax(32) // a 32-bit write clears the upper half
+		}
+		if v > limit {
+			v = limit
+		}
+		return v
+	}
+	return limit
+}
+
+// writeBound bounds the value instruction insts[j] writes into dst.
+func writeBound(insts []decoded, j int, in x86asm.Inst, dst x86asm.Reg, dbits int, lands func(uint64) bool, depth int) uint64 {
+	src := in.Args[1]
+	switch in.Op {
+	case x86asm.MOVZX:
+		switch s := src.(type) {
+		case x86asm.Reg:
+			sb, _ := regBits(s)
+			return valueBound(insts, j, s, sb, lands, depth+1)
+		case x86asm.Mem:
+			return widthMax(8 * in.MemBytes)
+		}
+	case x86asm.MOV:
+		switch s := src.(type) {
+		case x86asm.Imm:
+			if s >= 0 {
+				return uint64(s) & widthMax(dbits)
+			}
+		case x86asm.Reg:
+			sb, _ := regBits(s)
+			if sb > dbits {
+				sb = dbits
+			}
+			return valueBound(insts, j, s, sb, lands, depth+1)
+		}
+	case x86asm.XOR, x86asm.SUB:
+		if s, ok := src.(x86asm.Reg); ok && s == dst {
+			return 0
+		}
+	case x86asm.AND:
+		prev := valueBound(insts, j, dst, dbits, lands, depth+1)
+		switch s := src.(type) {
+		case x86asm.Imm:
+			if s >= 0 && uint64(s) < prev {
+				return uint64(s)
+			}
+		case x86asm.Reg:
+			if v := valueBound(insts, j, s, dbits, lands, depth+1); v < prev {
+				return v
+			}
+		}
+		return prev
+	case x86asm.SHR:
+		if n, ok := src.(x86asm.Imm); ok && n >= 0 && n < 64 {
+			return valueBound(insts, j, dst, dbits, lands, depth+1) >> uint(n)
+		}
+	}
+	return widthMax(dbits)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	hexenc "encoding/hex"
 	"os"
 	"testing"
 )
@@ -70,5 +71,23 @@ func FuzzFormatFlow(f *testing.F) {
 				t.Fatal("printf call without a format origin")
 			}
 		}
+	})
+}
+
+// FuzzScanBounds: the bounds scan (decode, then follow index registers
+// back) never panics nor hangs on any code.
+func FuzzScanBounds(f *testing.F) {
+	for _, s := range []string{
+		"4883ec4889f0c0e8050f295424200fb6c0488d5484084883c448c3",
+		"4883ec480fb6c0488d5484084883c0014883f80375f14883c448c3",
+		"554889c5c6440500005dc3",
+		"4883ec1883e307e800000000c6441c03414883c418c3",
+	} {
+		b, _ := hexenc.DecodeString(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, code []byte) {
+		sc := decodeBounds(code, 0x1000, nil, nil, map[uint64]bool{})
+		sc.judge(map[uint64]bool{0x1004: true})
 	})
 }

@@ -145,7 +145,7 @@ func runGuardlib(env *cli.Env, args []string) int {
 
 	status := 0
 	if *prebuild && *sameAs == "" {
-		dir, err := prebuildHeaders(*dest)
+		dir, err := guardlib.PrebuildFormatGuardHeaders(*dest)
 		if err != nil {
 			env.Errorf("guardlib", "formatguard headers: %v", err)
 			status = 1
@@ -172,7 +172,7 @@ func runGuardlib(env *cli.Env, args []string) int {
 			case *printKey:
 				fmt.Fprintln(env.Stdout, key)
 			case *prebuild && *sameAs != "":
-				p, err := prebuildLink(key, *dest, *sameAs)
+				p, err := guardlib.PrebuildSameAs(key, *dest, *sameAs)
 				if err != nil {
 					env.Errorf("guardlib", "%s: %v", label, err)
 					status = 1
@@ -180,7 +180,7 @@ func runGuardlib(env *cli.Env, args []string) int {
 				}
 				fmt.Fprintln(env.Stdout, p)
 			case *prebuild:
-				p, err := prebuildOne(t, key, *dest, opts)
+				p, err := guardlib.Prebuild(t, key, *dest, opts)
 				if err != nil {
 					env.Errorf("guardlib", "%s: %v", label, err)
 					status = 1
@@ -215,108 +215,4 @@ func runGuardlib(env *cli.Env, args []string) int {
 		}
 	}
 	return status
-}
-
-// prebuildOne builds the archive for t into dest/key atomically and returns
-// the archive's path.
-func prebuildOne(t guardlib.Target, key, dest string, opts guardlib.BuildOptions) (string, error) {
-	dir, err := installDir(dest, key, func(stage, scratch string) error {
-		if err := guardlib.Build(t, scratch, opts); err != nil {
-			return err
-		}
-		// Keep only the archives and the export list: the sources and
-		// objects were scratch.
-		for _, name := range guardlib.OutputFiles {
-			out := filepath.Join(stage, name)
-			if err := os.Rename(filepath.Join(scratch, name), out); err != nil {
-				return err
-			}
-			if err := os.Chmod(out, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, guardlib.ArchiveName), nil
-}
-
-// prebuildLink fills dest/key atomically with relative symbolic links to
-// every file of dest/same (guardlib.OutputFiles), which must be complete: a
-// compiler reached under several names (cc, gcc, gcc-12, the triplet's
-// names) links the one runtime built for its binary, and the link line
-// finds each file it names under every key. It returns the archive's path.
-func prebuildLink(key, dest, same string) (string, error) {
-	if key == same {
-		return "", fmt.Errorf("prebuild: --same-as %s is this compiler's own key", same)
-	}
-	if err := guardlib.CheckPrebuilt(filepath.Join(dest, same)); err != nil {
-		return "", fmt.Errorf("prebuild: --same-as: %w", err)
-	}
-	dir, err := installDir(dest, key, func(stage, _ string) error {
-		for _, name := range guardlib.OutputFiles {
-			if err := os.Symlink(filepath.Join("..", same, name), filepath.Join(stage, name)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, guardlib.ArchiveName), nil
-}
-
-// prebuildHeaders writes the FormatGuard wrapper headers into
-// dest/FormatGuardKey(), where immunix-cc prefers them to its cache.
-func prebuildHeaders(dest string) (string, error) {
-	key, err := guardlib.FormatGuardKey()
-	if err != nil {
-		return "", err
-	}
-	return installDir(dest, key, func(stage, _ string) error {
-		return guardlib.WriteFormatGuardHeaders(stage)
-	})
-}
-
-// installDir fills dest/key atomically: fill writes into a fresh stage
-// directory (and may use scratch for work), which is then renamed into
-// place, replacing an older copy. No reader ever sees a partial directory.
-func installDir(dest, key string, fill func(stage, scratch string) error) (string, error) {
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return "", fmt.Errorf("prebuild: %w", err)
-	}
-	tmp, err := os.MkdirTemp(dest, "."+key+".tmp-")
-	if err != nil {
-		return "", fmt.Errorf("prebuild: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	stage := filepath.Join(tmp, "out")
-	scratch := filepath.Join(tmp, "scratch")
-	for _, d := range []string{stage, scratch} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return "", fmt.Errorf("prebuild: %w", err)
-		}
-	}
-	if err := fill(stage, scratch); err != nil {
-		return "", fmt.Errorf("prebuild %s: %w", key, err)
-	}
-	if err := os.Chmod(stage, 0o755); err != nil {
-		return "", fmt.Errorf("prebuild: %w", err)
-	}
-	final := filepath.Join(dest, key)
-	old := final + ".old"
-	os.RemoveAll(old)
-	if _, err := os.Stat(final); err == nil {
-		if err := os.Rename(final, old); err != nil {
-			return "", fmt.Errorf("prebuild: replace %s: %w", final, err)
-		}
-	}
-	if err := os.Rename(stage, final); err != nil {
-		return "", fmt.Errorf("prebuild: install %s: %w", final, err)
-	}
-	os.RemoveAll(old)
-	return final, nil
 }

@@ -40,6 +40,7 @@ next program of that name in PATH that is not itself.
 
 Exit codes of immunix-cc's own errors: 100 usage, 101 compiler not found,
 102 recursion, 103 unreadable @file, 104 guard runtime, 105 exec failed,
-106 refused by IMMUNIX_STRICT, 107 IMMUNIX_SIGN_KEY could not sign. Otherwise the exit code is the compiler's.
+106 refused by IMMUNIX_STRICT, 107 IMMUNIX_SIGN_KEY could not sign, 108 immunix-cc's
+own work failed (a temporary file, a write). Otherwise the exit code is the compiler's.
 See docs/immunix-cc.md.
 `

@@ -28,6 +28,9 @@ const (
 	ExitExec      = 105
 	ExitStrict    = 106
 	ExitSign      = 107
+	// ExitInternal: immunix-cc's own work failed (a temporary file, a
+	// write), not the compiler's and none of the above.
+	ExitInternal = 108
 )
 
 // ErrStrict wraps what IMMUNIX_STRICT=1 refuses (exit 106).
@@ -53,8 +56,10 @@ func ExitCode(err error) int {
 		return ExitRuntime
 	case errors.Is(err, ErrSign):
 		return ExitSign
+	case errors.Is(err, errExec):
+		return ExitExec
 	}
-	return ExitExec
+	return ExitInternal
 }
 
 // Env holds the process's side effects. main fills it from the real

@@ -154,39 +154,20 @@ func writeFollowed(w io.Writer, a *alert.Alert) {
 }
 
 // followJournal runs journalctl -f for immunix's identifier: new entries, or
-// those since since when it is set.
+// those since since when it is set, until ctx is done.
 func followJournal(ctx context.Context, since time.Time, line func(string)) error {
-	jc, err := exec.LookPath("journalctl")
-	if err != nil {
-		return errors.New("journalctl is not installed (Debian package: systemd); follow syslog files instead")
-	}
 	args := []string{"-f", "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=immunix"}
 	if since.IsZero() {
 		args = append(args, "-n", "0")
 	} else {
 		args = append(args, "--since", since.Format("2006-01-02 15:04:05"))
 	}
-	cmd := exec.CommandContext(ctx, jc, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run journalctl: %w", err)
-	}
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64*1024), 1<<22)
-	for sc.Scan() {
-		line(sc.Text())
-	}
-	err = cmd.Wait()
-	if ctx.Err() != nil {
+	err := journalctl(ctx, args, line)
+	switch {
+	case ctx.Err() != nil:
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("journalctl -f: %w: %s", err, strings.TrimSpace(stderr.String()))
+	case err != nil:
+		return fmt.Errorf("journalctl -f: %w", err)
 	}
 	return errors.New("journalctl -f stopped")
 }

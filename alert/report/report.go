@@ -12,6 +12,7 @@ package report
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,21 +116,27 @@ func ReadLog(name string, stdin io.Reader, line func(string)) error {
 	return nil
 }
 
-// errNoJournalctl names the package to install.
-var errNoJournalctl = errors.New("journalctl is not installed (Debian package: systemd); read syslog files instead")
-
 // ReadJournal calls line for each journal entry (JSON) of immunix's
 // syslog identifier, since since when it is set.
 func ReadJournal(since time.Time, line func(string)) error {
-	jc, err := exec.LookPath("journalctl")
-	if err != nil {
-		return errNoJournalctl
-	}
 	args := []string{"-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=immunix"}
 	if !since.IsZero() {
 		args = append(args, "--since", since.Format("2006-01-02 15:04:05"))
 	}
-	cmd := exec.Command(jc, args...)
+	if err := journalctl(context.Background(), args, line); err != nil {
+		return fmt.Errorf("journalctl: %w", err)
+	}
+	return nil
+}
+
+// journalctl runs journalctl with args and calls line for each line it
+// writes; its error says what journalctl wrote on stderr.
+func journalctl(ctx context.Context, args []string, line func(string)) error {
+	jc, err := exec.LookPath("journalctl")
+	if err != nil {
+		return errors.New("journalctl is not installed (Debian package: systemd); read syslog files instead")
+	}
+	cmd := exec.CommandContext(ctx, jc, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -145,7 +152,7 @@ func ReadJournal(since time.Time, line func(string)) error {
 		line(sc.Text())
 	}
 	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("journalctl: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A kernel feature is not a tool: no package installs it, so a test that
@@ -122,5 +124,23 @@ func NeedsABIBuild(t testing.TB, abi string) {
 	t.Helper()
 	if r := ProbeABI(abi); r.NoTool {
 		Missing(t, r.Reason)
+	}
+}
+
+// NeedsFanotifyExecPerm skips the rest of the test unless the kernel gives
+// fanotify permission events for exec (FAN_OPEN_EXEC_PERM: Linux 5.0 and
+// CONFIG_FANOTIFY_ACCESS_PERMISSIONS), which CryptoMark's gate needs. The
+// probe marks only a fresh directory's own inode, which nobody executes.
+// The caller must be root (NeedsRoot): fanotify_init needs CAP_SYS_ADMIN.
+func NeedsFanotifyExecPerm(t testing.TB) {
+	t.Helper()
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_CONTENT|unix.FAN_CLOEXEC, unix.O_RDONLY)
+	if err != nil {
+		KernelLacks(t, "fanotify permission events (CONFIG_FANOTIFY_ACCESS_PERMISSIONS): fanotify_init: "+err.Error())
+	}
+	defer unix.Close(fd)
+	dir := t.TempDir()
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD, unix.FAN_OPEN_EXEC_PERM, unix.AT_FDCWD, dir); err != nil {
+		KernelLacks(t, "fanotify FAN_OPEN_EXEC_PERM (Linux 5.0): fanotify_mark: "+err.Error())
 	}
 }

@@ -43,6 +43,7 @@ func immunix(t *testing.T, args ...string) (int, string) {
 func mountTmpfs(t *testing.T) string {
 	t.Helper()
 	testenv.NeedsRoot(t)
+	testenv.NeedsFanotifyExecPerm(t)
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m,mode=0755"); err != nil {
 		testenv.Missing(t, fmt.Sprintf("cannot mount a tmpfs for the gate to mark: %v", err))

@@ -78,8 +78,9 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 		r.Value = fmt.Sprintf("%s: %d functions call the bounds handler; %d of %d functions that index a stack array with a register the code does not bound have no check (the compiler drops those it proves in range)",
 			level, len(checked), unchecked, indexing)
 		r.Lists = map[string][]string{"checked": checked}
+		r.Measure = level
 	case indexing > 0:
-		r.Status = Fail
+		r.Status, r.Measure = Fail, "none"
 		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register the code does not bound, no function calls a bounds handler", indexing)
 	case bounded > 0:
 		r.Status = Unknown

@@ -42,28 +42,62 @@ const (
 	PStatic      = "static"
 )
 
+// property is one row of the property table: everything the package
+// knows of a property, in one place.
+type property struct {
+	name string
+	// doc is the one-line meaning of the property and its pass rule.
+	doc string
+	// head is its column in the text table ("": not a column).
+	head string
+	// eval judges one file; nil for the signature, which needs the
+	// trusted keys and is judged by the Scanner (signature.go).
+	eval func(f *elfacts.Facts, env *Env) Result
+}
+
+// propertyTable lists every property in report order. Properties,
+// PropertyDoc, Evaluate and the text table's columns come from it.
+var propertyTable = []property{
+	{PCanary, "every function that -fstack-protector-strong would protect reads the canary (%fs:0x28), judged from its code", "canary", canaryResult},
+	{PFortify, "_FORTIFY_SOURCE: at least one fortified __*_chk libc call, or no fortifiable call at all", "fortify", facts(fortifyResult)},
+	{PFormatGuard, "every printf-family function the file calls has its FormatGuard checker __immunix_fg_F", "fmtguard", facts(formatGuardResult)},
+	{PRaceGuard, "RaceGuard linked into the executable and its wrappers (open, stat, access, fopen, mktemp, ...) exported from .dynsym, so they see the program's and its libraries' calls", "", facts(raceGuardResult)},
+	{PStamp, "built by immunix-cc (build stamp present) with no protection turned off by policy or by the user", "stamp", facts(stampResult)},
+	{PRelro, "full RELRO: PT_GNU_RELRO and immediate binding (partial: PT_GNU_RELRO only)", "relro", facts(relroResult)},
+	{PNow, "immediate binding (BIND_NOW): the GOT can be made read-only", "now", facts(nowResult)},
+	{PPIE, "position-independent executable (ET_DYN), so ASLR moves the program too", "pie", facts(pieResult)},
+	{PNoExecStack, "PT_GNU_STACK present and not executable", "nx", facts(nxResult)},
+	{PWX, "no loadable segment is both writable and executable", "w^x", facts(wxResult)},
+	{PCET, "x86 CET: IBT and SHSTK in .note.gnu.property", "cet", facts(cetResult)},
+	{PRPath, "no DT_RPATH or DT_RUNPATH", "rpath", facts(rpathResult)},
+	{PStripped, "the symbol table was removed", "strip", facts(strippedResult)},
+	{PStatic, "dynamically linked (a static program carries its own libc, unpatched by libc updates)", "link", facts(staticResult)},
+	{PBounds, "array-bounds checks compiled in: functions call the bounds handler (BoundsGuard), judged from the code", "bounds", boundsResult},
+	{PSignature, "CryptoMark: signed by a trusted key (--keys DIR) and unchanged since (docs/cryptomark.md)", "signed", nil},
+}
+
+// facts adapts a verdict that needs only the file's facts.
+func facts(eval func(*elfacts.Facts) Result) func(*elfacts.Facts, *Env) Result {
+	return func(f *elfacts.Facts, _ *Env) Result { return eval(f) }
+}
+
 // Properties lists every property in report order.
-var Properties = []string{PCanary, PFortify, PFormatGuard, PRaceGuard, PStamp, PRelro, PNow, PPIE, PNoExecStack, PWX, PCET, PRPath, PStripped, PStatic, PBounds, PSignature}
+var Properties = func() []string {
+	out := make([]string, len(propertyTable))
+	for i, p := range propertyTable {
+		out[i] = p.name
+	}
+	return out
+}()
 
 // PropertyDoc is the one-line meaning of each property and its pass rule.
-var PropertyDoc = map[string]string{
-	PCanary:      "every function that -fstack-protector-strong would protect reads the canary (%fs:0x28), judged from its code",
-	PFortify:     "_FORTIFY_SOURCE: at least one fortified __*_chk libc call, or no fortifiable call at all",
-	PFormatGuard: "every printf-family function the file calls has its FormatGuard checker __immunix_fg_F",
-	PRaceGuard:   "RaceGuard linked into the executable and its wrappers (open, stat, access, fopen, mktemp, ...) exported from .dynsym, so they see the program's and its libraries' calls",
-	PStamp:       "built by immunix-cc (build stamp present) with no protection turned off by policy or by the user",
-	PRelro:       "full RELRO: PT_GNU_RELRO and immediate binding (partial: PT_GNU_RELRO only)",
-	PNow:         "immediate binding (BIND_NOW): the GOT can be made read-only",
-	PPIE:         "position-independent executable (ET_DYN), so ASLR moves the program too",
-	PNoExecStack: "PT_GNU_STACK present and not executable",
-	PWX:          "no loadable segment is both writable and executable",
-	PCET:         "x86 CET: IBT and SHSTK in .note.gnu.property",
-	PRPath:       "no DT_RPATH or DT_RUNPATH",
-	PStripped:    "the symbol table was removed",
-	PStatic:      "dynamically linked (a static program carries its own libc, unpatched by libc updates)",
-	PBounds:      "array-bounds checks compiled in: functions call the bounds handler (BoundsGuard), judged from the code",
-	PSignature:   "CryptoMark: signed by a trusted key (--keys DIR) and unchanged since (docs/cryptomark.md)",
-}
+var PropertyDoc = func() map[string]string {
+	out := make(map[string]string, len(propertyTable))
+	for _, p := range propertyTable {
+		out[p.name] = p.doc
+	}
+	return out
+}()
 
 // Result is one property's verdict for one file.
 type Result struct {
@@ -71,6 +105,9 @@ type Result struct {
 	Status   Status `json:"status"`
 	// Value is the measured value in a few words ("full", "41/41 functions").
 	Value string `json:"value"`
+	// Measure is Value's short form the text table shows ("41/41",
+	// "partial", "bounds+objsize"); "" shows yes or no.
+	Measure string `json:"-"`
 	// Lists hold the evidence, e.g. "fortified" and "unfortified" calls, or
 	// "missing" functions.
 	Lists map[string][]string `json:"lists,omitempty"`
@@ -82,25 +119,16 @@ type Result struct {
 type Env struct{}
 
 // Evaluate turns one file's facts into a verdict for every property, in
-// Properties order.
+// Properties order, but the signature (the Scanner judges it with the
+// trusted keys).
 func Evaluate(f *elfacts.Facts, env *Env) []Result {
-	return []Result{
-		canaryResult(f, env),
-		fortifyResult(f),
-		formatGuardResult(f),
-		raceGuardResult(f),
-		stampResult(f),
-		relroResult(f),
-		nowResult(f),
-		pieResult(f),
-		nxResult(f),
-		wxResult(f),
-		cetResult(f),
-		rpathResult(f),
-		strippedResult(f),
-		staticResult(f),
-		boundsResult(f, env),
+	out := make([]Result, 0, len(propertyTable))
+	for _, p := range propertyTable {
+		if p.eval != nil {
+			out = append(out, p.eval(f, env))
+		}
 	}
+	return out
 }
 
 func linked(f *elfacts.Facts) bool {
@@ -177,6 +205,7 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		return r
 	case missing > 0:
 		r.Status, r.Value = Fail, fmt.Sprintf("%d/%d functions that need one have one, %d missing", prot, need, missing)
+		r.Measure = fmt.Sprintf("%d/%d", prot, need)
 	case guessed && c.GuessedOver:
 		r.Status = Unknown
 		r.Value = fmt.Sprintf("%d/%d functions that need one have one; more than 64 KiB of the executable segments are covered by no symbol and no unwind entry (code built without unwind tables, or read-only data in an executable segment): not analysed", prot, need)
@@ -192,6 +221,7 @@ func canaryResult(f *elfacts.Facts, env *Env) Result {
 		r.Status, r.Value = NA, fmt.Sprintf("no function needs one (%d functions)", len(c.Funcs))
 	default:
 		r.Status, r.Value = Pass, fmt.Sprintf("%d/%d functions that need one have one", prot, need)
+		r.Measure = fmt.Sprintf("%d/%d", prot, need)
 	}
 	if c.Undecodable > 0 {
 		r.Value += fmt.Sprintf(", %d undecodable", c.Undecodable)
@@ -678,6 +708,7 @@ func relroResult(f *elfacts.Facts) Result {
 		return r
 	}
 	r.Value = RELROLevel(f)
+	r.Measure = r.Value
 	if r.Value == "full" {
 		r.Status = Pass
 	} else {
@@ -764,12 +795,14 @@ func cetResult(f *elfacts.Facts) Result {
 	switch {
 	case f.IBT && f.SHSTK:
 		r.Status, r.Value = Pass, "ibt,shstk"
+		r.Measure = r.Value
 	case len(on) > 0:
 		r.Status, r.Value = Fail, strings.Join(on, ",")+" only"
+		r.Measure = strings.Join(on, ",")
 	case f.GNUProperty:
-		r.Status, r.Value = Fail, "none (property note without IBT/SHSTK)"
+		r.Status, r.Value, r.Measure = Fail, "none (property note without IBT/SHSTK)", "none"
 	default:
-		r.Status, r.Value = Fail, "none (no .note.gnu.property)"
+		r.Status, r.Value, r.Measure = Fail, "none (no .note.gnu.property)", "none"
 	}
 	return r
 }

@@ -32,14 +32,17 @@ const (
 	ansiReset  = "\x1b[0m"
 )
 
-// tableProps are the columns of the text table and their headings.
-var tableProps = []struct{ prop, head string }{
-	{PCanary, "canary"}, {PFortify, "fortify"}, {PFormatGuard, "fmtguard"}, {PStamp, "stamp"},
-	{PRelro, "relro"}, {PNow, "now"}, {PPIE, "pie"}, {PNoExecStack, "nx"}, {PWX, "w^x"},
-	{PCET, "cet"}, {PRPath, "rpath"}, {PStripped, "strip"}, {PStatic, "link"},
-	{PBounds, "bounds"},
-	{PSignature, "signed"},
-}
+// tableProps are the columns of the text table and their headings, in
+// property order (propertyTable's heads).
+var tableProps = func() []struct{ prop, head string } {
+	var out []struct{ prop, head string }
+	for _, p := range propertyTable {
+		if p.head != "" {
+			out = append(out, struct{ prop, head string }{p.name, p.head})
+		}
+	}
+	return out
+}()
 
 // cell is the short text of one result in the table.
 func cell(r Result) string {
@@ -49,24 +52,12 @@ func cell(r Result) string {
 	if r.Status == Unknown {
 		return "?"
 	}
+	if r.Measure != "" {
+		return r.Measure
+	}
 	switch r.Property {
-	case PCanary:
-		// "12/12 functions ..." -> "12/12"
-		if i := strings.IndexByte(r.Value, ' '); i > 0 {
-			return r.Value[:i]
-		}
-	case PRelro, PCET:
-		if i := strings.IndexByte(r.Value, ' '); i > 0 {
-			return r.Value[:i]
-		}
-		return r.Value
 	case PStatic:
 		return r.Value
-	case PBounds:
-		// "bounds+objsize: 3 functions ..." -> "bounds+objsize"
-		if i := strings.IndexByte(r.Value, ':'); i > 0 {
-			return r.Value[:i]
-		}
 	case PStamp:
 		switch {
 		case r.Status == Pass:

@@ -114,8 +114,15 @@ type Scanner struct {
 
 	libcOnce sync.Once
 	libc     *ToolchainIndex
-	parallel int
-	mem      *memBudget
+}
+
+// scanRun is one Scan: the Scanner's settings and what this scan shares
+// among its workers. A Scanner is not changed by scanning, so two scans
+// of one Scanner may run at once.
+type scanRun struct {
+	*Scanner
+	parallel int        // workers: elfacts parallelises one large file as far
+	mem      *memBudget // bytes of file contents held at once
 }
 
 // DefaultRuntimeArchives returns the static runtime libraries a static
@@ -207,12 +214,11 @@ func (s *Scanner) Scan(paths []string) *Report {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return units[order[a]].size > units[order[b]].size })
-	s.parallel = workers
 	limit := s.MaxMemory
 	if limit <= 0 {
 		limit = DefaultMaxMemory
 	}
-	s.mem = newMemBudget(limit)
+	run := &scanRun{Scanner: s, parallel: workers, mem: newMemBudget(limit)}
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(workers, max(len(units), 1)); w++ {
@@ -225,7 +231,7 @@ func (s *Scanner) Scan(paths []string) *Report {
 					return
 				}
 				i := order[k]
-				out[i], skipped[i] = s.checkUnit(units[i])
+				out[i], skipped[i] = run.checkUnit(units[i])
 				if s.Progress != nil {
 					s.Progress(int(done.Add(1)), len(units))
 				}
@@ -326,7 +332,7 @@ func errText(err error) string {
 
 // checkUnit checks one input and returns its reports and how many files
 // were skipped as not ELF.
-func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
+func (s *scanRun) checkUnit(u unit) ([]FileReport, int) {
 	if u.err != "" {
 		return []FileReport{{Path: u.path, Error: u.err}}, 0
 	}
@@ -359,7 +365,7 @@ func (s *Scanner) checkUnit(u unit) ([]FileReport, int) {
 	return nil, 1
 }
 
-func (s *Scanner) checkELF(path string, r io.ReaderAt, size int64) FileReport {
+func (s *scanRun) checkELF(path string, r io.ReaderAt, size int64) FileReport {
 	fr := FileReport{Path: path}
 	opt := elfacts.Options{Functions: s.Code, Parallel: s.parallel, Callees: fortifyNames, Budget: s.FileBudget}
 	opt.Toolchain = func(name string, code []byte) bool { return s.toolchain().Match(name, code) }
@@ -399,7 +405,7 @@ func (s *Scanner) toolchain() *ToolchainIndex {
 	return s.libc
 }
 
-func (s *Scanner) checkPackage(path string, r io.Reader) ([]FileReport, int) {
+func (s *scanRun) checkPackage(path string, r io.Reader) ([]FileReport, int) {
 	var out []FileReport
 	skipped := 0
 	err := pkg.Walk(r, func(m pkg.Member, mr io.Reader) error {

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -129,10 +130,9 @@ func Unescape(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				b = append(b, hi<<4|lo)
+			var v [1]byte
+			if _, err := hex.Decode(v[:], []byte(s[i+2:i+4])); err == nil {
+				b = append(b, v[0])
 				i += 3
 				continue
 			}
@@ -140,18 +140,6 @@ func Unescape(s string) string {
 		b = append(b, c)
 	}
 	return string(b)
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // ParseBody parses an alert body starting with "immunix alert: ". The

@@ -3,6 +3,7 @@ package subdomain
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -208,12 +209,11 @@ func (p *parser) tokens(line []byte, col0 int) ([]token, error) {
 						if i+3 >= len(line) {
 							return nil, p.errf(col0+i, "unfinished \\x escape")
 						}
-						hi, ok1 := unhex(line[i+2])
-						lo, ok2 := unhex(line[i+3])
-						if !ok1 || !ok2 {
+						var v [1]byte
+						if _, err := hex.Decode(v[:], []byte(line[i+2:i+4])); err != nil {
 							return nil, p.errf(col0+i, "bad \\x escape %q", line[i:i+4])
 						}
-						b = append(b, hi<<4|lo)
+						b = append(b, v[0])
 						i += 4
 					default:
 						return nil, p.errf(col0+i, "unknown escape \\%c (use \\\", \\\\ or \\xNN)", line[i+1])
@@ -242,18 +242,6 @@ func (p *parser) tokens(line []byte, col0 int) ([]token, error) {
 		return nil, p.errf(col0, "empty rule")
 	}
 	return toks, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 func (p *parser) network(toks []token) (NetRule, error) {

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 )
 
@@ -217,12 +218,11 @@ func unquote(b []byte, quoted bool) (string, bool) {
 			if i+2 >= len(b) {
 				return "", false
 			}
-			hi, ok1 := hexval(b[i+1])
-			lo, ok2 := hexval(b[i+2])
-			if !ok1 || !ok2 {
+			var v [1]byte
+			if _, err := hex.Decode(v[:], b[i+1:i+3]); err != nil {
 				return "", false
 			}
-			out = append(out, hi<<4|lo)
+			out = append(out, v[0])
 			i += 2
 		case '0', '1', '2', '3', '4', '5', '6', '7':
 			v := 0
@@ -241,18 +241,6 @@ func unquote(b []byte, quoted bool) (string, bool) {
 		}
 	}
 	return string(out), true
-}
-
-func hexval(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 func clip(b []byte) string {

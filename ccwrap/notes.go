@@ -17,48 +17,9 @@ import (
 // StampHeaderName is the file name of the compile-note header.
 const StampHeaderName = "immunix-stamp.h"
 
-// stampHeader emits one NT_IMMUNIX_COMPILE note per translation unit. It
-// never changes: the note text comes from -D__IMMUNIX_STAMP="..." (and
-// __IMMUNIX_STAMP_ASM for .S files), so a policy change changes the command
-// line, which is what ccache and distcc hash. The desc size is computed by
-// the assembler from two local labels.
-const stampHeader = `/* immunix build stamp (docs/contracts.md): one NT_IMMUNIX_COMPILE note in
- * .note.immunix per translation unit. Added by immunix-cc with -include; the
- * note text comes from the command line. */
-#if defined(__ASSEMBLER__)
-#if defined(__IMMUNIX_STAMP_ASM)
-	.pushsection .note.immunix,"a",%note
-	.balign 4
-	.long 8
-	.long 1f - 0f
-	.long 1
-	.asciz "Immunix"
-	.balign 4
-0:	.asciz __IMMUNIX_STAMP_ASM
-1:	.balign 4
-	.popsection
-#endif
-#elif defined(__IMMUNIX_STAMP)
-#if defined(__OBJC__)
-#define __IMMUNIX_STAMP_LANG " lang=objc"
-#elif defined(__cplusplus)
-#define __IMMUNIX_STAMP_LANG " lang=c++"
-#else
-#define __IMMUNIX_STAMP_LANG " lang=c"
-#endif
-__asm__(".pushsection .note.immunix,\"a\",%note\n"
-	"\t.balign 4\n"
-	"\t.long 8\n"
-	"\t.long 1f - 0f\n"
-	"\t.long 1\n"
-	"\t.asciz \"Immunix\"\n"
-	"\t.balign 4\n"
-	"0:\t.asciz \"" __IMMUNIX_STAMP __IMMUNIX_STAMP_LANG "\"\n"
-	"1:\t.balign 4\n"
-	"\t.popsection\n");
-#undef __IMMUNIX_STAMP_LANG
-#endif
-`
+// stampHeader emits one NT_IMMUNIX_COMPILE note per translation unit
+// (internal/stamp owns the note's layout).
+var stampHeader = stamp.CompileHeader()
 
 func shortHash(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))

@@ -161,15 +161,75 @@ func (s Stamp) Has(name string) bool {
 // valid both as the body of a top-level __asm__ in C and C++ (after escaping
 // for a string literal) and as a stand-alone .s file, for ELF32 and ELF64.
 func (s Stamp) Asm() string {
-	desc := s.String()
-	descsz := len(desc) + 1
 	var b strings.Builder
-	b.WriteString("\t.pushsection .note.immunix,\"a\",%note\n")
-	b.WriteString("\t.balign 4\n")
-	fmt.Fprintf(&b, "\t.long %d\n\t.long %d\n\t.long %d\n", len(NoteName)+1, descsz, s.Type)
-	fmt.Fprintf(&b, "\t.asciz \"%s\"\n\t.balign 4\n", NoteName)
-	fmt.Fprintf(&b, "\t.asciz \"%s\"\n\t.balign 4\n", desc)
-	b.WriteString("\t.popsection\n")
+	for _, l := range noteAsm(s.Type, `"`+s.String()+`"`) {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// noteAsm is the one layout of an immunix note in assembler lines: owner
+// NoteName, type typ, and as desc the string the .asciz operand desc gives
+// (a quoted string, or a macro the preprocessor turns into one). The
+// assembler computes descsz from the two local labels.
+func noteAsm(typ int, desc string) []string {
+	return []string{
+		"\t.pushsection " + Section + `,"a",%note`,
+		"\t.balign 4",
+		fmt.Sprintf("\t.long %d", len(NoteName)+1),
+		"\t.long 1f - 0f",
+		fmt.Sprintf("\t.long %d", typ),
+		fmt.Sprintf("\t.asciz \"%s\"", NoteName),
+		"\t.balign 4",
+		"0:\t.asciz " + desc,
+		"1:\t.balign 4",
+		"\t.popsection",
+	}
+}
+
+// CompileHeader is the header immunix-cc adds to every compile with
+// -include: it emits one Compile note per translation unit, whose text
+// comes from the command line (-D__IMMUNIX_STAMP="..." for C, C++ and
+// Objective-C, with the language appended here; __IMMUNIX_STAMP_ASM for
+// preprocessed assembler). It never changes with the policy, so a policy
+// change changes the command line, which is what ccache and distcc hash.
+func CompileHeader() string {
+	var b strings.Builder
+	b.WriteString(`/* immunix build stamp (docs/contracts.md): one NT_IMMUNIX_COMPILE note in
+ * .note.immunix per translation unit. Added by immunix-cc with -include; the
+ * note text comes from the command line. */
+#if defined(__ASSEMBLER__)
+#if defined(__IMMUNIX_STAMP_ASM)
+`)
+	for _, l := range noteAsm(Compile, "__IMMUNIX_STAMP_ASM") {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString(`#endif
+#elif defined(__IMMUNIX_STAMP)
+#if defined(__OBJC__)
+#define __IMMUNIX_STAMP_LANG " lang=objc"
+#elif defined(__cplusplus)
+#define __IMMUNIX_STAMP_LANG " lang=c++"
+#else
+#define __IMMUNIX_STAMP_LANG " lang=c"
+#endif
+__asm__(`)
+	// Each line becomes a C string literal; the desc is the string the
+	// two macros make, spliced in between the literal's quotes.
+	const desc = "@desc@"
+	for i, l := range noteAsm(Compile, `"`+desc+`"`) {
+		if i > 0 {
+			b.WriteString("\n\t")
+		}
+		l = strings.ReplaceAll(strings.ReplaceAll(l, "\t", `\t`), `"`, `\"`)
+		l = strings.Replace(l, desc, `" __IMMUNIX_STAMP __IMMUNIX_STAMP_LANG "`, 1)
+		b.WriteString(`"` + l + `\n"`)
+	}
+	b.WriteString(`);
+#undef __IMMUNIX_STAMP_LANG
+#endif
+`)
 	return b.String()
 }
 

@@ -382,22 +382,10 @@ func (fa *Facts) readProperty(f *elf.File) {
 		}
 	}
 	bo := f.ByteOrder
-	for len(data) >= 12 {
-		namesz, descsz, typ := uint64(bo.Uint32(data)), uint64(bo.Uint32(data[4:])), bo.Uint32(data[8:])
-		data = data[12:]
-		nameEnd := alignUp(namesz, 4)
-		if nameEnd > uint64(len(data)) {
-			return
-		}
-		name := strings.TrimRight(string(data[:namesz]), "\x00")
-		data = data[nameEnd:]
-		if descsz > uint64(len(data)) {
-			return
-		}
-		desc := data[:descsz]
-		data = data[min(alignUp(descsz, align), uint64(len(data))):]
+	// A note cut short ends the walk: what came before it stands.
+	_ = stamp.WalkNotes(data, bo, align, func(name string, typ uint32, desc []byte) bool {
 		if name != "GNU" || typ != ntGNUPropertyType0 {
-			continue
+			return true
 		}
 		fa.GNUProperty = true
 		for len(desc) >= 8 {
@@ -413,7 +401,8 @@ func (fa *Facts) readProperty(f *elf.File) {
 			}
 			desc = desc[min(alignUp(prSize, align), uint64(len(desc))):]
 		}
-	}
+		return true
+	})
 }
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,8 +188,11 @@ func sysctl(t *testing.T, name, v string) {
 	t.Helper()
 	p := "/proc/sys/fs/" + name
 	old, err := os.ReadFile(p)
-	if err != nil {
-		testenv.KernelLacks(t, "no "+p+" (a kernel without that sysctl): "+err.Error())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		testenv.KernelLacks(t, "no "+p+": a kernel without that sysctl")
+	case err != nil:
+		t.Fatalf("read %s: %v", p, err)
 	}
 	if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
 		t.Fatalf("set %s=%s: %v", name, v, err)

@@ -110,7 +110,7 @@ func readIdentities(dir, key string, uid uint32) *identities {
 // parseIdentities parses a record written by formatIdentities for key.
 func parseIdentities(r io.Reader, key string) (*identities, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10) // records are small: grow only for long paths
 	if !sc.Scan() || sc.Text() != identityHeader {
 		return nil, fmt.Errorf("not an identity record")
 	}

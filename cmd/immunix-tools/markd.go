@@ -36,6 +36,13 @@ of an ELF shared object there (libraries that ld.so maps, dlopen,
 LD_PRELOAD; PIE programs opened for reading too), at the cost of making
 every open on the marked filesystems wait for the gate. Needs root.
 
+A file verified signed by a trusted key, owned by root, writable by
+nobody else, open for writing by nobody and on a local filesystem gets a
+fanotify ignore mark: its next execs no longer wait for the daemon. The
+kernel removes the mark when the file is written or truncated, so the
+next exec is checked again (--no-kernel-cache turns this off; see
+docs/cryptomark.md for the one change it does not see).
+
 Every event is answered within --timeout: a verification that takes
 longer is answered by the policy (denied where a signature is required).
 Killing the daemon, even with kill -9, lets every waiting exec go on.
@@ -61,6 +68,7 @@ func runMarkd(env *cli.Env, args []string) int {
 	sock := fs.String("syslog-socket", "", "send alerts to `SOCKET` instead of /dev/log")
 	timeout := fs.Duration("timeout", gate.DefaultTimeout, "answer every exec within `DURATION`, by policy if its verification has not finished")
 	workers := fs.Int("workers", gate.DefaultWorkers, "verify up to `N` programs at once")
+	noKernelCache := fs.Bool("no-kernel-cache", false, "send every exec of a verified file to the gate (no fanotify ignore marks)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -107,7 +115,7 @@ func runMarkd(env *cli.Env, args []string) int {
 	signal.Ignore(syscall.SIGPIPE)
 	g, err := gate.Open(gate.Config{
 		Policy: pol, Keys: ring, Audit: *audit, Libraries: *libraries, Marks: *marks, Timeout: *timeout, Workers: *workers,
-		Alerts: &alert.Writer{Socket: *sock}, Log: env.Stderr,
+		Alerts: &alert.Writer{Socket: *sock}, Log: env.Stderr, NoKernelCache: *noKernelCache,
 	})
 	if err != nil {
 		env.Errorf("markd", "%v", err)

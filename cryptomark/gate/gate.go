@@ -46,6 +46,9 @@ type Config struct {
 	Alerts *alert.Writer
 	// Log receives start-up and statistics lines; nil discards them.
 	Log io.Writer
+	// NoKernelCache turns off the kernel-side cache of verified files
+	// (see kernelCache): every exec of them then comes to the gate.
+	NoKernelCache bool
 }
 
 // Defaults of Config.
@@ -66,13 +69,15 @@ const (
 type Stats struct {
 	Events, Allowed, Denied, Alerts, AlertsDropped uint64
 	CacheHits, Verified, TimedOut, Overloaded      uint64
+	KernelCached, NotCached                        uint64
 }
 
 func (s *Stats) String() string {
-	return fmt.Sprintf("events=%d allowed=%d denied=%d alerts=%d alerts-dropped=%d cache-hits=%d verified=%d timed-out=%d overloaded=%d",
+	return fmt.Sprintf("events=%d allowed=%d denied=%d alerts=%d alerts-dropped=%d cache-hits=%d verified=%d timed-out=%d overloaded=%d kernel-cached=%d not-cached=%d",
 		atomic.LoadUint64(&s.Events), atomic.LoadUint64(&s.Allowed), atomic.LoadUint64(&s.Denied),
 		atomic.LoadUint64(&s.Alerts), atomic.LoadUint64(&s.AlertsDropped), atomic.LoadUint64(&s.CacheHits),
-		atomic.LoadUint64(&s.Verified), atomic.LoadUint64(&s.TimedOut), atomic.LoadUint64(&s.Overloaded))
+		atomic.LoadUint64(&s.Verified), atomic.LoadUint64(&s.TimedOut), atomic.LoadUint64(&s.Overloaded),
+		atomic.LoadUint64(&s.KernelCached), atomic.LoadUint64(&s.NotCached))
 }
 
 // Gate is an open fanotify group with its marks.
@@ -86,6 +91,13 @@ type Gate struct {
 
 	mu    sync.Mutex
 	cache map[cacheKey]verdict
+
+	mask   uint64      // the events the filesystems are marked for
+	kcache atomic.Bool // ignore marks are used (the kernel accepts them)
+	// trustCache is a test hook: keep every verdict and mark every
+	// verified root file, as before the cacheable checks (the attack
+	// tests prove the checks matter).
+	trustCache bool
 }
 
 // fileKind is what a file's first bytes say it is.
@@ -163,7 +175,11 @@ func Open(cfg Config) (*Gate, error) {
 		work:   make(chan *event, queueSize),
 		alerts: make(chan *alert.Alert, alertQueue),
 		cache:  map[cacheKey]verdict{},
+		mask:   mask,
+		// A test proves the writers check matters by turning it off.
+		trustCache: os.Getenv(testTrustCacheEnv) == "1",
 	}
+	g.kcache.Store(!cfg.NoKernelCache)
 	return g, nil
 }
 
@@ -307,7 +323,7 @@ func fstat(ev *event) (FileInfo, cacheKey, error) {
 		return FileInfo{}, cacheKey{}, err
 	}
 	return FileInfo{UID: st.Uid, Mode: st.Mode},
-		cacheKey{dev: st.Dev, ino: st.Ino, ctime: st.Ctim, mtime: st.Mtim, size: st.Size}, nil
+		keyOf(&st), nil
 }
 
 // path is the event file's path, which only picks the policy rule.
@@ -349,6 +365,9 @@ func (g *Gate) fast(ev *event) bool {
 	if hit && (!needsSignature(ev, vd.kind) || (vd.verified && vd.v.OK())) {
 		atomic.AddUint64(&g.stats.CacheHits, 1)
 		g.answer(ev, true)
+		if vd.verified && vd.v.OK() {
+			g.kernelCache(ev, key)
+		}
 		g.finish(ev)
 		return true
 	}
@@ -400,7 +419,7 @@ func (g *Gate) slow(ev *event) {
 	r := fdReader(ev.fd)
 	vd := verdict{kind: kindOf(r)}
 	if !needsSignature(ev, vd.kind) {
-		g.remember(key, vd)
+		g.keep(ev, key, vd)
 		g.answer(ev, true)
 		return
 	}
@@ -408,7 +427,12 @@ func (g *Gate) slow(ev *event) {
 		atomic.AddUint64(&g.stats.Verified, 1)
 		vd.v, vd.verified = cryptomark.Verify(r, key.size, g.cfg.Keys), true
 		if _, after, err := fstat(ev); err == nil && after == key {
-			g.remember(key, vd)
+			g.keep(ev, key, vd)
+			if vd.v.OK() {
+				g.apply(ev, fi, Decide(g.cfg.Policy, fi, vd.v, g.cfg.Audit))
+				g.kernelCache(ev, key)
+				return
+			}
 		} else if vd.v.OK() {
 			// Changed while it was read: what was verified is not what
 			// runs.
@@ -416,6 +440,18 @@ func (g *Gate) slow(ev *event) {
 		}
 	}
 	g.apply(ev, fi, Decide(g.cfg.Policy, fi, vd.v, g.cfg.Audit))
+}
+
+// keep caches what was learnt from the file of ev when it is still the
+// file read (key) and cacheable: nobody can change it from now on without
+// moving its key.
+func (g *Gate) keep(ev *event, key cacheKey, vd verdict) {
+	var st unix.Stat_t
+	if unix.Fstat(int(ev.fd), &st) != nil || keyOf(&st) != key || !g.cacheable(ev, &st) {
+		atomic.AddUint64(&g.stats.NotCached, 1)
+		return
+	}
+	g.remember(key, vd)
 }
 
 func (g *Gate) remember(key cacheKey, vd verdict) {

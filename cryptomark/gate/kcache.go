@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,9 @@ import (
 // (cacheable): a verdict keyed by (device, inode, ctime, mtime, size) is
 // only as good as the promise that every change moves the ctime.
 const testTrustCacheEnv = "IMMUNIX_TEST_MARKD_TRUST_CACHE"
+
+// recentChange: a file whose ctime is younger than this is not cached.
+const recentChange = time.Second
 
 // Filesystems by how a change through a shared writable mapping shows.
 type fsClass uint8
@@ -94,6 +98,15 @@ func noWriters(fd int32) bool {
 func (g *Gate) cacheable(ev *event, st *unix.Stat_t) bool {
 	if g.trustCache {
 		return true
+	}
+	// Without fine-grained timestamps (kernels before 6.13, Debian 12's
+	// 6.1 among them) a change within the clock tick of the last one
+	// keeps the ctime. A file changed in the last second is therefore not
+	// cached: any change after its verdict is kept falls in a later tick
+	// and moves the ctime. (A ctime in the future, a clock set back,
+	// counts as recent.)
+	if time.Since(time.Unix(st.Ctim.Unix())) < recentChange {
+		return false
 	}
 	switch fsClassOf(ev.fd) {
 	case fsReadOnly:

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,5 +42,24 @@ func TestFSClasses(t *testing.T) {
 		if got := fsClasses[magic]; got != want {
 			t.Errorf("filesystem %#x: class %d, want %d", magic, got, want)
 		}
+	}
+}
+
+// TestRecentChangeNotCached: a file changed in the last second keeps no
+// verdict (a change in the same clock tick keeps the ctime on kernels
+// without fine-grained timestamps); the test hook keeps everything.
+func TestRecentChangeNotCached(t *testing.T) {
+	now := unix.NsecToTimespec(time.Now().UnixNano())
+	st := unix.Stat_t{Mode: unix.S_IFREG | 0o755, Ctim: now}
+	ev := &event{fd: -1}
+	if (&Gate{}).cacheable(ev, &st) {
+		t.Error("a file changed just now was cacheable")
+	}
+	st.Ctim = unix.NsecToTimespec(time.Now().Add(time.Hour).UnixNano())
+	if (&Gate{}).cacheable(ev, &st) {
+		t.Error("a file with a ctime in the future was cacheable")
+	}
+	if !(&Gate{trustCache: true}).cacheable(ev, &st) {
+		t.Error("the trust-cache test hook did not keep the verdict")
 	}
 }

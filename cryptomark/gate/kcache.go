@@ -134,6 +134,12 @@ func (g *Gate) kernelCache(ev *event, key cacheKey) {
 	if unix.Fstat(int(ev.fd), &st) != nil || !rootOnly(&st) || keyOf(&st) != key || fsClassOf(ev.fd) == fsUnknown {
 		return
 	}
+	// As for the verdict cache: a write in the clock tick of the
+	// verification, before the mark existed, would keep the key that the
+	// check after marking compares.
+	if !g.trustCache && time.Since(time.Unix(st.Ctim.Unix())) < recentChange {
+		return
+	}
 	if !g.trustCache && !noWriters(ev.fd) {
 		return
 	}

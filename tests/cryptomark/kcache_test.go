@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -87,6 +88,18 @@ func ctimeOf(t *testing.T, path string) unix.Timespec {
 	return st.Ctim
 }
 
+// settle waits until the file's last change is more than a second old:
+// the gate caches nothing about a file changed within the last second
+// (the clock-tick rule of cryptomark/gate), so the caches can only be
+// seen on a settled file.
+func settle(t *testing.T, path string) {
+	t.Helper()
+	c := ctimeOf(t, path)
+	if wait := time.Until(time.Unix(c.Unix()).Add(1100 * time.Millisecond)); wait > 0 {
+		time.Sleep(wait)
+	}
+}
+
 // TestKernelCache: a verified root program gets a fanotify ignore mark,
 // so its next execs never reach the daemon; a write or a truncate drops
 // the mark, and the changed program is read again and denied.
@@ -96,6 +109,7 @@ func TestKernelCache(t *testing.T) {
 	p := program(t, filepath.Join(mnt, "prog"))
 	k.sign(t, p)
 	pol := writePolicy(t, mnt+" require-signed\n")
+	settle(t, p)
 
 	fiveRuns := func(extra ...string) string {
 		d := startMarkd(t, append([]string{"--mark", mnt, "--policy", pol, "--keys", k.Dir}, extra...)...)
@@ -141,6 +155,7 @@ func TestKernelCache(t *testing.T) {
 	if err := os.WriteFile(p, orig, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, p)
 	for range 2 {
 		if err := run(p); err != nil {
 			t.Fatalf("signed program restored: %v", err)
@@ -180,6 +195,7 @@ func TestMappedChangeOnTmpfs(t *testing.T) {
 			if err := os.Chown(q, 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
+			settle(t, q) // only the tmpfs rule can keep the verdict out of the cache
 			d := startMarkd(t, "--mark", mnt, "--policy", pol, "--keys", k.Dir, "--syslog-socket", sink.Path)
 			if err := run(q); err != nil {
 				t.Fatalf("signed program: %v", err)
@@ -275,6 +291,9 @@ func TestWriterAcrossVerification(t *testing.T) {
 			if l, _ := out.ReadString('\n'); l != "ready\n" {
 				t.Fatalf("mapwrite hold said %q", l)
 			}
+			// The write fault moved the ctime: let it age, so that only the
+			// writers check can keep the verdict out of the cache.
+			settle(t, u)
 			// The gate reads the file now, while it is mapped for writing.
 			if err := run(u); !errors.Is(err, syscall.ETXTBSY) {
 				t.Fatalf("exec while mapped for writing: %v, want ETXTBSY", err)

@@ -226,9 +226,11 @@ func TestDebLifecycle(t *testing.T) {
 		}
 	}
 
+	checkCryptoMarkInstalled(t, work, env)
+
 	// Remove keeps the conffiles; purge takes them.
 	run(t, "", nil, "apt-get", "remove", "-y", "-qq", "immunix-masquerade", "immunix")
-	for _, c := range []string{"/etc/immunix/immunix.conf", "/etc/profile.d/immunix.sh"} {
+	for _, c := range []string{"/etc/immunix/immunix.conf", "/etc/profile.d/immunix.sh", "/etc/immunix/cryptomark.conf"} {
 		if _, err := os.Stat(c); err != nil {
 			t.Errorf("after remove, conffile %s is gone: %v", c, err)
 		}

@@ -190,11 +190,7 @@ func TestMappedChangeOnTmpfs(t *testing.T) {
 			if trusting {
 				t.Setenv(trustCacheHook, "1")
 			}
-			q := program(t, filepath.Join(mnt, name))
-			k.sign(t, q)
-			if err := os.Chown(q, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
+			q := othersSignedProgram(t, k, filepath.Join(mnt, name))
 			settle(t, q) // only the tmpfs rule can keep the verdict out of the cache
 			d := startMarkd(t, "--mark", mnt, "--policy", pol, "--keys", k.Dir, "--syslog-socket", sink.Path)
 			if err := run(q); err != nil {
@@ -212,6 +208,18 @@ func TestMappedChangeOnTmpfs(t *testing.T) {
 				"this kernel moved the ctime of a tmpfs file changed through a mapping: the attack needs no check here")
 		})
 	}
+}
+
+// othersSignedProgram makes a program at path, signed by k and owned by
+// uid/gid 65534: another local user's copy of a signed program.
+func othersSignedProgram(t *testing.T, k keys, path string) string {
+	t.Helper()
+	program(t, path)
+	k.sign(t, path)
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // judgeChanged runs a program changed with its ctime at before: with the
@@ -285,11 +293,7 @@ func TestWriterAcrossVerification(t *testing.T) {
 			if trusting {
 				t.Setenv(trustCacheHook, "1")
 			}
-			u := program(t, filepath.Join(mnt, name))
-			k.sign(t, u)
-			if err := os.Chown(u, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
+			u := othersSignedProgram(t, k, filepath.Join(mnt, name))
 			d := startMarkd(t, "--mark", mnt, "--policy", pol, "--keys", k.Dir, "--syslog-socket", sink.Path)
 			holder := asNobody(exec.Command(mw, "hold", u, strconv.FormatInt(buildIDOffset(t, u), 10)))
 			in, _ := holder.StdinPipe()

@@ -23,9 +23,10 @@ const fghPending = "fgh=pending"
 // helperSource returns the unit's one C source when the helper pass
 // applies to this invocation, or "". At the default level it applies only
 // to a unit whose source text may define or declare a helper
-// (helpers.MayDefineHelper). It does not apply to a compile that
-// writes dependencies or keeps temporaries (they would name the rewritten
-// text), reads a response file or standard input, or runs under a launcher.
+// (helpers.MayDefineHelper). It does not apply to a compile that keeps
+// temporaries (they would name the rewritten text), reads standard input,
+// writes dependencies in a form the pass does not carry over (depArgs),
+// or runs under a launcher. Response files are read (expandedArgv).
 func (j *job) helperSource(argv []string) string {
 	if (j.inv.Mode != ModeCompile && j.inv.Mode != ModeLink) || len(j.comp.Launcher) > 0 || (j.caps.Kind != "gcc" && j.caps.Kind != "clang") {
 		return ""
@@ -43,16 +44,23 @@ func (j *job) helperSource(argv []string) string {
 	if src == "" {
 		return ""
 	}
-	for _, a := range append(append([]string{}, j.pol.Flags...), j.user...) {
+	argv, ok := j.expandedArgv(argv)
+	if !ok {
+		return ""
+	}
+	for _, a := range argv {
 		switch {
-		case strings.HasPrefix(a, "-M"), strings.HasPrefix(a, "-Wp,"), strings.HasPrefix(a, "@"),
-			strings.HasPrefix(a, "-save-temps"), strings.HasPrefix(a, "--save-temps"), a == "-no-integrated-cpp",
+		case strings.HasPrefix(a, "-save-temps"), strings.HasPrefix(a, "--save-temps"), a == "-no-integrated-cpp",
 			a == "-E", a == "-fdirectives-only", a == "-traditional-cpp":
 			return ""
 		}
 	}
+	rest, dep, ok := depArgs(argv)
+	if !ok || (len(dep) > 0 && j.inv.Mode != ModeCompile) {
+		return ""
+	}
 	n := 0
-	for _, a := range argv {
+	for _, a := range rest {
 		if a == src {
 			n++
 		}
@@ -86,20 +94,46 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 
 	assets := j.assets
 	assets.Extra = withExtra(j.assets.Extra, "fgh", "pending")
-	argv := Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, assets)
-	pre := make([]string, 0, len(argv)+3)
+	argv, ok := j.expandedArgv(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, assets))
+	if !ok {
+		return false, 0, nil, nil
+	}
+	// The dependencies come from the preprocessing step, which reads the
+	// real source and headers: the final compile reads the rewritten text
+	// and writes none (gcc and clang alike). The step writes them where,
+	// and for the target, the usual compile would.
+	argv, dep, ok := depArgs(argv)
+	if !ok {
+		return false, 0, nil, nil
+	}
+	// The preprocessing step gets no linker input: gcc warns of each file
+	// "linker input file unused because linking not done".
+	noLink := assets
+	noLink.LinkNote, noLink.RuntimeArgs = "", nil
+	preArgv, ok := j.expandedArgv(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, noLink))
+	if !ok {
+		return false, 0, nil, nil
+	}
+	preArgv, _, _ = depArgs(preArgv)
+	linkInput := map[string]bool{}
+	for _, in := range j.inv.Inputs {
+		if in.Lang == "" {
+			linkInput[in.Name] = true
+		}
+	}
+	pre := make([]string, 0, len(preArgv)+len(dep)+8)
 	out := ""
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
+	for i := 0; i < len(preArgv); i++ {
+		a := preArgv[i]
 		switch {
-		case a == "-o" && i+1 < len(argv):
-			out = argv[i+1]
+		case a == "-o" && i+1 < len(preArgv):
+			out = preArgv[i+1]
 			i++
 			continue
 		case strings.HasPrefix(a, "-o") && len(a) > 2:
 			out = a[2:]
 			continue
-		case a == "-c":
+		case a == "-c", linkInput[a]:
 			continue
 		}
 		pre = append(pre, a)
@@ -107,8 +141,17 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	if out == "" {
 		out = base + ".o"
 	}
+	if len(dep) > 0 {
+		pre = append(pre, depDefaults(j.caps.Kind, dep, j.inv.Output, src, out)...)
+	}
 	pre = append(pre, "-E", "-o", ifile)
-	c, _, _, err := j.child(pre, nil)
+	if j.caps.Kind == "clang" {
+		pre = append(pre, "-Qunused-arguments") // -l, -Wl, -pie
+	}
+	pre = append(pre, color...)
+	// The preprocessor's own diagnostics (#warning, -Wdate-time) are
+	// written only here: the rewritten text has no directives left.
+	c, _, preErr, err := j.child(pre, nil)
 	if err != nil || c != 0 {
 		// The unit does not preprocess: the usual compile reports why.
 		return false, 0, nil, err
@@ -154,12 +197,109 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 		return false, 0, map[string]string{"fgh": "failed"}, nil
 	}
 	j.e.Stdout.Write(stdout)
+	j.e.Stderr.Write(preErr)
 	j.e.Stderr.Write(stderr)
 	j.assets.Extra = withExtra(j.assets.Extra, "fgh", n)
 	if j.pol.Debug {
 		fmt.Fprintf(j.e.Stderr, "immunix-cc: printf helpers %v, forwarders %v: %d calls and %d v*printf calls rewritten\n", st.Helpers, st.Forwarders, st.Calls, st.VCalls)
 	}
 	return true, 0, nil, nil
+}
+
+// maxExpandedArgs bounds the command line the helper pass builds from
+// response files: well inside the kernel's 128 KiB for one argument and
+// its ARG_MAX, so an expansion never makes the compile fail with E2BIG;
+// a larger one is compiled as usual.
+const maxExpandedArgs = 96 << 10
+
+// expandedArgv returns argv with its @files replaced by what they hold;
+// false when one cannot be read or the expansion is too long.
+func (j *job) expandedArgv(argv []string) ([]string, bool) {
+	x, err := ExpandResponseFiles(argv, j.e.ReadFile)
+	if err != nil {
+		return nil, false
+	}
+	n := 0
+	for _, a := range x {
+		n += len(a) + 1
+	}
+	return x, n <= maxExpandedArgs
+}
+
+// depArgs splits argv into the compile's own arguments and its
+// dependency-output options: -MD, -MMD, -MP, -MG, -MF/-MT/-MQ with their
+// values, and -Wp,-MD,FILE or -Wp,-MMD,FILE. ok is false for the forms the
+// helper pass does not carry over: -M and -MM (dependencies only), clang's
+// -MJ, the long --write-dependencies spellings and other -Wp,-M options.
+func depArgs(argv []string) (rest, dep []string, ok bool) {
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-MD" || a == "-MMD" || a == "-MP" || a == "-MG":
+			dep = append(dep, a)
+		case a == "-MF" || a == "-MT" || a == "-MQ":
+			if i+1 >= len(argv) {
+				return nil, nil, false
+			}
+			dep = append(dep, a, argv[i+1])
+			i++
+		case strings.HasPrefix(a, "-MF") || strings.HasPrefix(a, "-MT") || strings.HasPrefix(a, "-MQ"):
+			dep = append(dep, a)
+		case strings.HasPrefix(a, "-Wp,-MD,") || strings.HasPrefix(a, "-Wp,-MMD,"):
+			if strings.Count(a, ",") != 2 {
+				return nil, nil, false
+			}
+			dep = append(dep, a)
+		case strings.HasPrefix(a, "-M"), strings.HasPrefix(a, "-Wp,-M"), strings.HasPrefix(a, "--write-"),
+			strings.HasPrefix(a, "--dependencies"), strings.HasPrefix(a, "--user-dependencies"), strings.HasPrefix(a, "--print-missing-file-dependencies"):
+			return nil, nil, false
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, dep, true
+}
+
+// depDefaults returns the options that make a preprocessing step (-E -o
+// FILE) write the dependencies the compile of src into out would write:
+// the compile's own dep, with -MF as the driver derives it (the output's
+// name with its suffix replaced by .d, or the source's base name in the
+// working directory when there is no -o) and -MQ out as the driver adds
+// it, unless the user named them. -Wp,-MD,FILE names its file; gcc keeps
+// the preprocessor's default target (the same in both steps), clang's
+// driver names the -o output as it does for -MD.
+func depDefaults(kind string, dep []string, output, src, out string) []string {
+	driverMD, wpMD, hasF, hasT := false, false, false, false
+	for _, a := range dep {
+		switch {
+		case a == "-MD" || a == "-MMD":
+			driverMD = true
+		case strings.HasPrefix(a, "-Wp,"):
+			wpMD = true
+		case strings.HasPrefix(a, "-MF"):
+			hasF = true
+		case strings.HasPrefix(a, "-MT") || strings.HasPrefix(a, "-MQ"):
+			hasT = true
+		}
+	}
+	res := append([]string{}, dep...)
+	if wpMD && !driverMD && kind == "clang" && !hasT {
+		return append(res, "-MQ", out)
+	}
+	if !driverMD {
+		return res
+	}
+	if !hasF {
+		name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)) + ".d"
+		if output != "" {
+			name = strings.TrimSuffix(output, filepath.Ext(output)) + ".d"
+		}
+		res = append(res, "-MF", name)
+	}
+	if !hasT {
+		res = append(res, "-MQ", out)
+	}
+	return res
 }
 
 // withExtra returns a copy of m with k=v.

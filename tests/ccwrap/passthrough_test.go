@@ -485,3 +485,83 @@ func TestColourOnTerminal(t *testing.T) {
 		t.Errorf("colours differ on a terminal:\nplain   %q\nwrapped %q", plain, wrapped)
 	}
 }
+
+// TestFormatGuardHelpersWithDeps: the compile lines of automake, meson and
+// plain makefiles write dependencies (-MD -MP -MF, -MD alone, -Wp,-MD,FILE)
+// or read a response file. Those units get the helper pass too (fgh=2),
+// their dependency file is where the usual compile writes it, names the
+// same target and the real source and headers (never the rewritten text),
+// the preprocessor's #warning is printed once, and the helper attack is
+// stopped. -M alone (dependencies only) still prints the rule and compiles
+// nothing.
+func TestFormatGuardHelpersWithDeps(t *testing.T) {
+	const src = `#include <stdarg.h>
+#include <stdio.h>
+#include "h.h"
+#warning from-the-unit
+static void log_msg(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vfprintf(stdout, fmt, ap); va_end(ap); }
+int main(int argc, char **argv) { if (argc > 1) log_msg(argv[1], ONE); return 0; }
+`
+	cases := []struct {
+		name    string
+		args    []string // the compile, writing obj/h.o
+		depFile string
+		target  map[string]string // by compiler, as the plain compile writes it
+	}{
+		{"automake", []string{"-MT", "obj/h.o", "-MD", "-MP", "-MF", ".deps/h.Tpo", "-c", "-o", "obj/h.o", "h.c"}, ".deps/h.Tpo", map[string]string{"gcc": "obj/h.o:", "clang": "obj/h.o:"}},
+		{"MD-alone", []string{"-MD", "-c", "-o", "obj/h.o", "h.c"}, "obj/h.d", map[string]string{"gcc": "obj/h.o:", "clang": "obj/h.o:"}},
+		{"MMD-joined-MF-MQ", []string{"-MMD", "-MFobj/x.dep", "-MQ$out", "-c", "h.c", "-o", "obj/h.o"}, "obj/x.dep", map[string]string{"gcc": "$$out:", "clang": "$$out:"}},
+		{"Wp-MD", []string{"-Wp,-MD,.deps/h.pp", "-c", "-o", "obj/h.o", "h.c"}, ".deps/h.pp", map[string]string{"gcc": "h.o:", "clang": "obj/h.o:"}},
+		{"response-file", []string{"-MD", "@rsp"}, "obj/h.d", map[string]string{"gcc": "obj/h.o:", "clang": "obj/h.o:"}},
+	}
+	for _, cc := range []string{"gcc", "clang"} {
+		testenv.NeedsTool(t, cc)
+		for _, c := range cases {
+			t.Run(cc+"/"+c.name, func(t *testing.T) {
+				w, env := wrapper(t, cc)
+				dir := t.TempDir()
+				writeFile(t, filepath.Join(dir, "h.c"), src)
+				writeFile(t, filepath.Join(dir, "h.h"), "#define ONE 1\n")
+				writeFile(t, filepath.Join(dir, "rsp"), "-c -o obj/h.o h.c\n")
+				for _, d := range []string{"obj", ".deps"} {
+					if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r := cmd{dir: dir, env: env}.ok(t, w, append([]string{"-O2", "-Wall"}, c.args...)...)
+				if n := strings.Count(r.stderr, "h.c:4:2: warning:"); n != 1 {
+					t.Errorf("the unit's #warning printed %d times, want once:\n%s", n, r.stderr)
+				}
+				dep, err := os.ReadFile(filepath.Join(dir, c.depFile))
+				if err != nil {
+					t.Fatalf("no dependency file: %v", err)
+				}
+				d := string(dep)
+				if !strings.HasPrefix(d, c.target[cc]) || !strings.Contains(d, " h.c") || !strings.Contains(d, "h.h") || strings.Contains(d, "immunix-cc-fgh-") {
+					t.Errorf("dependency file %s, want target %q, h.c, h.h and no temporary name:\n%s", c.depFile, c.target[cc], d)
+				}
+				cmd{dir: dir, env: env}.ok(t, w, "-o", "h", "obj/h.o")
+				fa := readFacts(t, filepath.Join(dir, "h"))
+				if len(fa.compile) != 1 || fa.compile[0].Extra["fgh"] != "2" {
+					t.Errorf("compile notes %v: want fgh=2", fa.compile)
+				}
+				if a := (cmd{dir: dir, env: env}).run(t, filepath.Join(dir, "h"), "%x%x%x"); a.code == 0 || a.stdout != "" || !strings.Contains(a.stderr, "call=vfprintf passed=1 demanded=3") {
+					t.Errorf("attack through the helper not stopped: %+v", a)
+				}
+			})
+		}
+		t.Run(cc+"/M-only", func(t *testing.T) {
+			w, env := wrapper(t, cc)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "h.c"), src)
+			writeFile(t, filepath.Join(dir, "h.h"), "#define ONE 1\n")
+			r := cmd{dir: dir, env: env}.ok(t, w, "-M", "h.c")
+			if !strings.HasPrefix(r.stdout, "h.o: h.c") || !strings.Contains(r.stdout, "h.h") {
+				t.Errorf("-M printed %q", r.stdout)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+				t.Errorf("-M wrote files: %v", ents)
+			}
+		})
+	}
+}

@@ -261,6 +261,19 @@ var notDeclarators = map[string]bool{
 	"_Static_assert": true, "__declspec": true, "sizeof": true, "_Alignof": true, "__alignof__": true,
 }
 
+// specifiers are the C keywords that may stand before a parenthesised
+// declarator (void (*fp)(const char *, ...)): never a function's name.
+var specifiers = map[string]bool{
+	"void": true, "char": true, "short": true, "int": true, "long": true, "float": true, "double": true,
+	"signed": true, "unsigned": true, "_Bool": true, "_Complex": true, "const": true, "volatile": true,
+	"restrict": true, "static": true, "extern": true, "inline": true, "register": true, "auto": true,
+	"typedef": true, "_Noreturn": true, "_Thread_local": true, "__thread": true, "__inline": true,
+	"__inline__": true, "__restrict": true, "__restrict__": true, "__const": true, "__signed__": true,
+	"__volatile__": true, "__volatile": true, "struct": true, "union": true, "enum": true, "return": true,
+	"if": true, "while": true, "for": true, "switch": true, "do": true, "else": true, "case": true,
+	"goto": true, "default": true, "break": true, "continue": true,
+}
+
 type unit struct {
 	src   []byte
 	toks  []tok
@@ -381,12 +394,32 @@ func (u *unit) declaration(s, e, body int) {
 			continue
 		}
 		if !found && u.is(i+1, "(") {
-			j := u.match(i + 1)
+			open := i + 1
+			if specifiers[name] {
+				// A parenthesised declarator: T (*name)(params), a
+				// pointer to a function whose calls are made by its name,
+				// or T (name)(params). The keyword is never the name.
+				k := u.match(open)
+				if k < 0 || k+1 >= e || !u.is(k+1, "(") {
+					return
+				}
+				name = ""
+				for m := open + 1; m < k; m++ {
+					if u.toks[m].kind == 'i' && !specifiers[u.text(u.toks[m])] && !notDeclarators[u.text(u.toks[m])] {
+						name, t = u.text(u.toks[m]), u.toks[m]
+					}
+				}
+				if name == "" {
+					return
+				}
+				open = k + 1
+			}
+			j := u.match(open)
 			if j < 0 || j >= e {
 				return
 			}
 			f.name, f.sys = name, t.sys
-			for _, r := range u.split(i+1, j) {
+			for _, r := range u.split(open, j) {
 				p := ""
 				depth := 0
 				for k := r[0]; k < r[1]; k++ {

@@ -45,6 +45,10 @@ void g(char *s) { log_msg(s, (struct pt){1, 2}.x, log_msg(s, 3)); }
 			`static void wl(const wchar_t *fmt, ...) { va_list ap; vfwprintf(stdout, fmt, ap); }
 void g(wchar_t *s) { wl(s, 1); }
 `, "wl", "", 1, 1, []string{"__immunix_fg_hwset (1u", "__immunix_fg_vfwprintf ("}, nil},
+		{"pointer to a printf-like function (gawk's lintfunc) and a local one beside it", `extern void r_fatal(const char *mesg, ...) __attribute__((format(printf, 1, 2)));
+extern void (*lintfunc)(const char *mesg, ...) __attribute__((format(printf, 1, 2)));
+void g(char *s) { void (*messagefunc)(const char *mesg, ...) = r_fatal; messagefunc(s); lintfunc(s, 1); }
+`, "r_fatal,lintfunc", "", 1, 0, []string{"__immunix_fg_hset (1u", "void (*messagefunc)(const char *mesg, ...) = r_fatal;"}, nil},
 		{"a system macro's expansion inside the user's call", sysDecl + `static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(
 # 4 "u.c" 3 4
  stdout

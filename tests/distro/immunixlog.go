@@ -3,6 +3,7 @@ package distro
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/immunix/immunix/internal/logline"
@@ -20,6 +21,10 @@ type LogSummary struct {
 	// FGCounts counts C compiles FormatGuard's argument classes made fail
 	// and that were compiled again with counts only (fg=counts).
 	FGCounts int
+	// FGHUnits counts compiles whose printf helper calls were rewritten
+	// (fgh=N, N > 0), FGHCalls the sum of N, FGHFailed the compiles whose
+	// rewritten text did not compile (fgh=failed, compiled again as usual).
+	FGHUnits, FGHCalls, FGHFailed int
 }
 
 // ParseImmunixLog reads IMMUNIX_LOG lines ("time=... pid=... v=... mode=...
@@ -33,7 +38,7 @@ func ParseImmunixLog(data string) LogSummary {
 		if err != nil {
 			continue // not in the IMMUNIX_LOG format: not immunix-cc's
 		}
-		mode, pass, fg := "", "", ""
+		mode, pass, fg, fgh := "", "", "", ""
 		for _, f := range fields {
 			k, v := f.Key, f.Value
 			switch k {
@@ -43,6 +48,8 @@ func ParseImmunixLog(data string) LogSummary {
 				pass = v
 			case "fg":
 				fg = v
+			case "fgh":
+				fgh = v
 			}
 		}
 		if mode == "" {
@@ -59,13 +66,19 @@ func ParseImmunixLog(data string) LogSummary {
 		case "counts":
 			s.FGCounts++
 		}
+		if fgh == "failed" {
+			s.FGHFailed++
+		} else if n, err := strconv.Atoi(fgh); err == nil && n > 0 {
+			s.FGHUnits++
+			s.FGHCalls += n
+		}
 	}
 	return s
 }
 
 func (s LogSummary) String() string {
-	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d, counts only %d",
-		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried, s.FGCounts)
+	return fmt.Sprintf("%d invocations: modes %s; passed through %s; formatguard retried %d, counts only %d; printf helpers: %d calls rewritten in %d units, %d units failed",
+		s.Lines, counts(s.Modes), counts(s.Passed), s.FGRetried, s.FGCounts, s.FGHCalls, s.FGHUnits, s.FGHFailed)
 }
 
 func counts(m map[string]int) string {

@@ -83,15 +83,19 @@ const immunixLogSample = `time=2026-11-26T20:55:10Z pid=1 v=0.1.0 mode=query cc=
 time=2026-11-26T20:55:11Z pid=2 v=0.1.0 mode=link link=exe cc=/usr/bin/cc dir=/b out=- compile-on=canary
 time=2026-11-26T20:55:11Z pid=3 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=a.o compile-on=canary fg=retried
 time=2026-11-26T20:55:12Z pid=4 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=b.o compile-on=canary,formatguard fg=counts
+time=2026-11-26T20:55:13Z pid=5 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=c.o compile-on=canary,formatguard fgh=12
+time=2026-11-26T20:55:13Z pid=6 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=d.o compile-on=canary,formatguard fgh=3
+time=2026-11-26T20:55:13Z pid=7 v=0.1.0 mode=compile cc=/usr/bin/cc dir=/b out=e.o compile-on=canary,formatguard fgh=failed
 not an immunix line
 `
 
 func TestParseImmunixLog(t *testing.T) {
 	s := ParseImmunixLog(immunixLogSample)
-	if s.Lines != 4 || s.Modes["link"] != 1 || s.Modes["compile"] != 2 || s.Passed["query"] != 1 || s.FGRetried != 1 || s.FGCounts != 1 {
+	if s.Lines != 7 || s.Modes["link"] != 1 || s.Modes["compile"] != 5 || s.Passed["query"] != 1 || s.FGRetried != 1 || s.FGCounts != 1 ||
+		s.FGHUnits != 2 || s.FGHCalls != 15 || s.FGHFailed != 1 {
 		t.Errorf("got %s", s)
 	}
-	if got, want := s.String(), "4 invocations: modes compile=2,link=1,query=1; passed through query=1; formatguard retried 1, counts only 1"; got != want {
+	if got, want := s.String(), "7 invocations: modes compile=5,link=1,query=1; passed through query=1; formatguard retried 1, counts only 1; printf helpers: 15 calls rewritten in 2 units, 1 units failed"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

@@ -146,6 +146,10 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 	if sum.Modes["compile"]+sum.Modes["link"] == 0 {
 		t.Errorf("immunix-cc compiled and linked nothing: %s", sum)
 	}
+	if sum.FGHFailed > 0 {
+		// FormatGuard 2 must never make a unit fall back (issue 15).
+		t.Errorf("%d units compiled again as usual because their rewritten printf helper calls did not compile (fgh=failed): %s", sum.FGHFailed, sum)
+	}
 
 	if hardeningOff {
 		hits, compiles := HardeningInLog(b.Log, p.UpstreamFlags)

@@ -41,16 +41,16 @@ const RaceGuardArchiveName = "libimmunix-raceguard.a"
 const RaceGuardListName = "raceguard.list"
 
 // SharedArchiveName is the guard runtime for shared libraries: ArchiveName's
-// objects without the canary and FORTIFY entry points (ExeOnlySources). A
-// library keeps importing __stack_chk_fail and the __*_chk functions, as
-// its plain build does, and the rest of the runtime is linked with
-// --exclude-libs, so the library exports exactly what its plain build
-// exports (docs/stackguard.md, "Shared libraries").
+// objects without the FORTIFY entry points (ExeOnlySources). A library
+// keeps importing __stack_chk_fail (its calls reach the runtime's hidden
+// wrapper, WrappedFuncs) and the __*_chk functions, as its plain build
+// does, and the rest of the runtime is linked with --exclude-libs, so the
+// library exports exactly what its plain build exports (docs/stackguard.md,
+// "Shared libraries").
 const SharedArchiveName = "libimmunix-guard-shlib.a"
 
 // ExportListName is the linker's --dynamic-list file beside the archives:
-// the canary and FORTIFY entry points a dynamically linked executable
-// exports, so that a library's failed check inside it reaches the runtime.
+// the FORTIFY entry points a dynamically linked executable exports, so that a library's failed check inside it reaches the runtime.
 // Build writes it from the global definitions of ExeOnlySources.
 const ExportListName = "guard.list"
 
@@ -60,8 +60,11 @@ const ExportListName = "guard.list"
 // executable defines and exports all of them, whether or not its own code
 // calls them, so that any library's failed check inside it raises the
 // immunix alert. Build refuses a source that no longer defines its symbol.
+//
+// The canary's __stack_chk_fail is not among them: every file wraps it
+// (WrappedFuncs), exports nothing for it and imports glibc's, so a
+// library's smash raises the alert from the library's own hidden copy.
 var ExeOnlySources = map[string]string{
-	"canary/runtime/stack_chk.c":   "__stack_chk_fail",
 	"canary/runtime/fortify_io.c":  "__read_chk",
 	"canary/runtime/fortify_str.c": "__memcpy_chk",
 }
@@ -293,8 +296,11 @@ func Archive(t Target) (string, error) {
 
 // WrappedFuncs are the libc functions whose calls the runtime wraps (the
 // linker's --wrap): the ways to fork that run no pthread_atfork handler, so
-// that their children get a fresh canary too (canary/runtime/wrap_*.c).
-var WrappedFuncs = []string{"_Fork", "syscall", "clone"}
+// that their children get a fresh canary too (canary/runtime/wrap_*.c), and
+// the canary's failure path, __stack_chk_fail (canary/runtime/stack_chk.c:
+// the runtime's copy is hidden and glibc's stays imported, the file's
+// symbols are the plain build's).
+var WrappedFuncs = []string{"_Fork", "syscall", "clone", "__stack_chk_fail"}
 
 // LinkArgs returns the arguments immunix-cc appends to a link command so the
 // guard runtime is linked in: "-Wl,-u,__immunix_guard_init", a
@@ -460,7 +466,8 @@ func Build(t Target, dir string, o BuildOptions) error {
 // 2: local functions carry the RuntimeLocalPrefix.
 // 3: RaceGuard archive and export list beside the guard archive.
 // 4: the shared-library archive and the executable's export list.
-const recipeVersion = 4
+// 5: __stack_chk_fail wrapped and hidden, in both archives.
+const recipeVersion = 5
 
 // exportList is the --dynamic-list file naming every global function of
 // the given objects that has default visibility: the runtime's

@@ -44,7 +44,7 @@ func TestBuildWarningFree(t *testing.T) {
 						defs[f[2]] = f[1]
 					}
 				}
-				for _, s := range []string{InitSymbol, "__stack_chk_fail", "__stack_chk_fail_local", "__immunix_alert", "__immunix_halt", "__memcpy_chk", "__sprintf_chk", "__read_chk",
+				for _, s := range []string{InitSymbol, "__wrap___stack_chk_fail", "__stack_chk_fail_local", "__immunix_alert", "__immunix_halt", "__memcpy_chk", "__sprintf_chk", "__read_chk",
 					"__ubsan_handle_out_of_bounds_abort", "__ubsan_handle_type_mismatch_v1_abort"} {
 					if typ := defs[s]; typ != "T" && typ != "t" {
 						t.Errorf("archive does not define %s (nm type %q)", s, typ)
@@ -53,8 +53,17 @@ func TestBuildWarningFree(t *testing.T) {
 				if strings.Contains(string(out), "__stack_chk_guard") {
 					t.Errorf("runtime refers to the stack protector itself:\n%s", out)
 				}
-				// The libraries' archive: the initialiser and the rest, but
-				// no canary or FORTIFY entry point (a library imports them).
+				// The canary's failure path is the wrapper of the name the
+				// compilers call, hidden; glibc's stays imported.
+				if typ := defs["__stack_chk_fail"]; typ != "" {
+					t.Errorf("archive defines __stack_chk_fail (nm type %q): the file would stop importing glibc's", typ)
+				}
+				if typ := defs["__real___stack_chk_fail"]; typ != "U" {
+					t.Errorf("archive does not refer to glibc's __stack_chk_fail through __real___stack_chk_fail (nm type %q)", typ)
+				}
+				// The libraries' archive: the initialiser, the canary's
+				// hidden wrapper and the rest, but no FORTIFY entry point
+				// and no __stack_chk_fail (a library imports them).
 				sh, err := exec.Command("nm", "--defined-only", filepath.Join(dir, SharedArchiveName)).Output()
 				if err != nil {
 					t.Fatalf("nm: %v", err)
@@ -65,28 +74,28 @@ func TestBuildWarningFree(t *testing.T) {
 						shDefs[f[2]] = true
 					}
 				}
-				for _, s := range []string{InitSymbol, "__immunix_alert", "__ubsan_handle_out_of_bounds_abort", "__immunix_renew_claimed"} {
+				for _, s := range []string{InitSymbol, "__immunix_alert", "__ubsan_handle_out_of_bounds_abort", "__immunix_renew_claimed", "__wrap___stack_chk_fail"} {
 					if !shDefs[s] {
 						t.Errorf("%s does not define %s", SharedArchiveName, s)
 					}
 				}
 				for s := range shDefs {
-					if s == "__stack_chk_fail" || s == "__stack_chk_fail_local" || strings.HasSuffix(s, "_chk") {
+					if s == "__stack_chk_fail" || (strings.HasSuffix(s, "_chk") && s != "__wrap___stack_chk_fail") {
 						t.Errorf("%s defines %s, which a library must import", SharedArchiveName, s)
 					}
 				}
-				// The executable's export list: every canary and FORTIFY
-				// entry point, none of the hidden helpers.
+				// The executable's export list: every FORTIFY entry point,
+				// none of the hidden helpers, nothing of the canary.
 				list, err := os.ReadFile(filepath.Join(dir, ExportListName))
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, s := range []string{"__stack_chk_fail", "__memcpy_chk", "__read_chk", "__sprintf_chk", "__fdelt_chk"} {
+				for _, s := range []string{"__memcpy_chk", "__read_chk", "__sprintf_chk", "__fdelt_chk"} {
 					if !strings.Contains(string(list), "  "+s+";\n") {
 						t.Errorf("%s does not export %s:\n%s", ExportListName, s, list)
 					}
 				}
-				for _, s := range []string{"__stack_chk_fail_local", "__immunix_fortify_fail", "__immunix_alert"} {
+				for _, s := range []string{"__stack_chk_fail", "__wrap___stack_chk_fail", "__stack_chk_fail_local", "__immunix_fortify_fail", "__immunix_alert"} {
 					if strings.Contains(string(list), " "+s+";") {
 						t.Errorf("%s exports the hidden %s", ExportListName, s)
 					}
@@ -200,10 +209,13 @@ func TestLinkArgsByKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"-Wl,-u,__stack_chk_fail", "-Wl,-u,__memcpy_chk", "-Wl,-u,__read_chk", ArchiveName, RaceGuardArchiveName} {
+	for _, w := range []string{"-Wl,--wrap=__stack_chk_fail", "-Wl,-u,__memcpy_chk", "-Wl,-u,__read_chk", ArchiveName, RaceGuardArchiveName} {
 		if !has(exe, w) {
 			t.Errorf("executable link: no %s in %q", w, exe)
 		}
+	}
+	if has(exe, "-Wl,-u,__stack_chk_fail") {
+		t.Errorf("executable link forces __stack_chk_fail in: %q", exe)
 	}
 	if !strings.Contains(strings.Join(exe, " "), "--dynamic-list=") || !strings.Contains(strings.Join(exe, " "), ExportListName) {
 		t.Errorf("executable link exports nothing of the runtime: %q", exe)
@@ -212,7 +224,7 @@ func TestLinkArgsByKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !has(lib, SharedArchiveName) || !has(lib, "-Wl,--exclude-libs,"+SharedArchiveName) || has(lib, ArchiveName) || strings.Contains(strings.Join(lib, " "), "dynamic-list") {
+	if !has(lib, SharedArchiveName) || !has(lib, "-Wl,--exclude-libs,"+SharedArchiveName) || !has(lib, "-Wl,--wrap=__stack_chk_fail") || has(lib, ArchiveName) || strings.Contains(strings.Join(lib, " "), "dynamic-list") {
 		t.Errorf("shared library link: %q", lib)
 	}
 	st, err := LinkArgs(Target{Compiler: []string{"gcc"}, Static: true})

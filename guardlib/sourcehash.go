@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "bd1cac4ec855c70d447f028cb55b9dff46155f1730a7d1236c419533be6f4e65"
+const sourcesHash = "69eac716f48ee74606767843adbe5244f34dc8849f7116ba55232d71f2dc56d0"

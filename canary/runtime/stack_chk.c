@@ -2,8 +2,17 @@
  *
  * GCC and clang call __stack_chk_fail (or, for 32-bit x86 position-independent
  * code, the hidden __stack_chk_fail_local) from the epilogue of a function
- * whose canary no longer matches. These replacements, linked into the program
- * ahead of libc, raise one kind=stackguard alert and halt.
+ * whose canary no longer matches. The link wraps that name
+ * (-Wl,--wrap=__stack_chk_fail, guardlib.WrappedFuncs): every call of it in
+ * the program or library being linked, and in the static libc's objects,
+ * reaches __wrap___stack_chk_fail below, which raises one kind=stackguard
+ * alert and halts. Both are hidden: the file exports nothing new, and it
+ * imports glibc's __stack_chk_fail (as __real___stack_chk_fail), as its
+ * plain build does, which is what the symbol-based checkers read
+ * (docs/stackguard.md, "What the checkers see"). glibc's is called only if
+ * the kernel refused the halting signal. A library not linked by immunix
+ * keeps calling glibc's: its smash ends in glibc's message and abort, with
+ * no immunix alert.
  *
  * The address reported is the return address of that call minus one: a byte
  * of the call instruction, so inside the function whose canary died (the call
@@ -19,17 +28,25 @@
 
 #include "../../guardlib/runtime/guard.h"
 
-void __stack_chk_fail(void) __attribute__((noreturn));
+IMMUNIX_HIDDEN void __wrap___stack_chk_fail(void) __attribute__((noreturn));
 IMMUNIX_HIDDEN void __stack_chk_fail_local(void) __attribute__((noreturn));
+/* Weak: a static link does not pull libc.a's stack_chk_fail.o for it
+ * (that object also defines __stack_chk_fail_local, which this file does);
+ * a dynamic link imports glibc's. */
+void __real___stack_chk_fail(void) __attribute__((noreturn, weak));
 
 static __attribute__((noinline, noreturn)) void smashed(const void *ra)
 {
 	char where[600];
 	const void *a = (const char *)ra - 1;
 	__immunix_alert("stackguard", a, __immunix_locate(a, where, sizeof where), "stack canary overwritten");
+	__immunix_halt_signal();
+	/* The kernel refused SIGABRT: glibc's ends the process its way. */
+	if (__real___stack_chk_fail)
+		__real___stack_chk_fail();
 	__immunix_halt();
 }
 
-void __stack_chk_fail(void) { smashed(__builtin_return_address(0)); }
+void __wrap___stack_chk_fail(void) { smashed(__builtin_return_address(0)); }
 
 void __stack_chk_fail_local(void) { smashed(__builtin_return_address(0)); }

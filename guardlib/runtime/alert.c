@@ -328,6 +328,13 @@ void __immunix_alert(const char *kind, const void *addr, const char *extra, cons
 
 void __immunix_halt(void)
 {
+	__immunix_halt_signal();
+	for (;;)
+		syscall(SYS_exit_group, 127L);
+}
+
+void __immunix_halt_signal(void)
+{
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
@@ -340,7 +347,5 @@ void __immunix_halt(void)
 	/* Thread-directed, default action: the whole process dies with a core,
 	 * with no atexit handlers and no stdio flush. */
 	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)SIGABRT);
-	/* Unreachable unless the kernel refused the signal. */
-	for (;;)
-		syscall(SYS_exit_group, 127L);
+	/* Returns only if the kernel refused the signal. */
 }

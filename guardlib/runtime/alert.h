@@ -24,5 +24,10 @@ IMMUNIX_HIDDEN void __immunix_alert(const char *kind, const void *addr,
 /* Halts the process: SIGABRT with the default action, no handlers, no atexit,
  * no stdio flush. Never returns. */
 IMMUNIX_HIDDEN __attribute__((noreturn)) void __immunix_halt(void);
+/* The first part of __immunix_halt: SIGABRT at its default action, sent to
+ * this thread. Returns only if the kernel refused the signal, so that a
+ * caller can end the process its own way before __immunix_halt's
+ * exit_group. */
+IMMUNIX_HIDDEN void __immunix_halt_signal(void);
 
 #endif

@@ -23,8 +23,8 @@ type CanaryView struct {
 	Checksec string
 	// Exec: an executable (ET_EXEC, or ET_DYN with a PT_INTERP).
 	Exec bool
-	// DefinesChkFail: the file's .dynsym defines __stack_chk_fail (an
-	// immunix executable exports the guard runtime's).
+	// DefinesChkFail: the file's .dynsym defines __stack_chk_fail (no
+	// file immunix builds does: Disagreement).
 	DefinesChkFail bool
 }
 
@@ -112,44 +112,31 @@ func CanaryViews(im Image, files []string) ([]CanaryView, error) {
 // from symbols, so they can only be held to this:
 //   - pass (every function that needs a canary has one): both say yes;
 //   - n/a (no function needs one): the file calls no __stack_chk_fail, and
-//     both say no (checksec yes for an executable that defines the runtime's
-//     __stack_chk_fail for its libraries);
+//     both say no;
 //   - fail: a protected function exists only if the tools say yes, so
-//     nothing is asserted; unknown: nothing to compare with.
-//
-// One contradiction is known and reported separately (KnownBlind): an
-// immunix executable defines (and exports) the guard runtime's
-// __stack_chk_fail, and hardening-check counts only imports.
+//     nothing is asserted; unknown: nothing to compare with;
+//   - and never a __stack_chk_fail defined in .dynsym: a file immunix
+//     built imports glibc's, as its plain build does, and wraps its own
+//     calls into the runtime's hidden copy (docs/stackguard.md, "What the
+//     checkers see").
 func Disagreement(v CanaryView) string {
+	if v.DefinesChkFail {
+		return "exports its own __stack_chk_fail: it should import glibc's, as its plain build does"
+	}
 	switch v.Immunix {
 	case "pass":
 		if v.Checksec != "yes" {
 			return "immunix check: pass, checksec: no canary"
 		}
-		if v.Hardening != "yes" && !KnownBlind(v) {
+		if v.Hardening != "yes" {
 			return "immunix check: pass, hardening-check: not stack protected"
 		}
 	case "n/a":
-		// An executable defines the runtime's __stack_chk_fail whether or
-		// not its own code needs it (for its libraries): checksec, which
-		// counts a definition, says yes there.
-		if (v.Checksec != "no" && !(v.Exec && v.DefinesChkFail)) || v.Hardening != "no" {
+		if v.Checksec != "no" || v.Hardening != "no" {
 			return fmt.Sprintf("immunix check: n/a (no function needs a canary), checksec: %s, hardening-check: %s", v.Checksec, v.Hardening)
 		}
 	}
 	return ""
-}
-
-// KnownBlind: hardening-check cannot see v's canary: an executable whose
-// canary failures go to the __stack_chk_fail it defines itself (immunix's
-// runtime); hardening-check reads "Stack protected" from an UND
-// __stack_chk_fail only (docs/stackguard.md, "What the checkers see").
-// The executable cannot import glibc's as well: the linkers bind that
-// reference to its own definition (tests/stackguard,
-// TestProgramCannotAlsoImportGlibcChkFail), so this stays a logged
-// exception, not an error, until the design changes.
-func KnownBlind(v CanaryView) bool {
-	return v.Immunix == "pass" && v.Exec && v.DefinesChkFail && v.Hardening == "no"
 }
 
 // SymbolsFiles counts the .debs that carry a "symbols" control file (which

@@ -46,3 +46,25 @@ func TestSymbolsFiles(t *testing.T) {
 		t.Errorf("SymbolsFiles without one = %d, want 0", n)
 	}
 }
+
+// TestDisagreement: the rule the rebuild holds the checkers to.
+func TestDisagreement(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		v     CanaryView
+		agree bool
+	}{
+		{"pass, both yes", CanaryView{Immunix: "pass", Checksec: "yes", Hardening: "yes", Exec: true}, true},
+		{"pass, hardening-check blind", CanaryView{Immunix: "pass", Checksec: "yes", Hardening: "no", Exec: true}, false},
+		{"pass, checksec blind", CanaryView{Immunix: "pass", Checksec: "no", Hardening: "yes"}, false},
+		{"pass but exports __stack_chk_fail", CanaryView{Immunix: "pass", Checksec: "yes", Hardening: "yes", Exec: true, DefinesChkFail: true}, false},
+		{"n/a, both no", CanaryView{Immunix: "n/a", Checksec: "no", Hardening: "no", Exec: true}, true},
+		{"n/a, checksec yes", CanaryView{Immunix: "n/a", Checksec: "yes", Hardening: "no", Exec: true}, false},
+		{"fail: nothing asserted", CanaryView{Immunix: "fail", Checksec: "yes", Hardening: "no"}, true},
+		{"unknown: nothing asserted", CanaryView{Immunix: "unknown", Checksec: "no", Hardening: "yes"}, true},
+	} {
+		if d := Disagreement(tc.v); (d == "") != tc.agree {
+			t.Errorf("%s: Disagreement = %q, want agreement %v", tc.name, d, tc.agree)
+		}
+	}
+}

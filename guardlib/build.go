@@ -323,8 +323,10 @@ func LinkArgs(t Target) ([]string, error) {
 	}
 	if t.Static {
 		// The static libc, read after the runtime archive, calls _Fork
-		// from its own fork: its wrapper must already be linked.
-		args = append(args, "-Wl,-u,__wrap__Fork")
+		// from its own fork and __stack_chk_fail from its own protected
+		// functions: their wrappers must already be linked, also when
+		// the program's own code calls neither.
+		args = append(args, "-Wl,-u,__wrap__Fork", "-Wl,-u,__wrap___stack_chk_fail")
 	}
 	dir := filepath.Dir(a)
 	if t.Shared {

@@ -13,7 +13,10 @@ import (
 // cannot be built (here the archiver fails), the link goes on without it,
 // but never silently: one "immunix-cc: warning:" line on stderr, the link
 // stamp says failed=runtime, and the code itself shows it: the program
-// imports libc's __stack_chk_fail, which the runtime would have defined.
+// lacks the runtime's exported FORTIFY entry points (__memcpy_chk), and
+// its canary failures call libc's __stack_chk_fail directly (a global
+// import) where the runtime wraps them (leaving only its weak fallback
+// import).
 func TestRuntimeDroppedIsVisible(t *testing.T) {
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
@@ -50,11 +53,17 @@ func TestRuntimeDroppedIsVisible(t *testing.T) {
 			if bad.code == 0 || !strings.Contains(bad.stdout, "failed=runtime") {
 				t.Errorf("immunix check --policy immunix passes the program built without the runtime: exit %d\n%s%s", bad.code, bad.stdout, bad.stderr)
 			}
-			if imp := importsSym(t, filepath.Join(dir, "good"), "__stack_chk_fail"); imp {
-				t.Errorf("with the runtime, the program imports __stack_chk_fail from libc")
+			if s, ok := dynSym(t, filepath.Join(dir, "good"), "__memcpy_chk"); !ok || s.Section == elf.SHN_UNDEF {
+				t.Errorf("with the runtime, the program does not define __memcpy_chk: %+v", s)
 			}
-			if imp := importsSym(t, filepath.Join(dir, "bad"), "__stack_chk_fail"); !imp {
-				t.Errorf("without the runtime, the program does not import libc's __stack_chk_fail: the loss cannot be seen in the code")
+			if s, ok := dynSym(t, filepath.Join(dir, "bad"), "__memcpy_chk"); ok && s.Section != elf.SHN_UNDEF {
+				t.Errorf("without the runtime, the program defines __memcpy_chk: the loss cannot be seen in the code")
+			}
+			if s, ok := dynSym(t, filepath.Join(dir, "good"), "__stack_chk_fail"); !ok || s.Section != elf.SHN_UNDEF || elf.ST_BIND(s.Info) != elf.STB_WEAK {
+				t.Errorf("with the runtime, want only the wrapper's weak import of __stack_chk_fail: %+v", s)
+			}
+			if s, ok := dynSym(t, filepath.Join(dir, "bad"), "__stack_chk_fail"); !ok || s.Section != elf.SHN_UNDEF || elf.ST_BIND(s.Info) != elf.STB_GLOBAL {
+				t.Errorf("without the runtime, want the canary's own global import of libc's __stack_chk_fail: %+v", s)
 			}
 			// IMMUNIX_STRICT=1 refuses instead.
 			st := cmd{dir: dir, env: append(c.env, "IMMUNIX_STRICT=1")}.run(t, w, "-O2", src, "-o", "strict")
@@ -65,9 +74,8 @@ func TestRuntimeDroppedIsVisible(t *testing.T) {
 	}
 }
 
-// importsSym reports whether the dynamic symbol table of path has name
-// undefined (imported).
-func importsSym(t *testing.T, path, name string) bool {
+// dynSym returns name's entry in the dynamic symbol table of path.
+func dynSym(t *testing.T, path, name string) (elf.Symbol, bool) {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -79,9 +87,9 @@ func importsSym(t *testing.T, path, name string) bool {
 		t.Fatal(err)
 	}
 	for _, s := range syms {
-		if s.Name == name && s.Section == elf.SHN_UNDEF {
-			return true
+		if s.Name == name {
+			return s, true
 		}
 	}
-	return false
+	return elf.Symbol{}, false
 }

@@ -12,8 +12,12 @@
 //     the wrapper's own cost); and the real compiler with the hardening flags
 //     typed by hand (no FormatGuard, stamp or runtime: what immunix adds on
 //     top of hand hardening).
-//   - hello: GNU hello, configured once per side, then `make -j2` from clean.
-//     Sides: CC=immunix-cc, and CC=gcc with the hardening flags by hand.
+//   - hello and mawk: each configured once per side, then `make -jN` from
+//     clean for every N of -jobs (issue 20: a parallel build's cost). Sides:
+//     CC=immunix-cc, and CC=gcc with the hardening flags by hand.
+//
+// Each build reports its wall time and its CPU time (user+system of make
+// and everything it waited for, from wait4's rusage), medians per side.
 //
 // It needs root (apt-get source) and immunix-cc on PATH or -immunix-cc.
 package main
@@ -26,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +41,8 @@ var (
 	rounds    = flag.Int("rounds", 5, "rounds per side")
 	immunixCC = flag.String("immunix-cc", "immunix-cc", "the immunix-cc to measure")
 	workDir   = flag.String("work", "/var/cache/immunix-bench", "where sources are fetched and built")
-	only      = flag.String("only", "", "run only this project (sqlite3 or hello)")
+	only      = flag.String("only", "", "run only this project (sqlite3, hello or mawk)")
+	jobs      = flag.String("jobs", "2", "comma-separated make -j levels for hello and mawk")
 )
 
 // Hardening a careful user would type by hand: the flags immunix-cc injects,
@@ -67,9 +73,11 @@ func run() error {
 			return err
 		}
 	}
-	if *only == "" || *only == "hello" {
-		if err := benchHello(); err != nil {
-			return err
+	for _, pkg := range []string{"hello", "mawk"} {
+		if *only == "" || *only == pkg {
+			if err := benchConfigured(pkg); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -115,18 +123,36 @@ func sh(dir string, env []string, name string, args ...string) error {
 	return nil
 }
 
-func timed(dir string, env []string, argv []string) (time.Duration, error) {
+// timed runs argv and returns its wall time and its CPU time (user+system
+// of the process and of every descendant it waited for: wait4's rusage).
+func timed(dir string, env []string, argv []string) (measured, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err := sh(dir, env, argv[0], argv[1:]...)
-	return time.Since(start), err
+	err := cmd.Run()
+	m := measured{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, out.String())
+	}
+	return m, nil
 }
+
+// measured is one build's wall and CPU time.
+type measured struct{ wall, cpu time.Duration }
 
 // side is one way of doing the same build.
 type side struct {
 	name  string
 	prep  func() error // untimed: clean
-	build func() (time.Duration, error)
-	times []time.Duration
+	build func() (measured, error)
+	wall  []time.Duration
+	cpu   []time.Duration
 }
 
 func measure(title string, sides []*side) error {
@@ -154,14 +180,16 @@ func measure(title string, sides []*side) error {
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", title, s.name, err)
 			}
-			s.times = append(s.times, d)
+			s.wall = append(s.wall, d.wall)
+			s.cpu = append(s.cpu, d.cpu)
 		}
 	}
 	fmt.Printf("\n## %s\n", title)
-	base := median(sides[0].times)
+	baseWall, baseCPU := median(sides[0].wall), median(sides[0].cpu)
 	for _, s := range sides {
-		m := median(s.times)
-		fmt.Printf("%-40s median %8.3fs  ratio immunix-cc/this %.4f\n", s.name, m.Seconds(), base.Seconds()/m.Seconds())
+		w, c := median(s.wall), median(s.cpu)
+		fmt.Printf("%-40s wall median %8.3fs ratio immunix-cc/this %.4f   cpu median %8.3fs ratio %.4f\n",
+			s.name, w.Seconds(), baseWall.Seconds()/w.Seconds(), c.Seconds(), baseCPU.Seconds()/c.Seconds())
 	}
 	return nil
 }
@@ -206,25 +234,32 @@ func benchSQLite() error {
 	hand := append(append(append([]string{real}, handCompile...), handLink...), user...)
 	fmt.Printf("sqlite3: %s\nexact: %s\nhand:  %s\n", src, strings.Join(final, " "), strings.Join(hand, " "))
 	return measure("sqlite3 amalgamation, one command (sqlite3.c + shell.c → sqlite3)", []*side{
-		{name: "immunix-cc", build: func() (time.Duration, error) { return timed(src, nil, append([]string{*immunixCC}, user...)) }},
-		{name: "real compiler, immunix-cc's exact argv", build: func() (time.Duration, error) { return timed(src, nil, final) }},
-		{name: "real compiler, hardening flags by hand", build: func() (time.Duration, error) { return timed(src, nil, hand) }},
+		{name: "immunix-cc", build: func() (measured, error) { return timed(src, nil, append([]string{*immunixCC}, user...)) }},
+		{name: "real compiler, immunix-cc's exact argv", build: func() (measured, error) { return timed(src, nil, final) }},
+		{name: "real compiler, hardening flags by hand", build: func() (measured, error) { return timed(src, nil, hand) }},
 	})
 }
 
-func benchHello() error {
-	orig, err := source("hello")
+// benchConfigured measures pkg's Debian source (an autoconf configure
+// and a Makefile: hello, mawk) built with make -jN from clean, for each N
+// of -jobs.
+func benchConfigured(pkg string) error {
+	orig, err := source(pkg)
+	if err != nil {
+		return err
+	}
+	levels, err := jobLevels(*jobs)
 	if err != nil {
 		return err
 	}
 	// One configured tree per side, so both build from the same state.
-	mk := func(name string, env []string, cc string, cflags, ldflags []string) (*side, error) {
-		dir := filepath.Join(*workDir, "hello-"+name)
+	mk := func(name string, env []string, cc string, cflags, ldflags []string, j int) (*side, error) {
+		dir := filepath.Join(*workDir, pkg+"-"+strings.Fields(name)[0])
 		os.RemoveAll(dir)
 		if err := sh("/", nil, "cp", "-a", orig, dir); err != nil {
 			return nil, err
 		}
-		args := []string{"./configure", "-q", "CC=" + cc, "CFLAGS=" + strings.Join(append([]string{"-O2", "-g"}, cflags...), " ")}
+		args := []string{"./configure", "CC=" + cc, "CFLAGS=" + strings.Join(append([]string{"-O2", "-g"}, cflags...), " ")}
 		if len(ldflags) > 0 {
 			args = append(args, "LDFLAGS="+strings.Join(ldflags, " "))
 		}
@@ -234,16 +269,34 @@ func benchHello() error {
 		return &side{
 			name:  name,
 			prep:  func() error { return sh(dir, env, "make", "-s", "clean") },
-			build: func() (time.Duration, error) { return timed(dir, env, []string{"make", "-s", "-j2"}) },
+			build: func() (measured, error) { return timed(dir, env, []string{"make", "-s", "-j" + strconv.Itoa(j)}) },
 		}, nil
 	}
-	a, err := mk("immunix-cc", []string{"IMMUNIX_CC=gcc"}, *immunixCC, nil, nil)
-	if err != nil {
-		return err
+	for _, j := range levels {
+		a, err := mk("immunix-cc", []string{"IMMUNIX_CC=gcc"}, *immunixCC, nil, nil, j)
+		if err != nil {
+			return err
+		}
+		b, err := mk("gcc, hardening flags by hand", nil, "gcc", handCompile, handLink, j)
+		if err != nil {
+			return err
+		}
+		if err := measure(fmt.Sprintf("%s (%s), make -j%d from clean (configure not timed)", pkg, filepath.Base(orig), j), []*side{a, b}); err != nil {
+			return err
+		}
 	}
-	b, err := mk("gcc, hardening flags by hand", nil, "gcc", handCompile, handLink)
-	if err != nil {
-		return err
+	return nil
+}
+
+// jobLevels parses -jobs ("1,2,4").
+func jobLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-jobs %q: %q is not a job count", s, f)
+		}
+		out = append(out, n)
 	}
-	return measure("GNU hello 2.10, make -j2 from clean (configure not timed)", []*side{a, b})
+	return out, nil
 }

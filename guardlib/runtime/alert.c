@@ -177,9 +177,11 @@ char *__immunix_locate(const void *addr, char *buf, size_t n)
 	buf[0] = 0;
 	if (obj_hi == 0 || a < obj_lo || a >= obj_hi) {
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
-		/* Another object: a library's failed check reaches the program's
-		 * exported __stack_chk_fail and __*_chk. _dl_find_object takes no
-		 * lock and is async-signal-safe (glibc 2.35). */
+		/* Another object: a library's failed FORTIFY check reaches the
+		 * program's exported __*_chk. (A library's dead canary reaches
+		 * its own hidden copy of this runtime, for which the library is
+		 * the object found by find_self.) _dl_find_object takes no lock
+		 * and is async-signal-safe (glibc 2.35). */
 		struct dl_find_object fo;
 		if (_dl_find_object((void *)addr, &fo) == 0 && fo.dlfo_link_map) {
 			const char *name = fo.dlfo_link_map->l_name;

@@ -14,16 +14,32 @@ import (
 )
 
 // loopSrc calls snprintf argv[1] times; the format is the literal
-// "%d:%s|%x" unless argv[2] gives one, which makes it non-literal.
+// "%d:%s|%x" unless argv[2] gives one, which makes it non-literal; with
+// argv[3] the calls alternate between the two formats, and with a fourth
+// argument the two are copied in turn into one buffer, the format of every
+// call.
 const loopSrc = `#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 static volatile int sink;
 int main(int argc, char **argv)
 {
-	char buf[64];
+	char buf[64], one[64];
 	long i, n = atol(argv[1]);
 	const char *fmt = argc > 2 ? argv[2] : 0;
-	if (fmt) {
+	if (argc > 4) {
+		for (i = 0; i < n; i++) {
+			strcpy(one, argv[2 + (i & 1)]);
+			snprintf(buf, sizeof buf, one, (int)i, "abc", (unsigned)i);
+			sink += buf[1];
+		}
+	} else if (argc > 3) {
+		const char *f[2] = {argv[2], argv[3]};
+		for (i = 0; i < n; i++) {
+			snprintf(buf, sizeof buf, f[i & 1], (int)i, "abc", (unsigned)i);
+			sink += buf[1];
+		}
+	} else if (fmt) {
 		for (i = 0; i < n; i++) {
 			snprintf(buf, sizeof buf, fmt, (int)i, "abc", (unsigned)i);
 			sink += buf[1];
@@ -118,6 +134,26 @@ func BenchmarkSnprintfNonLiteral(b *testing.B) {
 	compare(b, "cpu-ns/run",
 		func() *exec.Cmd { return exec.Command(base, loops, "%d:%s|%x") },
 		func() *exec.Cmd { return exec.Command(cand, loops, "%d:%s|%x") })
+}
+
+// BenchmarkSnprintfAlternating: non-literal calls alternating between two
+// formats, each remembered in its own record (formatguard.c, fg_memo)
+// unless the two pointers hash to the same one.
+func BenchmarkSnprintfAlternating(b *testing.B) {
+	base, cand := buildLoop(b, false), buildLoop(b, true)
+	compare(b, "cpu-ns/run",
+		func() *exec.Cmd { return exec.Command(base, loops, "%d:%s|%x", "%d/%s/%x") },
+		func() *exec.Cmd { return exec.Command(cand, loops, "%d:%s|%x", "%d/%s/%x") })
+}
+
+// BenchmarkSnprintfRewritten: non-literal calls whose format is one buffer
+// rewritten with one of two formats before each call, so that no check
+// finds its format remembered: the remembered formats' worst case.
+func BenchmarkSnprintfRewritten(b *testing.B) {
+	base, cand := buildLoop(b, false), buildLoop(b, true)
+	compare(b, "cpu-ns/run",
+		func() *exec.Cmd { return exec.Command(base, loops, "%d:%s|%x", "%d/%s/%x", "rewrite") },
+		func() *exec.Cmd { return exec.Command(cand, loops, "%d:%s|%x", "%d/%s/%x", "rewrite") })
 }
 
 // gawkTrees returns two configured and built gawk source trees: through

@@ -135,20 +135,137 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 	__immunix_halt();
 }
 
-/* Returns fmt when the call may go ahead; the wrappers tail-call it. A NULL
- * format passes through: err(3) and friends accept it, and for the others
- * the real function decides what NULL means. */
-static __attribute__((noinline)) const char *fg_check(const char *func, unsigned int n,
-						      const char *fmt, const void *addr)
-{
-	struct fg_result r;
-	const struct fg_count_hook *hook;
+/* The last narrow formats that passed on this thread, each with the
+ * checker's n (count and classes) it passed with (issue 15: a program
+ * prints through the same few formats over and over, and a byte compare
+ * costs less than half a parse). The verdict is a function of the format's
+ * bytes and n alone, so a format whose bytes, NUL included, equal a
+ * record's, checked with the same n, passes without a parse. A record
+ * holds the bytes, never only the pointer, so a buffer that passed and is
+ * then rewritten ("%x%x%x") is parsed again; the pointer only chooses which
+ * of FG_MEMO_SLOTS records to look in, so that a loop over a few formats
+ * finds each in its own. Only formats of at most FG_MEMO bytes are kept,
+ * and only while no conversion is registered (the hook's count may
+ * change); wide formats are always parsed.
+ *
+ * A signal handler on this thread may print between any two instructions.
+ * A record's seq is odd while it is written: a check that finds it odd
+ * neither reads nor writes it; a check whose compare saw seq change (a
+ * handler wrote the record meanwhile) counts as a miss. seq 0: never
+ * written.
+ * The signal fences keep the compiler from moving the record's accesses
+ * across seq's; other threads never see these records. fmt[FG_MEMO] is
+ * never written, so it is always NUL and the compare needs no bound. */
+#define FG_MEMO 64
+#define FG_MEMO_SLOTS 4
+/* Test builds only (formatguard/memo_test.go): FG_MEMO_WINDOW(step, i) runs
+ * where a handler may interrupt ('c', i: before comparing byte i; 'w', i:
+ * before writing byte i), and FG_MEMO_TEST_UNGUARDED drops the seq checks,
+ * to show the attack they stop. */
+#ifndef FG_MEMO_WINDOW
+#define FG_MEMO_WINDOW(step, i) ((void)0)
+#endif
+#ifdef FG_MEMO_TEST_UNGUARDED
+#define FG_MEMO_GUARDED 0
+#else
+#define FG_MEMO_GUARDED 1
+#endif
+struct fg_memo {
+	unsigned int seq;
+	unsigned int n;
+	/* Checks that missed since the last hit: a record that keeps
+	 * missing (a buffer rewritten with a new format each time, formats
+	 * that share a record) is written only now and then. A heuristic:
+	 * a handler's update lost to an interrupted one costs nothing. */
+	unsigned int misses;
+	char fmt[FG_MEMO + 1];
+};
+static __thread struct fg_memo fg_memo[FG_MEMO_SLOTS];
 
+/* The record fmt is looked for and kept in: a multiplicative hash of the
+ * pointer, so that formats a few bytes apart land in different records. */
+static inline __attribute__((always_inline)) struct fg_memo *fg_memo_slot(const char *fmt)
+{
+	struct fg_memo *m = fg_memo;
+
+	/* The records' address, computed once: without this the compiler
+	 * computes the TLS address again for every byte compared (for -fPIC
+	 * that is a __tls_get_addr call, relaxed by the linker). */
+	__asm__("" : "+r"(m));
+	return m + (((unsigned long)fmt * 0x9e3779b97f4a7c15ull) >> 62);
+}
+
+/* 1 when fmt, checked with n, is the format its record holds. */
+static inline __attribute__((always_inline)) int fg_memo_hit(const char *fmt, unsigned int n)
+{
+	struct fg_memo *m = fg_memo_slot(fmt);
+	unsigned int s = __atomic_load_n(&m->seq, __ATOMIC_RELAXED);
+	int hit = 0;
+	size_t i;
+
+	if ((FG_MEMO_GUARDED && (s & 1) != 0) || s == 0)
+		return 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (m->n == n) {
+		/* Stops at the first difference, so fmt is never read past its
+		 * own NUL. */
+		for (i = 0;; i++) {
+			FG_MEMO_WINDOW('c', i);
+			if (m->fmt[i] != fmt[i])
+				break;
+			if (fmt[i] == 0) {
+				hit = 1;
+				break;
+			}
+		}
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (FG_MEMO_GUARDED && __atomic_load_n(&m->seq, __ATOMIC_RELAXED) != s)
+		return 0;
+	if (hit)
+		m->misses = 0;
+	return hit;
+}
+
+/* Records fmt, which passed with n, in its record, unless this check
+ * interrupted a write of it (seq odd) or the record missed twice in a row
+ * (then every 16th miss). */
+static void fg_memo_keep(const char *fmt, unsigned int n)
+{
+	struct fg_memo *m = fg_memo_slot(fmt);
+	unsigned int seq = __atomic_load_n(&m->seq, __ATOMIC_RELAXED);
+	unsigned int misses = m->misses;
+	size_t i;
+
+	m->misses = misses + 1;
+	if ((seq & 1) != 0 || (misses >= 2 && (misses & 15) != 0))
+		return;
+	__atomic_store_n(&m->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	m->n = n;
+	for (i = 0; i < FG_MEMO; i++) {
+		FG_MEMO_WINDOW('w', i);
+		if ((m->fmt[i] = fmt[i]) == 0)
+			break;
+	}
+	/* Too long: m holds "", a true verdict for every n (it reads
+	 * nothing), rather than a prefix the parse never judged. seq is never
+	 * set back, so a check whose compare a handler interrupted cannot see
+	 * its old value again (but after 2^31 writes). */
+	if (i == FG_MEMO && fmt[i] != 0)
+		m->fmt[0] = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->seq, seq + 2 == 0 ? 2 : seq + 2, __ATOMIC_RELAXED);
+}
+
+/* The parse, for a format the record did not hold. */
+static __attribute__((noinline)) const char *fg_check_parse(const char *func, unsigned int n, const char *fmt,
+							    const void *addr)
+{
+	const struct fg_count_hook *hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
+	struct fg_result r;
 	long bad = -1;
 
-	if (fmt == 0)
-		return fmt;
-	hook = __atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE);
 	if (n >> FG_CLASS_SHIFT != 0 && __builtin_expect(hook == 0, 1)) {
 		/* The call passed its arguments' classes: compare while parsing. */
 		r.types = 0;
@@ -166,7 +283,24 @@ static __attribute__((noinline)) const char *fg_check(const char *func, unsigned
 	}
 	if (__builtin_expect(r.demanded > (n & FG_COUNT_MASK) || r.has_n || bad >= 0, 0))
 		fg_attack(func, n, &r, bad, addr, fmt, 0);
+	if (__builtin_expect(hook == 0, 1))
+		fg_memo_keep(fmt, n);
 	return fmt;
+}
+
+/* Returns fmt when the call may go ahead; the wrappers tail-call it. A NULL
+ * format passes through: err(3) and friends accept it, and for the others
+ * the real function decides what NULL means. Inlined in each checker, so
+ * that a remembered format costs the compare and no call. */
+static inline __attribute__((always_inline)) const char *fg_check(const char *func, unsigned int n,
+								  const char *fmt, const void *addr)
+{
+	if (fmt == 0)
+		return fmt;
+	if (__builtin_expect(__atomic_load_n(&__immunix_fg_count_hook, __ATOMIC_ACQUIRE) == 0, 1) &&
+	    fg_memo_hit(fmt, n))
+		return fmt;
+	return fg_check_parse(func, n, fmt, addr);
 }
 
 static __attribute__((noinline)) const wchar_t *fg_wcheck(const char *func, unsigned int n,

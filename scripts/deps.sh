@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what immunix and its tests need on a Debian 12 machine, as root:
-# the Debian packages listed in scripts/deps.d/*.txt, and Go (Debian's own
-# when no go >= 1.24 is on PATH). Idempotent and quiet when all is there.
+# the Debian packages listed in scripts/deps.d/*.txt, and the Go go.mod names
+# (as /usr/local/go) when no such go is on PATH. Idempotent and quiet when
+# all is there.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -12,17 +13,16 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
+# shellcheck source=scripts/go.sh
+. "$here/go.sh"
+want=$(go_wanted "$here/..")
 if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
 need_go=1
-if command -v go >/dev/null 2>&1; then
-  v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}
-  if [ "${major:-0}" -gt 1 ] || { [ "${major:-0}" -eq 1 ] && [ "${minor:-0}" -ge 24 ]; }; then need_go=0; fi
-fi
+go_at_least "$want" && need_go=0
 
 if [ ${#missing[@]} -gt 0 ] || [ $need_go -eq 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "deps.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    echo "deps.sh: missing packages (${missing[*]})$([ $need_go -eq 1 ] && echo " and go $want"); run as root to install them" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
@@ -32,12 +32,6 @@ if [ ${#missing[@]} -gt 0 ] || [ $need_go -eq 1 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   if [ $need_go -eq 1 ]; then
-    # Debian 12's own Go is too old for this module; bookworm-backports has a
-    # newer one, from the same mirror the machine already uses.
-    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    [ -n "$uri" ] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-    echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/immunix-backports.list
-    apt-get update -qq
-    apt-get install -y -qq -t bookworm-backports golang-go >/dev/null
+    go_install "$want" || { echo "deps.sh: could not install go $want" >&2; exit 1; }
   fi
 fi

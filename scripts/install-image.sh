@@ -8,8 +8,8 @@
 #   1. apt: install the Debian packages a distro rebuild needs (list below),
 #      only those that are missing; needs root. --no-apt skips the step
 #      (rpmbuild's %install, a machine without apt).
-#   2. Go: make sure a Go >= the module's version is on PATH (bookworm-backports
-#      from the machine's own mirror when Debian's is too old).
+#   2. Go: make sure a Go >= the module's version is on PATH (scripts/go.sh:
+#      installed as /usr/local/go when missing).
 #   3. build immunix, immunix-cc and immunix-c++ (a hard link) into
 #      ROOT/usr/bin, and immunix-tools (which immunix execs for check and
 #      learn) into ROOT/usr/lib/immunix. --no-go-build BINDIR copies them
@@ -87,22 +87,16 @@ fi
 
 # 2. Go, only needed to build immunix itself.
 if [ -z "$prebuilt" ]; then
+  # shellcheck source=scripts/go.sh
+  . "$here/scripts/go.sh"
   if [ -d /usr/local/go/bin ]; then export PATH=/usr/local/go/bin:$PATH; fi
-  want=$(awk '$1=="go"{print $2; exit}' "$here/go.mod")
-  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
-  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
+  want=$(go_wanted "$here")
+  if ! go_at_least "$want"; then
     if [ $apt -eq 0 ] || [ "$(id -u)" -ne 0 ]; then
-      say "Go >= $want is needed to build immunix (have: ${have:-none}; run as root without --no-apt to install it)"
+      say "Go >= $want is needed to build immunix (run as root without --no-apt to install it)"
       exit 1
     fi
-    # Debian 12's own Go is too old; bookworm-backports has a newer one, from
-    # the mirror this machine already uses.
-    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    [ -n "$uri" ] || uri=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-    echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/immunix-backports.list
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports golang-go >/dev/null
-    export PATH=/usr/lib/go/bin:$PATH
+    go_install "$want" || { say "could not install go $want"; exit 1; }
   fi
 fi
 

@@ -352,8 +352,10 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	case call.op == opSetxattr && xname == "security.capability":
 		return refuse(where, "file capabilities (security.capability: a privileged copy)")
 	}
-	g.hold(where)
-	return m.perform(obj, &st, times, xname, xvalue)
+	g.hold("checked", where)
+	errno, a := m.perform(obj, &st, times, xname, xvalue)
+	g.hold("acted", where)
+	return errno, a
 }
 
 func modeArg(c metaCall) int {
@@ -538,14 +540,19 @@ func utimensatEmpty(obj int, times []unix.Timespec) error {
 	return nil
 }
 
-// hold is the test hook (metaGuard.hook): the supervisor stops between
-// its check and its action until the test lets it go on.
-func (g *metaGuard) hold(path string) {
+// hold is the test hook (metaGuard.hook): the supervisor stops at step
+// ("checked": between its check and its action; "acted": between its
+// action and its answer, only when the test made that FIFO too) until
+// the test lets it go on.
+func (g *metaGuard) hold(step, path string) {
 	if g.hook == "" {
 		return
 	}
-	if f, err := os.OpenFile(filepath.Join(g.hook, "checked"), os.O_WRONLY, 0); err == nil {
-		f.WriteString("checked " + path + "\n")
+	if _, err := os.Stat(filepath.Join(g.hook, step)); err != nil {
+		return
+	}
+	if f, err := os.OpenFile(filepath.Join(g.hook, step), os.O_WRONLY, 0); err == nil {
+		f.WriteString(step + " " + path + "\n")
 		f.Close()
 	}
 	if f, err := os.Open(filepath.Join(g.hook, "go")); err == nil {

@@ -351,6 +351,8 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 	pl.Notes = append(pl.Notes, "m (map executable) is enforced as r: Landlock has no mmap right")
 	if abi < 2 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 2: renames and links across directories are always refused", abi))
+		// ABI 2 came with Linux 5.19, as SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 2 (Linux < 5.19): a metadata call that a signal interrupts while the supervisor performs it is restarted and performed again", abi))
 	}
 	if abi < 3 {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("kernel Landlock ABI %d < 3: truncate is not restricted", abi))

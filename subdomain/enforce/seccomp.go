@@ -564,13 +564,29 @@ func (p *asm) resolve() ([]bpf.Instruction, error) {
 // SECCOMP_FILTER_FLAG_LOG so the refusals reach the audit log, and, with
 // listener, SECCOMP_FILTER_FLAG_NEW_LISTENER: it returns the listener
 // fd, else -1. The thread must have no_new_privs set.
+//
+// With the listener, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux
+// 5.19): once the supervisor has received a call, the calling thread
+// waits for the answer in a killable sleep, so a signal cannot interrupt
+// the call while the supervisor performs it on the program's behalf;
+// interrupted, the kernel would restart the call and the supervisor
+// perform it a second time (a setxattr with XATTR_CREATE would then
+// report EEXIST). Older kernels refuse the flag (EINVAL): the filter is
+// loaded without it (Compile notes the gap from the Landlock ABI).
 func loadFilter(raw []bpf.RawInstruction, listener bool) (int, error) {
 	prog := unix.SockFprog{Len: uint16(len(raw)), Filter: (*unix.SockFilter)(unsafe.Pointer(&raw[0]))}
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_LOG)
 	if listener {
 		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+		if !heldCallsInterruptible() {
+			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		}
 	}
 	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&prog)))
+	if errno == unix.EINVAL && flags&unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0 {
+		flags &^= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		r, _, errno = unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&prog)))
+	}
 	runtime.KeepAlive(raw)
 	if errno != 0 {
 		return -1, fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", errno)

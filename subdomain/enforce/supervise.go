@@ -368,9 +368,23 @@ type seccompResp struct {
 
 // testHookEnv names, in immunix run's environment, the directory of the
 // FIFOs through which a test stops the supervisor between its check of
-// a metadata call and its action (metaGuard.hold). It can only delay
-// the supervisor, never widen what it allows.
+// a metadata call and its action, or its action and its answer
+// (metaGuard.hold). It can only delay the supervisor, never widen what
+// it allows. A file "interruptible" there loads the filter without
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, as on a kernel without it, so
+// that a test can show the double call the flag prevents.
 const testHookEnv = "IMMUNIX_TEST_SUPERVISOR_HOOK"
+
+// heldCallsInterruptible: the test hook asks for the filter without
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (testHookEnv).
+func heldCallsInterruptible() bool {
+	h := os.Getenv(testHookEnv)
+	if h == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(h, "interruptible"))
+	return err == nil
+}
 
 // serveNotify answers the seccomp notifications: the metadata calls
 // (meta.go) and listen() calls of the confined programs. It performs the listen itself, on its own copy of

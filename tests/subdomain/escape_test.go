@@ -2,6 +2,7 @@ package subdomain_test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -1012,4 +1013,207 @@ func statMode(t *testing.T, f string) os.FileMode {
 		t.Fatal(err)
 	}
 	return fi.Mode().Perm()
+}
+
+// heldC sets an extended attribute with XATTR_CREATE, which fails with
+// EEXIST if the attribute is there already, so a call performed twice
+// shows. A SIGUSR1 handler (SA_RESTART, as most programs install theirs)
+// writes "signal" when it runs.
+const heldC = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static void on_usr1(int sig) {
+	(void)sig;
+	if (write(1, "signal\n", 7) < 0) _exit(3);
+}
+
+int main(int argc, char **argv) {
+	struct sigaction sa;
+	if (argc != 2) return 2;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	printf("pid %d\n", getpid());
+	fflush(stdout);
+	int r = setxattr(argv[1], "user.immunix", "1", 1, XATTR_CREATE);
+	printf("setxattr %s\n", r == 0 ? "ok" : strerrorname_np(errno));
+	fflush(stdout);
+	return 0;
+}
+`
+
+// Issue 13 item 1: a signal that interrupts a metadata call while the
+// supervisor performs it on the program's behalf. Interruptible, the
+// kernel drops the call's notification and restarts the call, and the
+// supervisor performs it a second time: setxattr with XATTR_CREATE then
+// reports EEXIST for an attribute the program never had. The supervisor
+// is stopped (test hook) after it has set the attribute and before it
+// answers; the test sends SIGUSR1 there. Without
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (the hook's "interruptible",
+// as on Linux < 5.19) the handler runs at once and the call is performed
+// twice; with it the program goes back to sleep, killable (state D),
+// with the signal pending, and the handler runs only once the one
+// answer, "ok", is in.
+func TestEscapeHeldCallRunsOnce(t *testing.T) {
+	needsEnforcement(t)
+	testenv.NeedsTool(t, "gcc")
+	dir := workspace(t)
+	exe := filepath.Join(dir, "held")
+	data, err := os.ReadFile(cbuild.Build(t, "gcc", heldC, "-O2", "-Wall", "-Wextra"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(exe, data, 0o755)
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	file := filepath.Join(work, "f")
+	fresh := func() {
+		os.Remove(file)
+		os.WriteFile(file, []byte("x"), 0o600)
+	}
+	fresh()
+	if out, err := exec.Command(exe, file).Output(); err != nil || !strings.Contains(string(out), "setxattr ok") {
+		if strings.Contains(string(out), "EOPNOTSUPP") {
+			testenv.Missing(t, "user.* extended attributes on the workspace's file system")
+		}
+		t.Fatalf("unconfined: %q %v", out, err)
+	}
+	fresh()
+	r := run(t, dir, nil, "", "learn", "-o", filepath.Join(dir, "held.sd"), "--", exe, file)
+	if r.code != 0 {
+		t.Fatalf("learn: %d\n%s", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		name          string
+		interruptible bool
+		want          string
+	}{
+		{"interruptible: performed twice", true, "setxattr EEXIST"},
+		{"killable wait: performed once", false, "setxattr ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fresh()
+			hook := t.TempDir()
+			for _, f := range []string{"checked", "acted", "go"} {
+				if err := unix.Mkfifo(filepath.Join(hook, f), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.interruptible {
+				os.WriteFile(filepath.Join(hook, "interruptible"), nil, 0o600)
+			}
+			step := func(want string) {
+				t.Helper()
+				b, err := os.ReadFile(filepath.Join(hook, want))
+				if err != nil || strings.TrimSpace(string(b)) != want+" "+file {
+					t.Fatalf("hook: %q %v, want %q", b, err, want+" "+file)
+				}
+			}
+			goOn := func() {
+				t.Helper()
+				f, err := os.OpenFile(filepath.Join(hook, "go"), os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Write([]byte("g"))
+				f.Close()
+			}
+			cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "held.sd"), "--", exe, file)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook)
+			stdout, _ := cmd.StdoutPipe()
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			lines := bufio.NewScanner(stdout)
+			var pid int
+			if !lines.Scan() {
+				t.Fatalf("no output; stderr %s", stderr.String())
+			}
+			if _, err := fmt.Sscanf(lines.Text(), "pid %d", &pid); err != nil {
+				t.Fatalf("program: %q", lines.Text())
+			}
+			step("checked")
+			goOn()
+			// The attribute is set; the answer is not sent yet.
+			step("acted")
+			if err := unix.Kill(pid, unix.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
+			if tc.interruptible {
+				// The handler runs while the supervisor still holds
+				// the answer: the call was interrupted, and its
+				// restart is a new call the supervisor performs again.
+				if !lines.Scan() || lines.Text() != "signal" {
+					t.Fatalf("program: %q, want the handler's line first", lines.Text())
+				}
+				goOn()
+				step("checked")
+				goOn()
+				step("acted")
+				goOn()
+			} else {
+				// kill() queued the signal before it returned. The
+				// program's first sleep in the call is interruptible
+				// (the kernel wakes it, sees the supervisor has the
+				// call, and sleeps again, killable): wait for that
+				// state, with the signal still pending, not handled.
+				var st []byte
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+					st, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if strings.Contains(string(st), "State:\tD") && pendingSignal(string(st), unix.SIGUSR1) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the program is not held killable with SIGUSR1 pending:\n%s", st)
+					}
+				}
+				goOn()
+				// The handler runs as the call returns, before the
+				// program prints the call's result.
+				if !lines.Scan() || lines.Text() != "signal" {
+					t.Fatalf("program: %q, want the handler's line", lines.Text())
+				}
+			}
+			rest := []string{}
+			for lines.Scan() {
+				rest = append(rest, lines.Text())
+			}
+			if len(rest) != 1 || rest[0] != tc.want {
+				t.Errorf("program ended with %q, want %q", rest, tc.want)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("run: %v\n%s", err, stderr.String())
+			}
+		})
+	}
+}
+
+// pendingSignal reports whether /proc/PID/status text shows sig pending,
+// for the thread (SigPnd) or the process (ShdPnd).
+func pendingSignal(status string, sig unix.Signal) bool {
+	for _, l := range strings.Split(status, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || (k != "SigPnd" && k != "ShdPnd") {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err == nil && mask&(1<<(uint(sig)-1)) != 0 {
+			return true
+		}
+	}
+	return false
 }

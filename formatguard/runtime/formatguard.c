@@ -173,11 +173,6 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 struct fg_memo {
 	unsigned int seq;
 	unsigned int n;
-	/* Checks that missed since the last hit: a record that keeps
-	 * missing (a buffer rewritten with a new format each time, formats
-	 * that share a record) is written only now and then. A heuristic:
-	 * a handler's update lost to an interrupted one costs nothing. */
-	unsigned int misses;
 	char fmt[FG_MEMO + 1];
 };
 static __thread struct fg_memo fg_memo[FG_MEMO_SLOTS];
@@ -222,23 +217,21 @@ static inline __attribute__((always_inline)) int fg_memo_hit(const char *fmt, un
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (FG_MEMO_GUARDED && __atomic_load_n(&m->seq, __ATOMIC_RELAXED) != s)
 		return 0;
-	if (hit)
-		m->misses = 0;
 	return hit;
 }
 
 /* Records fmt, which passed with n, in its record, unless this check
- * interrupted a write of it (seq odd) or the record missed twice in a row
- * (then every 16th miss). */
+ * interrupted a write of it (seq odd). Every miss writes: keeping the
+ * record for the format that hits more was tried and cost more CPU time
+ * than it saved where two formats take turns in one buffer (the compare's
+ * branches stop being predictable; BENCHMARKS.md). */
 static void fg_memo_keep(const char *fmt, unsigned int n)
 {
 	struct fg_memo *m = fg_memo_slot(fmt);
 	unsigned int seq = __atomic_load_n(&m->seq, __ATOMIC_RELAXED);
-	unsigned int misses = m->misses;
 	size_t i;
 
-	m->misses = misses + 1;
-	if ((seq & 1) != 0 || (misses >= 2 && (misses & 15) != 0))
+	if ((seq & 1) != 0)
 		return;
 	__atomic_store_n(&m->seq, seq + 1, __ATOMIC_RELAXED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

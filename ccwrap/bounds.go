@@ -41,42 +41,34 @@ import (
 	"strings"
 
 	"github.com/immunix/immunix/internal/cachedir"
+	"github.com/immunix/immunix/internal/contract"
 )
 
-// Level is a protection level: which protections immunix-cc adds.
-type Level int
+// Level is a protection level: which protections immunix-cc adds
+// (contract.Level).
+type Level = contract.Level
 
 // The levels. Each protection belongs to the lowest level that adds it.
 const (
-	LevelDefault Level = iota // measured cost <= 1% (BENCHMARKS.md)
-	LevelMax                  // opt-in: IMMUNIX_LEVEL=max
+	LevelDefault = contract.LevelDefault
+	LevelMax     = contract.LevelMax
 )
 
-var levelNames = [...]string{"default", "max"}
-
-func (l Level) String() string { return levelNames[l] }
-
 // ParseLevel parses IMMUNIX_LEVEL ("" is the default level).
-func ParseLevel(s string) (Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "default":
-		return LevelDefault, nil
-	case "max":
-		return LevelMax, nil
-	}
-	return 0, fmt.Errorf("unknown level %q (known: default, max)", s)
-}
+func ParseLevel(s string) (Level, error) { return contract.ParseLevel(s) }
 
-// ProtectionLevel is the level from which each protection is added; the
-// ones not named are in the default level. The measurements that put them
-// there are in BENCHMARKS.md ("BoundsGuard and the candidates").
-var ProtectionLevel = map[Protection]Level{
-	Bounds:    LevelMax,
-	AutoInit:  LevelMax,
-	CXXAssert: LevelMax,
-	ZeroRegs:  LevelMax,
-	ObjSize:   LevelMax,
-}
+// ProtectionLevel is the level from which each protection is added
+// (contract.Table's Level column); the ones not named are in the default
+// level.
+var ProtectionLevel = func() map[Protection]Level {
+	m := map[Protection]Level{}
+	for _, r := range contract.Table {
+		if r.Level != LevelDefault {
+			m[r.Protection] = r.Level
+		}
+	}
+	return m
+}()
 
 // boundsSanitizers are the -fsanitize= names that include the array-bounds
 // checks.

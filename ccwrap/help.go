@@ -1,6 +1,35 @@
 package ccwrap
 
-const helpText = `Usage: immunix-cc [COMPILER ARGUMENTS...]
+import (
+	"strings"
+
+	"github.com/immunix/immunix/internal/contract"
+)
+
+// helpText is --immunix-help's text; the protection names come from
+// contract.Table.
+var helpText = strings.Replace(helpTemplate, "PROTECTIONS\n", wrapList(append(contract.Names(), "all"), 27, 46), 1)
+
+// wrapList writes names comma-separated, in lines of at most width
+// characters each indented by indent spaces.
+func wrapList(names []string, indent, width int) string {
+	var b, line strings.Builder
+	for i, n := range names {
+		item := n
+		if i < len(names)-1 {
+			item += ","
+		}
+		if line.Len() > 0 && line.Len()+len(item) > width {
+			b.WriteString(strings.Repeat(" ", indent) + line.String() + "\n")
+			line.Reset()
+		}
+		line.WriteString(item)
+	}
+	b.WriteString(strings.Repeat(" ", indent) + line.String() + "\n")
+	return b.String()
+}
+
+const helpTemplate = `Usage: immunix-cc [COMPILER ARGUMENTS...]
        immunix-c++ [COMPILER ARGUMENTS...]
        immunix-cc --immunix-explain [COMPILER ARGUMENTS...]
 
@@ -19,9 +48,7 @@ named by IMMUNIX_CONFIG; the environment wins):
   IMMUNIX_CC, IMMUNIX_CXX  real compiler command, may have a launcher:
                            "ccache gcc", "distcc gcc", "clang-14"
   IMMUNIX_DISABLE          protections to leave out, comma-separated:
-                           canary,stackclash,cet,fortify,formatsec,
-                           formatguard,pie,relro,now,noexecstack,runtime,
-                           bounds,autoinit,cxxassert,zeroregs,objsize,all
+PROTECTIONS
   IMMUNIX_LEVEL            default or max: max adds the opt-in protections
                            (docs/boundsguard.md)
   IMMUNIX_FLAGS            extra compiler flags (shell-quoted)

@@ -4,11 +4,12 @@ import (
 	"fmt"
 
 	"github.com/immunix/immunix/check/elfacts"
+	"github.com/immunix/immunix/internal/contract"
 )
 
 // PBounds is BoundsGuard's property: the array-bounds level of the file,
 // judged from its code (docs/boundsguard.md).
-const PBounds = "bounds"
+const PBounds = string(contract.Bounds)
 
 // boundsResult reports the bounds level: the functions that call the bounds
 // handler (the guard runtime's, linked in, or libubsan's when the user's own

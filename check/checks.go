@@ -8,6 +8,7 @@ import (
 
 	"github.com/immunix/immunix/check/elfacts"
 	"github.com/immunix/immunix/formatguard"
+	"github.com/immunix/immunix/internal/contract"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/raceguard"
 )
@@ -26,17 +27,17 @@ const (
 // Property names: the protection vocabulary of docs/contracts.md where one
 // exists, plus the file properties only the gate reports.
 const (
-	PCanary      = "canary"
-	PFortify     = "fortify"
-	PFormatGuard = "formatguard"
+	PCanary      = string(contract.Canary)
+	PFortify     = string(contract.Fortify)
+	PFormatGuard = string(contract.FormatGuard)
 	PRaceGuard   = "raceguard"
 	PStamp       = "stamp"
-	PRelro       = "relro"
-	PNow         = "now"
-	PPIE         = "pie"
-	PNoExecStack = "noexecstack"
+	PRelro       = string(contract.RELRO)
+	PNow         = string(contract.Now)
+	PPIE         = string(contract.PIE)
+	PNoExecStack = string(contract.NoExecStack)
 	PWX          = "wx"
-	PCET         = "cet"
+	PCET         = string(contract.CET)
 	PRPath       = "rpath"
 	PStripped    = "stripped"
 	PStatic      = "static"
@@ -674,11 +675,8 @@ func stampResult(f *elfacts.Facts) Result {
 
 // compileOnly protections appear in compile stamps only.
 func compileOnly(p string) bool {
-	switch p {
-	case "canary", "stackclash", "cet", "fortify", "formatsec", "formatguard":
-		return true
-	}
-	return false
+	r, ok := contract.Lookup(contract.Protection(p))
+	return ok && r.Side == contract.Compile
 }
 
 func sortedKeys(m map[string]bool) []string {

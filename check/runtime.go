@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/immunix/immunix/check/elfacts"
+	"github.com/immunix/immunix/internal/contract"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/raceguard"
 )
@@ -12,12 +13,12 @@ import (
 // the file: the link stamp says so, or the runtime's initialiser is there.
 func hasGuardRuntime(f *elfacts.Facts) bool {
 	for _, s := range f.Stamps {
-		if s.Type == stamp.Link && s.Has("runtime") {
+		if s.Type == stamp.Link && s.Has(string(contract.Runtime)) {
 			return true
 		}
 	}
 	for _, n := range f.Defined {
-		if n == "__immunix_guard_init" {
+		if n == contract.InitSymbol {
 			return true
 		}
 	}
@@ -54,7 +55,7 @@ func isGuardRuntimeFunc(fn elfacts.Func) bool {
 		n = n[:i]
 	}
 	// "__immunix_" covers the entry points and, through
-	// guardlib.RuntimeLocalPrefix ("__immunix_rt_"), every local function of
+	// contract.RuntimeLocalPrefix ("__immunix_rt_"), every local function of
 	// the archive, also where strip -g removed the STT_FILE symbols.
 	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__wrap___stack_chk_fail" || n == "__stack_chk_fail_local" {
 		return true

@@ -23,6 +23,7 @@ import (
 	"github.com/immunix/immunix/canary"
 	"github.com/immunix/immunix/formatguard"
 	"github.com/immunix/immunix/internal/cachedir"
+	"github.com/immunix/immunix/internal/contract"
 	"github.com/immunix/immunix/raceguard"
 )
 
@@ -70,7 +71,7 @@ var ExeOnlySources = map[string]string{
 }
 
 // RaceGuardInitSymbol is RaceGuard's initialiser, forced in with -u.
-const RaceGuardInitSymbol = "__immunix_raceguard_init"
+const RaceGuardInitSymbol = contract.RaceGuardInitSymbol
 
 // OutputFiles are the files Build leaves in its directory and a prebuilt
 // copy holds.
@@ -97,7 +98,7 @@ func CheckPrebuilt(dir string) error {
 // InitSymbol is the runtime's initialiser; LinkArgs forces it in with -u so
 // the archive's constructor, alert writer and fork renewal are linked even
 // when nothing in the program calls them.
-const InitSymbol = "__immunix_guard_init"
+const InitSymbol = contract.InitSymbol
 
 // SystemDir is where prebuilt runtimes live: SystemDir/KEY/ArchiveName.
 // "immunix guardlib --prebuild" fills it; Archive prefers it to the cache.
@@ -511,7 +512,7 @@ func exportList(objs []string) (string, error) {
 // the prefix lets immunix check tell its functions from the program's in a
 // linked file, even after strip -g (which removes the STT_FILE symbols that
 // would otherwise say which object a local function came from).
-const RuntimeLocalPrefix = "__immunix_rt_"
+const RuntimeLocalPrefix = contract.RuntimeLocalPrefix
 
 // prefixLocalFuncs renames the local function symbols of one runtime object
 // to carry RuntimeLocalPrefix, with objcopy --redefine-syms.

@@ -634,10 +634,13 @@ func stampResult(f *elfacts.Facts) Result {
 			failed[p] = true
 		}
 	}
-	// "on" lists what every stamp of its kind agrees on.
+	// "on" lists what every stamp of its kind agrees on: a compile-side
+	// protection every compile note has, a link-side one every link
+	// note has, one of both sides (or unknown) every note has.
 	var always []string
 	for p, n := range on {
-		if n == len(f.Stamps) || (n == compile && compileOnly(p)) {
+		side := contractSide(p)
+		if n == len(f.Stamps) || (side == contract.Compile && n == compile) || (side == contract.Link && n == link) {
 			always = append(always, p)
 		}
 	}
@@ -673,10 +676,11 @@ func stampResult(f *elfacts.Facts) Result {
 	return r
 }
 
-// compileOnly protections appear in compile stamps only.
-func compileOnly(p string) bool {
-	r, ok := contract.Lookup(contract.Protection(p))
-	return ok && r.Side == contract.Compile
+// contractSide is the side of the build that records p (0: not a
+// protection of the contract).
+func contractSide(p string) contract.Side {
+	r, _ := contract.Lookup(contract.Protection(p))
+	return r.Side
 }
 
 func sortedKeys(m map[string]bool) []string {

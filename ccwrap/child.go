@@ -148,16 +148,22 @@ func (j *job) hasCUnit() bool {
 
 // child runs argv with stdin, collecting its stderr (and its stdout when
 // the command writes its result there, as -E does) so a failed first
-// attempt leaves no trace. The output goes to memory files, which the child
-// writes directly: no pipes, no copying goroutines. A child killed by a
-// signal makes immunix-cc die of the same signal.
+// attempt leaves no trace. Env.Spawn runs it (spawnOS).
 func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
+	return j.e.Spawn(Child{Path: j.comp.Exec(), Argv: argv, Env: j.environ(), Stdin: stdin, CaptureStdout: j.writesStdout()})
+}
+
+// spawnOS is Env.Spawn's real provider. The output goes to memory files,
+// which the child writes directly: no pipes, no copying goroutines. A child
+// killed by a signal makes immunix-cc die of the same signal.
+func (e *Env) spawnOS(c Child) (int, []byte, []byte, error) {
 	// Plain fork/exec and a wait parked on the child's pidfd
 	// (internal/childwait): no pipes, no goroutines copying output; the
 	// child writes straight into memory files.
+	argv, stdin := c.Argv, c.Stdin
 	files := make([]uintptr, 3)
 	in := os.Stdin
-	if f, ok := j.e.Stdin.(*os.File); ok {
+	if f, ok := e.Stdin.(*os.File); ok {
 		in = f
 	}
 	if stdin != nil {
@@ -182,13 +188,13 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 	defer errf.Close()
 	files[2] = errf.Fd()
 	var outf *os.File
-	if j.writesStdout() {
+	if c.CaptureStdout {
 		if outf, err = memFile("stdout"); err != nil {
 			return 0, nil, nil, err
 		}
 		defer outf.Close()
 		files[1] = outf.Fd()
-	} else if f, ok := j.e.Stdout.(*os.File); ok {
+	} else if f, ok := e.Stdout.(*os.File); ok {
 		files[1] = f.Fd()
 	} else {
 		files[1] = os.Stdout.Fd()
@@ -197,7 +203,7 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 	// child's process group directly, and if immunix-cc itself is killed
 	// (make's SIGTERM), the kernel sends the child SIGTERM (Pdeathsig).
 	pidfd := -1
-	pid, err := syscall.ForkExec(j.comp.Exec(), argv, &syscall.ProcAttr{Env: j.environ(), Files: files,
+	pid, err := syscall.ForkExec(c.Path, argv, &syscall.ProcAttr{Env: c.Env, Files: files,
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, PidFD: &pidfd}})
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
@@ -217,8 +223,8 @@ func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
 		}
 	}
 	if ws.Signaled() {
-		j.e.Stdout.Write(out)
-		j.e.Stderr.Write(errb)
+		e.Stdout.Write(out)
+		e.Stderr.Write(errb)
 		signal.Reset(ws.Signal())
 		syscall.Kill(os.Getpid(), ws.Signal())
 		return 128 + int(ws.Signal()), nil, nil, nil

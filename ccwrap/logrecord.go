@@ -2,6 +2,7 @@ package ccwrap
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ func (j *job) log(fg string) {
 		return
 	}
 	line := j.logLine(fg)
-	f, err := os.OpenFile(j.pol.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := j.e.OpenLog(j.pol.Log)
 	if err == nil {
 		_, err = f.Write([]byte(line))
 		if cerr := f.Close(); err == nil {
@@ -30,15 +31,16 @@ func (j *job) log(fg string) {
 	}
 }
 
+// openLog is Env.OpenLog's real provider.
+func openLog(path string) (io.WriteCloser, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+}
+
 func (j *job) logLine(fg string) string {
 	var b strings.Builder
 	p := &j.plan
-	wd, _ := os.Getwd()
-	now := time.Now
-	if j.e.Now != nil {
-		now = j.e.Now
-	}
-	fmt.Fprintf(&b, "time=%s pid=%d v=%s mode=%s", now().UTC().Format(time.RFC3339), os.Getpid(), version.Version, j.inv.Mode)
+	wd, _ := j.e.Getwd()
+	fmt.Fprintf(&b, "time=%s pid=%d v=%s mode=%s", j.e.Now().UTC().Format(time.RFC3339), j.e.Getpid(), version.Version, j.inv.Mode)
 	if j.inv.Mode == ModeLink {
 		fmt.Fprintf(&b, " link=%s", j.inv.Link)
 	}

@@ -29,31 +29,38 @@ const (
 	ExitInternal = 108
 )
 
+// exitError is an error that carries immunix-cc's exit code for it. Every
+// failure site returns one by wrapping a sentinel that is one (ErrUsage,
+// ErrNotFound, ErrRecursion, ErrResponseFile, ErrStrict, ErrSign, errExec),
+// so ExitCode reads the code instead of guessing it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// codedError returns a sentinel error with text msg and exit code code.
+func codedError(code int, msg string) error {
+	return &exitError{code: code, err: errors.New(msg)}
+}
+
 // ErrStrict wraps what IMMUNIX_STRICT=1 refuses (exit 106).
-var ErrStrict = errors.New("IMMUNIX_STRICT=1 refuses")
+var ErrStrict = codedError(ExitStrict, "IMMUNIX_STRICT=1 refuses")
 
 // errExec wraps a failed exec of the compiler (exit 105).
-var errExec = errors.New("exec")
+var errExec = codedError(ExitExec, "exec")
 
-// ExitCode maps an error from this package to its exit code.
+// ExitCode returns the exit code an error of this package carries (the
+// first exitError in its chain: the sentinel its failure site wrapped), and
+// ExitInternal for an error of immunix-cc's own work, which carries none.
+// ExitRuntime (104) is carried by no error: a missing guard runtime fails
+// open, or is refused with ExitStrict.
 func ExitCode(err error) int {
-	switch {
-	case errors.Is(err, ErrUsage):
-		return ExitUsage
-	case errors.Is(err, ErrNotFound):
-		return ExitNotFound
-	case errors.Is(err, ErrRecursion):
-		return ExitRecursion
-	case errors.Is(err, ErrResponseFile):
-		return ExitRespFile
-	case errors.Is(err, ErrStrict):
-		return ExitStrict
-	case errors.Is(err, guardlib.ErrNotBuilt):
-		return ExitRuntime
-	case errors.Is(err, ErrSign):
-		return ExitSign
-	case errors.Is(err, errExec):
-		return ExitExec
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
 	}
 	return ExitInternal
 }
@@ -80,9 +87,84 @@ type Env struct {
 	// MarkerFD: read the recursion marker from inherited descriptors and
 	// hand it on in one (the real process; unit tests leave it off).
 	MarkerFD bool
-	// LinkArgs and FormatGuardArgs are guardlib's; tests make them fail.
+
+	// The providers below are every other side effect of run; a nil one
+	// is the real one (OSEnv sets them all).
+
+	// Getwd and Getpid name the process in the IMMUNIX_LOG record.
+	Getwd  func() (string, error)
+	Getpid func() int
+	// OpenLog opens the IMMUNIX_LOG file to append one line.
+	OpenLog func(path string) (io.WriteCloser, error)
+	// Probe identifies the compiler cmd for the ABI flags abi and returns
+	// its capabilities (CompilerKey and CachedCaps, in the immunix cache,
+	// whose root cachedir finds from IMMUNIX_CACHE_DIR); note says why they
+	// were not cached. A failed probe may still return the key.
+	Probe func(cmd, abi []string) (key string, caps Caps, note string, err error)
+	// The assets: LinkArgs and FormatGuardArgs are guardlib's (the guard
+	// runtime, the FormatGuard headers); StampHeader, LinkNote and
+	// NoUBSanDir are immunix-cc's own files in the cache.
 	LinkArgs        func(guardlib.Target) ([]string, error)
 	FormatGuardArgs func() ([]string, error)
+	StampHeader     func() (string, error)
+	LinkNote        func(key string, cmd, abi []string, s stamp.Stamp) (string, error)
+	NoUBSanDir      func() (string, error)
+	// Spawn runs the compiler as a child and waits for it (spawnOS).
+	Spawn func(c Child) (status int, stdout, stderr []byte, err error)
+}
+
+// Child is one run of the compiler as a child of immunix-cc.
+type Child struct {
+	Path string
+	Argv []string
+	Env  []string
+	// Stdin is the child's standard input; nil: immunix-cc's own.
+	Stdin []byte
+	// CaptureStdout: the child's stdout is returned (its result goes
+	// there, as with -E); otherwise it is immunix-cc's own stdout.
+	CaptureStdout bool
+}
+
+// withDefaults returns a copy of e whose nil providers are the real ones.
+func (e *Env) withDefaults() *Env {
+	c := *e
+	if c.ReadConfig == nil {
+		c.ReadConfig = ReadConfigFile
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Getwd == nil {
+		c.Getwd = os.Getwd
+	}
+	if c.Getpid == nil {
+		c.Getpid = os.Getpid
+	}
+	if c.OpenLog == nil {
+		c.OpenLog = openLog
+	}
+	if c.Probe == nil {
+		c.Probe = probeCompiler
+	}
+	if c.LinkArgs == nil {
+		c.LinkArgs = guardlib.LinkArgs
+	}
+	if c.FormatGuardArgs == nil {
+		c.FormatGuardArgs = guardlib.FormatGuardArgs
+	}
+	if c.StampHeader == nil {
+		c.StampHeader = StampHeader
+	}
+	if c.LinkNote == nil {
+		c.LinkNote = LinkNoteObject
+	}
+	if c.NoUBSanDir == nil {
+		c.NoUBSanDir = NoUBSanDir
+	}
+	if c.Spawn == nil {
+		c.Spawn = c.spawnOS
+	}
+	return &c
 }
 
 // OSEnv returns the Env of the running process.
@@ -90,11 +172,11 @@ func OSEnv() *Env {
 	self, _ := os.Executable()
 	fi, err := os.Stderr.Stat()
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	return &Env{
+	e := &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now, MarkerFD: true,
-		LinkArgs: guardlib.LinkArgs, FormatGuardArgs: guardlib.FormatGuardArgs,
 	}
+	return e.withDefaults()
 }
 
 func (e *Env) getenv(k string) string {
@@ -140,6 +222,7 @@ type job struct {
 }
 
 func run(e *Env) (int, error) {
+	e = e.withDefaults()
 	args := e.Args[1:]
 	explain := false
 	if len(args) > 0 {
@@ -158,11 +241,7 @@ func run(e *Env) (int, error) {
 	if cfg == "" {
 		cfg = DefaultConfigFile
 	}
-	readConfig := e.ReadConfig
-	if readConfig == nil {
-		readConfig = ReadConfigFile
-	}
-	pol, err := LoadPolicy(cfg, readConfig, e.getenv)
+	pol, err := LoadPolicy(cfg, e.ReadConfig, e.getenv)
 	if err != nil {
 		return 0, err
 	}
@@ -215,9 +294,7 @@ func run(e *Env) (int, error) {
 		j.plan = Plan{Inv: j.inv}
 		return j.finish(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
 	}
-	if j.key, err = CompilerKey(j.comp.Cmd, j.inv.ABIFlags); err == nil {
-		j.caps, j.capsNote, err = CachedCaps(j.key, j.comp.Cmd, j.inv.ABIFlags)
-	}
+	j.key, j.caps, j.capsNote, err = e.Probe(j.comp.Cmd, j.inv.ABIFlags)
 	if err != nil {
 		if pol.Strict {
 			return 0, fmt.Errorf("%w: %w", ErrStrict, err)
@@ -266,7 +343,7 @@ func (j *job) gatherAssets() error {
 		j.assets.RuntimeArgs = args
 	}
 	if p.NoUBSan && p.Runtime {
-		dir, err := NoUBSanDir()
+		dir, err := j.e.NoUBSanDir()
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %s: %w", ErrStrict, Bounds, err)
@@ -277,7 +354,7 @@ func (j *job) gatherAssets() error {
 		}
 	}
 	if p.StampC || p.StampAsm {
-		h, err := StampHeader()
+		h, err := j.e.StampHeader()
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %w", ErrStrict, err)
@@ -288,7 +365,7 @@ func (j *job) gatherAssets() error {
 		j.assets.StampHeader = h
 	}
 	if p.LinkNote && j.key != "" {
-		obj, err := LinkNoteObject(j.key, j.comp.Cmd, j.inv.ABIFlags, p.LinkRec.Stamp(stamp.Link))
+		obj, err := j.e.LinkNote(j.key, j.comp.Cmd, j.inv.ABIFlags, p.LinkRec.Stamp(stamp.Link))
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %w", ErrStrict, err)

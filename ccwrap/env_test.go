@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -196,11 +197,18 @@ func TestRunFake(t *testing.T) {
 			code: 1, spawns: 1, stderr: []string{"hello.c:1:1: error: expected ';'\n"}, log: []string{" mode=compile "},
 		},
 		{
+			name: "log not writable", args: []string{"-c", "hello.c"},
+			setup: func(f *fakeEnv) {
+				f.env.OpenLog = func(string) (io.WriteCloser, error) { return nil, errors.New("read-only file system") }
+			},
+			code: 0, spawns: 1, stderr: []string{"immunix-cc: warning: IMMUNIX_LOG: read-only file system\n"}, log: []string{""},
+		},
+		{
 			name: "formatguard retried", args: []string{"-c", "hello.cc"},
 			setup: func(f *fakeEnv) {
 				f.results = []fakeResult{{status: 1, stderr: fgDiag}, {status: 0}}
 			},
-			code: 0, spawns: 2, noArgv: []string{"/fake/fg"}, argv: []string{"retried"},
+			code: 0, spawns: 2, noArgv: []string{"/fake/fg"}, argv: []string{" fg=retried"},
 			stderr: []string{"immunix-cc: warning: formatguard left out of hello.cc (the stamp says failed=formatguard fg=retried)"},
 			log:    []string{" fg=retried", "formatguard: the unit failed to compile with the FormatGuard headers"},
 		},
@@ -209,7 +217,7 @@ func TestRunFake(t *testing.T) {
 			setup: func(f *fakeEnv) {
 				f.results = []fakeResult{{status: 1, stderr: "hello.c:3:5: error: /fake/fg/stdio.h\n"}, {status: 0}}
 			},
-			code: 0, spawns: 2, argv: []string{"-isystem /fake/fg", FormatGuardNoTypes, "counts"},
+			code: 0, spawns: 2, argv: []string{"-isystem /fake/fg", FormatGuardNoTypes, " fg=counts"},
 			stderr: []string{"immunix-cc: warning: formatguard checks only the argument counts in hello.c (the stamp says fg=counts)"},
 			log:    []string{" fg=counts"},
 		},
@@ -274,6 +282,17 @@ func TestRunFake(t *testing.T) {
 				t.Errorf("log %s: %q, want one line", f.logPath, f.log.String())
 			}
 		})
+	}
+}
+
+// TestOSEnvWiresAll: OSEnv sets every function of Env (the real
+// providers), so nothing of the real process depends on a nil default.
+func TestOSEnvWiresAll(t *testing.T) {
+	v := reflect.ValueOf(*OSEnv())
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.Kind() == reflect.Func && f.IsNil() {
+			t.Errorf("OSEnv leaves %s nil", v.Type().Field(i).Name)
+		}
 	}
 }
 

@@ -21,7 +21,9 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("%w: @x", ErrResponseFile), ExitRespFile},
 		{fmt.Errorf("%w: runtime", ErrStrict), ExitStrict},
 		{fmt.Errorf("strict: %w: %w", ErrStrict, guardlib.ErrNotBuilt), ExitStrict},
-		{fmt.Errorf("%w", guardlib.ErrNotBuilt), ExitRuntime},
+		// No failure site returns a missing runtime bare (it fails open or
+		// IMMUNIX_STRICT=1 refuses it): it carries no code of its own.
+		{fmt.Errorf("%w", guardlib.ErrNotBuilt), ExitInternal},
 		{fmt.Errorf("%w: key", ErrSign), ExitSign},
 		{fmt.Errorf("%w /usr/bin/gcc: permission denied", errExec), ExitExec},
 		{errors.New("helper pass: no space left on device"), ExitInternal},

@@ -1,7 +1,6 @@
 package ccwrap
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,10 +19,10 @@ const MarkerEnv = "IMMUNIX_CC_ACTIVE"
 const maxVisited = 8
 
 // ErrNotFound means no real compiler was found (exit 101).
-var ErrNotFound = errors.New("compiler not found")
+var ErrNotFound = codedError(ExitNotFound, "compiler not found")
 
 // ErrRecursion means every candidate leads back to immunix-cc (exit 102).
-var ErrRecursion = errors.New("recursion")
+var ErrRecursion = codedError(ExitRecursion, "recursion")
 
 // launchers are programs that run a compiler given as their argument or
 // found by their own masquerade name.

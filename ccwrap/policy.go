@@ -39,7 +39,7 @@ type Policy struct {
 func (p Policy) Enabled(x Protection) bool { return !p.Disabled[x] }
 
 // ErrUsage wraps every bad configuration value (exit 100).
-var ErrUsage = errors.New("usage")
+var ErrUsage = codedError(ExitUsage, "usage")
 
 // MaxConfigSize bounds the configuration file; MaxConfigLine one line of it.
 const (

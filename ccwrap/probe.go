@@ -39,6 +39,15 @@ func CompilerKey(cmd, abi []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
+// probeCompiler is Env.Probe's real provider: CompilerKey, then CachedCaps.
+func probeCompiler(cmd, abi []string) (key string, caps Caps, note string, err error) {
+	if key, err = CompilerKey(cmd, abi); err != nil {
+		return "", Caps{}, "", err
+	}
+	caps, note, err = CachedCaps(key, cmd, abi)
+	return key, caps, note, err
+}
+
 // CachedCaps returns the capabilities of the compiler cmd for the target
 // chosen by abi, probing it once per compiler key and caching the result in
 // the immunix cache. A failed probe is not cached. When the cache cannot be

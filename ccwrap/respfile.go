@@ -1,7 +1,6 @@
 package ccwrap
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,7 @@ import (
 const maxResponseExpansions = 2000
 
 // ErrResponseFile wraps every failure to read or expand an @file.
-var ErrResponseFile = errors.New("response file")
+var ErrResponseFile = codedError(ExitRespFile, "response file")
 
 // ExpandResponseFiles replaces every "@FILE" argument by the arguments
 // FILE holds, recursively, split with GCC's rules (SplitResponseFile). A

@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/immunix/immunix/guardlib"
-	"github.com/immunix/immunix/internal/childwait"
-	"github.com/immunix/immunix/internal/logline"
 	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
-	"golang.org/x/sys/unix"
 )
 
 // Exit codes of immunix-cc's own errors (docs/contracts.md).
@@ -33,31 +29,38 @@ const (
 	ExitInternal = 108
 )
 
+// exitError is an error that carries immunix-cc's exit code for it. Every
+// failure site returns one by wrapping a sentinel that is one (ErrUsage,
+// ErrNotFound, ErrRecursion, ErrResponseFile, ErrStrict, ErrSign, errExec),
+// so ExitCode reads the code instead of guessing it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// codedError returns a sentinel error with text msg and exit code code.
+func codedError(code int, msg string) error {
+	return &exitError{code: code, err: errors.New(msg)}
+}
+
 // ErrStrict wraps what IMMUNIX_STRICT=1 refuses (exit 106).
-var ErrStrict = errors.New("IMMUNIX_STRICT=1 refuses")
+var ErrStrict = codedError(ExitStrict, "IMMUNIX_STRICT=1 refuses")
 
 // errExec wraps a failed exec of the compiler (exit 105).
-var errExec = errors.New("exec")
+var errExec = codedError(ExitExec, "exec")
 
-// ExitCode maps an error from this package to its exit code.
+// ExitCode returns the exit code an error of this package carries (the
+// first exitError in its chain: the sentinel its failure site wrapped), and
+// ExitInternal for an error of immunix-cc's own work, which carries none.
+// ExitRuntime (104) is carried by no error: a missing guard runtime fails
+// open, or is refused with ExitStrict.
 func ExitCode(err error) int {
-	switch {
-	case errors.Is(err, ErrUsage):
-		return ExitUsage
-	case errors.Is(err, ErrNotFound):
-		return ExitNotFound
-	case errors.Is(err, ErrRecursion):
-		return ExitRecursion
-	case errors.Is(err, ErrResponseFile):
-		return ExitRespFile
-	case errors.Is(err, ErrStrict):
-		return ExitStrict
-	case errors.Is(err, guardlib.ErrNotBuilt):
-		return ExitRuntime
-	case errors.Is(err, ErrSign):
-		return ExitSign
-	case errors.Is(err, errExec):
-		return ExitExec
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
 	}
 	return ExitInternal
 }
@@ -84,9 +87,84 @@ type Env struct {
 	// MarkerFD: read the recursion marker from inherited descriptors and
 	// hand it on in one (the real process; unit tests leave it off).
 	MarkerFD bool
-	// LinkArgs and FormatGuardArgs are guardlib's; tests make them fail.
+
+	// The providers below are every other side effect of run; a nil one
+	// is the real one (OSEnv sets them all).
+
+	// Getwd and Getpid name the process in the IMMUNIX_LOG record.
+	Getwd  func() (string, error)
+	Getpid func() int
+	// OpenLog opens the IMMUNIX_LOG file to append one line.
+	OpenLog func(path string) (io.WriteCloser, error)
+	// Probe identifies the compiler cmd for the ABI flags abi and returns
+	// its capabilities (CompilerKey and CachedCaps, in the immunix cache,
+	// whose root cachedir finds from IMMUNIX_CACHE_DIR); note says why they
+	// were not cached. A failed probe may still return the key.
+	Probe func(cmd, abi []string) (key string, caps Caps, note string, err error)
+	// The assets: LinkArgs and FormatGuardArgs are guardlib's (the guard
+	// runtime, the FormatGuard headers); StampHeader, LinkNote and
+	// NoUBSanDir are immunix-cc's own files in the cache.
 	LinkArgs        func(guardlib.Target) ([]string, error)
 	FormatGuardArgs func() ([]string, error)
+	StampHeader     func() (string, error)
+	LinkNote        func(key string, cmd, abi []string, s stamp.Stamp) (string, error)
+	NoUBSanDir      func() (string, error)
+	// Spawn runs the compiler as a child and waits for it (spawnOS).
+	Spawn func(c Child) (status int, stdout, stderr []byte, err error)
+}
+
+// Child is one run of the compiler as a child of immunix-cc.
+type Child struct {
+	Path string
+	Argv []string
+	Env  []string
+	// Stdin is the child's standard input; nil: immunix-cc's own.
+	Stdin []byte
+	// CaptureStdout: the child's stdout is returned (its result goes
+	// there, as with -E); otherwise it is immunix-cc's own stdout.
+	CaptureStdout bool
+}
+
+// withDefaults returns a copy of e whose nil providers are the real ones.
+func (e *Env) withDefaults() *Env {
+	c := *e
+	if c.ReadConfig == nil {
+		c.ReadConfig = ReadConfigFile
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Getwd == nil {
+		c.Getwd = os.Getwd
+	}
+	if c.Getpid == nil {
+		c.Getpid = os.Getpid
+	}
+	if c.OpenLog == nil {
+		c.OpenLog = openLog
+	}
+	if c.Probe == nil {
+		c.Probe = probeCompiler
+	}
+	if c.LinkArgs == nil {
+		c.LinkArgs = guardlib.LinkArgs
+	}
+	if c.FormatGuardArgs == nil {
+		c.FormatGuardArgs = guardlib.FormatGuardArgs
+	}
+	if c.StampHeader == nil {
+		c.StampHeader = StampHeader
+	}
+	if c.LinkNote == nil {
+		c.LinkNote = LinkNoteObject
+	}
+	if c.NoUBSanDir == nil {
+		c.NoUBSanDir = NoUBSanDir
+	}
+	if c.Spawn == nil {
+		c.Spawn = c.spawnOS
+	}
+	return &c
 }
 
 // OSEnv returns the Env of the running process.
@@ -94,11 +172,11 @@ func OSEnv() *Env {
 	self, _ := os.Executable()
 	fi, err := os.Stderr.Stat()
 	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	return &Env{
+	e := &Env{
 		Args: os.Args, Environ: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ErrTTY: tty, Self: self, ReadFile: os.ReadFile, Exec: syscall.Exec, Setenv: os.Setenv, Now: time.Now, MarkerFD: true,
-		LinkArgs: guardlib.LinkArgs, FormatGuardArgs: guardlib.FormatGuardArgs,
 	}
+	return e.withDefaults()
 }
 
 func (e *Env) getenv(k string) string {
@@ -144,6 +222,7 @@ type job struct {
 }
 
 func run(e *Env) (int, error) {
+	e = e.withDefaults()
 	args := e.Args[1:]
 	explain := false
 	if len(args) > 0 {
@@ -162,11 +241,7 @@ func run(e *Env) (int, error) {
 	if cfg == "" {
 		cfg = DefaultConfigFile
 	}
-	readConfig := e.ReadConfig
-	if readConfig == nil {
-		readConfig = ReadConfigFile
-	}
-	pol, err := LoadPolicy(cfg, readConfig, e.getenv)
+	pol, err := LoadPolicy(cfg, e.ReadConfig, e.getenv)
 	if err != nil {
 		return 0, err
 	}
@@ -219,9 +294,7 @@ func run(e *Env) (int, error) {
 		j.plan = Plan{Inv: j.inv}
 		return j.finish(Rewrite(&j.plan, j.comp.Argv(nil), nil, args, Assets{}))
 	}
-	if j.key, err = CompilerKey(j.comp.Cmd, j.inv.ABIFlags); err == nil {
-		j.caps, j.capsNote, err = CachedCaps(j.key, j.comp.Cmd, j.inv.ABIFlags)
-	}
+	j.key, j.caps, j.capsNote, err = e.Probe(j.comp.Cmd, j.inv.ABIFlags)
 	if err != nil {
 		if pol.Strict {
 			return 0, fmt.Errorf("%w: %w", ErrStrict, err)
@@ -270,7 +343,7 @@ func (j *job) gatherAssets() error {
 		j.assets.RuntimeArgs = args
 	}
 	if p.NoUBSan && p.Runtime {
-		dir, err := NoUBSanDir()
+		dir, err := j.e.NoUBSanDir()
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %s: %w", ErrStrict, Bounds, err)
@@ -281,7 +354,7 @@ func (j *job) gatherAssets() error {
 		}
 	}
 	if p.StampC || p.StampAsm {
-		h, err := StampHeader()
+		h, err := j.e.StampHeader()
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %w", ErrStrict, err)
@@ -292,7 +365,7 @@ func (j *job) gatherAssets() error {
 		j.assets.StampHeader = h
 	}
 	if p.LinkNote && j.key != "" {
-		obj, err := LinkNoteObject(j.key, j.comp.Cmd, j.inv.ABIFlags, p.LinkRec.Stamp(stamp.Link))
+		obj, err := j.e.LinkNote(j.key, j.comp.Cmd, j.inv.ABIFlags, p.LinkRec.Stamp(stamp.Link))
 		if err != nil {
 			if j.pol.Strict {
 				return fmt.Errorf("%w: %w", ErrStrict, err)
@@ -377,417 +450,4 @@ func (j *job) environ() []string {
 func (j *job) execute(argv []string) (int, error) {
 	err := j.e.Exec(j.comp.Exec(), argv, j.environ())
 	return 0, fmt.Errorf("%w %s: %w", errExec, j.comp.Exec(), err)
-}
-
-// runWithRetry runs the compile as a child with its output buffered; if it
-// fails with the FormatGuard headers, it compiles again without them.
-func (j *job) runWithRetry(argv []string) (int, error) {
-	var stdin []byte
-	for _, in := range j.inv.Inputs {
-		if in.Name == "-" {
-			b, err := io.ReadAll(j.e.Stdin)
-			if err != nil {
-				return 0, fmt.Errorf("read standard input: %w", err)
-			}
-			stdin = b
-			break
-		}
-	}
-	color := []string(nil)
-	if j.e.ErrTTY && !j.inv.Color && (j.caps.Kind == "gcc" || j.caps.Kind == "clang") {
-		color = []string{"-fdiagnostics-color=always"}
-	}
-	if src := j.helperSource(argv); src != "" {
-		handled, code, extra, err := j.helperPass(src, color)
-		if err != nil {
-			return 0, err
-		}
-		if handled {
-			j.log("")
-			return code, nil
-		}
-		if extra != nil {
-			for k, v := range extra {
-				j.assets.Extra = withExtra(j.assets.Extra, k, v)
-			}
-			argv = Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets)
-		}
-	}
-	first := append(append([]string{}, argv...), color...)
-	code, out, errb, err := j.child(first, stdin)
-	if err != nil {
-		return 0, err
-	}
-	if code == 0 {
-		j.e.Stdout.Write(out)
-		j.e.Stderr.Write(errb)
-		if j.assets.Extra["fgh"] == "failed" {
-			if j.pol.Strict {
-				return 0, fmt.Errorf("%w: the unit compiles with FormatGuard but not with its printf helper calls rewritten (fgh=failed)", ErrStrict)
-			}
-			j.warn("formatguard does not check the printf helpers of %s (the stamp says fgh=failed): the unit with its helper calls rewritten did not compile", j.unitName())
-		}
-		j.log("")
-		return 0, nil
-	}
-	if len(j.comp.Launcher) == 0 && !formatGuardImplicated(errb, j.assets.FormatGuardArgs, append(append([]string{}, j.pol.Flags...), j.user...)) {
-		// The diagnostics do not involve the FormatGuard headers: the unit
-		// fails for its own reasons (a configure probe for a missing
-		// function, a typo), and compiling it again would fail the same
-		// way at twice the cost.
-		j.e.Stdout.Write(out)
-		j.e.Stderr.Write(errb)
-		j.log("")
-		if j.pol.Debug {
-			fmt.Fprintf(j.e.Stderr, "immunix-cc: the compile failed without involving the FormatGuard headers; not compiled again\n")
-		}
-		return code, nil
-	}
-	fgArgs := j.assets.FormatGuardArgs
-	if j.hasCUnit() {
-		// Again with counts only (C): the argument classes are the part
-		// of the headers a valid C call can break (a compound literal
-		// with a top-level comma, which the preprocessor splits in two).
-		// The count check stays; the stamp and the log say fg=counts.
-		j.assets.FormatGuardArgs = append(append([]string{}, fgArgs...), FormatGuardNoTypes)
-		j.assets.Extra = withExtra(j.assets.Extra, "fg", "counts")
-		second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
-		code2, out2, errb2, err := j.child(second, stdin)
-		if err != nil {
-			return 0, err
-		}
-		if code2 == 0 {
-			j.e.Stdout.Write(out2)
-			j.e.Stderr.Write(errb2)
-			j.log("counts")
-			j.warn("formatguard checks only the argument counts in %s (the stamp says fg=counts): the unit failed to compile with the argument classes and compiled with %s", j.unitName(), FormatGuardNoTypes)
-			if j.pol.Debug {
-				fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard's argument classes made the unit fail; compiled again with counts only: %s\n", shellJoin(second))
-			}
-			return 0, nil
-		}
-	}
-	// Again without FormatGuard, with fg=retried in the stamp.
-	j.assets.FormatGuardArgs = nil
-	j.assets.Extra = withExtra(j.assets.Extra, "fg", "retried")
-	j.plan.CompileRec.Remove(FormatGuard, "the unit failed to compile with the FormatGuard headers")
-	second := append(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, j.assets), color...)
-	code2, out2, errb2, err := j.child(second, stdin)
-	if err != nil {
-		return 0, err
-	}
-	if code2 == 0 && j.pol.Strict {
-		j.e.Stdout.Write(out)
-		j.e.Stderr.Write(errb)
-		j.assets.FormatGuardArgs = fgArgs
-		return 0, fmt.Errorf("%w: the unit compiles without FormatGuard (%s) but not with it", ErrStrict, strings.Join(fgArgs, " "))
-	}
-	j.e.Stdout.Write(out2)
-	j.e.Stderr.Write(errb2)
-	if code2 == 0 {
-		j.log("retried")
-		j.warn("formatguard left out of %s (the stamp says failed=formatguard fg=retried): the unit failed to compile with the FormatGuard headers and compiled without them", j.unitName())
-		if j.pol.Debug {
-			fmt.Fprintf(j.e.Stderr, "immunix-cc: FormatGuard made the unit fail; compiled again without it: %s\n", shellJoin(second))
-		}
-	} else {
-		j.log("")
-	}
-	return code2, nil
-}
-
-// FormatGuardNoTypes turns the FormatGuard headers' argument classes off
-// (counts only): the retry's middle step.
-const FormatGuardNoTypes = "-DIMMUNIX_FG_NO_TYPES"
-
-// hasCUnit reports whether a compiled input is C or Objective-C source or
-// header, the languages whose argument classes IMMUNIX_FG_NO_TYPES turns off
-// (C++ classifies with templates, which a compound literal does not break).
-func (j *job) hasCUnit() bool {
-	for _, in := range j.inv.Inputs {
-		switch in.Lang {
-		case "c", "c-header", "objective-c", "objective-c-header":
-			return true
-		}
-	}
-	return false
-}
-
-// child runs argv with stdin, collecting its stderr (and its stdout when
-// the command writes its result there, as -E does) so a failed first
-// attempt leaves no trace. The output goes to memory files, which the child
-// writes directly: no pipes, no copying goroutines. A child killed by a
-// signal makes immunix-cc die of the same signal.
-func (j *job) child(argv []string, stdin []byte) (int, []byte, []byte, error) {
-	// Plain fork/exec and a wait parked on the child's pidfd
-	// (internal/childwait): no pipes, no goroutines copying output; the
-	// child writes straight into memory files.
-	files := make([]uintptr, 3)
-	in := os.Stdin
-	if f, ok := j.e.Stdin.(*os.File); ok {
-		in = f
-	}
-	if stdin != nil {
-		f, err := memFile("stdin")
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		defer f.Close()
-		if _, err := f.Write(stdin); err != nil {
-			return 0, nil, nil, fmt.Errorf("buffer standard input: %w", err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, nil, nil, fmt.Errorf("buffer standard input: %w", err)
-		}
-		in = f
-	}
-	files[0] = in.Fd()
-	errf, err := memFile("stderr")
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer errf.Close()
-	files[2] = errf.Fd()
-	var outf *os.File
-	if j.writesStdout() {
-		if outf, err = memFile("stdout"); err != nil {
-			return 0, nil, nil, err
-		}
-		defer outf.Close()
-		files[1] = outf.Fd()
-	} else if f, ok := j.e.Stdout.(*os.File); ok {
-		files[1] = f.Fd()
-	} else {
-		files[1] = os.Stdout.Fd()
-	}
-	// No signal forwarding goroutine: a terminal's signals reach the
-	// child's process group directly, and if immunix-cc itself is killed
-	// (make's SIGTERM), the kernel sends the child SIGTERM (Pdeathsig).
-	pidfd := -1
-	pid, err := syscall.ForkExec(j.comp.Exec(), argv, &syscall.ProcAttr{Env: j.environ(), Files: files,
-		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, PidFD: &pidfd}})
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("%w %s: %w", errExec, argv[0], err)
-	}
-	ws, err := childwait.Wait(pid, pidfd)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("wait for %s: %w", argv[0], err)
-	}
-	errb, err := readAll(errf)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	var out []byte
-	if outf != nil {
-		if out, err = readAll(outf); err != nil {
-			return 0, nil, nil, err
-		}
-	}
-	if ws.Signaled() {
-		j.e.Stdout.Write(out)
-		j.e.Stderr.Write(errb)
-		signal.Reset(ws.Signal())
-		syscall.Kill(os.Getpid(), ws.Signal())
-		return 128 + int(ws.Signal()), nil, nil, nil
-	}
-	return ws.ExitStatus(), out, errb, nil
-}
-
-// writesStdout reports whether the compiler's result goes to stdout.
-func (j *job) writesStdout() bool {
-	switch j.inv.Mode {
-	case ModePreprocess, ModeDeps:
-		return j.inv.Output == "" || j.inv.Output == "-"
-	}
-	return j.inv.Output == "-"
-}
-
-// memFile returns an anonymous in-memory file (memfd), or an unlinked
-// temporary file where memfd is not available.
-func memFile(name string) (*os.File, error) {
-	if fd, err := unix.MemfdCreate("immunix-cc-"+name, unix.MFD_CLOEXEC); err == nil {
-		return os.NewFile(uintptr(fd), "memfd:immunix-cc-"+name), nil
-	}
-	f, err := os.CreateTemp("", "immunix-cc-"+name+"-")
-	if err != nil {
-		return nil, fmt.Errorf("buffer the compiler's %s: %w", name, err)
-	}
-	os.Remove(f.Name())
-	return f, nil
-}
-
-func readAll(f *os.File) ([]byte, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read back the compiler's output: %w", err)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read back the compiler's output: %w", err)
-	}
-	return b, nil
-}
-
-// log appends one line to IMMUNIX_LOG with a single O_APPEND write, so lines
-// from parallel compiles never interleave. A log that cannot be written is
-// reported on stderr once and does not stop the build.
-func (j *job) log(fg string) {
-	if j.pol.Log == "" {
-		return
-	}
-	line := j.logLine(fg)
-	f, err := os.OpenFile(j.pol.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err == nil {
-		_, err = f.Write([]byte(line))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(j.e.Stderr, "immunix-cc: warning: IMMUNIX_LOG: %v\n", err)
-	}
-}
-
-func (j *job) logLine(fg string) string {
-	var b strings.Builder
-	p := &j.plan
-	wd, _ := os.Getwd()
-	now := time.Now
-	if j.e.Now != nil {
-		now = j.e.Now
-	}
-	fmt.Fprintf(&b, "time=%s pid=%d v=%s mode=%s", now().UTC().Format(time.RFC3339), os.Getpid(), version.Version, j.inv.Mode)
-	if j.inv.Mode == ModeLink {
-		fmt.Fprintf(&b, " link=%s", j.inv.Link)
-	}
-	fmt.Fprintf(&b, " cc=%s", logline.Value(j.comp.Cmd[0]))
-	out := j.inv.Output
-	if out == "" {
-		out = "-"
-	}
-	fmt.Fprintf(&b, " dir=%s out=%s", logline.Value(wd), logline.Value(out))
-	if j.inv.Reason != NoReason {
-		fmt.Fprintf(&b, " pass=%s", j.inv.Reason)
-		if j.inv.Detail != "" {
-			fmt.Fprintf(&b, " detail=%s", logline.Value(j.inv.Detail))
-		}
-	}
-	if p.Compile {
-		writeRecord(&b, "compile", &p.CompileRec)
-	}
-	if p.Link {
-		writeRecord(&b, "link", &p.LinkRec)
-	}
-	if fg != "" {
-		fmt.Fprintf(&b, " fg=%s", fg)
-	}
-	if h := j.assets.Extra["fgh"]; h != "" {
-		fmt.Fprintf(&b, " fgh=%s", h)
-	}
-	if p.Unstamped != "" {
-		fmt.Fprintf(&b, " unstamped=%s", logline.Value(p.Unstamped))
-	}
-	var notes []string
-	notes = append(notes, p.CompileRec.Notes...)
-	notes = append(notes, p.LinkRec.Notes...)
-	if j.capsNote != "" {
-		notes = append(notes, "probe: "+j.capsNote)
-	}
-	if len(notes) > 0 {
-		fmt.Fprintf(&b, " notes=%s", logline.Value(strings.Join(notes, "; ")))
-	}
-	b.WriteByte('\n')
-	return b.String()
-}
-
-func writeRecord(b *strings.Builder, step string, r *Record) {
-	fmt.Fprintf(b, " %s-on=%s %s-off=%s %s-user-off=%s", step, joinP(r.On), step, joinP(r.Off), step, userOffList(r))
-	if step == "compile" {
-		fmt.Fprintf(b, " fortify=%d", r.Fortify)
-	}
-}
-
-func joinP(ps []Protection) string {
-	ps = sortProtections(ps)
-	if len(ps) == 0 {
-		return "-"
-	}
-	return strings.Join(protectionStrings(ps), ",")
-}
-
-func userOffList(r *Record) string {
-	ps := sortProtections(r.UserOff)
-	if len(ps) == 0 {
-		return "-"
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = string(p) + "(" + r.Flags[p] + ")"
-	}
-	return logline.Value(strings.Join(out, ","))
-}
-
-// shellJoin quotes argv so it can be pasted into a POSIX shell.
-func shellJoin(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=+,:@%", r))
-		}) < 0 {
-			out[i] = a
-			continue
-		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(out, " ")
-}
-
-func (j *job) writeExplain(argv []string) {
-	w := j.e.Stdout
-	fmt.Fprintf(w, "compiler:  %s (%s)\n", strings.Join(j.comp.Cmd, " "), j.comp.Via)
-	if len(j.comp.Launcher) > 0 {
-		fmt.Fprintf(w, "launcher:  %s\n", strings.Join(j.comp.Launcher, " "))
-	}
-	if j.caps.Kind != "" {
-		fmt.Fprintf(w, "caps:      %s %s x86=%t stack-protector-strong=%t stack-clash=%t cf-protection=%t fortify3=%t default-pie=%t\n",
-			j.caps.Kind, j.caps.Version, j.caps.X86, j.caps.Canary, j.caps.StackClash, j.caps.CET, j.caps.Fortify3, j.caps.DefaultPIE)
-	}
-	fmt.Fprintf(w, "mode:      %s", j.inv.Mode)
-	if j.inv.Mode == ModeLink {
-		fmt.Fprintf(w, " (%s)", j.inv.Link)
-	}
-	fmt.Fprintln(w)
-	if j.inv.Reason != NoReason {
-		fmt.Fprintf(w, "pass:      %s %s (the command runs unchanged)\n", j.inv.Reason, j.inv.Detail)
-	}
-	for _, in := range j.inv.Inputs {
-		l := string(in.Lang)
-		if l == "" {
-			l = "linker input"
-		}
-		fmt.Fprintf(w, "input:     %s (%s)\n", in.Name, l)
-	}
-	p := &j.plan
-	show := func(step string, r *Record) {
-		fmt.Fprintf(w, "%-10s on=%s off=%s user-off=%s", step+":", joinP(r.On), joinP(r.Off), userOffList(r))
-		if step == "compile" {
-			fmt.Fprintf(w, " fortify=%d", r.Fortify)
-		}
-		fmt.Fprintln(w)
-		for _, n := range r.Notes {
-			fmt.Fprintf(w, "  note:    %s\n", n)
-		}
-	}
-	if p.Compile {
-		show("compile", &p.CompileRec)
-	}
-	if p.Link {
-		show("link", &p.LinkRec)
-	}
-	if p.Unstamped != "" {
-		fmt.Fprintf(w, "stamp:     none: %s\n", p.Unstamped)
-	}
-	if j.capsNote != "" {
-		fmt.Fprintf(w, "probe:     %s\n", j.capsNote)
-	}
-	fmt.Fprintf(w, "command:   %s\n", shellJoin(argv))
 }

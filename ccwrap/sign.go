@@ -1,7 +1,6 @@
 package ccwrap
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -14,7 +13,7 @@ import (
 const SignKeyEnv = "IMMUNIX_SIGN_KEY"
 
 // ErrSign wraps a failure to sign the linked output (exit 107).
-var ErrSign = errors.New(SignKeyEnv)
+var ErrSign = codedError(ExitSign, SignKeyEnv)
 
 // signOutput returns the file this invocation links, to be signed with
 // the key in IMMUNIX_SIGN_KEY, or "" when there is nothing to sign.

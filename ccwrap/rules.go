@@ -1,7 +1,8 @@
 package ccwrap
 
 // This file is Decide's table: one rule per protection and side (PIE has a
-// compile and a link rule), evaluated in contract order by one evaluator.
+// compile and a link rule), evaluated in table order (contract order, see
+// rules) by one evaluator.
 // A new protection is one row here, plus its name (protection.go) and the
 // user's opposite flags (security.go, or bounds.go for the level
 // protections).
@@ -58,8 +59,9 @@ type rule struct {
 	unsupported func(c *decideCtx) string
 	// flags are added when immunix turns p on.
 	flags func(c *decideCtx) []string
-	// after does a rule's extra bookkeeping once the rule applied; added:
-	// immunix turned p on (its flags were added).
+	// after does a rule's extra bookkeeping whenever the rule got past
+	// applies (the user's word or a verdict was recorded); added: immunix
+	// turned p on (its flags were added).
 	after func(c *decideCtx, r *Record, added bool)
 }
 

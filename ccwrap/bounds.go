@@ -148,104 +148,46 @@ func clangMajor(caps Caps) int {
 	return n
 }
 
-// decideLevel decides the protections of this file for one compile: the
-// user's word first, then the policy (IMMUNIX_DISABLE and the level), then
-// what the compiler can do. It returns the flags to add. Protections above
-// the policy's level are neither added nor recorded as off: "off" means
-// turned off by IMMUNIX_DISABLE.
-func decideLevel(p *Plan, r *Record, inv Invocation, pol Policy, caps Caps, ppFam, libcLess bool) []string {
-	var f []string
-	cxx := false
-	for _, in := range inv.Inputs {
-		cxx = cxx || strings.Contains(string(in.Lang), "c++")
-	}
+// The level protections are rows of Decide's table (rules.go): the user's
+// word first, then the policy (IMMUNIX_DISABLE and the level), then what
+// the compiler can do. Protections above the policy's level are neither
+// added nor recorded as off: "off" means turned off by IMMUNIX_DISABLE.
+
+// boundsWhy says why the guard runtime's handlers are not available to
+// this compile ("" when they are): the bounds and object-size checks need
+// them.
+func boundsWhy(c *decideCtx) string {
 	// A link in this same command that has no guard runtime (-nostdlib,
 	// -nostartfiles, a linker script) could not resolve the handlers.
-	bare := inv.Mode == ModeLink && (inv.NoStdlib || inv.NoStart || inv.Script)
-	known := caps.Kind == "gcc" || caps.Kind == "clang"
-	decide := func(x Protection, applies bool, why string, supported bool, unsupported string, flags ...string) {
-		u := inv.User[x]
-		switch {
-		case u.Set && u.On:
-			r.on(x)
-		case u.Set:
-			r.userOff(x, u.Flag)
-		case pol.Level < ProtectionLevel[x]:
-		case !applies:
-			if why != "" {
-				r.note("%s: %s", x, why)
-			}
-		case !pol.Enabled(x):
-			r.Off = append(r.Off, x)
-		case !supported:
-			r.note("%s: %s", x, unsupported)
-		default:
-			r.on(x)
-			f = append(f, flags...)
+	if c.libcLess || c.bareLink {
+		return "freestanding, libc-less or bare link: no guard runtime for the bounds handlers"
+	}
+	for _, s := range c.inv.Sanitizers {
+		if !coversBounds(s) {
+			return "the user's -fsanitize=" + s + " brings its own runtime: it stays in charge"
 		}
 	}
-
-	// BoundsGuard.
-	var other string
-	for _, s := range inv.Sanitizers {
-		if !coversBounds(s) && other == "" {
-			other = "-fsanitize=" + s
-		}
-	}
-	boundsWhy := ""
-	switch {
-	case libcLess || bare:
-		boundsWhy = "freestanding, libc-less or bare link: no guard runtime for the bounds handlers"
-	case other != "":
-		boundsWhy = "the user's " + other + " brings its own runtime: it stays in charge"
-	}
-	var bflags []string
-	switch caps.Kind {
-	case "gcc":
-		bflags = []string{"-fsanitize=bounds", "-fno-sanitize-recover=bounds"}
-	case "clang":
-		bflags = []string{"-fsanitize=array-bounds", "-fno-sanitize-recover=array-bounds", "-fno-sanitize-link-runtime"}
-	}
-	n := len(f)
-	decide(Bounds, boundsWhy == "", boundsWhy, known, "compiler is neither gcc nor clang", bflags...)
-	if len(f) > n && caps.Kind == "gcc" && inv.Mode == ModeLink && inv.Link != LinkReloc {
-		p.NoUBSan = true
-	}
-
-	// Object-size checks (clang), through the same runtime.
-	objWhy := boundsWhy
-	if objWhy == "" && !inv.Optimize {
-		objWhy = "not optimising: the object-size checks need -O1 or more"
-	}
-	decide(ObjSize, objWhy == "" && caps.Kind == "clang", objWhy, true, "",
-		"-fsanitize=object-size", "-fno-sanitize-recover=object-size", "-fno-sanitize-link-runtime")
-
-	// Zero-initialised automatic variables.
-	ai := []string{"-ftrivial-auto-var-init=zero"}
-	if m := clangMajor(caps); m > 0 && m < 16 {
-		ai = append(ai, "-enable-trivial-auto-var-init-zero-knowing-it-will-be-removed-from-clang")
-	}
-	decide(AutoInit, true, "", caps.Kind == "gcc" && versionAtLeast(caps.Version, 12) || clangMajor(caps) >= 8,
-		"compiler has no -ftrivial-auto-var-init=zero", ai...)
-
-	// libstdc++ assertions: C++ only, a macro.
-	decide(CXXAssert, cxx && ppFam && !libcLess, "", true, "", "-D_GLIBCXX_ASSERTIONS")
-
-	// Call-used registers zeroed on return.
-	decide(ZeroRegs, caps.X86, "", caps.Kind == "gcc" && versionAtLeast(caps.Version, 11) || clangMajor(caps) >= 15,
-		"compiler has no -fzero-call-used-regs", "-fzero-call-used-regs=used-gpr")
-	return dedupFlags(f)
+	return ""
 }
 
-// dedupFlags drops repeats (-fno-sanitize-link-runtime from two checks).
-func dedupFlags(f []string) []string {
-	var out []string
-	for _, x := range f {
-		if !containsString(out, x) {
-			out = append(out, x)
-		}
+// boundsFlags are BoundsGuard's flags for each compiler.
+func boundsFlags(caps Caps) []string {
+	switch caps.Kind {
+	case "gcc":
+		return []string{"-fsanitize=bounds", "-fno-sanitize-recover=bounds"}
+	case "clang":
+		return []string{"-fsanitize=array-bounds", "-fno-sanitize-recover=array-bounds", "-fno-sanitize-link-runtime"}
 	}
-	return out
+	return nil
+}
+
+// autoInitFlags zero-initialise automatic variables.
+func autoInitFlags(caps Caps) []string {
+	f := []string{"-ftrivial-auto-var-init=zero"}
+	if m := clangMajor(caps); m > 0 && m < 16 {
+		f = append(f, "-enable-trivial-auto-var-init-zero-knowing-it-will-be-removed-from-clang")
+	}
+	return f
 }
 
 func versionAtLeast(v string, major int) bool {

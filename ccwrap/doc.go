@@ -15,8 +15,10 @@
 // kind, the inputs and their languages, the output, the ABI flags, the
 // optimisation level and the user's own word on each protection
 // (security.go), or a Reason to pass the command through untouched. Decide
-// applies the policy (IMMUNIX_DISABLE, the config file) and the compiler's
-// capabilities (Caps, probed once and cached by CachedCaps) and returns a
+// evaluates a table of rules (rules.go), one per protection and side: the
+// user's word, then the policy (IMMUNIX_DISABLE, the config file, the
+// level), then the compiler's capabilities (Caps, probed once and cached by
+// CachedCaps), and returns a
 // Plan: the flags to add and the Record of what is on, off by policy and off
 // by the user. Rewrite builds the final argv from the plan and the Assets
 // (the guard runtime and FormatGuard arguments from guardlib, the stamp

@@ -98,7 +98,8 @@ type Invocation struct {
 	Werror   bool   // the last of -Werror / -Wno-error was -Werror
 	// Clash names a user flag that a protection cannot be combined with
 	// (gcc rejects -fcf-protection with -mindirect-branch=thunk, and drops
-	// -fstack-check with a warning next to -fstack-clash-protection).
+	// -fstack-check with a warning next to -fstack-clash-protection):
+	// clashChoice in security.go.
 	Clash map[Protection]string
 
 	// User holds the user's last word on each protection. PIE keeps the
@@ -111,13 +112,6 @@ type Invocation struct {
 	// Sanitizers are the -fsanitize= checks the user's flags leave in
 	// force, in the order first named (bounds.go).
 	Sanitizers []string
-}
-
-func setClash(inv *Invocation, p Protection, flag string) {
-	if inv.Clash == nil {
-		inv.Clash = map[Protection]string{}
-	}
-	inv.Clash[p] = flag
 }
 
 // HasSource reports whether an input is compiled (not a linker input).
@@ -321,10 +315,8 @@ func Parse(args []string, readFile func(string) ([]byte, error)) (Invocation, er
 			inv.Werror = name == "-Werror"
 		default:
 			switch {
-			case (strings.HasPrefix(arg, "-mindirect-branch=") || strings.HasPrefix(arg, "-mfunction-return=")) && !strings.HasSuffix(arg, "=keep"):
-				setClash(&inv, CET, arg)
-			case arg == "-fstack-check" || (strings.HasPrefix(arg, "-fstack-check=") && arg != "-fstack-check=no"):
-				setClash(&inv, StackClash, arg)
+			case clashChoice(arg) != "":
+				setClash(&inv, clashChoice(arg), arg)
 			case strings.HasPrefix(arg, "-print-") || strings.HasPrefix(arg, "--print-") ||
 				strings.HasPrefix(arg, "--help=") || strings.HasPrefix(arg, "--autocomplete="):
 				query = true

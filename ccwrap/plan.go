@@ -128,138 +128,22 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		headerOnly = false
 	}
 	linking := inv.Mode == ModeLink && inv.Link != LinkReloc
-	libcLess := inv.Free || (inv.NoStdlib && inv.Mode == ModeLink)
-	bare := inv.NoStdlib || inv.NoStart || inv.Free || inv.Script
-
-	r := &p.CompileRec
-	// consider applies the common rule: the user's word first, then the
-	// policy, then what the compiler accepts.
-	consider := func(rec *Record, x Protection, user Choice, supported bool, unsupported string, flags ...string) []string {
-		switch {
-		case user.Set && user.On:
-			rec.on(x)
-		case user.Set:
-			rec.userOff(x, user.Flag)
-		case !pol.Enabled(x):
-			rec.Off = append(rec.Off, x)
-		case !supported:
-			rec.note("%s: %s", x, unsupported)
-		default:
-			rec.on(x)
-			return flags
-		}
-		return nil
+	c := &decideCtx{
+		inv: inv, pol: pol, caps: caps, plan: &p,
+		ppFam:    ppFam,
+		libcLess: inv.Free || (inv.NoStdlib && inv.Mode == ModeLink),
+		bare:     inv.NoStdlib || inv.NoStart || inv.Free || inv.Script,
+		bareLink: inv.Mode == ModeLink && (inv.NoStdlib || inv.NoStart || inv.Script),
 	}
+	for _, in := range inv.Inputs {
+		c.cxx = c.cxx || strings.Contains(string(in.Lang), "c++")
+	}
+	c.boundsWhy = boundsWhy(c)
 
 	if cFam {
 		p.Compile = true
-		var f []string
-		if !libcLess {
-			f = append(f, consider(r, Canary, inv.User[Canary], caps.Canary, "compiler does not accept -fstack-protector-strong", "-fstack-protector-strong")...)
-		} else {
-			r.note("canary: freestanding or libc-less code has no __stack_chk_fail")
-		}
-		if c := inv.Clash[StackClash]; c != "" && !inv.User[StackClash].Set {
-			r.note("stackclash: the user's %s excludes -fstack-clash-protection", c)
-		} else {
-			f = append(f, consider(r, StackClash, inv.User[StackClash], caps.StackClash, "compiler does not accept -fstack-clash-protection", "-fstack-clash-protection")...)
-		}
-		if c := inv.Clash[CET]; caps.X86 && c != "" && !inv.User[CET].Set {
-			r.note("cet: the user's %s excludes -fcf-protection", c)
-		} else if caps.X86 {
-			f = append(f, consider(r, CET, inv.User[CET], caps.CET, "compiler does not accept -fcf-protection=full", "-fcf-protection=full")...)
-		}
-		// FORTIFY is a preprocessor macro: it means nothing for
-		// already-preprocessed input and needs optimisation and libc.
-		switch {
-		case !ppFam:
-			r.note("fortify: input already preprocessed")
-		case libcLess:
-			r.note("fortify: freestanding or libc-less code has no __*_chk functions")
-		case !inv.Optimize && inv.User[Fortify].Set && inv.User[Fortify].On:
-			r.note("fortify: %s without optimisation has no effect", inv.User[Fortify].Flag)
-		case !inv.Optimize:
-			r.note("fortify: not optimising (glibc needs -O1 or more)")
-			if u := inv.User[Fortify]; u.Set {
-				r.userOff(Fortify, u.Flag)
-			}
-		default:
-			level := 2
-			if caps.Fortify3 {
-				level = 3
-			}
-			u := inv.User[Fortify]
-			added := consider(r, Fortify, u, true, "", "-U_FORTIFY_SOURCE", fmt.Sprintf("-D_FORTIFY_SOURCE=%d", level))
-			f = append(f, added...)
-			if added != nil && inv.Werror {
-				// glibc marks read(), write(), fgets()... warn_unused_result
-				// only under FORTIFY: new warnings must not fail a -Werror build.
-				f = append(f, "-Wno-error=unused-result")
-			}
-			switch {
-			case u.Set:
-				// glibc grants at most the level it supports.
-				r.Fortify = min(u.Level, level)
-			case r.Has(Fortify):
-				r.Fortify = level
-			}
-		}
-		// -Wformat-security needs -Wformat: add whichever part is missing.
-		fs := inv.User[FormatSec]
-		switch {
-		case inv.FormatBase.Set && !inv.FormatBase.On:
-			r.userOff(FormatSec, inv.FormatBase.Flag)
-		case fs.Set && !fs.On:
-			r.userOff(FormatSec, fs.Flag)
-		case !pol.Enabled(FormatSec) && !(fs.Set && inv.FormatBase.Set):
-			r.Off = append(r.Off, FormatSec)
-		default:
-			r.on(FormatSec)
-			// The warnings immunix adds stay warnings under the user's
-			// -Werror: a hardening wrapper must not fail a build that the
-			// plain compiler passes.
-			if !inv.FormatBase.Set {
-				f = append(f, "-Wformat")
-				if inv.Werror {
-					f = append(f, "-Wno-error=format")
-				}
-			}
-			if !fs.Set {
-				f = append(f, "-Wformat-security")
-				if inv.Werror {
-					f = append(f, "-Wno-error=format-security")
-				}
-			}
-		}
-		switch {
-		case !ppFam || libcLess:
-		case inv.NoStdInc:
-			// The wrappers #include_next the libc headers, which
-			// -nostdinc takes off the search path.
-			r.note("formatguard: -nostdinc: no libc headers to wrap")
-		default:
-			if consider(r, FormatGuard, Choice{}, true, "", "x") != nil {
-				p.FormatGuard = true
-			}
-		}
-		// -fPIE for code that may end in an executable; a shared or
-		// static link in the same command needs none, -fPIC stays.
-		user := inv.User[PIE]
-		if !user.Set && inv.LinkPIE.Set && !inv.LinkPIE.On {
-			user = inv.LinkPIE
-		}
-		switch {
-		case inv.Free:
-			r.note("pie: freestanding code")
-		case inv.Mode == ModeLink && (inv.Link == LinkShared || inv.Link == LinkStatic) && !user.Set:
-			r.note("pie: -fPIE does not belong in a %s link", inv.Link)
-		default:
-			f = append(f, consider(r, PIE, user, true, "", "-fPIE")...)
-		}
-		f = append(f, decideLevel(&p, r, inv, pol, caps, ppFam, libcLess)...)
-		p.CompileFlags = f
+		p.CompileFlags = c.side(compileSide, &p.CompileRec)
 	}
-
 	switch inv.Mode {
 	case ModeCompile, ModeAsm, ModeLink:
 		switch {
@@ -282,31 +166,11 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 
 	if linking {
 		p.Link = true
-		lr := &p.LinkRec
-		var f []string
-		switch {
-		case bare:
-			lr.note("pie, relro, now, runtime: -nostdlib, -nostartfiles, -ffreestanding or a linker script")
-		default:
-			switch inv.Link {
-			case LinkExe:
-				user := inv.LinkPIE
-				if !user.Set && inv.User[PIE].Set && !inv.User[PIE].On {
-					user = inv.User[PIE]
-				}
-				f = append(f, consider(lr, PIE, user, true, "", "-pie")...)
-			case LinkStaticPIE:
-				lr.on(PIE)
-			}
-			f = append(f, consider(lr, RELRO, inv.User[RELRO], true, "", "-Wl,-z,relro")...)
-			f = append(f, consider(lr, Now, inv.User[Now], true, "", "-Wl,-z,now")...)
+		if c.bare {
+			// One note for the link rules that notBare skips.
+			p.LinkRec.note("pie, relro, now, runtime: -nostdlib, -nostartfiles, -ffreestanding or a linker script")
 		}
-		f = append(f, consider(lr, NoExecStack, inv.User[NoExecStack], true, "", "-Wl,-z,noexecstack")...)
-		if !bare && consider(lr, Runtime, Choice{}, true, "", "x") != nil {
-			p.Runtime = true
-			f = append(f, UserUBSanLinkFlags(inv, caps)...)
-		}
-		p.LinkFlags = f
+		p.LinkFlags = c.side(linkSide, &p.LinkRec)
 		p.LinkNote = !inv.Script
 	}
 	return p

@@ -22,12 +22,17 @@ package ccwrap
 //     -fcf-protection=branch and -D_FORTIFY_SOURCE=1 are the user's choice
 //     and are respected, but they are recorded as user-off, since the
 //     protection the contract names is not in force.
+//   - Clashes: gcc rejects -fcf-protection next to -mindirect-branch=thunk
+//     (or -mfunction-return=thunk), and drops -fstack-check with a warning
+//     next to -fstack-clash-protection. Those user flags exclude the
+//     protection (Invocation.Clash) unless the user named it too.
 //   - -Xclang passes options to clang's cc1 in its internal spelling; those
 //     are not interpreted (documented limit).
 //
 // That's why the code is isolated in a file named security.go.
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,6 +126,36 @@ func macroChoice(def string, undef bool) (p Protection, c Choice, ok bool) {
 		level = 3 // glibc treats levels above 3 as 3
 	}
 	return Fortify, Choice{Set: true, On: level >= 2, Flag: flag, Level: level}, true
+}
+
+// clashChoice names the protection a user flag excludes ("" for none).
+func clashChoice(arg string) Protection {
+	switch {
+	case (strings.HasPrefix(arg, "-mindirect-branch=") || strings.HasPrefix(arg, "-mfunction-return=")) && !strings.HasSuffix(arg, "=keep"):
+		return CET
+	case arg == "-fstack-check" || (strings.HasPrefix(arg, "-fstack-check=") && arg != "-fstack-check=no"):
+		return StackClash
+	}
+	return ""
+}
+
+func setClash(inv *Invocation, p Protection, flag string) {
+	if inv.Clash == nil {
+		inv.Clash = map[Protection]string{}
+	}
+	inv.Clash[p] = flag
+}
+
+// clashes is the applies function (rules.go) of a protection that a user
+// flag excludes (Invocation.Clash, clashChoice): it does not apply, unless
+// the user also named the protection itself.
+func clashes(p Protection, flag string) func(*decideCtx, *Record) (bool, string) {
+	return func(c *decideCtx, _ *Record) (bool, string) {
+		if cl := c.inv.Clash[p]; cl != "" && !c.inv.User[p].Set {
+			return false, fmt.Sprintf("the user's %s excludes %s", cl, flag)
+		}
+		return true, ""
+	}
 }
 
 // linkerChoices interprets the arguments the driver hands to the linker

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/immunix/immunix/internal/elfnote"
 	"github.com/immunix/immunix/internal/stamp"
 )
 
@@ -365,7 +366,7 @@ const (
 // without -fcf-protection clears them for the whole file.
 func (fa *Facts) readProperty(f *elf.File) {
 	var data []byte
-	align := uint64(4)
+	align := 4
 	if f.Class == elf.ELFCLASS64 {
 		align = 8
 	}
@@ -383,9 +384,9 @@ func (fa *Facts) readProperty(f *elf.File) {
 	}
 	bo := f.ByteOrder
 	// A note cut short ends the walk: what came before it stands.
-	_ = stamp.WalkNotes(data, bo, align, func(name string, typ uint32, desc []byte) bool {
+	_ = elfnote.Walk(data, bo, align, func(name string, typ uint32, desc []byte) error {
 		if name != "GNU" || typ != ntGNUPropertyType0 {
-			return true
+			return nil
 		}
 		fa.GNUProperty = true
 		for len(desc) >= 8 {
@@ -399,9 +400,9 @@ func (fa *Facts) readProperty(f *elf.File) {
 				fa.IBT = bits&gnuPropertyX86IBT != 0
 				fa.SHSTK = bits&gnuPropertyX86SHSTK != 0
 			}
-			desc = desc[min(alignUp(prSize, align), uint64(len(desc))):]
+			desc = desc[min(alignUp(prSize, uint64(align)), uint64(len(desc))):]
 		}
-		return true
+		return nil
 	})
 }
 

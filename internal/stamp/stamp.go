@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/immunix/immunix/internal/elfnote"
 )
 
 // Section is the name of the ELF section that holds immunix notes.
@@ -255,59 +257,20 @@ func Read(f *elf.File) ([]Stamp, error) {
 }
 
 // ParseNotes decodes the immunix notes in the raw contents of a note section
-// or segment; notes of other owners are skipped.
+// or segment (4-byte aligned, walked by internal/elfnote); notes of other
+// owners are skipped.
 func ParseNotes(data []byte, order binary.ByteOrder) ([]Stamp, error) {
 	var out []Stamp
-	var perr error
-	err := WalkNotes(data, order, 4, func(name string, typ uint32, desc []byte) bool {
+	err := elfnote.Walk(data, order, 4, func(name string, typ uint32, desc []byte) error {
 		if name != NoteName {
-			return true
+			return nil
 		}
 		s, err := Parse(int(typ), desc)
 		if err != nil {
-			perr = err
-			return false
+			return err
 		}
 		out = append(out, s)
-		return true
+		return nil
 	})
-	if perr != nil {
-		return out, perr
-	}
 	return out, err
 }
-
-// WalkNotes calls fn with each ELF note in data, the raw contents of a note
-// section or segment: a 12-byte header (namesz, descsz, type), the name
-// padded to 4 bytes and the desc padded to descAlign (4; 8 for the GNU
-// property notes of ELF64), the name without its NULs. fn returns false to
-// stop. A note cut short ends the walk with an error, after the notes
-// before it.
-func WalkNotes(data []byte, order binary.ByteOrder, descAlign uint64, fn func(name string, typ uint32, desc []byte) bool) error {
-	for len(data) > 0 {
-		if len(data) < 12 {
-			return fmt.Errorf("truncated note header (%d bytes)", len(data))
-		}
-		namesz := uint64(order.Uint32(data[0:]))
-		descsz := uint64(order.Uint32(data[4:]))
-		typ := order.Uint32(data[8:])
-		data = data[12:]
-		nameEnd := align4(namesz)
-		if nameEnd > uint64(len(data)) {
-			return errors.New("truncated note name")
-		}
-		name := string(bytes.TrimRight(data[:namesz], "\x00"))
-		data = data[nameEnd:]
-		if descsz > uint64(len(data)) {
-			return errors.New("truncated note desc")
-		}
-		desc := data[:descsz]
-		data = data[min((descsz+descAlign-1)&^(descAlign-1), uint64(len(data))):]
-		if !fn(name, typ, desc) {
-			return nil
-		}
-	}
-	return nil
-}
-
-func align4(n uint64) uint64 { return (n + 3) &^ 3 }

@@ -62,6 +62,11 @@ type metaCall struct {
 	fd     int  // argument index of the fd of an fd call, -1: none
 	flags  int  // argument index of AT_* flags, -1: none
 	follow bool // a final symlink is followed (unless flags say otherwise)
+	// at: setxattrat, removexattrat (Linux 6.13): the attribute's name
+	// is argument 3, setxattrat's value, size and flags are a struct
+	// xattr_args (argument 4, its size argument 5), a NULL path with
+	// AT_EMPTY_PATH names the dirfd itself.
+	at bool
 }
 
 type metaOp uint8
@@ -74,7 +79,6 @@ const (
 	opUtime    // struct utimbuf
 	opSetxattr // name, value, size, flags
 	opRemovexattr
-	opXattrat // setxattrat, removexattrat: not performed (ENOSYS: callers fall back)
 )
 
 // metaCalls are keyed by the system call's name (archTable.calls).
@@ -97,8 +101,8 @@ var metaCalls = map[string]metaCall{
 	"removexattr":   {op: opRemovexattr, dirfd: -1, path: 0, fd: -1, flags: -1, follow: true},
 	"lremovexattr":  {op: opRemovexattr, dirfd: -1, path: 0, fd: -1, flags: -1},
 	"fremovexattr":  {op: opRemovexattr, dirfd: -1, path: -1, fd: 0, flags: -1},
-	"setxattrat":    {op: opXattrat},
-	"removexattrat": {op: opXattrat},
+	"setxattrat":    {op: opSetxattr, dirfd: 0, path: 1, fd: -1, flags: 2, follow: true, at: true},
+	"removexattrat": {op: opRemovexattr, dirfd: 0, path: 1, fd: -1, flags: 2, follow: true, at: true},
 }
 
 // metaByNr maps the native ABI's call numbers to metaCalls (the filter
@@ -156,6 +160,8 @@ type metaReq struct {
 	req  *seccompNotif
 	call metaCall
 	pfd  int // pidfd of the calling thread
+	// xflags: a setxattr call's XATTR_CREATE / XATTR_REPLACE.
+	xflags int
 }
 
 func (m *metaReq) arg(i int) uint64 { return m.req.args[i] }
@@ -254,9 +260,6 @@ const (
 // handleMeta performs one metadata call for the program: its errno (0:
 // done) and the alert for a refusal.
 func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *collector) (unix.Errno, *alert.Alert) {
-	if call.op == opXattrat {
-		return unix.ENOSYS, nil // glibc and others fall back to setxattr, lsetxattr...
-	}
 	pfd, err := unix.PidfdOpen(int(req.pid), unix.PIDFD_THREAD)
 	if err != nil {
 		return unix.ESRCH, nil
@@ -281,17 +284,25 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	}
 	// The arguments, read before the object is resolved.
 	var path string
-	if call.path >= 0 {
-		var e unix.Errno
-		if call.op == opUtimens && m.arg(call.path) == 0 {
-			path = "" // utimensat(fd, NULL, ...): the fd itself
-		} else if path, e = m.readString(m.arg(call.path), unix.PathMax); e != 0 {
-			return e, nil
-		}
-	}
 	flags := 0
 	if call.flags >= 0 {
 		flags = int(int32(m.arg(call.flags)))
+	}
+	if call.at && flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return unix.EINVAL, nil // as path_setxattrat and path_removexattrat
+	}
+	if call.path >= 0 {
+		var e unix.Errno
+		switch {
+		case call.op == opUtimens && m.arg(call.path) == 0:
+			path = "" // utimensat(fd, NULL, ...): the fd itself
+		case call.at && m.arg(call.path) == 0 && flags&unix.AT_EMPTY_PATH != 0:
+			path = "" // setxattrat(fd, NULL, AT_EMPTY_PATH, ...): the fd itself
+		default:
+			if path, e = m.readString(m.arg(call.path), unix.PathMax); e != 0 {
+				return e, nil
+			}
+		}
 	}
 	var times []unix.Timespec
 	var xname string
@@ -304,19 +315,28 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 		}
 	case opSetxattr, opRemovexattr:
 		var e unix.Errno
-		if xname, e = m.readString(m.arg(1), xattrNameMax+1); e != 0 {
+		nameArg, valueAddr, size := 1, m.arg(2), m.arg(3)
+		m.xflags = int(int32(m.arg(4)))
+		if call.at {
+			nameArg = 3
+			if call.op == opSetxattr {
+				if valueAddr, size, m.xflags, e = m.readXattrArgs(); e != 0 {
+					return e, nil
+				}
+			}
+		}
+		if xname, e = m.readString(m.arg(nameArg), xattrNameMax+1); e != 0 {
 			if e == unix.ENAMETOOLONG {
 				e = unix.ERANGE
 			}
 			return e, nil
 		}
 		if call.op == opSetxattr {
-			n := int(m.arg(3))
-			if n > xattrSizeMax {
+			if size > xattrSizeMax {
 				return unix.E2BIG, nil
 			}
-			if n > 0 {
-				if xvalue, e = m.readMem(m.arg(2), n); e != 0 {
+			if size > 0 {
+				if xvalue, e = m.readMem(valueAddr, int(size)); e != 0 {
 					return e, nil
 				}
 			}
@@ -363,6 +383,32 @@ func modeArg(c metaCall) int {
 		return c.path + 1
 	}
 	return c.fd + 1
+}
+
+// readXattrArgs reads setxattrat's struct xattr_args (value, size,
+// flags; argument 4, its size argument 5) as the kernel does
+// (copy_struct_from_user): at least the 16 bytes of its first version, at
+// most a page, and any bytes beyond those it knows zero.
+func (m *metaReq) readXattrArgs() (value, size uint64, flags int, e unix.Errno) {
+	const ver0, page = 16, 4096
+	usize := m.arg(5)
+	switch {
+	case usize > page:
+		return 0, 0, 0, unix.E2BIG
+	case usize < ver0:
+		return 0, 0, 0, unix.EINVAL
+	}
+	b, e := m.readMem(m.arg(4), int(usize))
+	if e != 0 {
+		return 0, 0, 0, e
+	}
+	for _, c := range b[ver0:] {
+		if c != 0 {
+			return 0, 0, 0, unix.E2BIG
+		}
+	}
+	le := binary.LittleEndian
+	return le.Uint64(b[0:8]), uint64(le.Uint32(b[8:12])), int(int32(le.Uint32(b[12:16]))), 0
 }
 
 // readTimes reads the times argument of a utime call as two timespecs;
@@ -461,6 +507,16 @@ func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
 		return -1, unix.ESRCH
 	}
 	if path == "" {
+		if c.at && flags&unix.AT_EMPTY_PATH != 0 {
+			// The descriptor itself, as fsetxattr: not the cwd for
+			// AT_FDCWD, not an O_PATH one (the kernel's fdget).
+			fl, err := unix.FcntlInt(uintptr(base), unix.F_GETFL, 0)
+			if dirfd == atFdcwd || err != nil || fl&unix.O_PATH != 0 {
+				unix.Close(base)
+				return -1, unix.EBADF
+			}
+			return base, 0
+		}
 		if dirfd == atFdcwd && c.op == opUtimens && m.arg(c.path) == 0 {
 			unix.Close(base)
 			return -1, unix.EBADF // utimensat(AT_FDCWD, NULL, ...)
@@ -510,7 +566,7 @@ func (m *metaReq) perform(obj int, st *unix.Stat_t, times []unix.Timespec, xname
 		if symlink {
 			return unix.EPERM, nil
 		}
-		err = unix.Setxattr(proc, xname, xvalue, int(int32(m.arg(4))))
+		err = unix.Setxattr(proc, xname, xvalue, m.xflags)
 	case opRemovexattr:
 		if symlink {
 			return unix.EPERM, nil

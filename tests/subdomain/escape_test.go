@@ -122,6 +122,19 @@ int main(int argc, char **argv) {
 			res(op, utimensat(AT_FDCWD, argv[++i], ts, 0) == 0, NULL);
 		} else if (!strcmp(op, "setxattr")) {
 			res(op, setxattr(argv[++i], "user.immunix", "1", 1, 0) == 0, NULL);
+		} else if (!strcmp(op, "setxattrat") || !strcmp(op, "setcapat") || !strcmp(op, "setxattrat-fd")) {
+			/* setxattrat(2), Linux 6.13: no glibc wrapper yet. */
+			unsigned int cap[5] = {0x02000001, 1u << 7, 0, 0, 0};
+			int cap_op = !strcmp(op, "setcapat"), fd_op = !strcmp(op, "setxattrat-fd");
+			struct { unsigned long long value; unsigned int size, flags; } xa = {
+				(unsigned long)(cap_op ? (void *)cap : (void *)"1"), cap_op ? sizeof cap : 1, XATTR_CREATE};
+			const char *path = argv[++i];
+			int fd = fd_op ? open(path, O_RDONLY) : AT_FDCWD;
+			res(op, syscall(463, fd, fd_op ? NULL : path, fd_op ? AT_EMPTY_PATH : 0,
+				cap_op ? "security.capability" : "user.immunixat", &xa, sizeof xa) == 0, NULL);
+			if (fd_op && fd >= 0) close(fd);
+		} else if (!strcmp(op, "removexattrat")) {
+			res(op, syscall(466, AT_FDCWD, argv[++i], 0, "user.immunixat") == 0, NULL);
 		} else if (!strcmp(op, "setcap")) {
 			/* security.capability v2: cap_setuid=ep */
 			unsigned int cap[5] = {0x02000001, 1u << 7, 0, 0, 0};
@@ -1013,6 +1026,72 @@ func statMode(t *testing.T, f string) os.FileMode {
 		t.Fatal(err)
 	}
 	return fi.Mode().Perm()
+}
+
+// Issue 13 item 1: setxattrat and removexattrat (Linux 6.13), which take
+// their arguments in memory, the value in a struct xattr_args. They go to
+// the supervisor as setxattr does: done where the profile grants w,
+// refused and alerted elsewhere, file capabilities refused everywhere,
+// and an fd with AT_EMPTY_PATH is the object itself. They used to get
+// ENOSYS.
+func TestEscapeMetadataXattrat(t *testing.T) {
+	dir, exe := attackSetup(t)
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	secret := filepath.Join(dir, "secret")
+	mine := filepath.Join(work, "out")
+	reset := func() {
+		for _, f := range []string{secret, mine} {
+			os.Remove(f)
+			os.WriteFile(f, []byte("x"), 0o600)
+		}
+	}
+	reset()
+	u := unconfined(t, dir, exe, "setxattrat", secret, "setxattrat-fd", mine, "setcapat", secret)
+	switch u["setxattrat"] {
+	case "ENOSYS":
+		testenv.KernelLacks(t, "setxattrat (Linux 6.13)")
+	case "EOPNOTSUPP":
+		testenv.Missing(t, "user.* extended attributes on the workspace's file system")
+	}
+	for _, op := range []string{"setxattrat", "setxattrat-fd", "setcapat"} {
+		wantOK(t, "unconfined", u, op)
+	}
+	if _, err := unix.Getxattr(secret, "security.capability", make([]byte, 64)); err != nil {
+		t.Fatalf("unconfined setcapat gave the file no capabilities: %v", err)
+	}
+	reset()
+	prof, _ := learnProfile(t, dir, "xattrat.sd", exe, "create", mine, "read", mine, "read", secret)
+	sink := newSyslog(t)
+	got, alerts, r := confinedOps(t, dir, prof, sink, exe, "setxattrat", secret, "setxattrat-fd", secret, "setcapat", mine,
+		"setxattrat", mine, "removexattrat", mine, "setxattrat-fd", mine)
+	for _, op := range []string{"setxattrat", "setxattrat-fd", "setcapat"} {
+		if got[op] == "" {
+			t.Fatalf("no result for %s:\n%s\n%s", op, r.stdout, r.stderr)
+		}
+	}
+	if _, err := unix.Getxattr(secret, "user.immunixat", make([]byte, 8)); err == nil {
+		t.Errorf("secret got the attribute")
+	}
+	if _, err := unix.Getxattr(mine, "security.capability", make([]byte, 64)); err == nil {
+		t.Errorf("work/out got file capabilities")
+	}
+	wantAlert(t, alerts, "setxattrat", secret)
+	wantAlert(t, alerts, "setxattrat", mine)
+	// ops keeps each op's last result: the last setxattrat-fd is on
+	// work/out, after removexattrat took the attribute away again.
+	wantOK(t, "confined, on a w rule", got, "setxattrat-fd")
+	wantOK(t, "confined, on a w rule", got, "removexattrat")
+	if n, err := unix.Getxattr(mine, "user.immunixat", make([]byte, 8)); err != nil || n != 1 {
+		t.Errorf("work/out's attribute after setxattrat-fd: %d %v", n, err)
+	}
+	// Each refusal separately, for its errno.
+	got, _, _ = confinedOps(t, dir, prof, newSyslog(t), exe, "setxattrat", secret)
+	wantErr(t, "confined, outside the profile", got, "setxattrat", "EPERM")
+	got, _, _ = confinedOps(t, dir, prof, newSyslog(t), exe, "setxattrat-fd", secret)
+	wantErr(t, "confined, an fd outside the profile", got, "setxattrat-fd", "EPERM")
+	got, _, _ = confinedOps(t, dir, prof, newSyslog(t), exe, "setcapat", mine)
+	wantErr(t, "confined, file capabilities on a w rule", got, "setcapat", "EPERM")
 }
 
 // heldC sets an extended attribute with XATTR_CREATE, which fails with

@@ -50,8 +50,9 @@ func cls(count int, classes ...int) string {
 	return fmt.Sprintf("%#x", n)
 }
 
-// buildMemo compiles src with cc and the flags, linked with the real runtime.
-func buildMemo(t *testing.T, cc, src string, flags ...string) string {
+// buildWithRuntime compiles src with cc and the flags (warnings are
+// errors), linked with the real runtime archive.
+func buildWithRuntime(t *testing.T, cc, src string, flags ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "memo.c")
@@ -113,7 +114,7 @@ func TestRememberedFormat(t *testing.T) {
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
-		exe := buildMemo(t, cc, memoProg)
+		exe := buildWithRuntime(t, cc, memoProg)
 		for _, c := range cases {
 			out, halted := runMemo(t, exe, c.args...)
 			oks := strings.Count(out, "ok ")
@@ -196,8 +197,8 @@ func TestRememberedFormatSignalWindows(t *testing.T) {
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
-		guarded := buildMemo(t, cc, windowProg, inc...)
-		unguarded := buildMemo(t, cc, windowProg, append(inc, "-DFG_MEMO_TEST_UNGUARDED")...)
+		guarded := buildWithRuntime(t, cc, windowProg, inc...)
+		unguarded := buildWithRuntime(t, cc, windowProg, append(inc, "-DFG_MEMO_TEST_UNGUARDED")...)
 		for _, c := range cases {
 			out, halted := runMemo(t, unguarded, c.args...)
 			if halted || out != "passed\n" {

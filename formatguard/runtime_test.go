@@ -89,20 +89,7 @@ func TestCheckers(t *testing.T) {
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
-		dir := t.TempDir()
-		p := filepath.Join(dir, "chk.c")
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		link, err := guardlib.LinkArgs(guardlib.Target{Compiler: []string{cc}})
-		if err != nil {
-			t.Fatalf("runtime for %s: %v", cc, err)
-		}
-		exe := filepath.Join(dir, "chk")
-		args := append([]string{"-O2", "-Wall", "-o", exe, p}, link...)
-		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
-		}
+		exe := buildWithRuntime(t, cc, src)
 		for _, f := range formatguard.Wrapped() {
 			for _, c := range cases {
 				cmd := exec.Command(exe, f.Name, c.n, c.format)

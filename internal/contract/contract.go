@@ -155,9 +155,9 @@ func Lookup(p Protection) (Row, bool) {
 
 // Names returns the protection names in contract order.
 func Names() []string {
-	out := make([]string, len(Table))
-	for i, r := range Table {
-		out[i] = string(r.Protection)
+	out := make([]string, len(Protections))
+	for i, p := range Protections {
+		out[i] = string(p)
 	}
 	return out
 }

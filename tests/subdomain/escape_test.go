@@ -250,11 +250,18 @@ int main(int argc, char **argv) {
 // attackSetup builds the attack program into a fresh workspace.
 func attackSetup(t *testing.T) (dir, exe string) {
 	t.Helper()
+	return programSetup(t, "attack", attackC)
+}
+
+// programSetup builds the C program src with gcc (flags added) into a
+// fresh workspace, as name.
+func programSetup(t *testing.T, name, src string, flags ...string) (dir, exe string) {
+	t.Helper()
 	needsEnforcement(t)
 	testenv.NeedsTool(t, "gcc")
 	dir = workspace(t)
-	exe = filepath.Join(dir, "attack")
-	data, err := os.ReadFile(cbuild.Build(t, "gcc", attackC, "-O2", "-Wall", "-Wextra"))
+	exe = filepath.Join(dir, name)
+	data, err := os.ReadFile(cbuild.Build(t, "gcc", src, append([]string{"-O2", "-Wall", "-Wextra"}, flags...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -920,15 +927,7 @@ int main(int argc, char **argv) {
 // second thread then points work/link at secret; the change must still
 // land on work/mine.
 func TestEscapeMetadataRace(t *testing.T) {
-	needsEnforcement(t)
-	testenv.NeedsTool(t, "gcc")
-	dir := workspace(t)
-	exe := filepath.Join(dir, "race")
-	data, err := os.ReadFile(cbuild.Build(t, "gcc", raceC, "-O2", "-Wall", "-Wextra", "-pthread"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(exe, data, 0o755)
+	dir, exe := programSetup(t, "race", raceC, "-pthread")
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)
 	mine, secret, link := filepath.Join(work, "mine"), filepath.Join(dir, "secret"), filepath.Join(work, "link")
@@ -1141,15 +1140,7 @@ int main(int argc, char **argv) {
 // with the signal pending, and the handler runs only once the one
 // answer, "ok", is in.
 func TestEscapeHeldCallRunsOnce(t *testing.T) {
-	needsEnforcement(t)
-	testenv.NeedsTool(t, "gcc")
-	dir := workspace(t)
-	exe := filepath.Join(dir, "held")
-	data, err := os.ReadFile(cbuild.Build(t, "gcc", heldC, "-O2", "-Wall", "-Wextra"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(exe, data, 0o755)
+	dir, exe := programSetup(t, "held", heldC)
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)
 	file := filepath.Join(work, "f")
@@ -1257,9 +1248,8 @@ func TestEscapeHeldCallRunsOnce(t *testing.T) {
 				// (the kernel wakes it, sees the supervisor has the
 				// call, and sleeps again, killable): wait for that
 				// state, with the signal still pending, not handled.
-				var st []byte
 				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-					st, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+					st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -966,6 +966,7 @@ func TestEscapeMetadataRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	releaseHook(t, hook)
 	sink := newSyslog(t)
 	cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "race.sd"), "--", exe, link, secret)
 	cmd.Dir = dir
@@ -1179,16 +1180,7 @@ func TestEscapeHeldCallRunsOnce(t *testing.T) {
 			if tc.interruptible {
 				os.WriteFile(filepath.Join(hook, "interruptible"), nil, 0o600)
 			}
-			// A failed run leaves the supervisor waiting on a FIFO:
-			// let it go, so that it sees the program gone and exits.
-			t.Cleanup(func() {
-				for _, f := range []string{"checked", "acted", "go"} {
-					if fd, err := unix.Open(filepath.Join(hook, f), unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
-						unix.Write(fd, []byte("g"))
-						defer unix.Close(fd)
-					}
-				}
-			})
+			releaseHook(t, hook)
 			step := func(want string) {
 				t.Helper()
 				b, err := os.ReadFile(filepath.Join(hook, want))
@@ -1279,6 +1271,20 @@ func TestEscapeHeldCallRunsOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// releaseHook makes sure that a supervisor stopped by the test hook in
+// hook is let go when the test ends: a failed run would leave it waiting
+// on a FIFO, unable to see its program gone and exit.
+func releaseHook(t *testing.T, hook string) {
+	t.Cleanup(func() {
+		for _, f := range []string{"checked", "acted", "go"} {
+			if fd, err := unix.Open(filepath.Join(hook, f), unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
+				unix.Write(fd, []byte("g"))
+				defer unix.Close(fd)
+			}
+		}
+	})
 }
 
 // pendingSignal reports whether /proc/PID/status text shows sig pending,

@@ -22,7 +22,9 @@ go_at_least "$want" && need_go=0
 
 if [ ${#missing[@]} -gt 0 ] || [ $need_go -eq 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "deps.sh: missing packages (${missing[*]})$([ $need_go -eq 1 ] && echo " and go $want"); run as root to install them" >&2
+    what=${missing[*]}
+    if [ $need_go -eq 1 ]; then what="${what:+$what }go $want"; fi
+    echo "deps.sh: missing: $what; run as root to install them" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive

@@ -960,17 +960,11 @@ func TestEscapeMetadataRace(t *testing.T) {
 		t.Fatalf("unconfined: %q %v, secret %v", out, err, mode(secret))
 	}
 	reset()
-	hook := t.TempDir()
-	for _, f := range []string{"checked", "go"} {
-		if err := unix.Mkfifo(filepath.Join(hook, f), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	releaseHook(t, hook)
+	hook := newSupervisorHook(t, "checked")
 	sink := newSyslog(t)
 	cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "race.sd"), "--", exe, link, secret)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook)
+	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook.dir)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
@@ -980,10 +974,7 @@ func TestEscapeMetadataRace(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	// The supervisor has checked the object and holds it.
-	checked, err := os.ReadFile(filepath.Join(hook, "checked"))
-	if err != nil || strings.TrimSpace(string(checked)) != "checked "+mine {
-		t.Fatalf("hook: %q %v", checked, err)
-	}
+	hook.wait("checked", mine)
 	// The program's second thread swaps the link.
 	stdin.Write([]byte("x"))
 	lines := bufio.NewScanner(stdout)
@@ -995,12 +986,7 @@ func TestEscapeMetadataRace(t *testing.T) {
 	if dst, _ := os.Readlink(link); dst != secret {
 		t.Fatalf("link -> %q, want %s", dst, secret)
 	}
-	gof, err := os.OpenFile(filepath.Join(hook, "go"), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gof.Write([]byte("g"))
-	gof.Close()
+	hook.goOn()
 	if !lines.Scan() || lines.Text() != "chmod ok" {
 		t.Errorf("chmod: %q", lines.Text())
 	}
@@ -1171,35 +1157,15 @@ func TestEscapeHeldCallRunsOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fresh()
-			hook := t.TempDir()
-			for _, f := range []string{"checked", "acted", "go"} {
-				if err := unix.Mkfifo(filepath.Join(hook, f), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			hook := newSupervisorHook(t, "checked", "acted")
 			if tc.interruptible {
-				os.WriteFile(filepath.Join(hook, "interruptible"), nil, 0o600)
+				os.WriteFile(filepath.Join(hook.dir, "interruptible"), nil, 0o600)
 			}
-			releaseHook(t, hook)
-			step := func(want string) {
-				t.Helper()
-				b, err := os.ReadFile(filepath.Join(hook, want))
-				if err != nil || strings.TrimSpace(string(b)) != want+" "+file {
-					t.Fatalf("hook: %q %v, want %q", b, err, want+" "+file)
-				}
-			}
-			goOn := func() {
-				t.Helper()
-				f, err := os.OpenFile(filepath.Join(hook, "go"), os.O_WRONLY, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.Write([]byte("g"))
-				f.Close()
-			}
+			step := func(name string) { t.Helper(); hook.wait(name, file) }
+			goOn := hook.goOn
 			cmd := exec.Command(immunix(t), "run", "--profile", filepath.Join(dir, "held.sd"), "--", exe, file)
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook)
+			cmd.Env = append(os.Environ(), "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook.dir)
 			stdout, _ := cmd.StdoutPipe()
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -1273,18 +1239,54 @@ func TestEscapeHeldCallRunsOnce(t *testing.T) {
 	}
 }
 
-// releaseHook makes sure that a supervisor stopped by the test hook in
-// hook is let go when the test ends: a failed run would leave it waiting
-// on a FIFO, unable to see its program gone and exit.
-func releaseHook(t *testing.T, hook string) {
+// supervisorHook is a directory of FIFOs through which a test stops
+// immunix run's supervisor (IMMUNIX_TEST_SUPERVISOR_HOOK, enforce's
+// metaGuard.hold): at each of its steps ("checked", "acted") the
+// supervisor writes "STEP PATH" and waits until goOn. A failed test would
+// leave the supervisor waiting on a FIFO, unable to see its program gone
+// and exit: the hook lets it go when the test ends.
+type supervisorHook struct {
+	t   *testing.T
+	dir string
+}
+
+func newSupervisorHook(t *testing.T, steps ...string) *supervisorHook {
+	t.Helper()
+	h := &supervisorHook{t: t, dir: t.TempDir()}
+	for _, f := range append(steps, "go") {
+		if err := unix.Mkfifo(filepath.Join(h.dir, f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
-		for _, f := range []string{"checked", "acted", "go"} {
-			if fd, err := unix.Open(filepath.Join(hook, f), unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
+		for _, f := range append(steps, "go") {
+			if fd, err := unix.Open(filepath.Join(h.dir, f), unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
 				unix.Write(fd, []byte("g"))
 				defer unix.Close(fd)
 			}
 		}
 	})
+	return h
+}
+
+// wait reads the supervisor's line at step and wants it to name path.
+func (h *supervisorHook) wait(step, path string) {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.dir, step))
+	if err != nil || strings.TrimSpace(string(b)) != step+" "+path {
+		h.t.Fatalf("hook: %q %v, want %q", b, err, step+" "+path)
+	}
+}
+
+// goOn lets the supervisor go on from the step it waits at.
+func (h *supervisorHook) goOn() {
+	h.t.Helper()
+	f, err := os.OpenFile(filepath.Join(h.dir, "go"), os.O_WRONLY, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	f.Write([]byte("g"))
+	f.Close()
 }
 
 // pendingSignal reports whether /proc/PID/status text shows sig pending,

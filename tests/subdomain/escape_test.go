@@ -133,6 +133,17 @@ int main(int argc, char **argv) {
 			res(op, syscall(463, fd, fd_op ? NULL : path, fd_op ? AT_EMPTY_PATH : 0,
 				cap_op ? "security.capability" : "user.immunixat", &xa, sizeof xa) == 0, NULL);
 			if (fd_op && fd >= 0) close(fd);
+		} else if (!strcmp(op, "setxattrat-raw")) {
+			/* setxattrat with a hostile struct: PATH USIZE TAILBYTE ATFLAGS */
+			static unsigned char xa[8192];
+			const char *path = argv[++i];
+			size_t usize = strtoul(argv[++i], 0, 0);
+			int tail = atoi(argv[++i]), at = strtol(argv[++i], 0, 0);
+			memset(xa, 0, sizeof xa);
+			*(unsigned long long *)xa = (unsigned long)"1";
+			*(unsigned int *)(xa + 8) = 1;
+			xa[sizeof xa - 1] = xa[20] = (unsigned char)tail;
+			res(op, syscall(463, AT_FDCWD, path, at, "user.immunixraw", xa, usize) == 0, NULL);
 		} else if (!strcmp(op, "removexattrat")) {
 			res(op, syscall(466, AT_FDCWD, argv[++i], 0, "user.immunixat") == 0, NULL);
 		} else if (!strcmp(op, "setcap")) {
@@ -1078,6 +1089,33 @@ func TestEscapeMetadataXattrat(t *testing.T) {
 	wantErr(t, "confined, an fd outside the profile", got, "setxattrat-fd", "EPERM")
 	got, _, _ = confinedOps(t, dir, prof, newSyslog(t), exe, "setcapat", mine)
 	wantErr(t, "confined, file capabilities on a w rule", got, "setcapat", "EPERM")
+	// A hostile struct xattr_args or flags, on a w rule: the supervisor
+	// answers what the kernel answers the unconfined program (E2BIG for
+	// a size over a page or unknown bytes set, EINVAL for one under 16
+	// bytes or an unknown AT_ flag) and sets nothing.
+	for _, c := range [][]string{
+		{"8192", "0", "0"}, {"24", "7", "0"}, {"8", "0", "0"}, {"16", "0", "0x4"},
+	} {
+		os.WriteFile(mine, []byte("x"), 0o600)
+		args := append([]string{"setxattrat-raw", mine}, c...)
+		u := unconfined(t, dir, append([]string{exe}, args...)...)
+		os.WriteFile(mine, []byte("x"), 0o600)
+		got, alerts, _ := confinedOps(t, dir, prof, newSyslog(t), append([]string{exe}, args...)...)
+		if u["setxattrat-raw"] == "ok " || got["setxattrat-raw"] != u["setxattrat-raw"] {
+			t.Errorf("setxattrat usize %s tail %s flags %s: confined %q, the kernel %q", c[0], c[1], c[2], got["setxattrat-raw"], u["setxattrat-raw"])
+		}
+		if _, err := unix.Getxattr(mine, "user.immunixraw", make([]byte, 8)); err == nil {
+			t.Errorf("setxattrat usize %s tail %s flags %s set the attribute", c[0], c[1], c[2])
+		}
+		if len(alerts) != 0 {
+			t.Errorf("alerts for a call the kernel refuses anyway: %v", bodies(alerts))
+		}
+	}
+	// The same struct, well formed and with unknown bytes zero beyond the
+	// 16 the kernel knows, is accepted.
+	os.WriteFile(mine, []byte("x"), 0o600)
+	got, _, _ = confinedOps(t, dir, prof, newSyslog(t), exe, "setxattrat-raw", mine, "64", "0", "0")
+	wantOK(t, "confined, a longer struct with zero tail", got, "setxattrat-raw")
 }
 
 // heldC sets an extended attribute with XATTR_CREATE, which fails with

@@ -21,7 +21,10 @@
 // restores the slot when it ends (a cleanup variable). In a unit that defines
 // a helper or a forwarder, each v*printf call with a non-literal format
 // passes the format through __immunix_fg_vF, which checks it when it is the
-// slot's format. Only text outside system headers, inside function bodies,
+// slot's format. A helper called through a parenthesised expression whose
+// value it is, (*(set_loc(__FILE__, __LINE__), r_fatal))(fmt) as gawk's
+// fatal macro expands, is a helper call too. Only text outside system
+// headers, inside function bodies,
 // is changed; declarations are never touched. C only.
 package helpers
 
@@ -633,18 +636,35 @@ func (u *unit) rewrite(s, e int, defines bool) string {
 	pos := u.toks[s-1].e
 	for i := s; i < e; i++ {
 		t := u.toks[i]
-		if t.kind != 'i' || t.sys || !u.is(i+1, "(") || u.is(i-1, ".") || u.is(i-1, "->") {
+		// The called function: its name, or a parenthesised expression
+		// whose value it is (gawk's fatal macro); open is the bracket of
+		// the argument list.
+		name, callee, open := "", "", i+1
+		switch {
+		case t.kind == 'i' && !t.sys && u.is(i+1, "(") && !u.is(i-1, ".") && !u.is(i-1, "->"):
+			name, callee = u.text(t), u.text(t)
+		case t.kind == 'p' && !t.sys:
+			id, end, ok := u.parenCallee(i, e)
+			if !ok {
+				continue
+			}
+			name, open = u.text(u.toks[id]), end+1
+			if r, ok := u.roles[name]; !ok || !r.helper {
+				continue
+			}
+			callee = "(" + u.rewrite(i+1, end, defines) + ")"
+		default:
 			continue
 		}
-		r, ok := u.roles[u.text(t)]
+		r, ok := u.roles[name]
 		if !ok || !(r.helper || r.vprintf && defines) {
 			continue
 		}
-		j := u.match(i + 1)
+		j := u.match(open)
 		if j < 0 || j >= e {
 			continue
 		}
-		args := u.split(i+1, j)
+		args := u.split(open, j)
 		if r.fmtIdx >= len(args) || u.literal(args[r.fmtIdx][0], args[r.fmtIdx][1]) {
 			continue
 		}
@@ -657,7 +677,7 @@ func (u *unit) rewrite(s, e int, defines bool) string {
 		}
 		b.WriteString(string(u.src[pos:t.s]))
 		if r.helper {
-			b.WriteString(u.helperCall(u.text(t), r, texts))
+			b.WriteString(u.helperCall(callee, r, texts))
 			u.st.Calls++
 		} else {
 			b.WriteString(vCall(u.text(t), r, texts))
@@ -668,6 +688,91 @@ func (u *unit) rewrite(s, e int, defines bool) string {
 	}
 	b.WriteString(string(u.src[pos:u.toks[e].s]))
 	return b.String()
+}
+
+// parenCallee reports whether the bracket at i opens a parenthesised
+// expression whose value is the function one identifier names, called
+// at once: (h)(...), (*h)(...), (x, h)(...) and gawk's
+// (*(set_loc(__FILE__, __LINE__), r_fatal))(...), which its fatal macro
+// expands to. It returns the identifier's token and the group's closing
+// bracket. The group must start an expression: after an identifier, a
+// ')' or a ']' the bracket is an argument list (f(x)(h)(s) calls what
+// f(x) returns with h), except after the condition of if, while, for
+// and switch and after return, else and do.
+func (u *unit) parenCallee(i, e int) (id, end int, ok bool) {
+	if !u.is(i, "(") || !u.startsExpr(i) {
+		return 0, 0, false
+	}
+	end = u.match(i)
+	if end < 0 || end+1 >= e || !u.is(end+1, "(") {
+		return 0, 0, false
+	}
+	s, k := i, end
+	for depth := 0; depth < 16; depth++ {
+		last := s + 1
+		for p := s + 1; p < k; p++ {
+			switch {
+			case u.is(p, "("), u.is(p, "["), u.is(p, "{"):
+				m := u.match(p)
+				if m < 0 || m >= k {
+					return 0, 0, false
+				}
+				p = m
+			case u.is(p, ","):
+				last = p + 1
+			}
+		}
+		for last < k && u.is(last, "*") {
+			last++
+		}
+		switch {
+		case last == k-1 && u.toks[last].kind == 'i' && !u.toks[last].sys:
+			return last, end, true
+		case u.is(last, "(") && u.match(last) == k-1:
+			s, k = last, k-1
+		default:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// startsExpr reports whether the bracket at i cannot be an argument list.
+func (u *unit) startsExpr(i int) bool {
+	if i == 0 {
+		return true
+	}
+	p := u.toks[i-1]
+	switch {
+	case p.kind == 'i':
+		w := u.text(p)
+		return w == "return" || w == "else" || w == "do"
+	case u.is(i-1, "]"):
+		return false
+	case u.is(i-1, ")"):
+		// the condition of if (c) (h)(s): find its opening bracket
+		depth := 0
+		for j := i - 1; j >= 0; j-- {
+			if u.toks[j].kind != 'p' {
+				continue
+			}
+			switch u.text(u.toks[j]) {
+			case ")", "]", "}":
+				depth++
+			case "(", "[", "{":
+				depth--
+			}
+			if depth == 0 {
+				if j == 0 || u.toks[j-1].kind != 'i' {
+					return false
+				}
+				w := u.text(u.toks[j-1])
+				return w == "if" || w == "while" || w == "for" || w == "switch"
+			}
+		}
+		return false
+	}
+	return p.kind == 'p'
 }
 
 // flat is a copy of an argument for an unevaluated context: on one line,

@@ -35,7 +35,19 @@ void g(char *s, int x) { say(s, x); }
 `, "", "", 0, 0, nil, []string{"__immunix_fg"}},
 		{"struct field and pointer calls untouched", sysDecl + `struct o { void (*log_msg)(const char *, ...); };
 static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
-void g(struct o *p, struct o q, char *s) { p->log_msg(s); q.log_msg(s); (log_msg)(s); }
+void g(struct o *p, struct o q, char *s) { p->log_msg(s); q.log_msg(s); (p->log_msg)(s); }
+`, "log_msg", "", 0, 1, nil, []string{"__immunix_fg_hset"}},
+		// gawk: #define fatal (*(set_loc(__FILE__, __LINE__), r_fatal))
+		{"a helper called through a parenthesised expression (gawk's fatal)", sysDecl + `extern void set_loc(const char *, int);
+static void r_fatal(const char *fmt, ...) { va_list ap; vfprintf(stderr, fmt, ap); }
+void g(char *s, int x) { if (x) (*(set_loc("u.c", 5), r_fatal))(s, x); else (r_fatal)(s); (*(set_loc("u.c", 6), r_fatal))("lit %d", x); }
+int h(char *s) { return (*r_fatal)(s, 1, 2), 0; }
+`, "r_fatal", "", 3, 1, []string{`({ extern void __immunix_fg_hsave`, `(*(set_loc("u.c", 5), r_fatal)) ((__typeof__ ((s) + 0)) __immunix_fg_hset (1u`, `(r_fatal) ((__typeof__ ((s) + 0)) __immunix_fg_hset (0u`,
+			`(*r_fatal) ((__typeof__ ((s) + 0)) __immunix_fg_hset (2u`, `(*(set_loc("u.c", 6), r_fatal))("lit %d", x)`}, nil},
+		{"a parenthesised helper that is an argument list or a choice is left alone", sysDecl + `typedef void (*fp)(const char *, ...);
+static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
+extern fp (*get(int))(fp);
+void g(char *s, int c) { get(1)(log_msg)(s); (c ? log_msg : log_msg)(s); a[0] (log_msg)(s); }
 `, "log_msg", "", 0, 1, nil, []string{"__immunix_fg_hset"}},
 		{"nested helper calls and a compound literal", sysDecl + `struct pt { int x, y; };
 static int log_msg(const char *fmt, ...) { va_list ap; return vfprintf(stdout, fmt, ap); }

@@ -88,6 +88,20 @@ static void talk(void) { if (!quiet) fflush(stdout); }
 	va_end(ap);
 }
 `, `openlog("fgtest", LOG_PERROR, LOG_USER); slogit(f, 42);`, "vsyslog"},
+	// gawk's fatal(): a macro whose expansion calls the helper through a
+	// parenthesised comma expression, after an if.
+	{"macro-comma-vfprintf", `static const char *srcfile;
+static int srcline;
+static void set_loc(const char *file, int line) { srcfile = file; srcline = line; }
+static void r_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+}
+#define fatal (*(set_loc(__FILE__, __LINE__), r_fatal))
+`, `if (srcline == 0) fatal(f, 42);`, "vfprintf"},
 	{"static-vfwprintf", `static void wlog(const wchar_t *fmt, ...)
 {
 	va_list ap;

@@ -26,9 +26,13 @@ const fghPending = "fgh=pending"
 // (helpers.MayDefineHelper). It does not apply to a compile that keeps
 // temporaries (they would name the rewritten text), reads standard input,
 // writes dependencies in a form the pass does not carry over (depArgs),
-// or runs under a launcher. Response files are read (expandedArgv).
+// or writes dependencies in a form the pass does not carry over. Under a
+// launcher (ccache, distcc) the preprocessing step runs the compiler
+// directly and the launcher gets the compile of the rewritten text: ccache
+// caches it by its content, distcc sends it as it is. Response files are
+// read (expandedArgv).
 func (j *job) helperSource(argv []string) string {
-	if (j.inv.Mode != ModeCompile && j.inv.Mode != ModeLink) || len(j.comp.Launcher) > 0 || (j.caps.Kind != "gcc" && j.caps.Kind != "clang") {
+	if (j.inv.Mode != ModeCompile && j.inv.Mode != ModeLink) || (j.caps.Kind != "gcc" && j.caps.Kind != "clang") {
 		return ""
 	}
 	src := ""
@@ -110,7 +114,9 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	// "linker input file unused because linking not done".
 	noLink := assets
 	noLink.LinkNote, noLink.RuntimeArgs = "", nil
-	preArgv, ok := j.expandedArgv(Rewrite(&j.plan, j.comp.Argv(nil), j.pol.Flags, j.user, noLink))
+	direct := j.comp
+	direct.Launcher, direct.LauncherFinds = nil, false
+	preArgv, ok := j.expandedArgv(Rewrite(&j.plan, direct.Argv(nil), j.pol.Flags, j.user, noLink))
 	if !ok {
 		return false, 0, nil, nil
 	}
@@ -150,8 +156,10 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	}
 	pre = append(pre, color...)
 	// The preprocessor's own diagnostics (#warning, -Wdate-time) are
-	// written only here: the rewritten text has no directives left.
-	c, _, preErr, err := j.child(pre, nil)
+	// written only here: the rewritten text has no directives left. It runs
+	// the compiler itself: a launcher would not cache a preprocessing or
+	// would send it nowhere.
+	c, _, preErr, err := j.e.Spawn(Child{Path: direct.Exec(), Argv: pre, Env: j.environ()})
 	if err != nil || c != 0 {
 		// The unit does not preprocess: the usual compile reports why.
 		return false, 0, nil, err
@@ -169,10 +177,20 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	if err := os.WriteFile(ifile, rewritten, 0o600); err != nil {
 		return false, 0, nil, fmt.Errorf("helper pass: %w", err)
 	}
+	// The .i suffix says preprocessed C to gcc and clang. Where the command
+	// names a language (-x c), the file needs its own; distcc compiles a
+	// command with -x locally, so it is given only where needed.
+	input := []string{ifile}
+	for _, a := range argv {
+		if strings.HasPrefix(a, "-x") {
+			input = []string{"-x", "cpp-output", ifile, "-x", "none"}
+			break
+		}
+	}
 	final := make([]string, 0, len(argv)+6)
 	for _, a := range argv {
 		if a == src {
-			final = append(final, "-x", "cpp-output", ifile, "-x", "none")
+			final = append(final, input...)
 			continue
 		}
 		final = append(final, a)

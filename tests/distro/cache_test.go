@@ -69,6 +69,11 @@ func requireStamps(t *testing.T, dir, version string, formatguard bool) {
 		if s.Has("formatguard") != formatguard || (!formatguard && !slices.Contains(s.Off, "formatguard")) {
 			t.Errorf("%s: stamp %q, want formatguard on=%v (a stale cached object?)", src, s, formatguard)
 		}
+		// buf.c calls its own printf helper: the helper pass rewrites the
+		// call and the v*printf call in it, under any launcher.
+		if want := map[bool]string{true: "2", false: ""}[formatguard && src == "buf.c"]; s.Extra["fgh"] != want {
+			t.Errorf("%s: stamp %q, want fgh=%q (the printf helper pass)", src, s, want)
+		}
 	}
 }
 
@@ -251,7 +256,12 @@ func TestDistcc(t *testing.T) {
 			t.Errorf("distccd job %+v did not succeed", j)
 		}
 		if strings.HasPrefix(j.Client, "127.0.0.1:") {
-			remote = append(remote, j.Source)
+			// buf.c is sent as the helper pass's rewritten text, buf.i
+			src := j.Source
+			if strings.HasSuffix(src, ".i") {
+				src = strings.TrimSuffix(filepath.Base(src), ".i") + ".c"
+			}
+			remote = append(remote, src)
 		}
 	}
 	slices.Sort(remote)

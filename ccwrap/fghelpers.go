@@ -12,7 +12,7 @@ import (
 )
 
 // FormatGuard helpers (issue 15 item 1, docs/formatguard.md "The program's
-// own printf helpers"): a C unit is preprocessed first; when it calls or
+// own printf helpers"): a C or C++ unit is preprocessed first; when it calls or
 // defines a printf helper, the preprocessed text with the helper calls
 // rewritten (formatguard/helpers) is what is compiled, and the stamp says
 // fgh=N (N helper calls and v*printf calls rewritten). When that compile
@@ -40,7 +40,7 @@ func (j *job) helperSource(argv []string) string {
 		if in.Lang == "" {
 			continue
 		}
-		if in.Lang != "c" || in.Name == "-" || src != "" {
+		if (in.Lang != "c" && in.Lang != "c++") || in.Name == "-" || src != "" {
 			return ""
 		}
 		src = in.Name
@@ -94,7 +94,15 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	}
 	defer os.RemoveAll(tmp)
 	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-	ifile := filepath.Join(tmp, base+".i")
+	cxx := false
+	for _, in := range j.inv.Inputs {
+		cxx = cxx || in.Lang == "c++"
+	}
+	suffix, lang, rewrite := ".i", "cpp-output", helpers.Rewrite
+	if cxx {
+		suffix, lang, rewrite = ".ii", "c++-cpp-output", helpers.RewriteCXX
+	}
+	ifile := filepath.Join(tmp, base+suffix)
 
 	assets := j.assets
 	assets.Extra = withExtra(j.assets.Extra, "fgh", "pending")
@@ -168,7 +176,7 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	if err != nil {
 		return false, 0, nil, fmt.Errorf("helper pass: %w", err)
 	}
-	rewritten, st, rerr := helpers.Rewrite(text)
+	rewritten, st, rerr := rewrite(text)
 	if rerr != nil || !st.Changed() {
 		return false, 0, nil, nil
 	}
@@ -177,13 +185,13 @@ func (j *job) helperPass(src string, color []string) (handled bool, code int, ex
 	if err := os.WriteFile(ifile, rewritten, 0o600); err != nil {
 		return false, 0, nil, fmt.Errorf("helper pass: %w", err)
 	}
-	// The .i suffix says preprocessed C to gcc and clang. Where the command
-	// names a language (-x c), the file needs its own; distcc compiles a
-	// command with -x locally, so it is given only where needed.
+	// The .i (.ii) suffix says preprocessed C (C++) to gcc and clang. Where
+	// the command names a language (-x c), the file needs its own; distcc
+	// compiles a command with -x locally, so it is given only where needed.
 	input := []string{ifile}
 	for _, a := range argv {
 		if strings.HasPrefix(a, "-x") {
-			input = []string{"-x", "cpp-output", ifile, "-x", "none"}
+			input = []string{"-x", lang, ifile, "-x", "none"}
 			break
 		}
 	}

@@ -3,8 +3,10 @@ package formatguard
 import (
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/immunix/immunix/formatguard/internal/headergen"
@@ -100,5 +102,24 @@ func TestHeadersCoverFunctions(t *testing.T) {
 func TestCapacity(t *testing.T) {
 	if MaxCountedArgs != headergen.Capacity {
 		t.Errorf("MaxCountedArgs = %d, headers count %d", MaxCountedArgs, headergen.Capacity)
+	}
+}
+
+// TestVaListCheckers keeps the header's list of v*printf checkers (declared
+// for C++ helper code) equal to the va_list functions of Functions, which
+// the helper pass rewrites.
+func TestVaListCheckers(t *testing.T) {
+	want := map[string]bool{}
+	for _, f := range Functions {
+		if f.VaList && !strings.HasPrefix(f.Name, "__") {
+			want[f.Name] = f.Wide
+		}
+	}
+	got := map[string]bool{}
+	for _, v := range headergen.VaListCheckers {
+		got[v.Name] = v.Wide
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("headergen.VaListCheckers %v, Functions' va_list forms %v", got, want)
 	}
 }

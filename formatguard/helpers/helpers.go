@@ -25,7 +25,7 @@
 // value it is, (*(set_loc(__FILE__, __LINE__), r_fatal))(fmt) as gawk's
 // fatal macro expands, is a helper call too. Only text outside system
 // headers, inside function bodies,
-// is changed; declarations are never touched. C only.
+// is changed; declarations are never touched. C, and C++ through RewriteCXX.
 package helpers
 
 import (
@@ -143,6 +143,20 @@ func lex(src []byte) ([]tok, error) {
 			for j < len(src) && isIdent(src[j]) {
 				j++
 			}
+			if j < len(src) && src[j] == '"' {
+				switch string(src[i:j]) {
+				case "R", "LR", "uR", "UR", "u8R":
+					// a raw string: R"delim( ... )delim", newlines and
+					// quotes included
+					e, err := rawString(src, j)
+					if err != nil {
+						return nil, err
+					}
+					toks = append(toks, tok{'s', start, e, sys})
+					i = e
+					continue
+				}
+			}
 			if j < len(src) && (src[j] == '"' || src[j] == '\'') {
 				switch string(src[i:j]) {
 				case "L", "u", "U", "u8":
@@ -169,6 +183,10 @@ func lex(src []byte) ([]tok, error) {
 					j++
 					continue
 				}
+				if d == '\'' && j+1 < len(src) && isIdent(src[j+1]) {
+					j += 2 // a digit separator (C++14, C23): 1'000'000
+					continue
+				}
 				if !isIdent(d) && d != '.' {
 					break
 				}
@@ -188,6 +206,25 @@ func lex(src []byte) ([]tok, error) {
 		}
 	}
 	return toks, nil
+}
+
+// rawString returns the end of the raw string literal whose opening quote
+// is at i.
+func rawString(src []byte, i int) (int, error) {
+	open := bytes.IndexByte(src[i+1:min(len(src), i+18)], '(')
+	if open < 0 {
+		return 0, fmt.Errorf("bad raw string delimiter at byte %d", i)
+	}
+	delim := src[i+1 : i+1+open]
+	if bytes.ContainsAny(delim, " ()\\\t\v\f\n\"") {
+		return 0, fmt.Errorf("bad raw string delimiter at byte %d", i)
+	}
+	end := append(append([]byte{')'}, delim...), '"')
+	k := bytes.Index(src[i+2+open:], end)
+	if k < 0 {
+		return 0, fmt.Errorf("unterminated raw string at byte %d", i)
+	}
+	return i + 2 + open + k + len(end), nil
 }
 
 func quoted(src []byte, i int) (int, error) {
@@ -284,6 +321,9 @@ type unit struct {
 	roles map[string]role
 	seq   int
 	st    Stats
+	// C++: the unit declares __immunix_fg_hpass and __immunix_fg_cnt
+	// (the FormatGuard header, C++11 for the second).
+	cxx, hpass, cnt bool
 }
 
 func (u *unit) text(t tok) string { return string(u.src[t.s:t.e]) }
@@ -355,10 +395,18 @@ func (u *unit) scanTop() {
 		case ";":
 			u.declaration(start, i, -1)
 			start = i + 1
+		case "}":
+			start = i + 1 // the end of a namespace or linkage block
 		case "{":
 			j := u.match(i)
 			if j < 0 {
 				return
+			}
+			if u.cxx && u.opensScope(start, i) {
+				// C++: the functions of a namespace and of an extern "C"
+				// block are read as those at file scope.
+				start = i + 1
+				continue
 			}
 			if u.is(i-1, ")") {
 				u.declaration(start, i, j)
@@ -367,6 +415,27 @@ func (u *unit) scanTop() {
 			i = j
 		}
 	}
+}
+
+// opensScope reports whether tokens [s, e) before a '{' open a C++
+// namespace (namespace, inline namespace, nested names, anonymous) or a
+// linkage block (extern "C").
+func (u *unit) opensScope(s, e int) bool {
+	switch {
+	case e-s == 2 && u.toks[s].kind == 'i' && u.text(u.toks[s]) == "extern" && u.toks[s+1].kind == 's':
+		return true
+	case e > s && u.toks[s].kind == 'i' && u.text(u.toks[s]) == "inline":
+		s++
+	}
+	if s >= e || u.toks[s].kind != 'i' || u.text(u.toks[s]) != "namespace" {
+		return false
+	}
+	for k := s + 1; k < e; k++ {
+		if u.toks[k].kind != 'i' && !u.is(k, ":") {
+			return false
+		}
+	}
+	return true
 }
 
 // declaration reads tokens [s, e) of a declaration; body is the index of
@@ -599,11 +668,43 @@ func (u *unit) literal(s, e int) bool {
 // in a unit that defines a helper or forwarder, its v*printf calls
 // rewritten. With nothing to do it returns src itself and zero Stats.
 func Rewrite(src []byte) ([]byte, Stats, error) {
+	return rewriteUnit(src, false)
+}
+
+// RewriteCXX is Rewrite for a preprocessed C++ unit. A helper call's format
+// goes through __immunix_fg_hpass, whose overloads (the FormatGuard header)
+// store a (const) char pointer and hand anything else back, so a call of a
+// same-named overload that takes no format still compiles; the count and
+// classes come from the header's __immunix_fg_cnt (C++11: a pack expansion
+// counts as its real size), else the count alone. The runtime's functions
+// are declared by the header with C linkage (a block-scope declaration
+// would have C++ linkage). A unit that does not include the FormatGuard
+// header is left as it is.
+func RewriteCXX(src []byte) ([]byte, Stats, error) {
+	return rewriteUnit(src, true)
+}
+
+func rewriteUnit(src []byte, cxx bool) ([]byte, Stats, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return src, Stats{}, fmt.Errorf("read the preprocessed unit: %w", err)
 	}
-	u := &unit{src: src, toks: toks}
+	u := &unit{src: src, toks: toks, cxx: cxx}
+	if cxx {
+		for _, t := range toks {
+			if t.kind == 'i' {
+				switch u.text(t) {
+				case "__immunix_fg_hpass":
+					u.hpass = true
+				case "__immunix_fg_cnt":
+					u.cnt = true
+				}
+			}
+		}
+		if !u.hpass {
+			return src, Stats{}, nil
+		}
+	}
 	u.scanTop()
 	u.decide()
 	defines := false
@@ -639,10 +740,20 @@ func (u *unit) rewrite(s, e int, defines bool) string {
 		// The called function: its name, or a parenthesised expression
 		// whose value it is (gawk's fatal macro); open is the bracket of
 		// the argument list.
-		name, callee, open := "", "", i+1
+		name, callee, open, from := "", "", i+1, i
 		switch {
 		case t.kind == 'i' && !t.sys && u.is(i+1, "(") && !u.is(i-1, ".") && !u.is(i-1, "->"):
 			name, callee = u.text(t), u.text(t)
+			if u.is(i-1, ":") && u.is(i-2, ":") {
+				// C++: a qualified name (a::b::log_msg, ::log_msg) is the
+				// callee as a whole; after a template's '>' or a member
+				// access it is left alone.
+				q, ok := u.qualified(i, s)
+				if !ok {
+					continue
+				}
+				from, callee = q, string(u.src[u.toks[q].s:t.e])
+			}
 		case t.kind == 'p' && !t.sys:
 			id, end, ok := u.parenCallee(i, e)
 			if !ok {
@@ -675,12 +786,12 @@ func (u *unit) rewrite(s, e int, defines bool) string {
 		for k, a := range args {
 			texts[k] = u.rewrite(a[0], a[1], defines)
 		}
-		b.WriteString(string(u.src[pos:t.s]))
+		b.WriteString(string(u.src[pos:u.toks[from].s]))
 		if r.helper {
 			b.WriteString(u.helperCall(callee, r, texts))
 			u.st.Calls++
 		} else {
-			b.WriteString(vCall(u.text(t), r, texts))
+			b.WriteString(u.vCall(callee, u.text(t), r, texts))
 			u.st.VCalls++
 		}
 		pos = u.toks[j].e
@@ -735,6 +846,30 @@ func (u *unit) parenCallee(i, e int) (id, end int, ok bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// qualified returns the first token of the qualified name that ends with
+// the identifier at i (a::b::f, ::f), not before token s; ok is false when
+// the qualifier is not made of plain names (A<int>::f, x.A::f).
+func (u *unit) qualified(i, s int) (int, bool) {
+	q := i
+	for q-2 >= s && u.is(q-1, ":") && u.is(q-2, ":") {
+		q -= 2
+		if q-1 >= s && u.toks[q-1].kind == 'i' && !u.toks[q-1].sys {
+			q--
+		} else {
+			break
+		}
+	}
+	if q == i || u.is(q-1, ":") || u.is(q-1, ">") || u.is(q-1, ".") || u.is(q-1, "->") {
+		return 0, false
+	}
+	if q-1 >= 0 && u.toks[q-1].kind == 'i' {
+		if w := u.text(u.toks[q-1]); w != "return" && w != "else" && w != "do" {
+			return 0, false // template, typename, a type: not a call
+		}
+	}
+	return q, true
 }
 
 // startsExpr reports whether the bracket at i cannot be an argument list.
@@ -801,25 +936,46 @@ func (u *unit) helperCall(name string, r role, args []string) string {
 	u.seq++
 	n := len(args) - r.argsFrom
 	count := strconv.Itoa(n) + "u"
-	for k := 0; k < n && k < 8; k++ {
-		count += " | " + classOf(flat(args[r.argsFrom+k])) + " << " + strconv.Itoa(7+3*k)
-	}
-	ch, set, attr := "char", "__immunix_fg_hset", " __attribute__ ((__format_arg__ (2)))"
-	if r.wide {
-		ch, set, attr = "__typeof__ (L'\\0')", "__immunix_fg_hwset", ""
+	switch {
+	case u.cxx && u.cnt:
+		va := make([]string, n)
+		for k := range va {
+			va[k] = flat(args[r.argsFrom+k])
+		}
+		count = "static_cast<unsigned int> (sizeof (::__immunix_fg_cnt (" + strings.Join(va, ", ") + ")) - 1)"
+	case !u.cxx:
+		for k := 0; k < n && k < 8; k++ {
+			count += " | " + classOf(flat(args[r.argsFrom+k])) + " << " + strconv.Itoa(7+3*k)
+		}
 	}
 	v := "__immunix_fg_h" + strconv.Itoa(u.seq)
 	out := make([]string, len(args))
 	copy(out, args)
 	f := args[r.fmtIdx]
-	out[r.fmtIdx] = "(__typeof__ ((" + flat(f) + ") + 0)) " + set + " (" + count + ", " + f + ")"
-	return "__extension__ ({ extern void __immunix_fg_hsave (void **); extern void __immunix_fg_hrestore (void *(*)[2]); " +
-		"extern const " + ch + " *" + set + " (unsigned int, const " + ch + " *)" + attr + "; " +
+	decl := "" // C++: the FormatGuard header declares them
+	if !u.cxx {
+		decl = "extern void __immunix_fg_hsave (void **); extern void __immunix_fg_hrestore (void *(*)[2]); "
+	}
+	if u.cxx {
+		pass := "::__immunix_fg_hpass"
+		if r.wide {
+			pass = "::__immunix_fg_hwpass"
+		}
+		out[r.fmtIdx] = pass + " (" + count + ", " + f + ")"
+	} else {
+		ch, set, attr := "char", "__immunix_fg_hset", " __attribute__ ((__format_arg__ (2)))"
+		if r.wide {
+			ch, set, attr = "__typeof__ (L'\\0')", "__immunix_fg_hwset", ""
+		}
+		out[r.fmtIdx] = "(__typeof__ ((" + flat(f) + ") + 0)) " + set + " (" + count + ", " + f + ")"
+		decl += "extern const " + ch + " *" + set + " (unsigned int, const " + ch + " *)" + attr + "; "
+	}
+	return "__extension__ ({ " + decl +
 		"void *" + v + "[2] __attribute__ ((__cleanup__ (__immunix_fg_hrestore))); __immunix_fg_hsave (" + v + "); " +
 		name + " (" + strings.Join(out, ",") + "); })"
 }
 
-func vCall(name string, r role, args []string) string {
+func (u *unit) vCall(callee, name string, r role, args []string) string {
 	ch := "char"
 	if r.wide {
 		ch = "__typeof__ (L'\\0')"
@@ -827,6 +983,11 @@ func vCall(name string, r role, args []string) string {
 	out := make([]string, len(args))
 	copy(out, args)
 	c := "__immunix_fg_" + name
+	if u.cxx {
+		// declared by the FormatGuard header (extern "C")
+		out[r.fmtIdx] = " ::" + c + " (" + args[r.fmtIdx] + ")"
+		return callee + " (" + strings.Join(out, ",") + ")"
+	}
 	out[r.fmtIdx] = " __extension__ ({ extern const " + ch + " *" + c + " (const " + ch + " *); " + c + " (" + args[r.fmtIdx] + "); })"
-	return name + " (" + strings.Join(out, ",") + ")"
+	return callee + " (" + strings.Join(out, ",") + ")"
 }

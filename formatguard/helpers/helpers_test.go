@@ -37,6 +37,9 @@ void g(char *s, int x) { say(s, x); }
 static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
 void g(struct o *p, struct o q, char *s) { p->log_msg(s); q.log_msg(s); (p->log_msg)(s); }
 `, "log_msg", "", 0, 1, nil, []string{"__immunix_fg_hset"}},
+		{"after a label, a case and a conditional's colon", sysDecl + `static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }
+void g(char *s, int c) { switch (c) { case 1: log_msg(s); default: log_msg(s, 1); } out: c ? log_msg(s) : log_msg(s, 2); }
+`, "log_msg", "", 4, 1, []string{"__immunix_fg_hset (0u", "__immunix_fg_hset (1u"}, nil},
 		// gawk: #define fatal (*(set_loc(__FILE__, __LINE__), r_fatal))
 		{"a helper called through a parenthesised expression (gawk's fatal)", sysDecl + `extern void set_loc(const char *, int);
 static void r_fatal(const char *fmt, ...) { va_list ap; vfprintf(stderr, fmt, ap); }
@@ -114,13 +117,21 @@ func FuzzRewrite(f *testing.F) {
 	f.Add([]byte("static void l(const char *f, ...) { vfprintf(0, f, 0); }\nvoid g(char *s) { l(s, 1); }\n"))
 	f.Add([]byte("# 1 \"a.h\" 1 3 4\nvoid h(const char *, ...) __attribute__((format(printf,1,2)));\n# 2 \"u.c\" 2\nvoid g(char *s) { h(s, (struct p){1,2}); }\n"))
 	f.Add([]byte("int x = '\\'' ; void f() { { ( [ } ] ) ... -> }"))
+	f.Add([]byte("namespace a { static void l(const char *f, ...) { vfprintf(0, f, 0); } }\nvoid g(const char *s) { a::l(s, R\"x(\")x\", 1'000); }\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		out, st, err := Rewrite(src)
-		if err != nil {
-			return
-		}
-		if st.Changed() && strings.Count(string(out), "\n") != strings.Count(string(src), "\n") {
-			t.Errorf("lines changed: %q -> %q", src, out)
+		// C, and C++ with the FormatGuard header's names declared
+		cxx := append([]byte("__immunix_fg_hpass __immunix_fg_cnt ; "), src...)
+		for _, in := range []struct {
+			src     []byte
+			rewrite func([]byte) ([]byte, Stats, error)
+		}{{src, Rewrite}, {cxx, RewriteCXX}} {
+			out, st, err := in.rewrite(in.src)
+			if err != nil {
+				continue
+			}
+			if st.Changed() && strings.Count(string(out), "\n") != strings.Count(string(in.src), "\n") {
+				t.Errorf("lines changed: %q -> %q", in.src, out)
+			}
 		}
 	})
 }
@@ -137,6 +148,70 @@ func TestMayDefineHelper(t *testing.T) {
 	} {
 		if got := MayDefineHelper([]byte(src)); got != want {
 			t.Errorf("MayDefineHelper(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
+// TestRewriteCXX: C++ units go through the header's overloads and count,
+// and nothing inside a raw string is taken for a call.
+func TestRewriteCXX(t *testing.T) {
+	const header = "# 1 \"/usr/include/immunix-formatguard.h\" 1 3 4\n" +
+		"extern \"C\" int vfprintf (FILE *s, const char *f, __gnuc_va_list a);\n" +
+		"inline const char *__immunix_fg_hpass (unsigned int __n, const char *__f);\n" +
+		"template <class... __T> char (&__immunix_fg_cnt (const __T &...))[1];\n" +
+		"# 5 \"u.cc\" 2\n"
+	const helper = "static void log_msg(const char *fmt, ...) { va_list ap; vfprintf(stdout, fmt, ap); }\n"
+	for _, tc := range []struct {
+		name          string
+		src           string
+		calls, vcalls int
+		has, hasNot   []string
+	}{
+		{"count and classes from the header, the runtime's functions as it declares them", header + helper +
+			"template <class... A> void g(const char *s, A... a) { log_msg(s, 1'000, a...); }\n", 1, 1,
+			[]string{`::__immunix_fg_hpass (static_cast<unsigned int> (sizeof (::__immunix_fg_cnt ( 1'000,  a...)) - 1), s)`,
+				`__immunix_fg_hsave (__immunix_fg_h1)`, `vfprintf (stdout, ::__immunix_fg_vfprintf ( fmt), ap)`}, []string{"extern void __immunix_fg_hsave", "extern const char *__immunix_fg_vfprintf"}},
+		{"a raw string holding a call is text", header + helper +
+			"void g(const char *s) { const char *r = R\"x(\" log_msg(s); \")x\"; log_msg(r); }\n", 1, 1,
+			[]string{`R"x(" log_msg(s); ")x"`}, nil},
+		{"C++98: the count alone", strings.Replace(header, "template <class... __T> char (&__immunix_fg_cnt (const __T &...))[1];\n", "\n", 1) + helper +
+			"void g(const char *s) { log_msg(s, 1, 2.0); }\n", 1, 1,
+			[]string{`::__immunix_fg_hpass (2u, s)`}, []string{"_Generic", "__immunix_fg_cnt ("}},
+		{"namespaces and extern \"C\" blocks are read, class bodies are not", header +
+			"namespace a { inline namespace v1 { namespace b::c { " + helper + " void g(const char *s) { log_msg(s, 1); } } } }\n" +
+			"namespace { void h(const char *s) { a::log_msg(s); } }\nextern \"C\" { void k(const char *s) { log_msg(s, 2, 3); } }\n" +
+			"struct S { void m(const char *s) { log_msg(s); } };\n" +
+			"template <class T> struct Q { static void log_msg(const char *, ...); };\nvoid q(const char *s) { Q<int>::log_msg(s); ::a::log_msg(s, 4); }\n", 4, 1,
+			[]string{"::__immunix_fg_hpass (static_cast<unsigned int> (sizeof (::__immunix_fg_cnt ( 1)) - 1), s)", "a::log_msg (::__immunix_fg_hpass", "sizeof (::__immunix_fg_cnt ( 2,  3))", "struct S { void m(const char *s) { log_msg(s); } };",
+				"Q<int>::log_msg(s);", "::a::log_msg (::__immunix_fg_hpass (static_cast<unsigned int> (sizeof (::__immunix_fg_cnt ( 4))"}, nil},
+		{"without the FormatGuard header nothing changes", helper + "void g(const char *s) { log_msg(s); }\n", 0, 0, nil, []string{"__immunix_fg"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, st, err := RewriteCXX([]byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Calls != tc.calls || st.VCalls != tc.vcalls {
+				t.Errorf("stats %+v, want %d calls and %d v*printf calls", st, tc.calls, tc.vcalls)
+			}
+			for _, s := range tc.has {
+				if !strings.Contains(string(out), s) {
+					t.Errorf("no %q in\n%s", s, out)
+				}
+			}
+			for _, s := range tc.hasNot {
+				if strings.Contains(string(out), s) {
+					t.Errorf("%q in\n%s", s, out)
+				}
+			}
+			if got, want := strings.Count(string(out), "\n"), strings.Count(tc.src, "\n"); got != want {
+				t.Errorf("%d lines, want %d", got, want)
+			}
+		})
+	}
+	for _, bad := range []string{"void f() { R\"abc", "void f() { R\"(never closed", "void f() { R\"0123456789abcdefgh(x)0123456789abcdefgh\" }"} {
+		if _, _, err := RewriteCXX([]byte(bad)); err == nil {
+			t.Errorf("no error for %q", bad)
 		}
 	}
 }

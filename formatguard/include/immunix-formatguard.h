@@ -298,6 +298,43 @@ template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int __
 template <class __T> inline void __immunix_fg_conv_argp_failure (unsigned int, __T &, long) {}
 template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T __x)
   { __immunix_fg_conv_argp_failure (__n, __x, 0); return __x; }
+/* The printf helper pass (formatguard/helpers) passes a C++ helper call's
+ * format through __immunix_fg_hpass: a (const) char pointer is stored in
+ * the thread's slot with the call's count and classes; anything else (the
+ * call was of an overload whose argument is not a format) is handed back
+ * unchanged, so the rewritten call still compiles. */
+extern "C" void __immunix_fg_hsave (void **) __attribute__ ((__nothrow__));
+extern "C" void __immunix_fg_hrestore (void *(*)[2]) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_hset (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern "C" const wchar_t *__immunix_fg_hwset (unsigned int, const wchar_t *)
+  __attribute__ ((__nothrow__));
+inline const char *__immunix_fg_hpass (unsigned int __n, const char *__f)
+  { return __immunix_fg_hset (__n, __f); }
+inline char *__immunix_fg_hpass (unsigned int __n, char *__f)
+  { return const_cast<char *> (__immunix_fg_hset (__n, __f)); }
+template <class __T> inline __T __immunix_fg_hpass (unsigned int, __T __x) { return __x; }
+inline const wchar_t *__immunix_fg_hwpass (unsigned int __n, const wchar_t *__f)
+  { return __immunix_fg_hwset (__n, __f); }
+inline wchar_t *__immunix_fg_hwpass (unsigned int __n, wchar_t *__f)
+  { return const_cast<wchar_t *> (__immunix_fg_hwset (__n, __f)); }
+template <class __T> inline __T __immunix_fg_hwpass (unsigned int, __T __x) { return __x; }
+/* The checkers of the v*printf calls in a helper's body. */
+extern "C" const char *__immunix_fg_vprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vfprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vdprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vsprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vsnprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vasprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_obstack_vprintf (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vsyslog (const char *) __attribute__ ((__nothrow__));
+extern "C" const wchar_t *__immunix_fg_vwprintf (const wchar_t *) __attribute__ ((__nothrow__));
+extern "C" const wchar_t *__immunix_fg_vfwprintf (const wchar_t *) __attribute__ ((__nothrow__));
+extern "C" const wchar_t *__immunix_fg_vswprintf (const wchar_t *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_verr (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_verrx (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vwarn (const char *) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_vwarnx (const char *) __attribute__ ((__nothrow__));
 }
 #endif
 
@@ -306,7 +343,7 @@ template <class __T> inline __T __immunix_fg_argp_failure (unsigned int __n, __T
  * pragma below for preprocessor warnings (gcc PR 53431): -pedantic would
  * reject our variadic macros there. */
 #if defined __GNUC__ && !defined __clang__ && (!defined __cplusplus || __cplusplus >= 201103L || __GNUC__ >= 13)
-# 310 "immunix-formatguard.h"
+# 347 "immunix-formatguard.h"
 #endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvariadic-macros"

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/immunix/immunix/internal/testenv"
 )
 
 // helperShapes are the program's own printf helpers (issue 15 item 1): the
@@ -265,5 +267,74 @@ int main(int argc, char **argv)
 				}
 			}
 		})
+	}
+}
+
+// cxxHelperShapes are C++-only helper shapes: a variadic template that
+// forwards its pack to the helper (the count is the pack's real size), and
+// an overload of the helper whose argument is not a format (the rewritten
+// call of it must still compile).
+var cxxHelperShapes = []struct {
+	name, defs, call, vf string
+}{
+	{"pack-vfprintf", `static void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+}
+template <class... A> static void log_line(const char *fmt, A... a) { log_msg(fmt, a...); }
+`, `log_line(f, 42);`, "vfprintf"},
+	{"overload-vfprintf", `static void log_msg(int level) { if (level > 9) puts("high"); }
+static void log_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+}
+`, `log_msg(f, 42); log_msg(argc);`, "vfprintf"},
+}
+
+// TestOwnHelpersCXX is TestOwnHelpers for C++ units (g++ and clang++,
+// C++17), with the C++-only shapes; IMMUNIX_STRICT=1, so a rewritten unit
+// that did not compile fails the build.
+func TestOwnHelpersCXX(t *testing.T) {
+	shapes := append(append([]struct{ name, defs, call, vf string }{}, helperShapes...), cxxHelperShapes...)
+	for _, cxx := range testenv.CXXCompilers() {
+		for _, h := range shapes {
+			cxx, h := cxx, h
+			t.Run(cxx+"/"+h.name, func(t *testing.T) {
+				t.Parallel()
+				src := strings.Replace(program, "int main(int argc", "#include <stdarg.h>\n"+h.defs+"\nint main(int argc", 1)
+				src = strings.Replace(src, "CALL", h.call, 1)
+				if h.vf == "vprintf" {
+					src += sayDef
+				}
+				dir := t.TempDir()
+				pdir, udir := filepath.Join(dir, "protected"), filepath.Join(dir, "plain")
+				for _, d := range []string{pdir, udir} {
+					if err := os.Mkdir(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				flags := []string{"-O2", "-std=c++17", "-Wno-format-security"}
+				prot, out, err := buildLang(t, cxx, true, pdir, "fgtest", ".cc", src, []string{"IMMUNIX_DEBUG=1"}, flags...)
+				if err != nil {
+					t.Fatalf("immunix-c++: %v\n%s", err, out)
+				}
+				if !strings.Contains(out, "v*printf calls rewritten") {
+					t.Fatalf("immunix-c++ did not rewrite the helper calls:\n%s", out)
+				}
+				plain, out, err := buildLang(t, cxx, false, udir, "fgtest", ".cc", src, nil, flags...)
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", cxx, err, out)
+				}
+				leaks(t, plain, h.vf, dir)
+				testBenign(t, h.vf, prot, plain, dir)
+				testAttacks(t, h.vf, prot, dir)
+			})
+		}
 	}
 }

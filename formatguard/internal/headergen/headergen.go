@@ -17,6 +17,24 @@ import (
 	"strings"
 )
 
+// VaListCheck is one v*printf function whose calls in a printf helper's
+// body the helper pass checks (formatguard/runtime/formatguard.c
+// FG_VNARROW, FG_VWIDE).
+type VaListCheck struct {
+	Name string
+	Wide bool
+}
+
+// VaListCheckers are the va_list functions of formatguard.Functions (the
+// formatguard package's tests keep the two lists equal), declared for C++
+// units, whose rewritten helper code calls their checkers by name.
+var VaListCheckers = []VaListCheck{
+	{"vprintf", false}, {"vfprintf", false}, {"vdprintf", false}, {"vsprintf", false},
+	{"vsnprintf", false}, {"vasprintf", false}, {"obstack_vprintf", false}, {"vsyslog", false},
+	{"vwprintf", true}, {"vfwprintf", true}, {"vswprintf", true},
+	{"verr", false}, {"verrx", false}, {"vwarn", false}, {"vwarnx", false},
+}
+
 // Capacity is the number of variadic arguments (after the format) a call
 // may have and still be counted. Beyond it the call does not compile with
 // FormatGuard, and immunix-cc compiles the unit again without it.
@@ -296,6 +314,36 @@ template <class... __T> char (&__immunix_fg_cnt (const __T &...))
 				fmt.Fprintf(&b, "template <class __T> inline __T __immunix_fg_%[1]s (unsigned int __n, __T __x)\n  { __immunix_fg_conv_%[1]s (__n, __x, 0); return __x; }\n", f.name)
 			}
 		}
+	}
+	b.WriteString(`/* The printf helper pass (formatguard/helpers) passes a C++ helper call's
+ * format through __immunix_fg_hpass: a (const) char pointer is stored in
+ * the thread's slot with the call's count and classes; anything else (the
+ * call was of an overload whose argument is not a format) is handed back
+ * unchanged, so the rewritten call still compiles. */
+extern "C" void __immunix_fg_hsave (void **) __attribute__ ((__nothrow__));
+extern "C" void __immunix_fg_hrestore (void *(*)[2]) __attribute__ ((__nothrow__));
+extern "C" const char *__immunix_fg_hset (unsigned int, const char *)
+  __attribute__ ((__nothrow__, __format_arg__ (2)));
+extern "C" const wchar_t *__immunix_fg_hwset (unsigned int, const wchar_t *)
+  __attribute__ ((__nothrow__));
+inline const char *__immunix_fg_hpass (unsigned int __n, const char *__f)
+  { return __immunix_fg_hset (__n, __f); }
+inline char *__immunix_fg_hpass (unsigned int __n, char *__f)
+  { return const_cast<char *> (__immunix_fg_hset (__n, __f)); }
+template <class __T> inline __T __immunix_fg_hpass (unsigned int, __T __x) { return __x; }
+inline const wchar_t *__immunix_fg_hwpass (unsigned int __n, const wchar_t *__f)
+  { return __immunix_fg_hwset (__n, __f); }
+inline wchar_t *__immunix_fg_hwpass (unsigned int __n, wchar_t *__f)
+  { return const_cast<wchar_t *> (__immunix_fg_hwset (__n, __f)); }
+template <class __T> inline __T __immunix_fg_hwpass (unsigned int, __T __x) { return __x; }
+/* The checkers of the v*printf calls in a helper's body. */
+`)
+	for _, v := range VaListCheckers {
+		ch := "char"
+		if v.Wide {
+			ch = "wchar_t"
+		}
+		fmt.Fprintf(&b, "extern \"C\" const %[1]s *__immunix_fg_%[2]s (const %[1]s *) __attribute__ ((__nothrow__));\n", ch, v.Name)
 	}
 	b.WriteString("}\n#endif\n")
 	nonSystem(&b, "immunix-formatguard.h")

@@ -54,17 +54,24 @@ func cls(count int, classes ...int) string {
 // errors), linked with the real runtime archive.
 func buildWithRuntime(t *testing.T, cc, src string, flags ...string) string {
 	t.Helper()
+	return buildWithRuntimeABI(t, cc, nil, src, flags...)
+}
+
+// buildWithRuntimeABI is buildWithRuntime for the ABI flags abi (e.g. -m32),
+// with the runtime built for them.
+func buildWithRuntimeABI(t *testing.T, cc string, abi []string, src string, flags ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "memo.c")
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	link, err := guardlib.LinkArgs(guardlib.Target{Compiler: []string{cc}})
+	link, err := guardlib.LinkArgs(guardlib.Target{Compiler: []string{cc}, ABIFlags: abi})
 	if err != nil {
 		t.Fatalf("runtime for %s: %v", cc, err)
 	}
 	exe := filepath.Join(dir, "memo")
-	args := append(append(append([]string{"-O2", "-Wall", "-Wextra", "-Werror"}, flags...), "-o", exe, p), link...)
+	args := append(append(append(append([]string{"-O2", "-Wall", "-Wextra", "-Werror"}, abi...), flags...), "-o", exe, p), link...)
 	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
 	}
@@ -137,7 +144,7 @@ const windowProg = `#include <stdio.h>
 #include <string.h>
 static int armed, at_step, at_index;
 static const char *handler_fmt;
-static char pool[16][80];
+static char pool[16][80] __attribute__((aligned(16)));
 static const char *fg_check(const char *, unsigned int, const char *, const void *);
 static void window(int step, size_t i)
 {
@@ -188,9 +195,11 @@ func TestRememberedFormatSignalWindows(t *testing.T) {
 		name string
 		args []string // seed step index handler-format attack
 	}{
-		// "%xab" is kept; at byte 2 of comparing "%x%x", the handler's
-		// "ab%x" replaces it: "%x" then "%x\0" both match.
-		{"handler rewrites the record mid-compare", []string{"%xab", "c", "2", "ab%x", "%x%x"}},
+		// "%xAAAAAAzz" is kept; comparing "%xAAAAAA%x" (from an
+		// 8-aligned buffer: a word at a time), after its first word the
+		// handler's "BBBBBBBB%x" replaces it: "%xAAAAAA" then "%x\0"
+		// both match.
+		{"handler rewrites the record mid-compare", []string{"%xAAAAAAzz", "c", "8", "BBBBBBBB%x", "%xAAAAAA%x"}},
 		// "ab%x" is kept; while "%xcd" is written over it, after two
 		// bytes, the record reads "%x%x", which the handler checks.
 		{"handler reads a half-written record", []string{"ab%x", "w", "2", "%x%x", "%xcd"}},
@@ -208,6 +217,108 @@ func TestRememberedFormatSignalWindows(t *testing.T) {
 			if !halted {
 				t.Errorf("%s %s: with the guard: not stopped, out=%q", cc, c.name, out)
 			}
+		}
+	}
+}
+
+// compareProg runs the checker's record compare (fg_memo_same) on formats
+// at every alignment, of every length up to FG_MEMO and past it, against
+// records equal to them, differing at each byte, and one byte shorter or
+// longer, with garbage after the record's NUL; it prints each disagreement
+// with strcmp. Then it compares formats that end on the last byte of a page
+// followed by an inaccessible one: the word reads must not fault.
+const compareProg = `#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "formatguard.c"
+static int bad;
+static void one(const char *rec, const char *fmt)
+{
+	int want = strcmp(rec, fmt) == 0, got = fg_memo_same(rec, fmt);
+	if (got != want) {
+		printf("rec %s fmt %s at %lu: got %d\n", rec, fmt, (unsigned long)fmt & 15, got);
+		bad = 1;
+	}
+}
+int main(void)
+{
+	static char fbuf[FG_MEMO + 40] __attribute__((aligned(16)));
+	static struct fg_memo m;
+	size_t len, off, k;
+	long page = sysconf(_SC_PAGESIZE);
+	char *map;
+
+	for (len = 0; len <= FG_MEMO; len++) {
+		for (off = 0; off < 16; off++) {
+			char *f = fbuf + off;
+			memset(fbuf, 0x5a, sizeof fbuf);
+			for (k = 0; k < len; k++)
+				f[k] = (char)('!' + (k * 7 + off) % 90);
+			f[len] = 0;
+			memset(m.fmt, 0x7f, sizeof m.fmt);
+			memcpy(m.fmt, f, len + 1);
+			one(m.fmt, f);
+			for (k = 0; k <= len; k++) {
+				char c = m.fmt[k];
+				m.fmt[k] = (char)(c == 0 ? 'x' : c ^ 1);
+				one(m.fmt, f);
+				m.fmt[k] = c;
+			}
+			if (len > 0) {
+				m.fmt[len - 1] = 0;
+				one(m.fmt, f);
+				m.fmt[len - 1] = f[len - 1];
+			}
+			if (len < FG_MEMO) {
+				m.fmt[len] = 'q';
+				m.fmt[len + 1] = 0;
+				one(m.fmt, f);
+			}
+		}
+	}
+	map = mmap(0, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED || mprotect(map + page, page, PROT_NONE) != 0)
+		return 3;
+	for (len = 0; len < 20; len++) {
+		char *f = map + page - 1 - len;
+		memset(f, 'y', len);
+		f[len] = 0;
+		memset(m.fmt, 0x7f, sizeof m.fmt);
+		memcpy(m.fmt, f, len + 1);
+		one(m.fmt, f);
+		m.fmt[len] = 'y';
+		m.fmt[len + 1] = 0;
+		one(m.fmt, f);
+	}
+	puts(bad ? "bad" : "same");
+	return bad;
+}
+`
+
+// TestRememberedFormatCompare: the record compare reads the format a word
+// at a time once it is aligned; it agrees with strcmp at every alignment
+// and length, and reads nothing past a format that ends at a page's end.
+func TestRememberedFormatCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs C programs: skipped with -short")
+	}
+	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
+	root := testenv.ModuleRoot(t)
+	inc := []string{"-I", filepath.Join(root, "formatguard", "runtime"), "-I", filepath.Join(root, "guardlib", "runtime")}
+	for _, cc := range testenv.Compilers() {
+		testenv.NeedsTool(t, cc)
+		for _, abi := range [][]string{nil, {"-m32"}} {
+			t.Run(cc+strings.Join(abi, ""), func(t *testing.T) {
+				if len(abi) > 0 {
+					testenv.NeedsABIRun(t, abi[0])
+				}
+				exe := buildWithRuntimeABI(t, cc, abi, compareProg, inc...)
+				out, err := exec.Command(exe).CombinedOutput()
+				if err != nil || string(out) != "same\n" {
+					t.Errorf("%v\n%s", err, out)
+				}
+			})
 		}
 	}
 }

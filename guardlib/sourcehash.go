@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "7d29094043f84174e43f51feff55d6c4458c080f3b742da4ce6642cc77910209"
+const sourcesHash = "cde19858a86cdaee8d9abd66f7cbe76a9c0cf9c59655c263ff0331af8788418a"

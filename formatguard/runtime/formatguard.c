@@ -170,10 +170,12 @@ static __attribute__((noinline, cold, noreturn)) void fg_attack(const char *func
 #else
 #define FG_MEMO_GUARDED 1
 #endif
+/* fmt has room for an 8-byte read at any index up to FG_MEMO (the compare
+ * reads the record by words, fg_memo_same). */
 struct fg_memo {
 	unsigned int seq;
 	unsigned int n;
-	char fmt[FG_MEMO + 1];
+	char fmt[FG_MEMO + 8];
 };
 static __thread struct fg_memo fg_memo[FG_MEMO_SLOTS];
 
@@ -190,30 +192,77 @@ static inline __attribute__((always_inline)) struct fg_memo *fg_memo_slot(const 
 	return m + (((unsigned long)fmt * 0x9e3779b97f4a7c15ull) >> 62);
 }
 
+/* A word of a format, read where its own bytes may end inside it. */
+typedef unsigned long long __attribute__((__may_alias__)) fg_word;
+
+/* The mask of w's bytes up to and including its first zero byte in memory
+ * (little-endian: the lowest), or 0 when w has none. */
+static inline __attribute__((always_inline)) unsigned long long fg_through_nul(unsigned long long w)
+{
+	unsigned long long z = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+
+	/* z's lowest flag is w's first zero byte (a false flag can only sit
+	 * above a true one); z ^ (z - 1) sets every bit up to that flag. */
+	return z != 0 ? z ^ (z - 1) : 0;
+}
+
+/* 1 when fmt's bytes, NUL included, are rec's (a record's fmt). fmt is read
+ * by aligned 8-byte words, the first one from fmt's address rounded down:
+ * an aligned word never crosses a page, so the bytes before fmt and after
+ * its NUL that a word also holds lie in a page fmt's own bytes are in
+ * (strlen's way); they are masked out. rec is read at the same offsets from
+ * its start (it has FG_MEMO + 8 bytes); the compare ends at the word holding
+ * rec's NUL, at index FG_MEMO at the latest. Little-endian only; elsewhere
+ * byte by byte. */
+static inline __attribute__((always_inline)) int fg_memo_same(const char *rec, const char *fmt)
+{
+	size_t i;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t off = (unsigned long)fmt & 7;
+	unsigned long long r, f, nul, have = ~0ull >> (8 * off);
+
+	FG_MEMO_WINDOW('c', 0);
+	__builtin_memcpy(&r, rec, 8);
+	f = *(const fg_word *)(const void *)(fmt - off) >> (8 * off);
+	nul = fg_through_nul(r);
+	if (nul != 0 && (nul & ~have) == 0)
+		return ((r ^ f) & nul) == 0;
+	if (((r ^ f) & have) != 0)
+		return 0;
+	for (i = 8 - off;; i += 8) {
+		FG_MEMO_WINDOW('c', i);
+		__builtin_memcpy(&r, rec + i, 8);
+		f = *(const fg_word *)(const void *)(fmt + i);
+		nul = fg_through_nul(r);
+		if (nul != 0)
+			return ((r ^ f) & nul) == 0;
+		if (r != f)
+			return 0;
+	}
+#else
+	for (i = 0;; i++) {
+		FG_MEMO_WINDOW('c', i);
+		if (rec[i] != fmt[i])
+			return 0;
+		if (fmt[i] == 0)
+			return 1;
+	}
+#endif
+}
+
 /* 1 when fmt, checked with n, is the format its record holds. */
 static inline __attribute__((always_inline)) int fg_memo_hit(const char *fmt, unsigned int n)
 {
 	struct fg_memo *m = fg_memo_slot(fmt);
 	unsigned int s = __atomic_load_n(&m->seq, __ATOMIC_RELAXED);
 	int hit = 0;
-	size_t i;
 
 	if ((FG_MEMO_GUARDED && (s & 1) != 0) || s == 0)
 		return 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (m->n == n) {
-		/* Stops at the first difference, so fmt is never read past its
-		 * own NUL. */
-		for (i = 0;; i++) {
-			FG_MEMO_WINDOW('c', i);
-			if (m->fmt[i] != fmt[i])
-				break;
-			if (fmt[i] == 0) {
-				hit = 1;
-				break;
-			}
-		}
-	}
+	if (m->n == n)
+		hit = fg_memo_same(m->fmt, fmt);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (FG_MEMO_GUARDED && __atomic_load_n(&m->seq, __ATOMIC_RELAXED) != s)
 		return 0;

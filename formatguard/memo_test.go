@@ -177,6 +177,19 @@ int main(int argc, char **argv)
 }
 `
 
+// runtimeSourceTest prepares a test that compiles programs including the
+// runtime's checker source: skipped with -short, a fresh runtime cache, and
+// the include flags of the runtime's directories.
+func runtimeSourceTest(t *testing.T) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("compiles and runs C programs: skipped with -short")
+	}
+	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
+	root := testenv.ModuleRoot(t)
+	return []string{"-I", filepath.Join(root, "formatguard", "runtime"), "-I", filepath.Join(root, "guardlib", "runtime")}
+}
+
 // TestRememberedFormatSignalWindows stops the checker at a chosen step, as
 // a signal handler that prints would, and runs the handler's own check
 // there. Without the seq guard both attacks pass a format that reads two
@@ -185,12 +198,7 @@ int main(int argc, char **argv)
 // a handler that interrupts a record being written hits on the half-written
 // one. With the guard both are parsed and stopped.
 func TestRememberedFormatSignalWindows(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles and runs C programs: skipped with -short")
-	}
-	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
-	root := testenv.ModuleRoot(t)
-	inc := []string{"-I", filepath.Join(root, "formatguard", "runtime"), "-I", filepath.Join(root, "guardlib", "runtime")}
+	inc := runtimeSourceTest(t)
 	cases := []struct {
 		name string
 		args []string // seed step index handler-format attack
@@ -300,12 +308,7 @@ int main(void)
 // at a time once it is aligned; it agrees with strcmp at every alignment
 // and length, and reads nothing past a format that ends at a page's end.
 func TestRememberedFormatCompare(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles and runs C programs: skipped with -short")
-	}
-	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
-	root := testenv.ModuleRoot(t)
-	inc := []string{"-I", filepath.Join(root, "formatguard", "runtime"), "-I", filepath.Join(root, "guardlib", "runtime")}
+	inc := runtimeSourceTest(t)
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
 		for _, abi := range [][]string{nil, {"-m32"}} {

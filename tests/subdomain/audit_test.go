@@ -14,6 +14,7 @@ import (
 
 	"github.com/immunix/immunix/internal/testenv"
 	"github.com/immunix/immunix/subdomain/enforce"
+	"golang.org/x/sys/unix"
 )
 
 // auditStateFile is where immunix run records that it turned the
@@ -122,6 +123,7 @@ func TestAuditRestored(t *testing.T) {
 type waitingRun struct {
 	cmd        *exec.Cmd
 	supervisor int
+	pidfd      int // the supervisor's, to wait for its clean-up
 	stdin      io.WriteCloser
 	stderr     *bytes.Buffer
 }
@@ -147,6 +149,10 @@ func startWaiting(t *testing.T, dir, prof string) *waitingRun {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if w.supervisor = child(cmd.Process.Pid); w.supervisor > 0 {
+			if w.pidfd, err = unix.PidfdOpen(w.supervisor, 0); err != nil {
+				t.Fatalf("pidfd of the supervisor %d: %v", w.supervisor, err)
+			}
+			t.Cleanup(func() { unix.Close(w.pidfd) })
 			return w
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -155,13 +161,31 @@ func startWaiting(t *testing.T, dir, prof string) *waitingRun {
 	return nil
 }
 
-// finish lets the confined program end and waits for immunix run.
+// finish lets the confined program end and waits for immunix run and
+// for its supervisor: the supervisor releases the audit after the
+// program it watches has ended, so the program's exit alone does not
+// say the release is done (the overlapping case failed once in CI for
+// reading the switch in between).
 func (w *waitingRun) finish(t *testing.T) {
 	t.Helper()
 	w.stdin.Write([]byte("go\n"))
 	w.stdin.Close()
 	if err := w.cmd.Wait(); err != nil {
 		t.Fatalf("immunix run: %v\n%s", err, w.stderr.String())
+	}
+	fds := []unix.PollFd{{Fd: int32(w.pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 10000)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("wait for the supervisor %d: %v", w.supervisor, err)
+		}
+		if n == 0 {
+			t.Fatalf("the supervisor %d still runs 10 s after its program ended", w.supervisor)
+		}
+		return
 	}
 }
 

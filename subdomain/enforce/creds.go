@@ -1,0 +1,248 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A confined program's metadata calls are performed by its supervisor
+// (meta.go), which runs as the user who ran immunix run, often root. A
+// program that changed its credentials (a server that dropped root) must
+// not have its calls made with the supervisor's: the kernel's permission
+// checks would then be root's (a confused deputy). The supervisor makes
+// such a call on an OS thread of its own that has taken on the calling
+// thread's credentials, so the kernel checks the call as it would have
+// checked the program's, and answers it as it would have.
+
+// creds are what the kernel's permission checks of a metadata call read
+// of a thread: its user and group IDs (real, effective, saved, fs), its
+// supplementary groups and its capability sets. (The bounding and
+// ambient sets only matter at exec; securebits and no_new_privs only to
+// credential changes and exec.)
+type creds struct {
+	uid, gid               [4]uint32 // real, effective, saved, fs
+	groups                 []uint32
+	capInh, capPrm, capEff uint64
+}
+
+func (c *creds) equal(o *creds) bool {
+	// The kernel keeps (and shows) the groups sorted.
+	return c.uid == o.uid && c.gid == o.gid && slices.Equal(slices.Sorted(slices.Values(c.groups)), slices.Sorted(slices.Values(o.groups))) &&
+		c.capInh == o.capInh && c.capPrm == o.capPrm && c.capEff == o.capEff
+}
+
+func (c *creds) String() string {
+	return fmt.Sprintf("uid %v gid %v groups %v capeff %#x capprm %#x capinh %#x",
+		c.uid, c.gid, c.groups, c.capEff, c.capPrm, c.capInh)
+}
+
+// ngroupsMax is the kernel's NGROUPS_MAX.
+const ngroupsMax = 65536
+
+// parseCreds reads creds from the text of /proc/TID/status. Every field
+// must be present once and well formed; an ID of -1 (which setresuid
+// reads as "unchanged") is refused.
+func parseCreds(b []byte) (*creds, error) {
+	c := &creds{}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		key, val, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff":
+		default:
+			continue
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("status: %s twice", key)
+		}
+		seen[key] = true
+		f := strings.Fields(val)
+		switch key {
+		case "Uid", "Gid":
+			if len(f) != 4 {
+				return nil, fmt.Errorf("status: %s has %d IDs, want 4", key, len(f))
+			}
+			ids := &c.uid
+			if key == "Gid" {
+				ids = &c.gid
+			}
+			for i, s := range f {
+				id, err := parseID(s)
+				if err != nil {
+					return nil, fmt.Errorf("status: %s: %w", key, err)
+				}
+				ids[i] = id
+			}
+		case "Groups":
+			if len(f) > ngroupsMax {
+				return nil, fmt.Errorf("status: %d groups, over %d", len(f), ngroupsMax)
+			}
+			c.groups = make([]uint32, 0, len(f))
+			for _, s := range f {
+				id, err := parseID(s)
+				if err != nil {
+					return nil, fmt.Errorf("status: Groups: %w", err)
+				}
+				c.groups = append(c.groups, id)
+			}
+		default:
+			if len(f) != 1 || len(f[0]) != 16 {
+				return nil, fmt.Errorf("status: %s %q is not 16 hex digits", key, val)
+			}
+			v, err := strconv.ParseUint(f[0], 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("status: %s: %w", key, err)
+			}
+			switch key {
+			case "CapInh":
+				c.capInh = v
+			case "CapPrm":
+				c.capPrm = v
+			default:
+				c.capEff = v
+			}
+		}
+	}
+	if len(seen) != 6 {
+		return nil, errors.New("status: a credential field is missing")
+	}
+	return c, nil
+}
+
+func parseID(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	if v == 0xffffffff {
+		return 0, errors.New("ID -1")
+	}
+	return uint32(v), nil
+}
+
+// readCreds reads the creds of a thread: "/proc/TID/status", or
+// "/proc/thread-self/status" for the calling one.
+func readCreds(status string) (*creds, error) {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return nil, err
+	}
+	return parseCreds(b)
+}
+
+// runAs runs fn on a new OS thread that has taken on the credentials c
+// (from the current ones, cur: what the supervisor's threads have). The
+// thread is never given back to the Go scheduler: its goroutine ends
+// locked to it, so the runtime ends the thread too, and no other
+// goroutine ever runs with c. (Threads the runtime starts while a
+// goroutine is locked are started from its template thread, not this
+// one, so none inherits c either.) The switch uses raw per-thread system
+// calls (not syscall.Setuid, which changes every thread of the process),
+// and is verified in /proc/thread-self/status before fn runs; an error
+// means fn did not run.
+//
+// Never on the main thread: the runtime does not end it (it parks it
+// for good), and the process's own /proc/PID and the kernel's checks of
+// signals and ptrace sent to the process's pid read the main thread's
+// credentials. A goroutine that finds itself there stays locked to it
+// (so no other goroutine can run there) and starts another.
+func runAs(c, cur *creds, fn func()) error {
+	done := make(chan error, 1)
+	go credThread(c, cur, fn, done)
+	return <-done
+}
+
+func credThread(c, cur *creds, fn func(), done chan<- error) {
+	runtime.LockOSThread() // never unlocked, but on the main thread
+	if unix.Gettid() == unix.Getpid() {
+		inner := make(chan error, 1)
+		go credThread(c, cur, fn, inner)
+		err := <-inner
+		runtime.UnlockOSThread()
+		done <- err
+		return
+	}
+	if err := switchCreds(c, cur); err != nil {
+		done <- err
+		return
+	}
+	fn()
+	done <- nil
+}
+
+// switchCreds changes the calling thread's credentials from cur to c.
+// The order: groups and group IDs while the thread has its capabilities;
+// the user IDs with PR_SET_KEEPCAPS (so the permitted set survives
+// leaving uid 0); the effective set raised to the permitted one (so the
+// fs uid may be any); the fs uid; then the capability sets asked for
+// (which the fs uid change may have trimmed).
+func switchCreds(c, cur *creds) error {
+	raw := func(name string, nr, a1, a2, a3 uintptr) error {
+		if _, _, e := unix.RawSyscall(nr, a1, a2, a3); e != 0 {
+			return fmt.Errorf("%s: %w", name, e)
+		}
+		return nil
+	}
+	if !slices.Equal(c.groups, cur.groups) {
+		var p uintptr
+		if len(c.groups) > 0 {
+			p = uintptr(unsafe.Pointer(&c.groups[0]))
+		}
+		if err := raw("setgroups", unix.SYS_SETGROUPS, uintptr(len(c.groups)), p, 0); err != nil {
+			return err
+		}
+	}
+	if c.gid != cur.gid {
+		if err := raw("setresgid", unix.SYS_SETRESGID, uintptr(c.gid[0]), uintptr(c.gid[1]), uintptr(c.gid[2])); err != nil {
+			return err
+		}
+		unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.gid[3]), 0, 0) // verified below
+	}
+	if c.uid != cur.uid {
+		if err := raw("prctl(PR_SET_KEEPCAPS)", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
+			return err
+		}
+		if err := raw("setresuid", unix.SYS_SETRESUID, uintptr(c.uid[0]), uintptr(c.uid[1]), uintptr(c.uid[2])); err != nil {
+			return err
+		}
+		if err := capset(cur.capPrm, cur.capPrm, cur.capInh); err != nil {
+			return err
+		}
+		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.uid[3]), 0, 0) // verified below
+	}
+	if err := capset(c.capEff, c.capPrm, c.capInh); err != nil {
+		return err
+	}
+	now, err := readCreds("/proc/thread-self/status")
+	if err != nil {
+		return err
+	}
+	if !now.equal(c) {
+		return fmt.Errorf("the thread has %v after the switch, not %v", now, c)
+	}
+	return nil
+}
+
+// capset sets the calling thread's capability sets (raw: this thread).
+func capset(eff, prm, inh uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(eff), Permitted: uint32(prm), Inheritable: uint32(inh)},
+		{Effective: uint32(eff >> 32), Permitted: uint32(prm >> 32), Inheritable: uint32(inh >> 32)},
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return fmt.Errorf("capset: %w", e)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -157,11 +158,27 @@ func readCreds(status string) (*creds, error) {
 // signals and ptrace sent to the process's pid read the main thread's
 // credentials. A goroutine that finds itself there stays locked to it
 // (so no other goroutine can run there) and starts another.
+//
+// The process is made non-dumpable first (the kernel does so itself
+// when a thread's IDs change, unless fs.suid_dumpable is 1): while such
+// a thread lives, the kernel's ptrace checks on it (ptrace, /proc/TID/mem,
+// process_vm_writev) would otherwise compare a user's credentials with
+// its own, and that user could take over the supervisor.
 func runAs(c, cur *creds, fn func()) error {
+	if err := undumpable(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	go credThread(c, cur, fn, done)
 	return <-done
 }
+
+var undumpable = sync.OnceValue(func() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
+	}
+	return nil
+})
 
 func credThread(c, cur *creds, fn func(), done chan<- error) {
 	runtime.LockOSThread() // never unlocked, but on the main thread

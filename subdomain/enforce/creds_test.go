@@ -122,6 +122,9 @@ func TestCredThreadSwitch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); d != 0 {
+		t.Errorf("the process is dumpable (%d) after a thread changed user", d)
+	}
 	if inside == nil || !inside.equal(want) {
 		t.Errorf("the thread has %v, want %v", inside, want)
 	}

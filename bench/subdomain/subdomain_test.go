@@ -276,6 +276,7 @@ int main(int argc, char **argv) {
 // 2000 calls on a file of uid 1000's; medians over runs alternated.
 //
 //	go test -run XXX -bench MetaCall -benchtime 10x ./bench/subdomain
+//	IMMUNIX_BENCH_BASELINE=/tmp/old-immunix go test -run XXX -bench MetaCall -benchtime 10x ./bench/subdomain
 func BenchmarkMetaCall(b *testing.B) {
 	testenv.NeedsTool(b, "strace")
 	testenv.NeedsTool(b, "gcc")
@@ -314,13 +315,23 @@ func BenchmarkMetaCall(b *testing.B) {
 		return time.Duration(ns)
 	}
 	const n = "2000"
-	var direct, root, user []time.Duration
+	// IMMUNIX_BENCH_BASELINE=PATH: another immunix binary (an older
+	// commit's) in the same alternation, with the supervisor's own
+	// credentials (before this work it refused every call of uid 1000).
+	baseline := os.Getenv("IMMUNIX_BENCH_BASELINE")
+	var direct, root, user, base []time.Duration
 	for i := 0; i < b.N; i++ {
 		direct = append(direct, perCall(exe, file, n, "1000"))
 		root = append(root, perCall(bin, "run", "--profile", prof, "--", exe, file, n))
 		user = append(user, perCall(bin, "run", "--profile", prof, "--", exe, file, n, "1000"))
+		if baseline != "" {
+			base = append(base, perCall(baseline, "run", "--profile", prof, "--", exe, file, n))
+		}
 	}
 	d, r, u := median(direct), median(root), median(user)
+	if baseline != "" {
+		b.ReportMetric(float64(median(base).Nanoseconds())/1e3, "baseline-same-creds-us/call")
+	}
 	b.ReportMetric(float64(d.Nanoseconds())/1e3, "direct-us/call")
 	b.ReportMetric(float64(r.Nanoseconds())/1e3, "confined-same-creds-us/call")
 	b.ReportMetric(float64(u.Nanoseconds())/1e3, "confined-uid1000-us/call")

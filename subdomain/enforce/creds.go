@@ -19,21 +19,31 @@ import (
 // program that changed its credentials (a server that dropped root) must
 // not have its calls made with the supervisor's: the kernel's permission
 // checks would then be root's (a confused deputy). The supervisor makes
-// such a call on an OS thread of its own that has taken on the calling
-// thread's credentials, so the kernel checks the call as it would have
-// checked the program's, and answers it as it would have.
+// such a call on its notification thread after that thread has taken on
+// the calling thread's credentials for the call (asCaller), so the
+// kernel checks the call as it would have checked the program's, and
+// answers it as it would have.
 
-// creds are what the kernel's permission checks of a metadata call read
-// of a thread: its user and group IDs (real, effective, saved, fs), its
-// supplementary groups and its capability sets. (The bounding and
-// ambient sets only matter at exec; securebits and no_new_privs only to
-// credential changes and exec.)
+// creds are a thread's user and group IDs (real, effective, saved, fs),
+// supplementary groups and capability sets. The kernel's permission
+// checks of a metadata call read the fs IDs, the groups and the
+// effective set (same); the permitted and inheritable sets matter to
+// credential changes and exec, as do the bounding and ambient sets,
+// securebits and no_new_privs, which are not read.
 type creds struct {
 	uid, gid               [4]uint32 // real, effective, saved, fs
 	groups                 []uint32
 	capInh, capPrm, capEff uint64
 }
 
+// same reports whether c and o are the same for the kernel's permission
+// checks of a metadata call: IDs, groups, effective capabilities.
+func (c *creds) same(o *creds) bool {
+	return c.uid == o.uid && c.gid == o.gid && slices.Equal(slices.Sorted(slices.Values(c.groups)), slices.Sorted(slices.Values(o.groups))) &&
+		c.capEff == o.capEff
+}
+
+// equal reports whether c and o are the same, every set.
 func (c *creds) equal(o *creds) bool {
 	// The kernel keeps (and shows) the groups sorted.
 	return c.uid == o.uid && c.gid == o.gid && slices.Equal(slices.Sorted(slices.Values(c.groups)), slices.Sorted(slices.Values(o.groups))) &&
@@ -142,35 +152,37 @@ func readCreds(status string) (*creds, error) {
 	return parseCreds(b)
 }
 
-// runAs runs fn on a new OS thread that has taken on the credentials c
-// (from the current ones, cur: what the supervisor's threads have). The
-// thread is never given back to the Go scheduler: its goroutine ends
-// locked to it, so the runtime ends the thread too, and no other
-// goroutine ever runs with c. (Threads the runtime starts while a
-// goroutine is locked are started from its template thread, not this
-// one, so none inherits c either.) The switch uses raw per-thread system
-// calls (not syscall.Setuid, which changes every thread of the process),
-// and is verified in /proc/thread-self/status before fn runs; an error
-// means fn did not run.
-//
-// Never on the main thread: the runtime does not end it (it parks it
-// for good), and the process's own /proc/PID and the kernel's checks of
-// signals and ptrace sent to the process's pid read the main thread's
-// credentials. A goroutine that finds itself there stays locked to it
-// (so no other goroutine can run there) and starts another.
+// asCaller runs fn on the calling goroutine's OS thread, which must be
+// locked to it (runtime.LockOSThread) and stay so, with the credentials
+// c for the kernel's permission checks, and then gives the thread its
+// own credentials (cur) back. The switch uses raw per-thread system
+// calls (not syscall.Setuid, which changes every thread of the
+// process), and is verified in /proc/thread-self/status before fn runs;
+// an error means fn did not run. The thread keeps its permitted and
+// inheritable capability sets (so that it can switch back; the kernel's
+// checks read the effective set), which also keeps a process of c's
+// user from ptracing it (the kernel asks for a tracer with every
+// capability its tracee permits). If the thread cannot be given its own
+// credentials back, the supervisor stops (panic): it does not go on
+// with another's.
 //
 // The process is made non-dumpable first (the kernel does so itself
-// when a thread's IDs change, unless fs.suid_dumpable is 1): while such
-// a thread lives, the kernel's ptrace checks on it (ptrace, /proc/TID/mem,
-// process_vm_writev) would otherwise compare a user's credentials with
-// its own, and that user could take over the supervisor.
-func runAs(c, cur *creds, fn func()) error {
+// when a thread's IDs change, unless fs.suid_dumpable is 1).
+//
+// Threads the runtime starts while a goroutine is locked are started
+// from its template thread, not this one, so none inherits c.
+func asCaller(c, cur *creds, fn func()) error {
 	if err := undumpable(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go credThread(c, cur, fn, done)
-	return <-done
+	err := switchCreds(c, cur)
+	if err == nil {
+		fn()
+	}
+	if rerr := restoreCreds(c, cur); rerr != nil {
+		panic("immunix supervisor: cannot take its own credentials back: " + rerr.Error())
+	}
+	return err
 }
 
 var undumpable = sync.OnceValue(func() error {
@@ -179,6 +191,18 @@ var undumpable = sync.OnceValue(func() error {
 	}
 	return nil
 })
+
+// runAs runs fn with the credentials c on a new OS thread, locked to
+// its goroutine (asCaller), never the main thread: the runtime does not
+// end the main thread, and the kernel's checks of signals sent to the
+// process's pid read its credentials. A goroutine that finds itself
+// there stays locked to it (so no other goroutine can run there) while
+// it starts another.
+func runAs(c, cur *creds, fn func()) error {
+	done := make(chan error, 1)
+	go credThread(c, cur, fn, done)
+	return <-done
+}
 
 func credThread(c, cur *creds, fn func(), done chan<- error) {
 	runtime.LockOSThread() // never unlocked, but on the main thread
@@ -190,47 +214,48 @@ func credThread(c, cur *creds, fn func(), done chan<- error) {
 		done <- err
 		return
 	}
-	if err := switchCreds(c, cur); err != nil {
-		done <- err
-		return
-	}
-	fn()
-	done <- nil
+	done <- asCaller(c, cur, fn)
 }
 
-// switchCreds changes the calling thread's credentials from cur to c.
-// The order: groups and group IDs while the thread has its capabilities;
-// the user IDs with PR_SET_KEEPCAPS (so the permitted set survives
-// leaving uid 0); the effective set raised to the permitted one (so the
-// fs uid may be any); the fs uid; then the capability sets asked for
-// (which the fs uid change may have trimmed).
-func switchCreds(c, cur *creds) error {
-	raw := func(name string, nr, a1, a2, a3 uintptr) error {
-		if _, _, e := unix.RawSyscall(nr, a1, a2, a3); e != 0 {
-			return fmt.Errorf("%s: %w", name, e)
-		}
-		return nil
+func rawCall(name string, nr, a1, a2, a3 uintptr) error {
+	if _, _, e := unix.RawSyscall(nr, a1, a2, a3); e != 0 {
+		return fmt.Errorf("%s: %w", name, e)
 	}
+	return nil
+}
+
+func setGroups(g []uint32) error {
+	var p uintptr
+	if len(g) > 0 {
+		p = uintptr(unsafe.Pointer(&g[0]))
+	}
+	return rawCall("setgroups", unix.SYS_SETGROUPS, uintptr(len(g)), p, 0)
+}
+
+// switchCreds changes the calling thread's credentials from cur to c's
+// IDs, groups and effective capabilities. The order: groups and group
+// IDs while the thread has its capabilities; the user IDs with
+// PR_SET_KEEPCAPS (so the permitted set survives leaving uid 0); the
+// effective set raised to the permitted one (so the fs uid may be any);
+// the fs uid; then the effective set asked for (which the fs uid change
+// may have trimmed).
+func switchCreds(c, cur *creds) error {
 	if !slices.Equal(c.groups, cur.groups) {
-		var p uintptr
-		if len(c.groups) > 0 {
-			p = uintptr(unsafe.Pointer(&c.groups[0]))
-		}
-		if err := raw("setgroups", unix.SYS_SETGROUPS, uintptr(len(c.groups)), p, 0); err != nil {
+		if err := setGroups(c.groups); err != nil {
 			return err
 		}
 	}
 	if c.gid != cur.gid {
-		if err := raw("setresgid", unix.SYS_SETRESGID, uintptr(c.gid[0]), uintptr(c.gid[1]), uintptr(c.gid[2])); err != nil {
+		if err := rawCall("setresgid", unix.SYS_SETRESGID, uintptr(c.gid[0]), uintptr(c.gid[1]), uintptr(c.gid[2])); err != nil {
 			return err
 		}
 		unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.gid[3]), 0, 0) // verified below
 	}
 	if c.uid != cur.uid {
-		if err := raw("prctl(PR_SET_KEEPCAPS)", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
+		if err := rawCall("prctl(PR_SET_KEEPCAPS)", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
 			return err
 		}
-		if err := raw("setresuid", unix.SYS_SETRESUID, uintptr(c.uid[0]), uintptr(c.uid[1]), uintptr(c.uid[2])); err != nil {
+		if err := rawCall("setresuid", unix.SYS_SETRESUID, uintptr(c.uid[0]), uintptr(c.uid[1]), uintptr(c.uid[2])); err != nil {
 			return err
 		}
 		if err := capset(cur.capPrm, cur.capPrm, cur.capInh); err != nil {
@@ -238,15 +263,55 @@ func switchCreds(c, cur *creds) error {
 		}
 		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.uid[3]), 0, 0) // verified below
 	}
-	if err := capset(c.capEff, c.capPrm, c.capInh); err != nil {
+	if err := capset(c.capEff, cur.capPrm, cur.capInh); err != nil {
 		return err
 	}
 	now, err := readCreds("/proc/thread-self/status")
 	if err != nil {
 		return err
 	}
-	if !now.equal(c) {
+	if !now.same(c) || now.capPrm != cur.capPrm {
 		return fmt.Errorf("the thread has %v after the switch, not %v", now, c)
+	}
+	return nil
+}
+
+// restoreCreds gives the calling thread the credentials cur back from
+// c, whatever switchCreds got to: the effective set raised to the
+// permitted one (which switchCreds never changes), then the user IDs,
+// the group IDs, the groups and the capability sets; verified.
+func restoreCreds(c, cur *creds) error {
+	if err := capset(cur.capPrm, cur.capPrm, cur.capInh); err != nil {
+		return err
+	}
+	if err := rawCall("setresuid", unix.SYS_SETRESUID, uintptr(cur.uid[0]), uintptr(cur.uid[1]), uintptr(cur.uid[2])); err != nil {
+		return err
+	}
+	unix.RawSyscall(unix.SYS_SETFSUID, uintptr(cur.uid[3]), 0, 0)
+	if err := capset(cur.capPrm, cur.capPrm, cur.capInh); err != nil { // a uid change may have trimmed it
+		return err
+	}
+	if err := rawCall("setresgid", unix.SYS_SETRESGID, uintptr(cur.gid[0]), uintptr(cur.gid[1]), uintptr(cur.gid[2])); err != nil {
+		return err
+	}
+	unix.RawSyscall(unix.SYS_SETFSGID, uintptr(cur.gid[3]), 0, 0)
+	if !slices.Equal(c.groups, cur.groups) {
+		if err := setGroups(cur.groups); err != nil {
+			return err
+		}
+	}
+	if err := capset(cur.capEff, cur.capPrm, cur.capInh); err != nil {
+		return err
+	}
+	if err := rawCall("prctl(PR_SET_KEEPCAPS)", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0); err != nil {
+		return err
+	}
+	now, err := readCreds("/proc/thread-self/status")
+	if err != nil {
+		return err
+	}
+	if !now.equal(cur) {
+		return fmt.Errorf("the thread has %v, not %v", now, cur)
 	}
 	return nil
 }

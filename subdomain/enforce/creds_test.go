@@ -3,6 +3,7 @@ package enforce
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func TestCredThreadSwitch(t *testing.T) {
 	if d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); d != 0 {
 		t.Errorf("the process is dumpable (%d) after a thread changed user", d)
 	}
-	if inside == nil || !inside.equal(want) {
+	if inside == nil || !inside.same(want) || inside.capPrm != cur.capPrm {
 		t.Errorf("the thread has %v, want %v", inside, want)
 	}
 	if openErr == nil {
@@ -218,7 +219,7 @@ func TestCredThreadCaps(t *testing.T) {
 	if err := runAs(fs, cur, func() { got, _ = readCreds("/proc/thread-self/status") }); err != nil {
 		t.Fatal(err)
 	}
-	if got == nil || !got.equal(fs) {
+	if got == nil || !got.same(fs) {
 		t.Errorf("fs ids: %v, want %v", got, fs)
 	}
 }
@@ -252,7 +253,7 @@ func TestCredThreadConcurrent(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if got == nil || !got.equal(want) {
+			if got == nil || !got.same(want) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		}()
@@ -293,4 +294,41 @@ func BenchmarkReadCreds(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestCredThreadBack: asCaller gives the thread its own credentials
+// back after each call, whichever were taken on (users, groups, fs
+// IDs, fewer capabilities), and after a switch that failed.
+func TestCredThreadBack(t *testing.T) {
+	cur := needsRoot(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		// given back only as it was: unlocked on success below
+		for i, c := range []*creds{
+			{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{1000, 24}},
+			{uid: [4]uint32{1000, 1001, 1002, 1003}, gid: [4]uint32{5, 6, 7, 8}, groups: []uint32{}, capEff: 1 << unix.CAP_FOWNER},
+			{uid: cur.uid, gid: cur.gid, groups: cur.groups, capEff: cur.capEff &^ (1 << unix.CAP_CHOWN)},
+			{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{}, capEff: ^uint64(0)}, // fails
+		} {
+			var inside *creds
+			err := asCaller(c, cur, func() { inside, _ = readCreds("/proc/thread-self/status") })
+			if (err != nil) != (i == 3) {
+				t.Errorf("%d: %v", i, err)
+			}
+			if err == nil && (inside == nil || !inside.same(c)) {
+				t.Errorf("%d: inside %v, want %v", i, inside, c)
+			}
+			if now, err := readCreds("/proc/thread-self/status"); err != nil || !now.equal(cur) {
+				t.Errorf("%d: after, the thread has %v (%v), want %v", i, now, err, cur)
+				runtime.Goexit() // the thread stays locked: the runtime ends it
+			}
+			if k, _ := unix.PrctlRetInt(unix.PR_GET_KEEPCAPS, 0, 0, 0, 0); k != 0 {
+				t.Errorf("%d: PR_SET_KEEPCAPS left on", i)
+			}
+		}
+		runtime.UnlockOSThread()
+	}()
+	<-done
 }

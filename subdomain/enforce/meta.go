@@ -30,8 +30,8 @@ import (
 //     not reused); a thread in another user or mount namespace is
 //     refused;
 //  2. it takes on the thread's credentials (user and group IDs, groups,
-//     capability sets) for the rest: on a thread of its own made for
-//     the call (creds.go, runAs), unless they are its own. The kernel's
+//     effective capabilities) for the rest, on its own thread, and then
+//     takes its own back (creds.go, asCaller), unless they are its own. The kernel's
 //     permission checks of the lookup and the change it makes are then
 //     the ones the program's call would have had, and an error the
 //     kernel returns goes back to the program as it is, not alerted (a
@@ -349,12 +349,20 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	}
 	defer unix.Close(base)
 	// The lookup, the check and the change, with the program's
-	// credentials: its own thread's when they are the supervisor's.
+	// credentials: on this thread (serveNotify's, locked to it), which
+	// takes them on for the call and then its own back, unless they are
+	// its own; never the main thread (runAs: a thread for the call).
 	var res metaResult
 	act := func() { res = g.act(m, base, final, path, flags, &a) }
-	if theirs.equal(ours) {
+	switch {
+	case theirs.same(ours):
 		act()
-	} else if err := runAs(theirs, ours, act); err != nil {
+	case unix.Gettid() != unix.Getpid():
+		err = asCaller(theirs, ours, act)
+	default:
+		err = runAs(theirs, ours, act)
+	}
+	if err != nil {
 		return refuse("", "the supervisor could not take on the program's credentials ("+theirs.String()+"): "+err.Error())
 	}
 	if res.why != "" {

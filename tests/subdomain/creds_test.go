@@ -34,8 +34,12 @@ func TestEscapeMetadataCredentials(t *testing.T) {
 			os.Chown(f, uid, uid)
 		}
 	}
-	// As root, the program writes both files: w rules on them.
-	prof, _ := learnProfile(t, dir, "creds.sd", exe, "create", rootf, "create", own)
+	// A file in a directory only root may search.
+	private := filepath.Join(work, "private")
+	os.Mkdir(private, 0o700)
+	hidden := filepath.Join(private, "f")
+	// As root, the program writes the files: w rules on them.
+	prof, _ := learnProfile(t, dir, "creds.sd", exe, "create", rootf, "create", own, "create", hidden)
 	attack := []string{exe, "drop", "1000", "chmod", rootf, "0666", "chown", rootf, "1000",
 		"utimens", rootf, "setxattr", rootf}
 	ops := []string{"chmod", "chown", "utimens", "setxattr"}
@@ -75,6 +79,19 @@ func TestEscapeMetadataCredentials(t *testing.T) {
 	if len(alerts) != 0 {
 		t.Errorf("alerts for calls the kernel refused (as it does unconfined): %v", bodies(alerts))
 	}
+	// The lookup is the program's too: a directory it may not search
+	// (EACCES unconfined) hides the file from it confined.
+	u = unconfined(t, dir, exe, "drop", "1000", "chmod", hidden, "0666")
+	wantErr(t, "unconfined uid 1000, in a root 0700 directory", u, "chmod", "EACCES")
+	sink = newSyslog(t)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "drop", "1000", "chmod", hidden, "0666")
+	wantErr(t, "confined uid 1000, in a root 0700 directory", got, "chmod", "EACCES")
+	if len(alerts) != 0 {
+		t.Errorf("alerts for a lookup the kernel refused: %v", bodies(alerts))
+	}
+	if fi, err := os.Stat(hidden); err != nil || fi.Mode().Perm() == 0o666 {
+		t.Errorf("the hidden file changed: %v %v", fi, err)
+	}
 	// security.capability is refused by the profile's rule (a
 	// privileged copy) before the kernel is asked: alerted.
 	reset()
@@ -95,6 +112,27 @@ func TestEscapeMetadataCredentials(t *testing.T) {
 	}
 	if len(alerts) != 0 {
 		t.Errorf("alerts for allowed changes: %v", bodies(alerts))
+	}
+	// uid 1000 keeping CAP_FOWNER (3) only: it may chmod the root file,
+	// not chown it, confined as unconfined: the supervisor takes on
+	// its capabilities too.
+	reset()
+	capOps := []string{exe, "dropcap", "1000", "3", "chmod", rootf, "0640", "chown", rootf, "1000"}
+	u = unconfined(t, dir, capOps...)
+	wantOK(t, "unconfined", u, "dropcap")
+	wantOK(t, "unconfined, CAP_FOWNER", u, "chmod")
+	wantErr(t, "unconfined, no CAP_CHOWN", u, "chown", "EPERM")
+	reset()
+	sink = newSyslog(t)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, capOps...)
+	wantOK(t, "confined", got, "dropcap")
+	wantOK(t, "confined, CAP_FOWNER", got, "chmod")
+	wantErr(t, "confined, no CAP_CHOWN", got, "chown", "EPERM")
+	if fi, err := os.Stat(rootf); err != nil || fi.Mode().Perm() != 0o640 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("root file: %v %v, want 0640 owned by root", fi, err)
+	}
+	if len(alerts) != 0 {
+		t.Errorf("alerts: %v", bodies(alerts))
 	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", r.stderr)

@@ -32,6 +32,7 @@ const attackC = `
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ const attackC = `
 #include <string.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/un.h>
 #include <sys/socket.h>
@@ -158,6 +160,16 @@ int main(int argc, char **argv) {
 			int id = atoi(argv[++i]);
 			gid_t g = id;
 			res(op, setgroups(1, &g) == 0 && setresgid(id, id, id) == 0 && setresuid(id, id, id) == 0, NULL);
+		} else if (!strcmp(op, "dropcap")) {
+			/* root drops to ID keeping only capability CAP */
+			int id = atoi(argv[++i]), cap = atoi(argv[++i]);
+			gid_t g = id;
+			struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+			struct __user_cap_data_struct d[2];
+			memset(d, 0, sizeof d);
+			d[cap / 32].effective = d[cap / 32].permitted = 1u << (cap % 32);
+			res(op, prctl(PR_SET_KEEPCAPS, 1) == 0 && setgroups(1, &g) == 0 && setresgid(id, id, id) == 0 &&
+				setresuid(id, id, id) == 0 && syscall(SYS_capset, &h, d) == 0, NULL);
 		} else if (!strcmp(op, "kill0")) {
 			res(op, kill(atoi(argv[++i]), 0) == 0, NULL);
 		} else if (!strcmp(op, "prlimit")) {

@@ -37,10 +37,28 @@ type creds struct {
 }
 
 // same reports whether c and o are the same for the kernel's permission
-// checks of a metadata call: IDs, groups, effective capabilities.
+// checks of a metadata call: the effective and fs IDs, the groups, the
+// effective capabilities. (File permission checks read the fs IDs;
+// capability checks the effective set.)
 func (c *creds) same(o *creds) bool {
-	return c.uid == o.uid && c.gid == o.gid && slices.Equal(slices.Sorted(slices.Values(c.groups)), slices.Sorted(slices.Values(o.groups))) &&
+	return c.uid[1] == o.uid[1] && c.uid[3] == o.uid[3] && c.gid[1] == o.gid[1] && c.gid[3] == o.gid[3] &&
+		slices.Equal(slices.Sorted(slices.Values(c.groups)), slices.Sorted(slices.Values(o.groups))) &&
 		c.capEff == o.capEff
+}
+
+// taken is what a thread with the credentials cur takes on to act with
+// c: c's effective and fs IDs, groups and effective capabilities; its
+// own real and saved IDs and its own permitted and inheritable sets.
+// The kernel reads the real and saved user IDs (and the permitted set)
+// when another process signals or ptraces the thread: kept, c's user
+// can do neither to the supervisor.
+func (c *creds) taken(cur *creds) *creds {
+	t := *cur
+	t.uid[1], t.uid[3] = c.uid[1], c.uid[3]
+	t.gid[1], t.gid[3] = c.gid[1], c.gid[3]
+	t.groups = c.groups
+	t.capEff = c.capEff
+	return &t
 }
 
 // equal reports whether c and o are the same, every set.
@@ -155,14 +173,14 @@ func readCreds(status string) (*creds, error) {
 // asCaller runs fn on the calling goroutine's OS thread, which must be
 // locked to it (runtime.LockOSThread) and stay so, with the credentials
 // c for the kernel's permission checks, and then gives the thread its
-// own credentials (cur) back. The switch uses raw per-thread system
-// calls (not syscall.Setuid, which changes every thread of the
+// own credentials (cur) back. Only what the kernel's checks of the call
+// read is taken on (taken: effective and fs IDs, groups, effective
+// capabilities); the thread keeps its real and saved IDs and its
+// permitted set, so that it can switch back, and so that c's user can
+// neither signal nor ptrace it meanwhile. The switch uses raw per-thread
+// system calls (not syscall.Setuid, which changes every thread of the
 // process), and is verified in /proc/thread-self/status before fn runs;
-// an error means fn did not run. The thread keeps its permitted and
-// inheritable capability sets (so that it can switch back; the kernel's
-// checks read the effective set), which also keeps a process of c's
-// user from ptracing it (the kernel asks for a tracer with every
-// capability its tracee permits). If the thread cannot be given its own
+// an error means fn did not run. If the thread cannot be given its own
 // credentials back, the supervisor stops (panic): it does not go on
 // with another's.
 //
@@ -232,14 +250,15 @@ func setGroups(g []uint32) error {
 	return rawCall("setgroups", unix.SYS_SETGROUPS, uintptr(len(g)), p, 0)
 }
 
-// switchCreds changes the calling thread's credentials from cur to c's
-// IDs, groups and effective capabilities. The order: groups and group
+// switchCreds changes the calling thread's credentials from cur to
+// c.taken(cur). The order: groups and group
 // IDs while the thread has its capabilities; the user IDs with
 // PR_SET_KEEPCAPS (so the permitted set survives leaving uid 0); the
 // effective set raised to the permitted one (so the fs uid may be any);
 // the fs uid; then the effective set asked for (which the fs uid change
 // may have trimmed).
 func switchCreds(c, cur *creds) error {
+	c = c.taken(cur)
 	if !slices.Equal(c.groups, cur.groups) {
 		if err := setGroups(c.groups); err != nil {
 			return err
@@ -263,14 +282,14 @@ func switchCreds(c, cur *creds) error {
 		}
 		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.uid[3]), 0, 0) // verified below
 	}
-	if err := capset(c.capEff, cur.capPrm, cur.capInh); err != nil {
+	if err := capset(c.capEff, c.capPrm, c.capInh); err != nil {
 		return err
 	}
 	now, err := readCreds("/proc/thread-self/status")
 	if err != nil {
 		return err
 	}
-	if !now.same(c) || now.capPrm != cur.capPrm {
+	if !now.equal(c) {
 		return fmt.Errorf("the thread has %v after the switch, not %v", now, c)
 	}
 	return nil

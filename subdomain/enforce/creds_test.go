@@ -2,11 +2,13 @@ package enforce
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -353,5 +355,61 @@ func BenchmarkAsCaller(b *testing.B) {
 		if err := asCaller(want, cur, func() {}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCredThreadUnsignalable: while the thread acts as uid 1000, a
+// process of uid 1000 cannot signal it (the kernel checks the target
+// thread's real and saved user IDs, which stay the supervisor's); it
+// can signal a thread whose user IDs are all 1000, which is why they are
+// not all switched.
+func TestCredThreadUnsignalable(t *testing.T) {
+	cur := needsRoot(t)
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	// probe runs, as uid 1000, kill -0 TID: "signal" when allowed.
+	probe := func(tid int) string {
+		done := make(chan string)
+		go func() { // on another thread: the caller's is locked
+			cmd := exec.Command("sh", "-c", "kill -0 "+strconv.Itoa(tid)+" 2>/dev/null && echo signal; true")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("probe: %v %s", err, out)
+			}
+			done <- strings.TrimSpace(string(out))
+		}()
+		return <-done
+	}
+	want := &creds{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{1000}}
+	var got string
+	if err := runAs(want, cur, func() { got = probe(unix.Gettid()) }); err != nil {
+		t.Fatal(err)
+	}
+	if got != "" {
+		t.Errorf("a uid 1000 process could signal the thread acting as uid 1000: %q", got)
+	}
+	// The control: a thread with every user ID 1000 (ended after).
+	var control func(done chan<- string)
+	control = func(done chan<- string) {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if unix.Gettid() == unix.Getpid() {
+			inner := make(chan string)
+			go control(inner) // elsewhere: this goroutine holds the main thread meanwhile
+			done <- <-inner
+			runtime.UnlockOSThread()
+			return
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, 1000, 1000, 1000); e != 0 {
+			done <- e.Error()
+			return
+		}
+		done <- probe(unix.Gettid())
+	}
+	done := make(chan string)
+	go control(done)
+	if c := <-done; c != "signal" {
+		t.Errorf("control: a uid 1000 process could not signal a thread of uid 1000: %q", c)
 	}
 }

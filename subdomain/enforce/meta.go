@@ -29,8 +29,9 @@ import (
 //     checks that the notification is still pending (the thread id was
 //     not reused); a thread in another user or mount namespace is
 //     refused;
-//  2. it takes on the thread's credentials (user and group IDs, groups,
-//     effective capabilities) for the rest, on its own thread, and then
+//  2. it takes on the thread's credentials for the rest (what the
+//     kernel's checks read: effective and fs user and group IDs,
+//     groups, effective capabilities), on its own thread, and then
 //     takes its own back (creds.go, asCaller), unless they are its own. The kernel's
 //     permission checks of the lookup and the change it makes are then
 //     the ones the program's call would have had, and an error the

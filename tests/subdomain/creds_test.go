@@ -93,12 +93,20 @@ func TestEscapeMetadataCredentials(t *testing.T) {
 		t.Errorf("the hidden file changed: %v %v", fi, err)
 	}
 	// security.capability is refused by the profile's rule (a
-	// privileged copy) before the kernel is asked: alerted.
+	// privileged copy) before the kernel is asked: alerted, as is a
+	// listen on no port; the alerts name the program's uid.
 	reset()
 	sink = newSyslog(t)
-	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "drop", "1000", "setcap", rootf)
+	got, alerts, _ = confinedOps(t, dir, prof, sink, exe, "drop", "1000", "setcap", rootf, "listen0")
 	wantErr(t, "confined uid 1000", got, "setcap", "EPERM")
+	wantErr(t, "confined uid 1000", got, "listen0", "EPERM")
 	wantAlert(t, alerts, "setxattr", rootf)
+	wantAlert(t, alerts, "listen", "0")
+	for _, a := range alerts {
+		if a.UID != 1000 {
+			t.Errorf("the alert names uid %d, not the program's (1000): %s", a.UID, a.Body())
+		}
+	}
 	unchanged("confined setcap")
 	// Its own file: changed, as the kernel lets it, with no alert.
 	reset()

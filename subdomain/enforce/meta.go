@@ -27,31 +27,39 @@ import (
 //  1. it reads the arguments from the calling thread's memory
 //     (process_vm_readv) and its credentials (/proc/TID/status), and
 //     checks that the notification is still pending (the thread id was
-//     not reused);
-//  2. it refuses a thread whose credentials (user and group IDs, groups,
-//     capabilities) are not its own: the kernel's permission checks of
-//     the call it makes are then the ones the program's call would have
-//     had;
+//     not reused); a thread in another user or mount namespace is
+//     refused;
+//  2. it takes on the thread's credentials for the rest (what the
+//     kernel's checks read: effective and fs user and group IDs,
+//     groups, effective capabilities), on its own thread, and then
+//     takes its own back (creds.go, asCaller), unless they are its own. The kernel's
+//     permission checks of the lookup and the change it makes are then
+//     the ones the program's call would have had, and an error the
+//     kernel returns goes back to the program as it is, not alerted (a
+//     program that dropped root gets EPERM for a root file, as it does
+//     unconfined: the supervisor is no confused deputy);
 //  3. it resolves the path once, to an O_PATH descriptor: relative to
 //     the program's cwd (/proc/TID/cwd), or to the directory descriptor
 //     the program passed (pidfd_getfd), or from the root, which must be
-//     its own; with openat2 and RESOLVE_NO_MAGICLINKS (a
-//     /proc/self/fd/N or /proc/self/cwd name is refused) and O_NOFOLLOW
-//     where the call does not follow a final symlink (lchown,
-//     AT_SYMLINK_NOFOLLOW). fd calls (fchmod, fchown, fsetxattr) take
-//     its own copy of the program's descriptor (pidfd_getfd);
+//     its own (these with its own credentials); with openat2 and
+//     RESOLVE_NO_MAGICLINKS (a /proc/self/fd/N or /proc/self/cwd name
+//     is refused) and O_NOFOLLOW where the call does not follow a final
+//     symlink (lchown, AT_SYMLINK_NOFOLLOW). fd calls (fchmod, fchown,
+//     fsetxattr) take its own copy of the program's descriptor
+//     (pidfd_getfd);
 //  4. it checks the object that descriptor holds, by the path the kernel
-//     reports for it (/proc/self/fd/N), against the write grants of the
-//     plan (the Landlock rules with write rights: the profile's w and c
-//     rules): the object or a directory above it must be one. It also
-//     refuses a set-uid or set-gid bit on a regular file and the
+//     reports for it (/proc/thread-self/fd/N), against the write grants
+//     of the plan (the Landlock rules with write rights: the profile's w
+//     and c rules): the object or a directory above it must be one. It
+//     also refuses a set-uid or set-gid bit on a regular file and the
 //     security.capability attribute (a privileged copy);
 //  5. it performs the change through that descriptor (fchownat
 //     AT_EMPTY_PATH, utimensat AT_EMPTY_PATH, chmod and setxattr of
-//     /proc/self/fd/N) and returns the call's result to the program.
+//     /proc/thread-self/fd/N) and returns the call's result to the
+//     program.
 //
 // Nothing the program does after step 3 can change which object is
-// changed. Refusals are alerted (op=chmod ... path=...).
+// changed. The profile's refusals are alerted (op=chmod ... path=...).
 
 // metaCall describes one notified metadata call: where its arguments are.
 type metaCall struct {
@@ -211,45 +219,23 @@ func (m *metaReq) readString(addr uint64, max int) (string, unix.Errno) {
 	return "", unix.ENAMETOOLONG
 }
 
-// sameCreds reports whether the calling thread has the supervisor's own
-// credentials: its user and mount namespaces, its user and group IDs
-// (real, effective, saved, fs), its groups and its capability sets.
-// It returns "" when they are the same, else what differs.
-func sameCreds(tid int) string {
-	theirs, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return "status unreadable"
-	}
-	ours, err := os.ReadFile("/proc/thread-self/status")
-	if err != nil {
-		return "own status unreadable"
-	}
-	// The same capabilities count only in the same user namespace, and
-	// names mean the same only in the same mount namespace.
+// sameNamespaces reports whether the calling thread is in the
+// supervisor's user and mount namespaces: "" when it is, else the one it
+// is not in. The same capabilities count only in the same user
+// namespace, and names mean the same only in the same mount namespace;
+// the supervisor does not enter another.
+func sameNamespaces(tid int) string {
 	for _, ns := range []string{"user", "mnt"} {
 		var a, b unix.Stat_t
 		if unix.Stat("/proc/"+strconv.Itoa(tid)+"/ns/"+ns, &a) != nil || unix.Stat("/proc/thread-self/ns/"+ns, &b) != nil || a.Ino != b.Ino || a.Dev != b.Dev {
-			return ns + " namespace"
-		}
-	}
-	for _, key := range []string{"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"} {
-		t, ok1 := statusLine(theirs, key)
-		o, ok2 := statusLine(ours, key)
-		if t != o || !ok1 || !ok2 {
-			return strings.TrimSuffix(key, ":") + " " + t + " (supervisor: " + o + ")"
+			return ns
 		}
 	}
 	return ""
 }
 
-func statusLine(b []byte, key string) (string, bool) {
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, key) {
-			return strings.Join(strings.Fields(l[len(key):]), " "), true
-		}
-	}
-	return "", false
-}
+// ownCreds are the supervisor's credentials (every thread's but runAs').
+var ownCreds = sync.OnceValues(func() (*creds, error) { return readCreds("/proc/self/status") })
 
 const (
 	atFdcwd      = -100
@@ -269,6 +255,11 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	if !m.valid() {
 		return unix.ESRCH, nil
 	}
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(int(req.pid)) + "/status")
+	if err != nil {
+		return unix.ESRCH, nil // gone
+	}
+	uid := -1 // the program's (real) uid, for the alerts
 	refuse := func(path, why string) (unix.Errno, *alert.Alert) {
 		exe, _ := os.Readlink("/proc/" + strconv.Itoa(int(req.pid)) + "/exe")
 		f := []alert.Field{{Key: "profile", Value: col.r.Profile.Program}, {Key: "op", Value: call.name}}
@@ -276,11 +267,20 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 			f = append(f, alert.Field{Key: "path", Value: path})
 		}
 		f = append(f, alert.Field{Key: "mode", Value: "enforce"})
-		return unix.EPERM, &alert.Alert{Kind: alert.KindSubDomain, Exe: exe, PID: int(req.pid), UID: os.Getuid(), Fields: f,
+		return unix.EPERM, &alert.Alert{Kind: alert.KindSubDomain, Exe: exe, PID: int(req.pid), UID: uid, Fields: f,
 			Msg: call.name + " refused: " + why}
 	}
-	if d := sameCreds(int(req.pid)); d != "" {
-		return refuse("", "the program's credentials differ from its supervisor's, which does not change metadata on their behalf: "+d)
+	theirs, err := parseCreds(status)
+	if err != nil {
+		return refuse("", "the program's credentials cannot be read: "+err.Error())
+	}
+	uid = int(theirs.uid[0])
+	if ns := sameNamespaces(int(req.pid)); ns != "" {
+		return refuse("", "the program is in another "+ns+" namespace than its supervisor, which does not change metadata there")
+	}
+	ours, err := ownCreds()
+	if err != nil {
+		return refuse("", "the supervisor cannot read its own credentials: "+err.Error())
 	}
 	// The arguments, read before the object is resolved.
 	var path string
@@ -291,6 +291,7 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	if call.at && flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return unix.EINVAL, nil // as path_setxattrat and path_removexattrat
 	}
+	var a metaArgs
 	if call.path >= 0 {
 		var e unix.Errno
 		switch {
@@ -304,13 +305,10 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 			}
 		}
 	}
-	var times []unix.Timespec
-	var xname string
-	var xvalue []byte
 	switch call.op {
 	case opUtimens, opUtimes, opUtime:
 		var e unix.Errno
-		if times, e = m.readTimes(); e != 0 {
+		if a.times, e = m.readTimes(); e != 0 {
 			return e, nil
 		}
 	case opSetxattr, opRemovexattr:
@@ -325,7 +323,7 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 				}
 			}
 		}
-		if xname, e = m.readString(m.arg(nameArg), xattrNameMax+1); e != 0 {
+		if a.xname, e = m.readString(m.arg(nameArg), xattrNameMax+1); e != 0 {
 			if e == unix.ENAMETOOLONG {
 				e = unix.ERANGE
 			}
@@ -336,7 +334,7 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 				return unix.E2BIG, nil
 			}
 			if size > 0 {
-				if xvalue, e = m.readMem(valueAddr, int(size)); e != 0 {
+				if a.xvalue, e = m.readMem(valueAddr, int(size)); e != 0 {
 					return e, nil
 				}
 			}
@@ -345,37 +343,87 @@ func (g *metaGuard) handleMeta(nfd int, req *seccompNotif, call metaCall, col *c
 	if !m.valid() {
 		return unix.ESRCH, nil
 	}
-	// The object, resolved once.
-	obj, e := m.resolve(path, flags)
+	// Where the object is looked up from (or the object itself).
+	base, final, e := m.start(path, flags)
 	if e != 0 {
 		return e, nil
 	}
-	defer unix.Close(obj)
-	where, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(obj))
+	defer unix.Close(base)
+	// The lookup, the check and the change, with the program's
+	// credentials: on this thread (serveNotify's, locked to it), which
+	// takes them on for the call and then its own back, unless they are
+	// its own; never the main thread (runAs: a thread for the call).
+	var res metaResult
+	act := func() { res = g.act(m, base, final, path, flags, &a) }
+	switch {
+	case theirs.same(ours):
+		act()
+	case unix.Gettid() != unix.Getpid():
+		err = asCaller(theirs, ours, act)
+	default:
+		err = runAs(theirs, ours, act)
+	}
 	if err != nil {
-		return unix.EPERM, nil
+		return refuse("", "the supervisor could not take on the program's credentials ("+theirs.String()+"): "+err.Error())
+	}
+	if res.why != "" {
+		return refuse(res.where, res.why)
+	}
+	return res.errno, nil
+}
+
+// metaArgs are a call's arguments read from the program's memory.
+type metaArgs struct {
+	times  []unix.Timespec
+	xname  string
+	xvalue []byte
+}
+
+// metaResult is what act did: the errno for the program, or why the
+// profile refuses the call (alerted) and the object's name.
+type metaResult struct {
+	errno      unix.Errno
+	why, where string
+}
+
+// act looks the object up (unless final: base is it), checks it
+// against the profile and makes the change, with the credentials of the
+// thread it runs on (the program's): the kernel's errors are the ones
+// the program's own call would have had.
+func (g *metaGuard) act(m *metaReq, base int, final bool, path string, flags int, a *metaArgs) metaResult {
+	obj := base
+	if !final {
+		var e unix.Errno
+		if obj, e = m.lookup(base, path, flags); e != 0 {
+			return metaResult{errno: e}
+		}
+		defer unix.Close(obj)
+	}
+	where, err := os.Readlink("/proc/thread-self/fd/" + strconv.Itoa(obj))
+	if err != nil {
+		return metaResult{errno: unix.EPERM}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(obj, &st); err != nil {
-		return unix.EPERM, nil
+		return metaResult{errno: unix.EPERM}
 	}
 	check := where
 	if st.Nlink == 0 {
 		check = strings.TrimSuffix(where, " (deleted)")
 	}
-	if !g.allowed(check) {
-		return refuse(where, "the profile does not let the program write "+where)
-	}
+	call := m.call
 	switch {
+	case !g.allowed(check):
+		return metaResult{why: "the profile does not let the program write " + where, where: where}
 	case call.op == opChmod && st.Mode&unix.S_IFMT == unix.S_IFREG && m.arg(modeArg(call))&0o6000 != 0:
-		return refuse(where, "a set-uid or set-gid bit on a regular file (a privileged copy)")
-	case call.op == opSetxattr && xname == "security.capability":
-		return refuse(where, "file capabilities (security.capability: a privileged copy)")
+		return metaResult{why: "a set-uid or set-gid bit on a regular file (a privileged copy)", where: where}
+	case call.op == opSetxattr && a.xname == "security.capability":
+		return metaResult{why: "file capabilities (security.capability: a privileged copy)", where: where}
 	}
 	g.hold("checked", where)
-	errno, a := m.perform(obj, &st, times, xname, xvalue)
+	errno := m.perform(obj, &st, a.times, a.xname, a.xvalue)
 	g.hold("acted", where)
-	return errno, a
+	return metaResult{errno: errno}
 }
 
 func modeArg(c metaCall) int {
@@ -454,22 +502,24 @@ func (m *metaReq) readTimes() ([]unix.Timespec, unix.Errno) {
 	}
 }
 
-// resolve returns an O_PATH descriptor of the call's object: the
-// program's fd (fd calls), or path looked up once from the program's
-// cwd, the directory fd it passed, or the root.
-func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
+// start returns the descriptor the call's object is looked up from
+// (the program's cwd, the directory fd it passed, or the root), or,
+// final, the object itself: the program's fd (fd calls), the directory
+// fd of an empty path. It needs the supervisor's own credentials
+// (pidfd_getfd, /proc/TID/cwd of a program that may be non-dumpable).
+func (m *metaReq) start(path string, flags int) (fd int, final bool, e unix.Errno) {
 	c := m.call
 	if c.fd >= 0 {
 		fd, err := unix.PidfdGetfd(m.pfd, int(int32(m.arg(c.fd))), 0)
 		if err != nil {
-			return -1, unix.EBADF
+			return -1, false, unix.EBADF
 		}
 		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		if err != nil || fl&unix.O_PATH != 0 {
 			unix.Close(fd)
-			return -1, unix.EBADF // the kernel refuses these calls on O_PATH descriptors
+			return -1, false, unix.EBADF // the kernel refuses these calls on O_PATH descriptors
 		}
-		return fd, 0
+		return fd, true, 0
 	}
 	dirfd := atFdcwd
 	if c.dirfd >= 0 {
@@ -480,7 +530,7 @@ func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
 	case dirfd != atFdcwd && (!strings.HasPrefix(path, "/") || path == ""):
 		fd, err := unix.PidfdGetfd(m.pfd, dirfd, 0)
 		if err != nil {
-			return -1, unix.EBADF
+			return -1, false, unix.EBADF
 		}
 		base = fd
 	case strings.HasPrefix(path, "/"):
@@ -488,23 +538,23 @@ func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
 		// supervisor's own (a chroot'ed program is refused).
 		var a, b unix.Stat_t
 		if unix.Stat("/proc/"+strconv.Itoa(int(m.req.pid))+"/root", &a) != nil || unix.Stat("/", &b) != nil || a.Dev != b.Dev || a.Ino != b.Ino {
-			return -1, unix.EPERM
+			return -1, false, unix.EPERM
 		}
 		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, unix.EPERM
+			return -1, false, unix.EPERM
 		}
 		base = fd
 	default:
 		fd, err := unix.Open("/proc/"+strconv.Itoa(int(m.req.pid))+"/cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, unix.ENOENT
+			return -1, false, unix.ENOENT
 		}
 		base = fd
 	}
 	if !m.valid() {
 		unix.Close(base)
-		return -1, unix.ESRCH
+		return -1, false, unix.ESRCH
 	}
 	if path == "" {
 		if c.at && flags&unix.AT_EMPTY_PATH != 0 {
@@ -513,25 +563,33 @@ func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
 			fl, err := unix.FcntlInt(uintptr(base), unix.F_GETFL, 0)
 			if dirfd == atFdcwd || err != nil || fl&unix.O_PATH != 0 {
 				unix.Close(base)
-				return -1, unix.EBADF
+				return -1, false, unix.EBADF
 			}
-			return base, 0
+			return base, true, 0
 		}
 		if dirfd == atFdcwd && c.op == opUtimens && m.arg(c.path) == 0 {
 			unix.Close(base)
-			return -1, unix.EBADF // utimensat(AT_FDCWD, NULL, ...)
+			return -1, false, unix.EBADF // utimensat(AT_FDCWD, NULL, ...)
 		}
 		if flags&unix.AT_EMPTY_PATH == 0 && c.op != opUtimens {
 			unix.Close(base)
-			return -1, unix.ENOENT
+			return -1, false, unix.ENOENT
 		}
 		if c.op == opUtimens && m.arg(c.path) != 0 && flags&unix.AT_EMPTY_PATH == 0 {
 			unix.Close(base)
-			return -1, unix.ENOENT
+			return -1, false, unix.ENOENT
 		}
-		return base, 0
+		return base, true, 0
 	}
-	defer unix.Close(base)
+	return base, false, 0
+}
+
+// lookup looks path up from base once, as the call would: with
+// RESOLVE_NO_MAGICLINKS, and O_NOFOLLOW where the call does not follow
+// a final symlink. It runs with the program's credentials (the kernel
+// checks search permission on each directory).
+func (m *metaReq) lookup(base int, path string, flags int) (int, unix.Errno) {
+	c := m.call
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS}
 	if !c.follow || flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
 		how.Flags |= unix.O_NOFOLLOW
@@ -547,14 +605,14 @@ func (m *metaReq) resolve(path string, flags int) (int, unix.Errno) {
 }
 
 // perform makes the change through obj.
-func (m *metaReq) perform(obj int, st *unix.Stat_t, times []unix.Timespec, xname string, xvalue []byte) (unix.Errno, *alert.Alert) {
-	proc := "/proc/self/fd/" + strconv.Itoa(obj)
+func (m *metaReq) perform(obj int, st *unix.Stat_t, times []unix.Timespec, xname string, xvalue []byte) unix.Errno {
+	proc := "/proc/thread-self/fd/" + strconv.Itoa(obj)
 	symlink := st.Mode&unix.S_IFMT == unix.S_IFLNK
 	var err error
 	switch m.call.op {
 	case opChmod:
 		if symlink {
-			return unix.EOPNOTSUPP, nil // Linux has no symlink modes
+			return unix.EOPNOTSUPP // Linux has no symlink modes
 		}
 		err = unix.Chmod(proc, uint32(m.arg(modeArg(m.call)))&0o7777)
 	case opChown:
@@ -564,22 +622,22 @@ func (m *metaReq) perform(obj int, st *unix.Stat_t, times []unix.Timespec, xname
 		err = utimensatEmpty(obj, times)
 	case opSetxattr:
 		if symlink {
-			return unix.EPERM, nil
+			return unix.EPERM
 		}
 		err = unix.Setxattr(proc, xname, xvalue, m.xflags)
 	case opRemovexattr:
 		if symlink {
-			return unix.EPERM, nil
+			return unix.EPERM
 		}
 		err = unix.Removexattr(proc, xname)
 	}
 	if err != nil {
 		if errno, ok := err.(unix.Errno); ok {
-			return errno, nil
+			return errno
 		}
-		return unix.EPERM, nil
+		return unix.EPERM
 	}
-	return 0, nil
+	return 0
 }
 
 // utimensatEmpty sets obj's times (nil: now) through its descriptor.

@@ -477,7 +477,7 @@ func handleListen(nfd int, req *seccompNotif, col *collector) (unix.Errno, *aler
 	}
 	if port == 0 {
 		exe, _ := os.Readlink("/proc/" + strconv.Itoa(int(req.pid)) + "/exe")
-		return unix.EPERM, &alert.Alert{Kind: alert.KindSubDomain, Exe: exe, PID: int(req.pid), UID: os.Getuid(),
+		return unix.EPERM, &alert.Alert{Kind: alert.KindSubDomain, Exe: exe, PID: int(req.pid), UID: programUID(int(req.pid)),
 			Fields: []alert.Field{{Key: "profile", Value: col.r.Profile.Program}, {Key: "op", Value: "listen"},
 				{Key: "port", Value: "0"}, {Key: "mode", Value: "enforce"}},
 			Msg: "listen on a socket bound to no port refused (the kernel would pick a port no bind rule allows)"}
@@ -489,4 +489,13 @@ func handleListen(nfd int, req *seccompNotif, col *collector) (unix.Errno, *aler
 		return unix.EPERM, nil
 	}
 	return 0, nil
+}
+
+// programUID is the (real) uid of the calling thread, for an alert: -1
+// when it cannot be read.
+func programUID(tid int) int {
+	if c, err := readCreds("/proc/" + strconv.Itoa(tid) + "/status"); err == nil {
+		return int(c.uid[0])
+	}
+	return -1
 }

@@ -31,11 +31,12 @@ process (its exit status is CMD's). A supervisor, started first outside
 the confinement, performs CMD's chmod/chown/utimes/setxattr calls itself
 where the profile lets CMD write the file (w or c rules; never a set-uid
 bit or file capabilities; "syscall chmod|chown|utimes|setxattr" grants a
-family on every path), checks its listen() calls and turns the denials
-the kernel audits (Landlock ABI 7+, seccomp; root) into "subdomain"
-alerts in syslog and on stderr (turning the kernel's audit on if it is
-off; the last concurrent immunix run to end turns it off again). When
-nothing needs it (--no-audit or no alerts, no TCP bind rule, no write
+family on every path), with the calling thread's credentials, so a CMD
+that dropped root gets the kernel's own answer, unalerted; it checks
+its listen() calls and turns the denials the kernel audits (Landlock
+ABI 7+, seccomp; root) into "subdomain" alerts in syslog and on stderr
+(turning the kernel's audit on if it is off; the last concurrent immunix
+run to end turns it off again). When nothing needs it (--no-audit or no alerts, no TCP bind rule, no write
 rule) no supervisor is started and those calls are refused. immunix
 run's own notes are printed only with -v.
 

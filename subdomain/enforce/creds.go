@@ -285,12 +285,18 @@ func switchCreds(c, cur *creds) error {
 	if err := capset(c.capEff, c.capPrm, c.capInh); err != nil {
 		return err
 	}
+	return threadHas(c, "after the switch")
+}
+
+// threadHas verifies in /proc/thread-self/status that the calling
+// thread's credentials are want; when says at which step, for the error.
+func threadHas(want *creds, when string) error {
 	now, err := readCreds("/proc/thread-self/status")
 	if err != nil {
 		return err
 	}
-	if !now.equal(c) {
-		return fmt.Errorf("the thread has %v after the switch, not %v", now, c)
+	if !now.equal(want) {
+		return fmt.Errorf("the thread has %v %s, not %v", now, when, want)
 	}
 	return nil
 }
@@ -325,14 +331,7 @@ func restoreCreds(c, cur *creds) error {
 	if err := rawCall("prctl(PR_SET_KEEPCAPS)", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0); err != nil {
 		return err
 	}
-	now, err := readCreds("/proc/thread-self/status")
-	if err != nil {
-		return err
-	}
-	if !now.equal(cur) {
-		return fmt.Errorf("the thread has %v, not %v", now, cur)
-	}
-	return nil
+	return threadHas(cur, "after the switch back")
 }
 
 // capset sets the calling thread's capability sets (raw: this thread).

@@ -266,13 +266,10 @@ func TestCredThreadConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkCredThread: what runAs costs (a thread made, switched to
-// uid 1000 and verified, ended) against calling fn on the current
-// thread, which the supervisor does when the program's credentials
-// are its own.
-//
-//	go test -run XXX -bench CredThread ./subdomain/enforce
-func BenchmarkCredThread(b *testing.B) {
+// benchCreds returns the benchmark thread's credentials and those of
+// uid 1000 to switch to; it skips unless root.
+func benchCreds(b *testing.B) (cur, want *creds) {
+	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
@@ -280,7 +277,17 @@ func BenchmarkCredThread(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	want := &creds{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{1000}}
+	return cur, &creds{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{1000}}
+}
+
+// BenchmarkCredThread: what runAs costs (a thread made, switched to
+// uid 1000 and verified, ended) against calling fn on the current
+// thread, which the supervisor does when the program's credentials
+// are its own.
+//
+//	go test -run XXX -bench CredThread ./subdomain/enforce
+func BenchmarkCredThread(b *testing.B) {
+	cur, want := benchCreds(b)
 	for b.Loop() {
 		if err := runAs(want, cur, func() {}); err != nil {
 			b.Fatal(err)
@@ -341,14 +348,7 @@ func TestCredThreadBack(t *testing.T) {
 //
 //	go test -run XXX -bench 'AsCaller|CredThread|ReadCreds' ./subdomain/enforce
 func BenchmarkAsCaller(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
-	cur, err := readCreds("/proc/thread-self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	want := &creds{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{1000}}
+	cur, want := benchCreds(b)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for b.Loop() {

@@ -3,7 +3,9 @@
 # companion to the CPU times of main.go, per variant of DIR (build.sh), each
 # where built: a bzip2 round trip of INPUT (-9), speedtest1 --memdb --size
 # SIZE, a zlib minigzip round trip of INPUT (-9), an lzip round trip of INPUT
-# (its default level) and, when GAWK_TESTS names tests of gawk's test suite,
+# (its default level), containers (bench/boundsguard/containers.cpp) at
+# scale SIZE/10 (at least 1), its checksum the same in every variant, and,
+# when GAWK_TESTS names tests of gawk's test suite,
 # those tests run by gawk's own test/Makefile with every gawk it starts under
 # cachegrind (through AWKPROG) and their I refs summed. Outputs of the
 # round trips are compared with INPUT.
@@ -34,6 +36,11 @@ for v in "$@"; do
 	fi
 	[ -x "$dir/$v/minigzip" ] && trip zlib "$dir/$v/minigzip" "-9" "-d"
 	[ -x "$dir/$v/lzip" ] && trip lzip "$dir/$v/lzip" "-c" "-d -c"
+	if [ -x "$dir/$v/containers" ]; then
+		scale=$((size / 10)); [ "$scale" -ge 1 ] || scale=1
+		sum=$($cg --cachegrind-out-file=/dev/null "$dir/$v/containers" "$scale" 2>"$tmp/e4")
+		echo "containers $v $(irefs "$tmp/e4") (checksum $sum)"
+	fi
 	if [ -n "${GAWK_TESTS:-}" ] && [ -f "$dir/$v/gawk/test/Makefile" ]; then
 		rm -rf "$tmp/cg" && mkdir "$tmp/cg"
 		# Every gawk the tests start, also those run by a test's own shell

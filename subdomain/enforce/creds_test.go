@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,6 +341,29 @@ func TestCredThreadBack(t *testing.T) {
 		runtime.UnlockOSThread()
 	}()
 	<-done
+}
+
+// TestCredThreadBackFails: when the thread cannot take its own
+// credentials back, asCaller panics (the supervisor ends: its calls then
+// fail for the program) rather than serving the next call with the
+// program's. The way back is made impossible by asking for a permitted
+// capability the thread never had (capset refuses to grow the set).
+func TestCredThreadBackFails(t *testing.T) {
+	cur := needsRoot(t)
+	done := make(chan any, 1)
+	go func() {
+		// Never unlocked: the thread, whatever it holds now, ends with
+		// the goroutine.
+		runtime.LockOSThread()
+		defer func() { done <- recover() }()
+		own := *cur
+		own.capPrm |= 1 << 63
+		asCaller(&creds{uid: [4]uint32{1000, 1000, 1000, 1000}, gid: [4]uint32{1000, 1000, 1000, 1000}, groups: []uint32{}}, &own, func() {})
+	}()
+	r := <-done
+	if r == nil || !strings.Contains(fmt.Sprint(r), "cannot take its own credentials back") {
+		t.Fatalf("asCaller with no way back: recovered %v, want its panic", r)
+	}
 }
 
 // BenchmarkAsCaller: what the supervisor adds to a call whose program

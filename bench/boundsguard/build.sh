@@ -3,9 +3,8 @@
 # immunix-cc, into OUT/VARIANT/: bzip2 (Debian source package) and sqlite3's
 # speedtest1 (Debian's sqlite3 source, amalgamated); and, when named in the
 # environment, zlib's minigzip and example (ZLIB_SRC), lzip, a C++ program
-# (LZIP_SRC), containers.cpp beside this script, C++ indexing libstdc++
-# containers (CONTAINERS=1), and gawk with its test suite (GAWK_SRC). See
-# BENCHMARKS.md.
+# (LZIP_SRC), testdata/containers.cpp, C++ indexing libstdc++ containers
+# (CONTAINERS=1), and gawk with its test suite (GAWK_SRC). See BENCHMARKS.md.
 #
 #   [ZLIB_SRC=DIR] [LZIP_SRC=DIR] [CONTAINERS=1] [GAWK_SRC=DIR] \
 #     build.sh IMMUNIX_CC_BINARY BZIP2_SRC SQLITE3_C SPEEDTEST1_C OUT
@@ -82,7 +81,7 @@ for v in $variants; do
 		sizeof "$name" lzip "$d/lzip"
 	fi
 	if [ -n "${CONTAINERS:-}" ]; then
-		"$cxx" -O2 -o "$d/containers" "$(dirname "$0")/containers.cpp"
+		"$cxx" -O2 -o "$d/containers" "$(dirname "$0")/testdata/containers.cpp"
 		sizeof "$name" containers "$d/containers"
 	fi
 	if [ -n "${GAWK_SRC:-}" ]; then

@@ -3,8 +3,8 @@
 # companion to the CPU times of main.go, per variant of DIR (build.sh), each
 # where built: a bzip2 round trip of INPUT (-9), speedtest1 --memdb --size
 # SIZE, a zlib minigzip round trip of INPUT (-9), an lzip round trip of INPUT
-# (its default level), containers (bench/boundsguard/containers.cpp) at
-# scale SIZE/10 (at least 1), its checksum the same in every variant, and,
+# (its default level), containers (testdata/containers.cpp) at scale
+# SIZE/10 (at least 1), its checksum the same in every variant, and,
 # when GAWK_TESTS names tests of gawk's test suite,
 # those tests run by gawk's own test/Makefile with every gawk it starts under
 # cachegrind (through AWKPROG) and their I refs summed. Outputs of the

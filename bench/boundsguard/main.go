@@ -2,8 +2,9 @@
 // protections on a CPU-bound set built by build.sh: a bzip2 round trip
 // (compress -9 and decompress one input file, output compared), sqlite3's
 // speedtest1 on an in-memory database (--memdb), zlib's minigzip round trip
-// (-9), an lzip round trip (lzip is C++) and lzip's own test suite, and
-// gawk's own test suite (make check): each where built. Variants run
+// (-9), an lzip round trip (lzip is C++) and lzip's own test suite,
+// testdata/containers.cpp (C++ indexing libstdc++ containers), and gawk's
+// own test suite (make check): each where built. Variants run
 // alternately in one process, round after round, so load changes hit all of
 // them alike; the figure is the median CPU time (user+sys of the child and
 // everything it waited for) per variant, its ratio to the baseline of the
@@ -27,13 +28,14 @@ import (
 
 // benches are the benchmarks in the order they are reported; each runs in
 // the variant's directory where its program was built.
-var benches = []string{"bzip2", "speedtest1", "zlib", "lzip", "lzipcheck", "gawkcheck"}
+var benches = []string{"bzip2", "speedtest1", "zlib", "lzip", "lzipcheck", "containers", "gawkcheck"}
 
 func main() {
 	dir := flag.String("dir", "", "directory of the variants built by build.sh")
 	input := flag.String("input", "", "file the bzip2, zlib and lzip round trips compress")
 	n := flag.Int("n", 7, "rounds")
 	size := flag.Int("speedtest-size", 50, "speedtest1 --size (with --memdb: CPU-bound)")
+	scale := flag.Int("containers-scale", 20, "containers' SCALE argument (its kernels run that many times)")
 	which := flag.String("bench", "bzip2,speedtest1,zlib,lzip", "benchmarks to run, each only where built: "+strings.Join(benches, ","))
 	flag.Parse()
 	variants := flag.Args()
@@ -92,6 +94,10 @@ func main() {
 				}
 				_, t := run("sh", filepath.Join(*dir, v), nil, filepath.Join(src, "testsuite", "check.sh"), filepath.Join(src, "testsuite"), "1.23")
 				times["lzipcheck|"+v] = append(times["lzipcheck|"+v], t)
+			}
+			if p, ok := built(v, "containers"); ok && want["containers"] {
+				_, t := run(p, "", nil, fmt.Sprint(*scale))
+				times["containers|"+v] = append(times["containers|"+v], t)
 			}
 			if p, ok := built(v, "gawk/test/Makefile"); ok && want["gawkcheck"] {
 				// The whole suite as make check runs it: gawk and the

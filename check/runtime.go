@@ -57,7 +57,7 @@ func isGuardRuntimeFunc(fn elfacts.Func) bool {
 	// "__immunix_" covers the entry points and, through
 	// contract.RuntimeLocalPrefix ("__immunix_rt_"), every local function of
 	// the archive, also where strip -g removed the STT_FILE symbols.
-	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__wrap___stack_chk_fail" || n == "__stack_chk_fail_local" {
+	if strings.HasPrefix(n, "__immunix_") || n == "__stack_chk_fail" || n == "__wrap___stack_chk_fail" || n == "__stack_chk_fail_local" || n == "__wrap___stack_chk_fail_local" {
 		return true
 	}
 	// The runtime's FORTIFY entry points. Never by source file name

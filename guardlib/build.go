@@ -298,10 +298,12 @@ func Archive(t Target) (string, error) {
 // WrappedFuncs are the libc functions whose calls the runtime wraps (the
 // linker's --wrap): the ways to fork that run no pthread_atfork handler, so
 // that their children get a fresh canary too (canary/runtime/wrap_*.c), and
-// the canary's failure path, __stack_chk_fail (canary/runtime/stack_chk.c:
-// the runtime's copy is hidden and glibc's stays imported, the file's
-// symbols are the plain build's).
-var WrappedFuncs = []string{"_Fork", "syscall", "clone", "__stack_chk_fail"}
+// the canary's failure paths, __stack_chk_fail and the 32-bit PIC
+// __stack_chk_fail_local (canary/runtime/stack_chk.c: the runtime's copy is
+// hidden and glibc's stays imported, the file's symbols are the plain
+// build's; wrapping the second also keeps libc_nonshared.a's copy out of a
+// link that names -lc before the runtime archive).
+var WrappedFuncs = []string{"_Fork", "syscall", "clone", "__stack_chk_fail", "__stack_chk_fail_local"}
 
 // LinkArgs returns the arguments immunix-cc appends to a link command so the
 // guard runtime is linked in: "-Wl,-u,__immunix_guard_init", a

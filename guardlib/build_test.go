@@ -44,7 +44,7 @@ func TestBuildWarningFree(t *testing.T) {
 						defs[f[2]] = f[1]
 					}
 				}
-				for _, s := range []string{InitSymbol, "__wrap___stack_chk_fail", "__stack_chk_fail_local", "__immunix_alert", "__immunix_halt", "__memcpy_chk", "__sprintf_chk", "__read_chk",
+				for _, s := range []string{InitSymbol, "__wrap___stack_chk_fail", "__wrap___stack_chk_fail_local", "__immunix_alert", "__immunix_halt", "__memcpy_chk", "__sprintf_chk", "__read_chk",
 					"__ubsan_handle_out_of_bounds_abort", "__ubsan_handle_type_mismatch_v1_abort"} {
 					if typ := defs[s]; typ != "T" && typ != "t" {
 						t.Errorf("archive does not define %s (nm type %q)", s, typ)
@@ -95,7 +95,7 @@ func TestBuildWarningFree(t *testing.T) {
 						t.Errorf("%s does not export %s:\n%s", ExportListName, s, list)
 					}
 				}
-				for _, s := range []string{"__stack_chk_fail", "__wrap___stack_chk_fail", "__stack_chk_fail_local", "__immunix_fortify_fail", "__immunix_alert"} {
+				for _, s := range []string{"__stack_chk_fail", "__wrap___stack_chk_fail", "__stack_chk_fail_local", "__wrap___stack_chk_fail_local", "__immunix_fortify_fail", "__immunix_alert"} {
 					if strings.Contains(string(list), " "+s+";") {
 						t.Errorf("%s exports the hidden %s", ExportListName, s)
 					}

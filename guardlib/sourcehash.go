@@ -5,4 +5,4 @@ package guardlib
 // not read and hash 56 KB of C on every link; TestSourcesHash keeps it
 // equal to the computed one (go test ./guardlib -run TestSourcesHash
 // -update rewrites it after a change to the runtime or its flags).
-const sourcesHash = "cde19858a86cdaee8d9abd66f7cbe76a9c0cf9c59655c263ff0331af8788418a"
+const sourcesHash = "76a10d047dd594bf65184e87b7e531cf0b474e6ebe3d127ca4f7e9989e76dbee"

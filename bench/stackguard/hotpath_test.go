@@ -63,15 +63,15 @@ var (
 	addrRe = regexp.MustCompile(`\b[0-9a-f]+ <`)
 	pltRe  = regexp.MustCompile(`@plt>`)
 	wrapRe = regexp.MustCompile(`<__wrap_`)
-	// The runtime's __stack_chk_fail_local is an alias of its
+	// The runtime's __wrap___stack_chk_fail_local is an alias of its
 	// __wrap___stack_chk_fail (one address), and objdump may name that
-	// address by either symbol.
+	// address by either symbol (wrapRe has taken the __wrap_ off).
 	localRe = regexp.MustCompile(`<__stack_chk_fail_local>`)
 )
 
 // function returns the instructions of fn from objdump -d output, with
 // addresses, PLT markers and the linker's __wrap_ prefix removed, the
-// runtime's alias __stack_chk_fail_local named __stack_chk_fail, and
+// runtime's alias (__wrap_)__stack_chk_fail_local named __stack_chk_fail, and
 // trailing padding dropped.
 func function(dis, fn string) []string {
 	var out []string

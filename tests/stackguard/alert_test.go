@@ -165,6 +165,51 @@ int main(int argc, char **argv)
 	}
 }
 
+// TestSharedLibraryLinksLibcFirst: a shared library whose link names -lc
+// itself, before the runtime archive immunix-cc appends (zlib's "... *.lo
+// -lc"). For 32-bit PIC code gcc and clang call the hidden
+// __stack_chk_fail_local, which libc_nonshared.a (in the libc.so linker
+// script) also defines: the link took glibc's copy at -lc, then the
+// runtime's object for __wrap___stack_chk_fail, and failed with "multiple
+// definition of __stack_chk_fail_local" (Debian's zlib rebuild). Both names
+// are wrapped now: the link succeeds and the library's smash raises the
+// runtime's alert inside vuln, not inside glibc's copy.
+func TestSharedLibraryLinksLibcFirst(t *testing.T) {
+	for _, v := range []variant{{cc: "gcc"}, {cc: "clang"}, {cc: "gcc", abi: []string{"-m32"}}, {cc: "clang", abi: []string{"-m32"}}} {
+		t.Run(v.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			lib := filepath.Join(dir, "libvuln.so")
+			libSrc := strings.Replace(smashSrc, "int main(", "__attribute__((unused)) static int unused_main(", 1)
+			mainSrc := `
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+int vuln(const char *src, size_t n);
+int main(int argc, char **argv)
+{
+	(void)argc;
+	static char big[256];
+	memset(big, 'B', sizeof big - 1);
+	printf("survived %d\n", vuln(big, (size_t)atoi(argv[1])));
+	return 0;
+}`
+			// compile fails the test on a link error, before it skips
+			// where the kernel cannot run the ABI.
+			compile(t, v, libSrc, lib, true, "-O2", "-fstack-protector-strong", "-fPIC", "-shared", lateFlags, "-lc")
+			exe := filepath.Join(dir, "prog-plain")
+			compile(t, v, mainSrc, exe, false, "-O2", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
+			if r := run(t, exe, "4"); r.signal != 0 || len(r.logs) != 0 {
+				t.Fatalf("benign run: %+v", r)
+			}
+			a := oneAlert(t, run(t, exe, "80"), exe)
+			if obj, _ := a.Get("obj"); obj != lib {
+				t.Errorf("alert obj=%q, want %q: %s", obj, lib, a.Body())
+			}
+			checkInFunction(t, a, lib, "vuln")
+		})
+	}
+}
+
 // fortifySrc overflows through a fortified call chosen by argv[1], with a
 // length known only at run time.
 const fortifySrc = `

@@ -152,3 +152,29 @@ func TestOnlyGaps(t *testing.T) {
 		t.Error("a package without documented gaps accepted a bare call")
 	}
 }
+
+func TestClockRaceOnly(t *testing.T) {
+	gawk, _ := PackageByName("gawk")
+	bzip2, _ := PackageByName("bzip2")
+	const strftimeOnly = "1 TESTS FAILED\n============== _strftime =============\n--- strftime.ok\n+++ _strftime\n-Fri Dec  4 04:02:07 GMT 2026\n+Fri Dec  4 04:02:06 GMT 2026\n"
+	tests := []struct {
+		name string
+		p    Package
+		log  string
+		want bool
+	}{
+		{"strftime alone", gawk, strftimeOnly, true},
+		{"strftime and another", gawk, strftimeOnly + "============== _printf1 =============\n-a\n+b\n", false},
+		{"another alone", gawk, "1 TESTS FAILED\n============== _fmttest =============\n", false},
+		{"no failed tests named", gawk, "1 TESTS FAILED\n", false},
+		{"build failed elsewhere", gawk, "collect2: error: ld returned 1 exit status\n", false},
+		{"a package with no clock races", bzip2, strftimeOnly, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := tt.p.ClockRaceOnly(tt.log); got != tt.want {
+				t.Errorf("ClockRaceOnly = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

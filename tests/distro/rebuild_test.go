@@ -98,6 +98,11 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		env = Setenv(Setenv(env, "IMMUNIX_LEVEL", "max"), "DEB_BUILD_OPTIONS", "parallel=2 nostrip")
 	}
 	b, err := DpkgBuild(src, env, logBase+".log")
+	if names, ok := p.ClockRaceOnly(b.Log); err != nil && ok {
+		// Once, and said: a second failure fails the test.
+		t.Logf("%s's own tests %v failed on a clock race between two programs (Package.ClockRaces), not on immunix: building once more", p.Name, names)
+		b, err = DpkgBuild(src, env, logBase+".log")
+	}
 	if err != nil {
 		t.Fatalf("%v\n(full log: %s.log)", err, logBase)
 	}

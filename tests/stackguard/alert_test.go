@@ -48,6 +48,25 @@ int main(int argc, char **argv)
 }
 `
 
+// libCallerSrc calls smashSrc's vuln, built into a shared library, with
+// argv[1] bytes.
+const libCallerSrc = `
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#ifdef __cplusplus
+extern "C"
+#endif
+int vuln(const char *src, size_t n);
+int main(int argc, char **argv)
+{
+	(void)argc;
+	static char big[256];
+	memset(big, 'B', sizeof big - 1);
+	printf("survived %d\n", vuln(big, (size_t)atoi(argv[1])));
+	return 0;
+}`
+
 func TestStackSmashAlerts(t *testing.T) {
 	for _, v := range variants() {
 		t.Run(v.String(), func(t *testing.T) {
@@ -115,29 +134,13 @@ func TestSharedLibrarySmash(t *testing.T) {
 			libSrc := strings.Replace(smashSrc, "int main(", "static int unused_main(", 1)
 			libSrc = strings.Replace(libSrc, "static int unused_main(int argc, char **argv)\n{", "__attribute__((unused)) static int unused_main(int argc, char **argv)\n{", 1)
 			compile(t, v, libSrc, lib, true, "-O2", "-fstack-protector-strong", "-fPIC", "-shared", "-g")
-			mainSrc := `
-#include <stdlib.h>
-#include <string.h>
-#include <stdio.h>
-#ifdef __cplusplus
-extern "C"
-#endif
-int vuln(const char *src, size_t n);
-int main(int argc, char **argv)
-{
-	(void)argc;
-	static char big[256];
-	memset(big, 'B', sizeof big - 1);
-	printf("survived %d\n", vuln(big, (size_t)atoi(argv[1])));
-	return 0;
-}`
 			plainDir := filepath.Join(dir, "plain")
 			if err := os.Mkdir(plainDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			compile(t, v, libSrc, filepath.Join(plainDir, "libvuln.so"), false, "-O2", "-fstack-protector-strong", "-fPIC", "-shared", "-g")
 			exe := filepath.Join(dir, "prog-immunix-plainlib")
-			compile(t, v, mainSrc, exe, true, "-O2", "-fstack-protector-strong", lateFlags, "-L"+plainDir, "-lvuln", "-Wl,-rpath,"+plainDir)
+			compile(t, v, libCallerSrc, exe, true, "-O2", "-fstack-protector-strong", lateFlags, "-L"+plainDir, "-lvuln", "-Wl,-rpath,"+plainDir)
 			if r := run(t, exe, "80"); r.signal != syscall.SIGABRT || len(r.logs) != 0 || strings.Contains(r.stderr, "immunix alert") ||
 				!strings.Contains(r.stderr, "*** stack smashing detected ***") {
 				t.Errorf("plain library in an immunix program: want glibc's stack smashing message and SIGABRT, no alert; got signal %v logs %q stderr %q", r.signal, r.logs, r.stderr)
@@ -147,7 +150,7 @@ int main(int argc, char **argv)
 				if immunix {
 					exe = filepath.Join(dir, "prog-immunix")
 				}
-				compile(t, v, mainSrc, exe, immunix, "-O2", "-fstack-protector-strong", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
+				compile(t, v, libCallerSrc, exe, immunix, "-O2", "-fstack-protector-strong", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
 				if r := run(t, exe, "4"); r.signal != 0 || len(r.logs) != 0 {
 					t.Fatalf("%s, benign run: %+v", exe, r)
 				}
@@ -180,24 +183,11 @@ func TestSharedLibraryLinksLibcFirst(t *testing.T) {
 			dir := t.TempDir()
 			lib := filepath.Join(dir, "libvuln.so")
 			libSrc := strings.Replace(smashSrc, "int main(", "__attribute__((unused)) static int unused_main(", 1)
-			mainSrc := `
-#include <stdlib.h>
-#include <string.h>
-#include <stdio.h>
-int vuln(const char *src, size_t n);
-int main(int argc, char **argv)
-{
-	(void)argc;
-	static char big[256];
-	memset(big, 'B', sizeof big - 1);
-	printf("survived %d\n", vuln(big, (size_t)atoi(argv[1])));
-	return 0;
-}`
 			// compile fails the test on a link error, before it skips
 			// where the kernel cannot run the ABI.
 			compile(t, v, libSrc, lib, true, "-O2", "-fstack-protector-strong", "-fPIC", "-shared", lateFlags, "-lc")
 			exe := filepath.Join(dir, "prog-plain")
-			compile(t, v, mainSrc, exe, false, "-O2", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
+			compile(t, v, libCallerSrc, exe, false, "-O2", lateFlags, "-L"+dir, "-lvuln", "-Wl,-rpath,"+dir)
 			if r := run(t, exe, "4"); r.signal != 0 || len(r.logs) != 0 {
 				t.Fatalf("benign run: %+v", r)
 			}

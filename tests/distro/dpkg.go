@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -293,15 +294,21 @@ func ExtractDebs(debs []string, dir string) ([]string, error) {
 	return out, nil
 }
 
-// gawkFailedTest names one failing test in gawk's "make check" output,
-// which prints "============== _NAME =============" before each diff.
-var gawkFailedTest = regexp.MustCompile(`(?m)^\s*============== _(\S+) =============\s*$`)
+// gawk's "make check" ends with "N TESTS FAILED" (N counts the _NAME files
+// the failed tests left) and prints "============== _NAME ============="
+// before each one's diff.
+var (
+	gawkFailedCount = regexp.MustCompile(`(?m)^\s*(\d+) TESTS FAILED\s*$`)
+	gawkFailedTest  = regexp.MustCompile(`(?m)^\s*============== _(\S+) =============\s*$`)
+)
 
 // ClockRaceOnly reports whether a failed build's log shows failing
-// upstream tests and every one of them is in p.ClockRaces: a build worth
-// one more try, not a failure of immunix's. It returns the names.
+// upstream tests, exactly as many named as counted, and every one of them
+// in p.ClockRaces: a build worth one more try, not a failure of
+// immunix's. It returns the names.
 func (p Package) ClockRaceOnly(log string) ([]string, bool) {
-	if len(p.ClockRaces) == 0 || !strings.Contains(log, "TESTS FAILED") {
+	counts := gawkFailedCount.FindAllStringSubmatch(log, -1)
+	if len(p.ClockRaces) == 0 || len(counts) != 1 {
 		return nil, false
 	}
 	var names []string
@@ -311,5 +318,5 @@ func (p Package) ClockRaceOnly(log string) ([]string, bool) {
 		}
 		names = append(names, m[1])
 	}
-	return names, len(names) > 0
+	return names, len(names) > 0 && strconv.Itoa(len(names)) == counts[0][1]
 }

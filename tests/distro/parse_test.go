@@ -167,6 +167,8 @@ func TestClockRaceOnly(t *testing.T) {
 		{"strftime and another", gawk, strftimeOnly + "============== _printf1 =============\n-a\n+b\n", false},
 		{"another alone", gawk, "1 TESTS FAILED\n============== _fmttest =============\n", false},
 		{"no failed tests named", gawk, "1 TESTS FAILED\n", false},
+		{"more failed than named", gawk, strings.Replace(strftimeOnly, "1 TESTS", "2 TESTS", 1), false},
+		{"two test runs failed", gawk, strftimeOnly + strftimeOnly, false},
 		{"build failed elsewhere", gawk, "collect2: error: ld returned 1 exit status\n", false},
 		{"a package with no clock races", bzip2, strftimeOnly, false},
 	}

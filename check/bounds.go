@@ -11,17 +11,22 @@ import (
 // judged from its code (docs/boundsguard.md).
 const PBounds = string(contract.Bounds)
 
-// boundsResult reports the bounds level: the functions that call the bounds
-// handler (the guard runtime's, linked in, or libubsan's when the user's own
-// sanitizer brought it) against those that index an array in their own
-// stack frame with a register. Pass: bounds checks are compiled in (some
-// function calls the handler). Fail: functions index stack arrays with an
-// index the code does not bound, and none is checked. Unknown: no check,
-// and the only stack indexes are ones the code bounds inside the frame
-// (whether inside the array too needs its size, which the code does not
-// show, and the compiler drops the check where the bound fits). n/a: no
-// function indexes a stack array. The build stamp is not consulted: a
-// stamp that says "bounds" proves nothing about the code.
+// boundsResult reports the bounds level from the code: the functions that
+// hold a bounds check (a compare whose out-of-range side calls the bounds
+// handler, the guard runtime's linked in, with the compiler's record of
+// the array: elfacts' tie), against those that index an array in their own
+// stack frame with a register the code does not bound. Pass: checks are
+// compiled in and every function that indexes a stack array so holds one.
+// Unknown (partial): checks are compiled in, but some such functions hold
+// none (an object built without BoundsGuard linked in, or accesses the
+// compiler proved in range in a way check does not follow); they are
+// listed. Fail: functions index stack arrays with an index the code does
+// not bound, and none holds a check (calls of a handler outside any check
+// do not count). Unknown: no check, and the only stack indexes are ones
+// the code bounds inside the frame (whether inside the array too needs its
+// size, which the code does not show). n/a: no function indexes a stack
+// array. The build stamp is not consulted: a stamp that says "bounds"
+// proves nothing about the code.
 func boundsResult(f *elfacts.Facts, env *Env) Result {
 	r := Result{Property: PBounds}
 	b := f.Bounds
@@ -48,8 +53,8 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 			toolchain[fn.Name] = true
 		}
 	}
-	var checked []string
-	objsize, indexing, unchecked, bounded := 0, 0, 0, 0
+	var checked, unchecked, untied []string
+	objsize, bounded := 0, 0
 	for _, fn := range b.Funcs {
 		if fn.Name != "" && (isGuardRuntimeFunc(elfacts.Func{Name: fn.Name}) || (f.Static && toolchain[fn.Name])) {
 			continue
@@ -57,15 +62,16 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 		if fn.Checked {
 			checked = append(checked, fn.Name)
 		}
+		if fn.Untied {
+			untied = append(untied, fn.Name)
+		}
 		if fn.ObjSize {
 			objsize++
 		}
-		if fn.Indexes {
-			indexing++
-			if !fn.Checked {
-				unchecked++
-			}
-		} else if fn.Bounded {
+		switch {
+		case fn.Indexes && !fn.Checked:
+			unchecked = append(unchecked, fn.Name)
+		case !fn.Indexes && fn.Bounded:
 			bounded++
 		}
 	}
@@ -73,21 +79,35 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 	if objsize > 0 {
 		level = "bounds+objsize"
 	}
+	r.Lists = map[string][]string{}
+	for name, l := range map[string][]string{"checked": checked, "unchecked": unchecked, "untied": untied} {
+		if len(l) > 0 {
+			r.Lists[name] = l
+		}
+	}
+	if len(r.Lists) == 0 {
+		r.Lists = nil
+	}
+	outside := ""
+	if len(untied) > 0 {
+		outside = fmt.Sprintf("; %d functions call a bounds handler outside any check (listed: untied)", len(untied))
+	}
 	switch {
+	case len(checked) > 0 && len(unchecked) == 0:
+		r.Status, r.Measure = Pass, level
+		r.Value = fmt.Sprintf("%s: %d functions hold a bounds check; every function that indexes a stack array with a register the code does not bound is one of them%s", level, len(checked), outside)
 	case len(checked) > 0:
-		r.Status = Pass
-		r.Value = fmt.Sprintf("%s: %d functions call the bounds handler; %d of %d functions that index a stack array with a register the code does not bound have no check (the compiler drops those it proves in range)",
-			level, len(checked), unchecked, indexing)
-		r.Lists = map[string][]string{"checked": checked}
-		r.Measure = level
-	case indexing > 0:
+		r.Status, r.Measure = Unknown, "partial"
+		r.Value = fmt.Sprintf("partial: %d functions hold a bounds check, %d functions index a stack array with a register the code does not bound and hold none (listed: unchecked): code built without BoundsGuard, or accesses the compiler proved in range in a way check does not follow, or that are no array subscripts (an inlined copy)%s", len(checked), len(unchecked), outside)
+	case len(unchecked) > 0:
 		r.Status, r.Measure = Fail, "none"
-		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register the code does not bound, no function calls a bounds handler", indexing)
+		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register the code does not bound, no function holds a bounds check%s", len(unchecked), outside)
 	case bounded > 0:
 		r.Status = Unknown
-		r.Value = fmt.Sprintf("no bounds check: %d functions index a stack array only with an index the code bounds inside the frame; whether inside the array needs the array's size, which the code does not show (the compiler drops the check where the bound fits)", bounded)
+		r.Value = fmt.Sprintf("no bounds check: %d functions index a stack array only with an index the code bounds inside the frame; whether inside the array needs the array's size, which the code does not show (the compiler drops the check where the bound fits)%s", bounded, outside)
 	default:
-		r.Status, r.Value = NA, "no function indexes a stack array with a register, none calls a bounds handler"
+		r.Status = NA
+		r.Value = "no function indexes a stack array with a register, none holds a bounds check" + outside
 	}
 	return r
 }

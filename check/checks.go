@@ -73,7 +73,7 @@ var propertyTable = []property{
 	{PRPath, "no DT_RPATH or DT_RUNPATH", "rpath", facts(rpathResult)},
 	{PStripped, "the symbol table was removed", "strip", facts(strippedResult)},
 	{PStatic, "dynamically linked (a static program carries its own libc, unpatched by libc updates)", "link", facts(staticResult)},
-	{PBounds, "array-bounds checks compiled in: functions call the bounds handler (BoundsGuard), judged from the code", "bounds", boundsResult},
+	{PBounds, "array-bounds checks compiled in: every function that indexes a stack array holds a check that calls the bounds handler (BoundsGuard), judged from the code", "bounds", boundsResult},
 	{PSignature, "CryptoMark: signed by a trusted key (--keys DIR) and unchanged since (docs/cryptomark.md)", "signed", nil},
 }
 

@@ -35,9 +35,13 @@ type Bounds struct {
 // BoundsFunc is one function's part of the bounds analysis.
 type BoundsFunc struct {
 	Name string
-	// Checked: a direct call (or tail jump) to a bounds handler defined
-	// in the file; ObjSize: to the object-size handler.
-	Checked, ObjSize bool
+	// Checked: the function holds the guard of a tied bounds check (a
+	// compare and conditional branch to a block that calls the bounds
+	// handler defined in the file with a record naming an array at least
+	// as long as the compare allows: boundstie.go). Calls: it calls (or
+	// tail-jumps to) that handler; Untied: one of those calls is not
+	// tied to a check. ObjSize: it calls the object-size handler.
+	Checked, Calls, Untied, ObjSize bool
 	// Indexes: a register-indexed access to its own stack frame (base
 	// %rsp, or %rbp where the function makes it its frame pointer, plus
 	// an index register) whose index the code does not bound, or bounds
@@ -111,7 +115,7 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 	// into their function) and keeps the functions that index their
 	// frame; the second bounds their indexes knowing every place a jump
 	// lands.
-	entries := map[uint64]bool{}
+	link := newLinkage()
 	var pending []*boundsScan
 	for _, r := range ranges {
 		if bounds[r.addr] || objsize[r.addr] || forged[r.addr] {
@@ -121,13 +125,23 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 		if data == nil {
 			continue
 		}
-		sc := decodeBounds(data, r.addr, bounds, objsize, entries)
+		sc := decodeBounds(data, r.addr, bounds, objsize, link)
 		sc.fn.Name = r.name
 		pending = append(pending, sc)
 	}
+	records := &boundsRecords{im: im}
 	for _, sc := range pending {
-		sc.judge(entries)
-		if sc.fn.Checked || sc.fn.ObjSize || sc.fn.Indexes || sc.fn.Bounded {
+		for _, i := range sc.calls {
+			if !sc.tie(i, link, records.length) {
+				sc.fn.Untied = true
+			}
+		}
+	}
+	for _, sc := range pending {
+		sc.judge(link.entries)
+	}
+	for _, sc := range pending {
+		if sc.fn.Checked || sc.fn.Calls || sc.fn.ObjSize || sc.fn.Indexes || sc.fn.Bounded {
 			b.Funcs = append(b.Funcs, sc.fn)
 		}
 	}
@@ -183,11 +197,15 @@ type boundsScan struct {
 	idx   []int
 	// targets: where the function's own jumps land; indirect: it has a
 	// jump whose target is not known (a jump table); frame: its first
-	// sub $N,%rsp; framePointer: it makes %rbp its frame pointer.
+	// sub $N,%rsp; framePointer: it makes %rbp its frame pointer
+	// (mov %rsp,%rbp); rbpOther: it also writes %rbp otherwise.
 	targets      map[uint64]bool
 	indirect     bool
 	frame        int64
 	framePointer bool
+	rbpOther     bool
+	// calls: the positions of its calls of the bounds handler.
+	calls []int
 }
 
 // decodeBounds decodes one function: does it call a handler in bounds or
@@ -198,7 +216,7 @@ type boundsScan struct {
 // its frame pointer (mov %rsp,%rbp): optimised code without a frame
 // pointer keeps any value in %rbp (a malloc'd buffer, a string), and an
 // index into that is not one into the stack.
-func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, entries map[uint64]bool) *boundsScan {
+func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, link *linkage) *boundsScan {
 	sc := &boundsScan{targets: map[uint64]bool{}}
 	end := addr + uint64(len(code))
 	for pc := 0; pc < len(code); {
@@ -217,16 +235,26 @@ func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, ent
 		case inst.Op == x86asm.CALL || isBranch(inst.Op):
 			if rel, ok := inst.Args[0].(x86asm.Rel); ok {
 				t := next + uint64(int64(rel))
+				if (inst.Op == x86asm.CALL || inst.Op == x86asm.JMP) && bounds[t] {
+					sc.fn.Calls = true
+					sc.calls = append(sc.calls, len(sc.insts)-1)
+				}
 				if inst.Op == x86asm.CALL || inst.Op == x86asm.JMP {
-					sc.fn.Checked = sc.fn.Checked || bounds[t]
 					sc.fn.ObjSize = sc.fn.ObjSize || objsize[t]
+				}
+				if inst.Op != x86asm.CALL {
+					ref := branchRef{sc: sc, op: inst.Op}
+					if inst.Op != x86asm.JMP {
+						ref.cmp, ref.reg, ref.mask, ref.imm = compareBefore(sc.insts, len(sc.insts)-1)
+					}
+					link.jumps[t] = append(link.jumps[t], ref)
 				}
 				switch {
 				case inst.Op == x86asm.CALL:
 				case t >= addr && t < end:
 					sc.targets[t] = true
 				default:
-					entries[t] = true
+					link.entries[t] = true
 				}
 			} else if inst.Op == x86asm.JMP {
 				// A jump table (or an indirect tail call): where it
@@ -236,6 +264,8 @@ func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, ent
 			}
 		case inst.Op == x86asm.MOV && inst.Args[0] == x86asm.RBP && inst.Args[1] == x86asm.RSP:
 			sc.framePointer = true
+		case writesRBP(inst):
+			sc.rbpOther = true
 		case inst.Op == x86asm.SUB && inst.Args[0] == x86asm.RSP && sc.frame == 0:
 			if imm, ok := inst.Args[1].(x86asm.Imm); ok && imm > 0 {
 				sc.frame = int64(imm)
@@ -254,25 +284,66 @@ func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, ent
 			}
 		}
 	}
-	if len(sc.idx) == 0 {
+	if len(sc.idx) == 0 && len(sc.calls) == 0 {
 		sc.insts, sc.targets = nil, nil
 	}
 	return sc
 }
 
+// writesRBP reports whether inst writes %rbp other than by saving or
+// restoring it (push, pop, leave) or making it the frame pointer.
+func writesRBP(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.PUSH, x86asm.POP, x86asm.LEAVE, x86asm.CMP, x86asm.TEST:
+		return false
+	}
+	if implicitWriter(inst) {
+		return false // none of them writes %rbp
+	}
+	r, ok := inst.Args[0].(x86asm.Reg)
+	return ok && family(r) == x86asm.RBP && !(inst.Op == x86asm.MOV && inst.Args[1] == x86asm.RSP)
+}
+
+// rbpIsFrame reports whether %rbp holds the frame when insts[use]
+// executes: always in a function whose only write to it makes it the frame
+// pointer; in one that also keeps other values there (gawk's do_close: a
+// heap buffer in one branch, mov %rsp,%rbp in another), only where the
+// write that must have run last on the straight path is mov %rsp,%rbp.
+func (sc *boundsScan) rbpIsFrame(use int, lands func(uint64) bool) bool {
+	if !sc.framePointer {
+		return false
+	}
+	if !sc.rbpOther {
+		return true
+	}
+	for j := use - 1; j >= 0; j-- {
+		if lands(sc.insts[j+1].at) {
+			return false
+		}
+		in := sc.insts[j].inst
+		if in.Op == x86asm.MOV && in.Args[0] == x86asm.RBP && in.Args[1] == x86asm.RSP {
+			return true
+		}
+		if writesRBP(in) || in.Op == x86asm.POP && in.Args[0] == x86asm.RBP || in.Op == x86asm.JMP || in.Op == x86asm.RET {
+			return false
+		}
+	}
+	return false
+}
+
 // judge sorts the function's register-indexed frame accesses into Indexes
 // and Bounded, knowing entries, the places other functions jump to.
 func (sc *boundsScan) judge(entries map[uint64]bool) {
+	lands := func(at uint64) bool { return sc.targets[at] || entries[at] }
 	for _, i := range sc.idx {
 		d := sc.insts[i]
 		for _, a := range d.inst.Args {
 			m, ok := a.(x86asm.Mem)
-			if !ok || m.Index == 0 || m.Segment != 0 || !(m.Base == x86asm.RSP || m.Base == x86asm.RBP && sc.framePointer) {
+			if !ok || m.Index == 0 || m.Segment != 0 || !(m.Base == x86asm.RSP || m.Base == x86asm.RBP && sc.rbpIsFrame(i, lands)) {
 				continue
 			}
 			max := unbounded
 			if !sc.indirect {
-				lands := func(at uint64) bool { return sc.targets[at] || entries[at] }
 				max = valueBound(sc.insts, i, m.Index, 64, lands, 0)
 			}
 			width := int64(d.inst.MemBytes)
@@ -379,11 +450,21 @@ func valueBound(insts []decoded, use int, r x86asm.Reg, bits int, lands func(uin
 	if fam == 0 || depth > 8 {
 		return limit
 	}
+	// Guards met on the way whose compare is of another register: a copy
+	// of it made before the guard is bounded by it too.
+	var guards []guardFact
 	for j := use - 1; j >= 0 && use-j <= 48; j-- {
 		if lands(insts[j+1].at) {
 			return limit // another path joins here
 		}
 		in := insts[j].inst
+		if g, ok := guardBound(insts, j, lands); ok {
+			if g.fam == fam && g.bits >= bits {
+				return min(g.bound, limit)
+			}
+			guards = append(guards, g)
+			continue
+		}
 		switch {
 		case in.Op == x86asm.JMP || in.Op == x86asm.RET || in.Op == x86asm.UD2 || in.Op == x86asm.HLT:
 			return limit // insts[j+1] is reached only by a jump
@@ -392,6 +473,12 @@ func valueBound(insts []decoded, use int, r x86asm.Reg, bits int, lands func(uin
 				return limit
 			}
 			continue
+		case in.Op == x86asm.CDQE && fam == x86asm.RAX:
+			// movslq %eax,%rax: an index below 2^31 keeps its value.
+			if v := valueBound(insts, j, x86asm.EAX, 32, lands, depth+1); v < 1<<31 {
+				return min(v, limit)
+			}
+			return limit
 		case implicitWriter(in):
 			return limit
 		case readsOnly(in.Op):
@@ -412,21 +499,108 @@ func valueBound(insts []decoded, use int, r x86asm.Reg, bits int, lands func(uin
 			return limit // a byte or word write keeps the upper bits, unknown
 		}
 		v := writeBound(insts, j, in, dst, dbits, lands, depth)
+		if src, ok := in.Args[1].(x86asm.Reg); ok && (in.Op == x86asm.MOV || in.Op == x86asm.MOVZX || in.Op == x86asm.MOVSXD) {
+			sb, _ := regBits(src)
+			for _, g := range guards {
+				if g.fam == family(src) && g.bits >= sb && g.bound < 1<<31 && !writesFamily(insts[j+1:g.at], g.fam) {
+					v = min(v, g.bound)
+				}
+			}
+		}
 		if dbits == 32 && v > widthMax(32) {
 			v = widthMax(32) // a 32-bit write clears the upper half
 		}
-		if v > limit {
-			v = limit
-		}
-		return v
+		return min(v, limit)
 	}
 	return limit
+}
+
+// guardFact is what a compare and the conditional branch after it say of
+// a register on the branch's fall-through side: its low bits bits are at
+// most bound. at is the compare's position.
+type guardFact struct {
+	fam   x86asm.Reg
+	bits  int
+	bound uint64
+	at    int
+}
+
+// guardBound reads the bound a conditional branch at insts[j] puts on its
+// fall-through side: after cmp $N,%r, ja elsewhere leaves %r <= N, jae
+// leaves %r <= N-1 (unsigned: a negative index is out of range too); after
+// test $~(2^k-1),%r, jne elsewhere leaves %r <= 2^k-1. The compare must be
+// what sets the flags the branch reads: it is the instruction before, and
+// nothing lands on the branch.
+func guardBound(insts []decoded, j int, lands func(uint64) bool) (guardFact, bool) {
+	op := insts[j].inst.Op
+	if op != x86asm.JA && op != x86asm.JAE && op != x86asm.JNE || j == 0 || lands(insts[j].at) {
+		return guardFact{}, false
+	}
+	c := insts[j-1].inst
+	r, ok := c.Args[0].(x86asm.Reg)
+	imm, ok2 := c.Args[1].(x86asm.Imm)
+	if !ok || !ok2 {
+		return guardFact{}, false
+	}
+	rb, high := regBits(r)
+	if high {
+		return guardFact{}, false
+	}
+	var bound uint64
+	switch {
+	case c.Op == x86asm.TEST && op == x86asm.JNE:
+		// test $0xfffffff0,%eax; jne away: %eax <= 15.
+		n, ok := maskBound(r, imm)
+		if !ok {
+			return guardFact{}, false
+		}
+		bound = n
+	case c.Op == x86asm.CMP && op == x86asm.JA && imm >= 0:
+		bound = uint64(imm)
+	case c.Op == x86asm.CMP && op == x86asm.JAE && imm >= 1:
+		bound = uint64(imm) - 1
+	default:
+		return guardFact{}, false
+	}
+	return guardFact{fam: family(r), bits: rb, bound: bound & widthMax(rb), at: j - 1}, true
+}
+
+// writesFamily reports whether any of insts may write a register of family
+// fam.
+func writesFamily(insts []decoded, fam x86asm.Reg) bool {
+	for _, d := range insts {
+		in := d.inst
+		switch {
+		case in.Op == x86asm.CALL:
+			if callerSaved[fam] {
+				return true
+			}
+			continue
+		case implicitWriter(in):
+			return true
+		case readsOnly(in.Op):
+			continue
+		}
+		if dst, ok := in.Args[0].(x86asm.Reg); ok && family(dst) == fam {
+			return true
+		}
+	}
+	return false
 }
 
 // writeBound bounds the value instruction insts[j] writes into dst.
 func writeBound(insts []decoded, j int, in x86asm.Inst, dst x86asm.Reg, dbits int, lands func(uint64) bool, depth int) uint64 {
 	src := in.Args[1]
 	switch in.Op {
+	case x86asm.MOVSXD, x86asm.MOVSX:
+		// A sign extension keeps a value below the source's sign bit.
+		if s, ok := src.(x86asm.Reg); ok {
+			sb, _ := regBits(s)
+			if v := valueBound(insts, j, s, sb, lands, depth+1); v < 1<<uint(sb-1) {
+				return v
+			}
+		}
+		return widthMax(dbits)
 	case x86asm.MOVZX:
 		switch s := src.(type) {
 		case x86asm.Reg:

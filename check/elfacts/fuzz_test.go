@@ -74,20 +74,33 @@ func FuzzFormatFlow(f *testing.F) {
 	})
 }
 
-// FuzzScanBounds: the bounds scan (decode, then follow index registers
-// back) never panics nor hangs on any code.
+// FuzzScanBounds: the bounds scan (decode, tie the handler calls to their
+// guards, then follow index registers back) never panics nor hangs on any
+// code, nor does the record's type-name parser on any bytes.
 func FuzzScanBounds(f *testing.F) {
 	for _, s := range []string{
 		"4883ec4889f0c0e8050f295424200fb6c0488d5484084883c448c3",
 		"4883ec480fb6c0488d5484084883c0014883f80375f14883c448c3",
 		"554889c5c6440500005dc3",
 		"4883ec1883e307e800000000c6441c03414883c418c3",
+		// TestBoundsTie's and TestBoundsTieMask's checks.
+		"4883ec184883fe0377088904b44883c418c3488d3df0000000e8e9000000",
+		"4883ec4889c6a9f0ffffff750cc704b4070000004883c448c3488d3d2c000000e825000000",
 	} {
 		b, _ := hexenc.DecodeString(s)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, code []byte) {
-		sc := decodeBounds(code, 0x1000, nil, nil, map[uint64]bool{})
-		sc.judge(map[uint64]bool{0x1004: true})
+		// A handler at 0x1010 (inside the code, so calls of it occur),
+		// whose records all name 'int [4]'.
+		handlers := map[uint64]bool{0x1010: true}
+		link := newLinkage()
+		sc := decodeBounds(code, 0x1000, handlers, nil, link)
+		for _, i := range sc.calls {
+			sc.tie(i, link, func(uint64) (int64, bool) { return 4, true })
+		}
+		link.entries[0x1004] = true
+		sc.judge(link.entries)
+		arrayLength(code)
 	})
 }

@@ -28,6 +28,10 @@ import (
 //   - forged_handler: a plain build defines a function named like the
 //     bounds handler, which returns, and calls it away from the access;
 //     the attack lands, and a handler that returns is not counted: none.
+//   - forged_halting: the same with a handler that never returns, called
+//     from a check of the program's own, looser than the array, that
+//     passes no compiler record: the attack lands, and a call outside a
+//     check tied to a record is no check: none.
 func TestCheckBoundsVerdict(t *testing.T) {
 	bin := testenv.Binaries(t)
 	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
@@ -49,6 +53,7 @@ func TestCheckBoundsVerdict(t *testing.T) {
 		{name: "index_attack", plain: []string{"fail"}, with: []string{"pass"}, attack: "4"},
 		{name: "masked_attack", plain: []string{"unknown", "fail"}, with: []string{"pass"}, attack: "4"},
 		{name: "forged_handler", plain: []string{"fail"}, attack: "4"},
+		{name: "forged_halting", plain: []string{"fail"}, attack: "4"},
 	}
 	for _, cc := range testenv.Compilers() {
 		testenv.NeedsTool(t, cc)
@@ -129,4 +134,62 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestCheckBoundsMixed: a program linked from a unit built with
+// BoundsGuard and one built without it holds checks, but the attack in the
+// plain unit lands: check must not pass it. It reads partial (unknown)
+// and names the plain unit's function; the same program with both units
+// built with BoundsGuard passes, and halts the attack.
+func TestCheckBoundsMixed(t *testing.T) {
+	bin := testenv.Binaries(t)
+	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
+	plainEnv := []string{"IMMUNIX_DISABLE=bounds"}
+	for _, cc := range testenv.Compilers() {
+		testenv.NeedsTool(t, cc)
+		for _, opt := range []string{"-O0", "-O2"} {
+			t.Run(cc+"/"+opt, func(t *testing.T) {
+				dir := t.TempDir()
+				src := func(name string) string {
+					p, _ := filepath.Abs(filepath.Join("testdata", "verdict", name))
+					return p
+				}
+				compile := func(env []string, in, out string) string {
+					obj := filepath.Join(dir, out)
+					if o, err := immunixCC(t, bin, cc, env, opt, "-c", src(in), "-o", obj); err != nil {
+						t.Fatalf("%s: %v\n%s", out, err, o)
+					}
+					return obj
+				}
+				link := func(name string, objs ...string) string {
+					exe := filepath.Join(dir, name)
+					if o, err := immunixCC(t, bin, cc, boundsEnv, append(objs, "-o", exe)...); err != nil {
+						t.Fatalf("%s: %v\n%s", name, err, o)
+					}
+					return exe
+				}
+				mainObj := compile(boundsEnv, "mixed_main.c", "main.o")
+				mixed := link("mixed", mainObj, compile(plainEnv, "mixed_plain.c", "plain.o"))
+				whole := link("whole", mainObj, compile(boundsEnv, "mixed_plain.c", "checked.o"))
+
+				st, val := boundsVerdict(t, bin, mixed)
+				if st != "unknown" || !strings.HasPrefix(val, "partial:") {
+					t.Errorf("mixed: bounds %s %q, want unknown (partial)", st, val)
+				}
+				if st, val := boundsVerdict(t, bin, whole); st != "pass" {
+					t.Errorf("whole: bounds %s %q, want pass", st, val)
+				}
+				// The attack lands in the mixed program (its guard is
+				// overwritten: exit 1) and is halted in the whole one.
+				out, err := exec.Command(mixed, "4").CombinedOutput()
+				if err == nil || !strings.Contains(string(out), "guard=41414141") {
+					t.Errorf("the attack did not land in the mixed program: %v\n%s", err, out)
+				}
+				out, err = exec.Command(whole, "4").CombinedOutput()
+				if err == nil || strings.Contains(string(out), "guard=") {
+					t.Errorf("the whole program ran through the attack: %v\n%s", err, out)
+				}
+			})
+		}
+	}
 }

@@ -335,6 +335,7 @@ func (sc *boundsScan) rbpIsFrame(use int, lands func(uint64) bool) bool {
 // and Bounded, knowing entries, the places other functions jump to.
 func (sc *boundsScan) judge(entries map[uint64]bool) {
 	lands := func(at uint64) bool { return sc.targets[at] || entries[at] }
+	ranges := map[x86asm.Reg][]interval{}
 	for _, i := range sc.idx {
 		d := sc.insts[i]
 		for _, a := range d.inst.Args {
@@ -349,6 +350,17 @@ func (sc *boundsScan) judge(entries map[uint64]bool) {
 			width := int64(d.inst.MemBytes)
 			if width < int64(m.Scale) {
 				width = int64(m.Scale)
+			}
+			if !inFrame(m, max, width, sc.frame) {
+				// Past joins: the bound a loop or an earlier compare
+				// puts on the index along every path (boundsloop.go).
+				fam := family(m.Index)
+				if _, ok := ranges[fam]; !ok {
+					ranges[fam] = sc.rangeOf(fam, entries)
+				}
+				if r := ranges[fam]; r != nil && !r[i].empty {
+					max = min(max, r[i].hi)
+				}
 			}
 			if inFrame(m, max, width, sc.frame) {
 				sc.fn.Bounded = true

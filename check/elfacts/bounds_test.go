@@ -65,6 +65,27 @@ func TestScanBoundsRules(t *testing.T) {
 		{"rbp_heap_branch", "554889e54883ec2085c07409488b6b28c644050000c9c3", false, false},
 		// The same function shape where mov %rsp,%rbp runs last.
 		{"rbp_frame_branch", "554889e54883ec20488b6b284889e5c64405f000c9c3", true, false},
+		// Loops (boundsloop.go). sqlite3PcacheDirtyList's: xor
+		// %r10d,%r10d; L: mov 0x50(%rsp,%r10,8),%rdi; ...; movq
+		// $0,0x50(%rsp,%r10,8); add $1,%r10; cmp $0x1f,%r10; jne L in a
+		// 0x158 frame: index <= 30.
+		{"loop_ne", "4881ec580100004531d24a8b7cd4504885ff74004ac744d450000000004983c2014983fa1f75e34881c458010000c3", false, true},
+		// The same loop to 0x40 runs out of the frame.
+		{"loop_too_far", "4881ec580100004531d24a8b7cd4504885ff74004ac744d450000000004983c2014983fa4075e34881c458010000c3", true, false},
+		// sqlite3JoinType's: L: access; add $1,%r11; cmp $3,%r11; je
+		// out; jmp L.
+		{"loop_je_exit", "4883ec584531db4e8b74dc304983c3014983fb037402ebef4883c458c3", false, true},
+		// A loop from an index of unknown value: cmp $10,%eax; jl
+		// bounds nothing (a negative index passes a signed compare).
+		{"loop_signed_input", "4883ec5889f88b148483c00183f80a7cf54883c458c3", true, false},
+		// The same from zero: never negative, so jl bounds it.
+		{"loop_signed_zero", "4883ec5831c08b148483c00183f80a7cf54883c458c3", false, true},
+		// A call in the loop changes %eax, and jl no longer bounds it
+		// (it may be negative now).
+		{"loop_call_clobbers", "4883ec5831c08b1484e80800000083c00183f80a7cf04883c458c3", true, false},
+		// The same with jb: whatever the call left, the loop goes on
+		// only below 10.
+		{"loop_call_unsigned", "4883ec5831c08b1484e80800000083c00183f80a72f04883c458c3", false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, err := hexenc.DecodeString(c.code)

@@ -242,7 +242,9 @@ func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, lin
 				if inst.Op == x86asm.CALL || inst.Op == x86asm.JMP {
 					sc.fn.ObjSize = sc.fn.ObjSize || objsize[t]
 				}
-				if inst.Op != x86asm.CALL {
+				if inst.Op != x86asm.CALL && len(bounds) > 0 {
+					// Every jump by where it lands, for the tie of
+					// the handler's calls (none without a handler).
 					ref := branchRef{sc: sc, op: inst.Op}
 					if inst.Op != x86asm.JMP {
 						ref.cmp, ref.reg, ref.mask, ref.imm = compareBefore(sc.insts, len(sc.insts)-1)

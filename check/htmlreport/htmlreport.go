@@ -394,8 +394,8 @@ func writeBinaries(p *pageWriter, rep *check.Report) {
 	p.s("</table>\n")
 }
 
-// writeLists: the functions lacking a canary and FormatGuard's call sites,
-// per file.
+// writeLists: the functions lacking a canary, those lacking a bounds check
+// in files built with BoundsGuard, and FormatGuard's call sites, per file.
 func writeLists(p *pageWriter, rep *check.Report) {
 	p.s(`<h2>Functions that lack a canary</h2>
 <table id="missing-canary"><tr><th>file</th><th>functions</th></tr>
@@ -412,6 +412,23 @@ func writeLists(p *pageWriter, rep *check.Report) {
 	p.s("</table>\n")
 	if n == 0 {
 		p.s("<p>None: every function that needs a canary has one (or the files do not let us tell).</p>\n")
+	}
+	p.s(`<h2>Functions that index a stack array without a bounds check</h2>
+<p>In files built with BoundsGuard (some functions hold a bounds check), the functions that index an array on their stack with an index the code does not bound and hold none: code built without BoundsGuard, or accesses check cannot see proved in range (docs/boundsguard.md).</p>
+<table id="unchecked-bounds"><tr><th>file</th><th>functions</th></tr>
+`)
+	n = 0
+	for i := range rep.Files {
+		f := &rep.Files[i]
+		r, _ := f.Result(check.PBounds)
+		if m := r.Lists["unchecked"]; len(m) > 0 && len(r.Lists["checked"]) > 0 {
+			n++
+			p.s(`<tr><td class="mono">`, esc(f.Path), `</td><td class="mono">`, esc(strings.Join(m, " ")), "</td></tr>\n")
+		}
+	}
+	p.s("</table>\n")
+	if n == 0 {
+		p.s("<p>None.</p>\n")
 	}
 	p.s(`<h2>FormatGuard call sites</h2>
 <p>Per file, the printf-family functions called through their FormatGuard checker (wrapped), without one (bare) and with a va_list.</p>

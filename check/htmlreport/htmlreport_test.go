@@ -30,6 +30,11 @@ func fixture() *check.Report {
 				r.Lists = map[string][]string{"wrapped": {"printf"}, "bare": {"syslog"}}
 			case check.PCET:
 				r.Status = check.NA
+			case check.PBounds:
+				if canary == check.Fail {
+					r.Status, r.Value = check.Unknown, "partial"
+					r.Lists = map[string][]string{"checked": {"parse"}, "unchecked": {"copy_<i>name</i>"}}
+				}
 			}
 			out = append(out, r)
 		}
@@ -158,15 +163,16 @@ func TestChart(t *testing.T) {
 	}
 }
 
-// TestTables: per package, per binary, the functions lacking a canary and
-// FormatGuard's call sites.
+// TestTables: per package, per binary, the functions lacking a canary or
+// a bounds check and FormatGuard's call sites.
 func TestTables(t *testing.T) {
 	_, doc := render(t, fixture(), nil)
 	for id, want := range map[string][]string{
-		"packages":       {"(files)", "pkg_1.0_amd64.deb"},
-		"binaries":       {"/bin/good", "/bin/broken", "unreadable: truncated ELF header"},
-		"missing-canary": {"parse_header read_<b>line</b>"},
-		"formatguard":    {"printf", "syslog"},
+		"packages":         {"(files)", "pkg_1.0_amd64.deb"},
+		"binaries":         {"/bin/good", "/bin/broken", "unreadable: truncated ELF header"},
+		"missing-canary":   {"parse_header read_<b>line</b>"},
+		"unchecked-bounds": {"copy_<i>name</i>"},
+		"formatguard":      {"printf", "syslog"},
 	} {
 		n := byID(doc, id)
 		if n == nil {

@@ -50,7 +50,8 @@ check a signing gate.
 
 --format html writes one self-contained page (no script, no network):
 coverage per protection as a chart, per package, per binary, the functions
-lacking a canary, FormatGuard call sites, and with --baseline OLD.json (an
+lacking a canary, those lacking a bounds check in files built with
+BoundsGuard, FormatGuard call sites, and with --baseline OLD.json (an
 earlier --format json report) what changed, new failures first.
 
 --system checks no file: it reports the running kernel's settings that

@@ -83,6 +83,10 @@ func TestScanBoundsRules(t *testing.T) {
 		// A call in the loop changes %eax, and jl no longer bounds it
 		// (it may be negative now).
 		{"loop_call_clobbers", "4883ec5831c08b1484e80800000083c00183f80a7cf04883c458c3", true, false},
+		// mov %edi,%eax; test %esi,%esi; je L; cmp $4,%rax; L: ja out;
+		// mov (%rsp,%rax,4): the path from je reaches the branch with
+		// the test's flags (ja falls through), not the compare's.
+		{"flags_from_elsewhere", "4883ec5889f885f674044883f80477038b14844883c458c3", true, false},
 		// The same with jb: whatever the call left, the loop goes on
 		// only below 10.
 		{"loop_call_unsigned", "4883ec5831c08b1484e80800000083c00183f80a72f04883c458c3", false, true},

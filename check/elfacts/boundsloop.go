@@ -111,6 +111,9 @@ func (sc *boundsScan) rangeOf(fam x86asm.Reg, entries map[uint64]bool) []interva
 			preds[e.to]++
 		}
 	}
+	// joined: another path reaches insts[i] (a jump lands there), so the
+	// flags a branch there tests may not come from the compare before it.
+	joined := func(i int) bool { return preds[i] > 1 || entries[insts[i].at] }
 	// The widening thresholds: the function's compare constants.
 	var thresholds []uint64
 	for _, d := range insts {
@@ -156,7 +159,7 @@ func (sc *boundsScan) rangeOf(fam x86asm.Reg, entries map[uint64]bool) []interva
 		for _, e := range succ[i] {
 			v := out
 			if e.branch {
-				v = refine(insts, i, fam, v, e.taken)
+				v = refine(insts, i, fam, v, e.taken, joined)
 			}
 			old := in[e.to]
 			nv := old.join(v)
@@ -272,8 +275,8 @@ func transfer(inst x86asm.Inst, v interval, fam x86asm.Reg) interval {
 // refine narrows v, fam's interval after the conditional branch insts[i],
 // to the values for which the branch goes the way taken says, when the
 // flags it tests come from a compare of fam with a constant (or a test
-// with a mask) that fam was not written after.
-func refine(insts []decoded, i int, fam x86asm.Reg, v interval, taken bool) interval {
+// with a mask) that fam was not written after, on a path no other joins.
+func refine(insts []decoded, i int, fam x86asm.Reg, v interval, taken bool, joined func(int) bool) interval {
 	if v.empty {
 		return v
 	}
@@ -281,6 +284,9 @@ func refine(insts []decoded, i int, fam x86asm.Reg, v interval, taken bool) inte
 	var c x86asm.Inst
 	found := false
 	for j := i - 1; j >= 0 && i-j <= 8; j-- {
+		if joined(j + 1) {
+			return v // another path joins between the compare and the branch
+		}
 		in := insts[j].inst
 		if in.Op == x86asm.CMP || in.Op == x86asm.TEST {
 			c, found = in, true

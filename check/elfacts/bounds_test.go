@@ -228,17 +228,20 @@ func TestArrayLength(t *testing.T) {
 
 // TestBoundsTieMask: clang's index < 16 is test $0xfffffff0,%eax; jne to
 // the handler; it bounds the index on the straight path and ties the
-// call. A mask with holes (test $0xfffffff5) bounds nothing:
+// call. A mask with holes (test $0xfffffff5) bounds nothing, nor does the
+// branch on the wrong side:
 //
 //	clang_mask: mov %eax,%esi; test $0xfffffff0,%eax; jne H;
 //	            movl $7,(%rsp,%rsi,4); ...; H: lea rec(%rip),%rdi; call handler
 //	mask_holes: the same with test $0xfffffff5,%eax
+//	mask_wrong_side: test $0xfffffff0,%eax; je H (the handler on the
+//	            in-range side: no check, and the access unbounded)
 func TestBoundsTieMask(t *testing.T) {
-	code, err := hexenc.DecodeString("4883ec4889c6a9f0ffffff750cc704b4070000004883c448c3488d3d2c000000e8250000004883ec4889c6a9f5ffffff750cc704b4070000004883c448c3488d3d07000000e8000000000f0b")
+	code, err := hexenc.DecodeString("4883ec4889c6a9f0ffffff750cc704b4070000004883c448c3488d3d51000000e84a0000004883ec4889c6a9f5ffffff750cc704b4070000004883c448c3488d3d2c000000e8250000004883ec4889c6a9f0ffffff740cc704b4070000004883c448c3488d3d07000000e8000000000f0b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const base, handler, rec = 0x1000, 0x1000 + 0x4a, 0x1000 + 0x4c
+	const base, handler, rec = 0x1000, 0x1000 + 0x6f, 0x1000 + 0x71
 	handlers := map[uint64]bool{handler: true}
 	for _, c := range []struct {
 		name                      string
@@ -247,6 +250,7 @@ func TestBoundsTieMask(t *testing.T) {
 	}{
 		{"clang_mask", 0, 0x25, true, false, true},
 		{"mask_holes", 0x25, 0x4a, false, true, false},
+		{"mask_wrong_side", 0x4a, 0x6f, false, true, false},
 	} {
 		link := newLinkage()
 		sc := decodeBounds(code[c.start:c.end], uint64(base+c.start), handlers, nil, link)

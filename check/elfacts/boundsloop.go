@@ -324,36 +324,16 @@ func refine(insts []decoded, i int, fam x86asm.Reg, v interval, taken bool, join
 	n := uint64(imm) & widthMax(bits)
 	// A signed compare orders as an unsigned one while the value is
 	// non-negative.
-	if v.hi < 1<<uint(bits-1) && n < 1<<uint(bits-1) {
-		switch op {
-		case x86asm.JG:
-			op = x86asm.JA
-		case x86asm.JGE:
-			op = x86asm.JAE
-		case x86asm.JL:
-			op = x86asm.JB
-		case x86asm.JLE:
-			op = x86asm.JBE
-		}
+	if u, ok := unsignedBranch[op]; ok && v.hi < 1<<uint(bits-1) && n < 1<<uint(bits-1) {
+		op = u
 	}
-	// Turn "not taken" into the opposite test.
+	// Not taken is taken of the opposite test.
 	if !taken {
-		switch op {
-		case x86asm.JA:
-			op = x86asm.JBE
-		case x86asm.JAE:
-			op = x86asm.JB
-		case x86asm.JB:
-			op = x86asm.JAE
-		case x86asm.JBE:
-			op = x86asm.JA
-		case x86asm.JE:
-			op = x86asm.JNE
-		case x86asm.JNE:
-			op = x86asm.JE
-		default:
+		o, ok := oppositeBranch[op]
+		if !ok {
 			return v
 		}
+		op = o
 	}
 	switch op {
 	case x86asm.JA:
@@ -384,4 +364,16 @@ func refine(insts []decoded, i int, fam x86asm.Reg, v interval, taken bool, join
 		return v
 	}
 	return v
+}
+
+// unsignedBranch is the unsigned branch that orders as a signed one does
+// on non-negative values.
+var unsignedBranch = map[x86asm.Op]x86asm.Op{
+	x86asm.JG: x86asm.JA, x86asm.JGE: x86asm.JAE, x86asm.JL: x86asm.JB, x86asm.JLE: x86asm.JBE,
+}
+
+// oppositeBranch is the branch taken exactly when the other is not.
+var oppositeBranch = map[x86asm.Op]x86asm.Op{
+	x86asm.JA: x86asm.JBE, x86asm.JBE: x86asm.JA, x86asm.JAE: x86asm.JB, x86asm.JB: x86asm.JAE,
+	x86asm.JE: x86asm.JNE, x86asm.JNE: x86asm.JE,
 }

@@ -8,25 +8,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct frame { int a[4]; int guard; };
+#include "frame.h"
 
 __attribute__((noinline, noreturn)) void __ubsan_handle_out_of_bounds_abort(void *data, unsigned long index)
 {
 	(void)data;
 	(void)index;
 	_exit(99);
-}
-
-__attribute__((noinline)) static void init(struct frame *t)
-{
-	t->a[0] = t->a[1] = t->a[2] = t->a[3] = 0;
-	t->guard = 0x5a5a;
-}
-
-__attribute__((noinline)) static int show(const struct frame *t, int n)
-{
-	printf("a=%d guard=%x\n", t->a[n & 3], t->guard);
-	return t->guard != 0x5a5a;
 }
 
 __attribute__((noinline)) static int poke(int n, int v)

@@ -25,17 +25,15 @@ const PBounds = string(contract.Bounds)
 // do not count). Unknown: no check, and the only stack indexes are ones
 // the code bounds inside the frame (whether inside the array too needs its
 // size, which the code does not show). n/a: no function indexes a stack
-// array. The build stamp is not consulted: a stamp that says "bounds"
-// proves nothing about the code.
+// array. The user's own sanitizer's checks (libubsan's handler, called
+// through the PLT) count the same way. The build stamp is not consulted: a
+// stamp that says "bounds" proves nothing about the code.
 func boundsResult(f *elfacts.Facts, env *Env) Result {
 	r := Result{Property: PBounds}
 	b := f.Bounds
 	switch {
 	case f.Kind == elfacts.KindOther || f.Kind == elfacts.KindObject:
 		r.Status, r.Value = NA, "not a linked program or library"
-		return r
-	case b.Handler == "libubsan":
-		r.Status, r.Value = Pass, "bounds checks through libubsan (the user's own -fsanitize)"
 		return r
 	case !b.Analyzed:
 		r.Status, r.Value = Unknown, b.Why
@@ -88,6 +86,11 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 	if len(r.Lists) == 0 {
 		r.Lists = nil
 	}
+	via := ""
+	if b.Handler == "libubsan" {
+		via = " (through libubsan: the user's own -fsanitize)"
+		level += via
+	}
 	outside := ""
 	if len(untied) > 0 {
 		outside = fmt.Sprintf("; %d functions call a bounds handler outside any check (listed: untied)", len(untied))
@@ -98,7 +101,7 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 		r.Value = fmt.Sprintf("%s: %d functions hold a bounds check; every function that indexes a stack array with a register the code does not bound is one of them%s", level, len(checked), outside)
 	case len(checked) > 0:
 		r.Status, r.Measure = Unknown, "partial"
-		r.Value = fmt.Sprintf("partial: %d functions hold a bounds check, %d functions index a stack array with a register the code does not bound and hold none (listed: unchecked): code built without BoundsGuard, or accesses the compiler proved in range in a way check does not follow, or that are no array subscripts (an inlined copy)%s", len(checked), len(unchecked), outside)
+		r.Value = fmt.Sprintf("partial: %d functions hold a bounds check%s, %d functions index a stack array with a register the code does not bound and hold none (listed: unchecked): code built without BoundsGuard, or accesses the compiler proved in range in a way check does not follow, or that are no array subscripts (an inlined copy)%s", len(checked), via, len(unchecked), outside)
 	case len(unchecked) > 0:
 		r.Status, r.Measure = Fail, "none"
 		r.Value = fmt.Sprintf("none: %d functions index a stack array with a register the code does not bound, no function holds a bounds check%s", len(unchecked), outside)

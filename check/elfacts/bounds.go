@@ -24,7 +24,7 @@ type Bounds struct {
 	Why      string
 	// Handler is where the bounds handler comes from: "runtime" (defined
 	// in the file: the guard runtime, linked statically), "libubsan"
-	// (imported), or "" (none referenced).
+	// (imported: its calls go through the PLT), or "" (none referenced).
 	Handler string
 	// Funcs are the functions that call a handler or index their stack
 	// frame with a register, in address order (the handlers themselves
@@ -109,6 +109,25 @@ func analyzeBounds(f *elf.File, im *image, fa *Facts) Bounds {
 	}
 	if len(bounds) > 0 {
 		b.Handler = "runtime"
+	} else if b.Handler == "libubsan" && im.dyn != nil {
+		// The user's own sanitizer: its calls reach libubsan's
+		// handler through the PLT, and are tied to their checks the
+		// same way.
+		slots := map[uint64]string{}
+		for a, n := range im.dyn.slots {
+			for _, h := range BoundsHandlers {
+				if n == h {
+					slots[a] = n
+				}
+			}
+		}
+		stubs, _ := im.pltStubs(slots)
+		for a := range stubs {
+			bounds[a] = true
+		}
+		for a := range slots {
+			bounds[a] = true // called through the GOT (-fno-plt)
+		}
 	}
 	// Two passes: the first decodes every function, records the jumps
 	// that land in another function's range (gcc's .cold parts jump back
@@ -258,11 +277,19 @@ func decodeBounds(code []byte, addr uint64, bounds, objsize map[uint64]bool, lin
 				default:
 					link.entries[t] = true
 				}
-			} else if inst.Op == x86asm.JMP {
-				// A jump table (or an indirect tail call): where it
-				// lands is not known here, so no value is followed
-				// backwards in this function.
-				sc.indirect = true
+			} else {
+				// call *slot(%rip) (gcc -fno-plt): the handler's GOT
+				// slot is in bounds too.
+				if m, ok := inst.Args[0].(x86asm.Mem); ok && inst.Op == x86asm.CALL && m.Base == x86asm.RIP && m.Index == 0 && bounds[next+uint64(m.Disp)] {
+					sc.fn.Calls = true
+					sc.calls = append(sc.calls, len(sc.insts)-1)
+				}
+				if inst.Op == x86asm.JMP {
+					// A jump table (or an indirect tail call): where
+					// it lands is not known here, so no value is
+					// followed backwards in this function.
+					sc.indirect = true
+				}
 			}
 		case inst.Op == x86asm.MOV && inst.Args[0] == x86asm.RBP && inst.Args[1] == x86asm.RSP:
 			sc.framePointer = true

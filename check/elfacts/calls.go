@@ -61,31 +61,13 @@ func analyzeCalls(f *elf.File, im *image, funcs []Func, opt Options, over func()
 	// PLT stubs: "[endbr64] [bnd] jmp *slot(%rip)".
 	stubJmp := map[uint64]bool{}
 	if len(slots) > 0 {
+		var stubs map[uint64]string
+		stubs, stubJmp = im.pltStubs(slots)
+		for a, n := range stubs {
+			targets[a] = n
+		}
 		for _, reg := range im.code {
-			d := reg.data
-			scanned += uint64(len(d))
-			for i := 0; i+6 <= len(d); i++ {
-				if d[i] != 0xff || d[i+1] != 0x25 {
-					continue
-				}
-				pos := reg.addr + uint64(i)
-				n, ok := slots[pos+6+uint64(int64(int32(le32(d[i+2:]))))]
-				if !ok {
-					continue
-				}
-				start := pos
-				if i >= 1 && d[i-1] == 0xf2 {
-					start--
-				}
-				if j := int(start - reg.addr); j >= 4 && isEndbr(d[j-4:]) {
-					start -= 4
-				}
-				if start%8 == 0 || (i+6 < len(d) && (d[i+6] == 0x68 || d[i+6] == 0x66 || d[i+6] == 0x0f || d[i+6] == 0x90)) {
-					stubJmp[pos] = true
-					targets[start] = n
-					targets[pos] = n
-				}
-			}
+			scanned += uint64(len(reg.data))
 		}
 	}
 	if len(targets) == 0 && len(slots) == 0 {
@@ -617,4 +599,37 @@ func setSlot(st *flowState, k slotKey, v int32) {
 		}
 	}
 	st.slots[k] = v
+}
+
+// pltStubs finds the PLT stubs ("[endbr64] [bnd] jmp *slot(%rip)") that
+// jump through the GOT slots named in slots: stubs maps both the stub's
+// start and its jmp to the slot's name, jmps holds the jmps' addresses.
+func (im *image) pltStubs(slots map[uint64]string) (stubs map[uint64]string, jmps map[uint64]bool) {
+	stubs, jmps = map[uint64]string{}, map[uint64]bool{}
+	for _, reg := range im.code {
+		d := reg.data
+		for i := 0; i+6 <= len(d); i++ {
+			if d[i] != 0xff || d[i+1] != 0x25 {
+				continue
+			}
+			pos := reg.addr + uint64(i)
+			n, ok := slots[pos+6+uint64(int64(int32(le32(d[i+2:]))))]
+			if !ok {
+				continue
+			}
+			start := pos
+			if i >= 1 && d[i-1] == 0xf2 {
+				start--
+			}
+			if j := int(start - reg.addr); j >= 4 && isEndbr(d[j-4:]) {
+				start -= 4
+			}
+			if start%8 == 0 || (i+6 < len(d) && (d[i+6] == 0x68 || d[i+6] == 0x66 || d[i+6] == 0x0f || d[i+6] == 0x90)) {
+				jmps[pos] = true
+				stubs[start] = n
+				stubs[pos] = n
+			}
+		}
+	}
+	return stubs, jmps
 }

@@ -169,6 +169,8 @@ func TestUserSanitizersCompose(t *testing.T) {
 		{"address", []string{"-fsanitize=address"}, "libasan"},
 		{"undefined", []string{"-fsanitize=undefined"}, "libubsan"},
 		{"undefined-abort", []string{"-fsanitize=undefined", "-fno-sanitize-recover=undefined"}, "libubsan"},
+		// Calls through the GOT (call *slot(%rip)), not a PLT stub.
+		{"undefined-noplt", []string{"-fsanitize=undefined", "-fno-plt"}, "libubsan"},
 	} {
 		for _, link := range []string{"one-command", "separate"} {
 			t.Run(c.name+"/"+link, func(t *testing.T) {
@@ -199,6 +201,14 @@ func TestUserSanitizersCompose(t *testing.T) {
 				}
 				if definedOOB(t, out) {
 					t.Errorf("%s defines the guard runtime's bounds handler next to the user's %s", out, c.lib)
+				}
+				// The user's bounds checks count in immunix check, tied
+				// through libubsan's PLT stub or GOT slot like the
+				// guard runtime's.
+				if c.lib == "libubsan" {
+					if st, val := boundsVerdict(t, bin, out); st != "pass" || !strings.Contains(val, "libubsan") {
+						t.Errorf("bounds %s %q, want pass through libubsan", st, val)
+					}
 				}
 				cmd := exec.Command(out, "2")
 				cmd.Env = append(os.Environ(), "ASAN_OPTIONS=detect_leaks=0")

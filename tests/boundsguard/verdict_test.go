@@ -140,7 +140,8 @@ func contains(list []string, s string) bool {
 // BoundsGuard and one built without it holds checks, but the attack in the
 // plain unit lands: check must not pass it. It reads partial (unknown)
 // and names the plain unit's function; the same program with both units
-// built with BoundsGuard passes, and halts the attack.
+// built with BoundsGuard passes, and halts the attack. With gcc, the same
+// holds for the user's own -fsanitize=bounds (libubsan) on one unit.
 func TestCheckBoundsMixed(t *testing.T) {
 	bin := testenv.Binaries(t)
 	t.Setenv("IMMUNIX_CACHE_DIR", t.TempDir())
@@ -188,6 +189,20 @@ func TestCheckBoundsMixed(t *testing.T) {
 				out, err = exec.Command(whole, "4").CombinedOutput()
 				if err == nil || strings.Contains(string(out), "guard=") {
 					t.Errorf("the whole program ran through the attack: %v\n%s", err, out)
+				}
+				if cc != "gcc" {
+					return // clang links its ubsan runtime statically
+				}
+				// The same with the user's own -fsanitize=bounds
+				// (libubsan) on the main unit only: not a pass either.
+				user := append(append([]string{}, plainEnv...), "IMMUNIX_FLAGS=-fsanitize=bounds")
+				userMain := compile(user, "mixed_main.c", "user-main.o")
+				ubsan := filepath.Join(dir, "ubsan-mixed")
+				if o, err := immunixCC(t, bin, cc, user, userMain, compile(plainEnv, "mixed_plain.c", "plain2.o"), "-o", ubsan); err != nil {
+					t.Fatalf("ubsan-mixed: %v\n%s", err, o)
+				}
+				if st, val := boundsVerdict(t, bin, ubsan); st != "unknown" || !strings.HasPrefix(val, "partial:") || !strings.Contains(val, "libubsan") {
+					t.Errorf("ubsan-mixed: bounds %s %q, want unknown (partial) through libubsan", st, val)
 				}
 			})
 		}

@@ -34,6 +34,37 @@ func blockedInExec(t *testing.T, pid int) {
 	t.Fatalf("pid %d never blocked in execve (syscall: %q)", pid, b)
 }
 
+// stopDaemon sends SIGSTOP to the daemon and waits (bounded) until every one of
+// its threads is stopped (state T in /proc/PID/task/TID/stat): kill(2)
+// returns before the signal takes effect, and a thread that has not
+// stopped yet still answers the gate's events.
+func stopDaemon(t *testing.T, d *daemon) {
+	t.Helper()
+	pid := d.cmd.Process.Pid
+	if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			// The state follows the command, which ends with ')'.
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+	}
+	t.Fatalf("daemon %d not stopped 10s after SIGSTOP", pid)
+}
+
 // TestKillReleasesBlockedExecs: with the daemon stopped (SIGSTOP), execs
 // from the marked filesystem wait; kill -9 of the daemon lets every one
 // of them complete within a second (the kernel answers the pending events
@@ -44,9 +75,7 @@ func TestKillReleasesBlockedExecs(t *testing.T) {
 	prog := program(t, filepath.Join(mnt, "prog"))
 	k.sign(t, prog)
 	d := startMarkd(t, "--mark", mnt, "--policy", writePolicy(t, "/ require-signed\n"), "--keys", k.Dir)
-	if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopDaemon(t, d)
 	const n = 8
 	var cmds []*exec.Cmd
 	for i := range n {
@@ -274,7 +303,7 @@ func TestStress(t *testing.T) {
 		}
 	}
 	// Pile execs up behind the stopped daemon, then kill -9.
-	d.cmd.Process.Signal(syscall.SIGSTOP)
+	stopDaemon(t, d)
 	var blocked []int
 	for deadline := time.Now().Add(30 * time.Second); len(blocked) < 8 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)

@@ -11,6 +11,11 @@ import (
 // judged from its code (docs/boundsguard.md).
 const PBounds = string(contract.Bounds)
 
+// boundsPartial is the measure of a file whose checks cover some of the
+// functions that index a stack array, not all (the table shows
+// "partial?").
+const boundsPartial = "partial"
+
 // boundsResult reports the bounds level from the code: the functions that
 // hold a bounds check (a compare whose out-of-range side calls the bounds
 // handler, the guard runtime's linked in, with the compiler's record of
@@ -100,7 +105,7 @@ func boundsResult(f *elfacts.Facts, env *Env) Result {
 		r.Status, r.Measure = Pass, level
 		r.Value = fmt.Sprintf("%s: %d functions hold a bounds check; every function that indexes a stack array with a register the code does not bound is one of them%s", level, len(checked), outside)
 	case len(checked) > 0:
-		r.Status, r.Measure = Unknown, "partial"
+		r.Status, r.Measure = Unknown, boundsPartial
 		r.Value = fmt.Sprintf("partial: %d functions hold a bounds check%s, %d functions index a stack array with a register the code does not bound and hold none (listed: unchecked): code built without BoundsGuard, or accesses the compiler proved in range in a way check does not follow, or that are no array subscripts (an inlined copy)%s", len(checked), via, len(unchecked), outside)
 	case len(unchecked) > 0:
 		r.Status, r.Measure = Fail, "none"

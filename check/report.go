@@ -50,6 +50,9 @@ func cell(r Result) string {
 		return "n/a"
 	}
 	if r.Status == Unknown {
+		if r.Measure == boundsPartial {
+			return boundsPartial + "?"
+		}
 		return "?"
 	}
 	if r.Measure != "" {

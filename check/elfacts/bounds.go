@@ -380,6 +380,9 @@ func (sc *boundsScan) judge(entries map[uint64]bool) {
 			if width < int64(m.Scale) {
 				width = int64(m.Scale)
 			}
+			if copyOut(sc.insts, i, m, width) {
+				continue
+			}
 			if !inFrame(m, max, width, sc.frame) {
 				// Past joins: the bound a loop or an earlier compare
 				// puts on the index along every path (boundsloop.go).
@@ -399,6 +402,28 @@ func (sc *boundsScan) judge(entries map[uint64]bool) {
 		}
 	}
 	sc.insts, sc.targets = nil, nil
+}
+
+// copyOut reports whether insts[i] loads from the frame through m only to
+// store the same register through another base, at the same index, scale
+// 1 and displacement minus the width, right after it: the tail of an
+// inlined memcpy out of a stack buffer (gawk's read_one_line copies
+// strlen(buf) bytes: mov -0x8(%rbp,%rdx,1),%rcx; mov %rcx,-0x8(%rbx,%rdx,1)).
+// That is no array subscript, which is what the bounds instrumentation
+// checks, so it is not counted. A copy into the frame is a write there and
+// still counts.
+func copyOut(insts []decoded, i int, m x86asm.Mem, width int64) bool {
+	in := insts[i].inst
+	r, ok := in.Args[0].(x86asm.Reg)
+	if !ok || in.Op != x86asm.MOV && in.Op != x86asm.MOVZX || in.Args[1] != m || m.Scale != 1 || m.Disp != -width || i+1 >= len(insts) {
+		return false
+	}
+	st := insts[i+1].inst
+	dm, ok := st.Args[0].(x86asm.Mem)
+	sr, ok2 := st.Args[1].(x86asm.Reg)
+	return st.Op == x86asm.MOV && ok && ok2 && family(sr) == family(r) && int64(st.MemBytes) == width &&
+		dm.Index == m.Index && dm.Scale == 1 && dm.Disp == m.Disp && dm.Segment == 0 &&
+		dm.Base != x86asm.RSP && dm.Base != x86asm.RBP && dm.Base != 0
 }
 
 // unbounded is valueBound's answer when the code does not bound a value.

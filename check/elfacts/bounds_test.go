@@ -87,6 +87,16 @@ func TestScanBoundsRules(t *testing.T) {
 		// mov (%rsp,%rax,4): the path from je reaches the branch with
 		// the test's flags (ja falls through), not the compare's.
 		{"flags_from_elsewhere", "4883ec5889f885f674044883f80477038b14844883c458c3", true, false},
+		// gawk's read_one_line: an inlined memcpy's tail out of a stack
+		// buffer, mov -0x8(%rsp,%rdx,1),%rcx; mov %rcx,-0x8(%rbx,%rdx,1):
+		// no subscript, not counted.
+		{"copy_out", "4883ec48488b4c14f848894c13f84883c448c3", false, false},
+		// The same copy into the frame writes there: counted.
+		{"copy_in", "4883ec48488b4c13f848894c14f84883c448c3", true, false},
+		// A load that is not copied out: add %rcx,%rax.
+		{"copy_out_used", "4883ec48488b4c14f84801c84883c448c3", true, false},
+		// Stored at another index: no copy.
+		{"copy_out_other_index", "4883ec48488b4c14f848894c33f84883c448c3", true, false},
 		// The same with jb: whatever the call left, the loop goes on
 		// only below 10.
 		{"loop_call_unsigned", "4883ec5831c08b1484e80800000083c00183f80a72f04883c458c3", false, true},

@@ -214,11 +214,10 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 	// At the opt-in level the gate also requires bounds: a file passes
 	// when every function that indexes a stack array holds a check; n/a
 	// (no stack-array index) and unknown are accepted: partial (checks
-	// compiled in, but some function's stack index holds none: gawk's
-	// read_one_line, an inlined memcpy out of its stack buffer, which no
-	// compiler checks) and a file whose only stack indexes are bounded by
-	// the code inside the frame (hello's quotearg_char: check cannot see
-	// the array's size). A file that indexes a stack array with an
+	// compiled in, but some function's stack index holds none: accesses
+	// the compiler proved in range in a way check does not follow) and a
+	// file whose only stack indexes are bounded by the code inside the
+	// frame (hello's quotearg_char: check cannot see the array's size). A file that indexes a stack array with an
 	// unbounded register and holds no check is refused;
 	// docs/boundsguard.md.
 	var require []string

@@ -36,6 +36,11 @@ const (
 	Link    = 2 // written by a link step
 )
 
+// ModeWrapper names, in reports, the notes without a mode= field: written by
+// immunix-cc. The zero-process mode's notes say mode=specs (gcc specs) or
+// mode=config (a clang configuration file).
+const ModeWrapper = "wrapper"
+
 // Stamp is one decoded note.
 type Stamp struct {
 	Type    int    // Compile or Link

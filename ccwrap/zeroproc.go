@@ -178,7 +178,8 @@ var specGuards = map[side]map[Protection]specGuard{
 		Now:         {skip: bareLink, ld: true},
 		NoExecStack: {skip: []string{"r"}, ld: true},
 		// The runtime's arguments come from guardlib (gccRuntimeSpecs).
-		Runtime: {skip: append([]string{"nodefaultlibs"}, bareLink...), ld: true},
+		// The runtime and the notes are built for the native ABI only.
+		Runtime: {skip: append([]string{"nodefaultlibs", "m16|m32|mx32"}, bareLink...), ld: true},
 	},
 }
 
@@ -253,12 +254,12 @@ type zpAssets struct {
 // guards); linker flags to *link, which comes before the user's -Wl
 // options and objects, so the user's "-Wl,-z,norelro" still wins; the
 // runtime archives to *lib, after the objects and before libc.
-func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
+func gccSpecs(on []zpFlags, a zpAssets) (gccParts, error) {
 	var self, link, lib []string
 	for _, x := range on {
 		g, ok := specGuards[x.side][x.p]
 		if !ok {
-			return "", fmt.Errorf("zero-process mode: no gcc spec for %s (%s side); use immunix-cc for this policy", x.p, x.side)
+			return gccParts{}, fmt.Errorf("zero-process mode: no gcc spec for %s (%s side); use immunix-cc for this policy", x.p, x.side)
 		}
 		onDef, offDef := "", ""
 		if x.side == compileSide {
@@ -274,7 +275,7 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 			}
 			opts, files, err := gccRuntimeSpecs(a.runtimeDir)
 			if err != nil {
-				return "", err
+				return gccParts{}, err
 			}
 			link = append(link, specChain(g, opts, "", ""))
 			lib = append(lib, specChain(g, files, "", ""))
@@ -283,11 +284,11 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 		if g.ld {
 			words, err := ldArgs(flags)
 			if err != nil {
-				return "", err
+				return gccParts{}, err
 			}
 			body, err := specWords(words)
 			if err != nil {
-				return "", err
+				return gccParts{}, err
 			}
 			link = append(link, specChain(g, body, "", ""))
 			continue
@@ -296,7 +297,7 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 		for _, f := range flags {
 			w, err := specQuote(f)
 			if err != nil {
-				return "", err
+				return gccParts{}, err
 			}
 			if k := g.keep[f]; k != "" {
 				w = "%{" + k + ":;:" + w + "}"
@@ -306,7 +307,7 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 		if extra := without(x.werror, x.flags); len(extra) > 0 {
 			w, err := specWords(extra)
 			if err != nil {
-				return "", err
+				return gccParts{}, err
 			}
 			parts = append(parts, "%{Werror:"+w+"}")
 		}
@@ -314,7 +315,7 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 	}
 	stampDir, err := specQuote(a.stampDir)
 	if err != nil {
-		return "", err
+		return gccParts{}, err
 	}
 	// The compile note: not for -E (its output is C, read by people and
 	// tools), nor for freestanding code (a note could land in a raw
@@ -322,14 +323,22 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 	self = append(self, "%{E|M|MM|fsyntax-only|ffreestanding:;:-idirafter "+stampDir+" -include "+StampHeaderName+"}")
 	notes, err := gccNoteSpec(a.notes)
 	if err != nil {
-		return "", err
+		return gccParts{}, err
 	}
 	link = append(link, notes)
 
-	var b strings.Builder
-	fmt.Fprintf(&b, `# immunix %s: gcc specs for the zero-process mode (docs/immunix-cc.md).
+	return gccParts{self: strings.Join(self, " "), link: strings.Join(link, " "), lib: strings.Join(lib, " ")}, nil
+}
+
+// gccParts are the zero-process mode's additions to three of gcc's specs.
+type gccParts struct{ self, link, lib string }
+
+// userSpecs renders the parts as a file for -specs=: appended to
+// *self_spec and *link, in front of *lib (through %rename).
+func (g gccParts) userSpecs(path string) string {
+	return fmt.Sprintf(`# immunix %s: gcc specs for the zero-process mode (docs/immunix-cc.md).
 # Written by "immunix toolchain-config"; do not edit, rerun it.
-# Use: gcc -specs=%s ... (or install it as gcc's default, see the guide).
+# Use: gcc -specs=%s ...
 
 %%rename lib immunix_orig_lib
 
@@ -342,8 +351,36 @@ func gccSpecs(on []zpFlags, a zpAssets, path string) (string, error) {
 *lib:
 %s %%(immunix_orig_lib)
 
-`, version.Version, path, strings.Join(self, " "), strings.Join(link, " "), strings.Join(lib, " "))
-	return b.String(), nil
+`, version.Version, path, g.self, g.link, g.lib)
+}
+
+// defaultSpecs merges the parts into dump, the output of "gcc -dumpspecs":
+// a complete specs file, which gcc reads instead of its built-in specs
+// when it is installed as LIBDIR/specs (LIBDIR: the directory of "gcc
+// -print-libgcc-file-name"), so that plain gcc applies the mode. gcc does
+// not take %rename there, so the parts are spliced into the dumped text.
+func (g gccParts) defaultSpecs(dump string) (string, error) {
+	add := map[string]func(old string) string{
+		"self_spec": func(old string) string { return strings.TrimSpace(old + " " + g.self) },
+		"link":      func(old string) string { return strings.TrimSpace(old + " " + g.link) },
+		"lib":       func(old string) string { return strings.TrimSpace(g.lib + " " + old) },
+	}
+	lines := strings.Split(dump, "\n")
+	done := map[string]bool{}
+	for i := 0; i+1 < len(lines); i++ {
+		name, ok := strings.CutPrefix(lines[i], "*")
+		name, ok2 := strings.CutSuffix(name, ":")
+		if f := add[name]; ok && ok2 && f != nil && !done[name] {
+			lines[i+1] = f(lines[i+1])
+			done[name] = true
+		}
+	}
+	for name := range add {
+		if !done[name] {
+			return "", fmt.Errorf("zero-process mode: gcc -dumpspecs has no *%s spec", name)
+		}
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 // gccRuntimeSpecs splits guardlib's link arguments for the three kinds of
@@ -399,7 +436,7 @@ var linkNoteKinds = []struct{ name, cond, flag string }{
 }
 
 func gccNoteSpec(notes map[string]string) (string, error) {
-	alts := []string{"r|T*:"}
+	alts := []string{"r|T*|m16|m32|mx32:"}
 	for _, k := range linkNoteKinds {
 		p, err := specQuote(notes[k.name])
 		if err != nil {
@@ -682,11 +719,22 @@ func writeCompilerConfig(dir, name, mode string, cmd []string, fgDir string, o T
 	}
 	if mode == ModeSpecs {
 		path := filepath.Join(dir, SpecsFileName)
-		text, err := gccSpecs(on, a, path)
+		parts, err := gccSpecs(on, a)
 		if err != nil {
 			return ToolchainFile{}, err
 		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(parts.userSpecs(path)), 0o644); err != nil {
+			return ToolchainFile{}, err
+		}
+		dump, err := exec.Command(cmd[0], append(slices.Clone(cmd[1:]), "-dumpspecs")...).Output()
+		if err != nil {
+			return ToolchainFile{}, fmt.Errorf("%s -dumpspecs: %w", cmd[0], err)
+		}
+		def, err := parts.defaultSpecs(string(dump))
+		if err != nil {
+			return ToolchainFile{}, err
+		}
+		if err := os.WriteFile(filepath.Join(sub, "specs"), []byte(def), 0o644); err != nil {
 			return ToolchainFile{}, err
 		}
 		return ToolchainFile{Compiler: name, Path: path, Use: cmd[0] + " -specs=" + path + " ..."}, nil

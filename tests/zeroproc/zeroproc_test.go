@@ -442,3 +442,36 @@ func TestSmashRaisesAlert(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultSpecs: DIR/gcc/specs is a complete specs file; installed as
+// gcc's own (here through -B, which puts DIR/gcc first where gcc looks for
+// "specs"), plain gcc builds protected, stamped programs.
+func TestDefaultSpecs(t *testing.T) {
+	dir := config(t)
+	tmp := t.TempDir()
+	src, exe := filepath.Join(tmp, "p.c"), filepath.Join(tmp, "p")
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("gcc", "-B", filepath.Join(dir, "gcc")+"/", "-v", "-O2", "-o", exe, src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcc -B: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Reading specs from "+filepath.Join(dir, "gcc", "specs")) {
+		t.Fatalf("gcc did not read the default specs:\n%s", out)
+	}
+	if code, res := check(t, exe); code != 0 || !slices.Equal(res["stamp"].lists["mode"], []string{"specs"}) {
+		t.Errorf("immunix check --policy immunix: exit %d, stamp %+v", code, res["stamp"])
+	}
+}
+
+// TestOtherABI: -m32 gets the compile-side protections; the runtime and
+// the link note are built for the native ABI only, so the link leaves them
+// out instead of failing.
+func TestOtherABI(t *testing.T) {
+	testenv.NeedsABIBuild(t, "-m32")
+	exe := build(t, "gcc", prog, "prog32", "-m32", "-O2")
+	if n := compileNotes(t, exe); len(n) != 1 || !slices.Contains(field(n[0], "on"), "canary") {
+		t.Errorf("compile notes %q", n)
+	}
+}

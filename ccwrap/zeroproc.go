@@ -259,7 +259,7 @@ func gccSpecs(on []zpFlags, a zpAssets) (gccParts, error) {
 	for _, x := range on {
 		g, ok := specGuards[x.side][x.p]
 		if !ok {
-			return gccParts{}, fmt.Errorf("zero-process mode: no gcc spec for %s (%s side); use immunix-cc for this policy", x.p, x.side)
+			return gccParts{}, fmt.Errorf("zero-process mode: %s (%s side) is not in the mode; use immunix-cc for this policy", x.p, x.side)
 		}
 		onDef, offDef := "", ""
 		if x.side == compileSide {
@@ -516,6 +516,9 @@ func clangFortify(level int) string {
 func clangConfig(on []zpFlags, a zpAssets, libDir string) (string, error) {
 	var args []string
 	for _, x := range on {
+		if _, ok := specGuards[x.side][x.p]; !ok {
+			return "", fmt.Errorf("zero-process mode: %s (%s side) is not in the mode; use immunix-cc for this policy", x.p, x.side)
+		}
 		flags := x.werror
 		switch {
 		case x.p == FormatGuard:

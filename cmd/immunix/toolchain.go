@@ -39,6 +39,10 @@ Use:
   gcc -specs=DIR/immunix.specs ...
   clang --config DIR/immunix-clang.cfg ...
 
+DIR/gcc/specs is gcc's own specs (gcc -dumpspecs) with the mode spliced in:
+installed as $(dirname $(gcc -print-libgcc-file-name))/specs, plain gcc
+builds in the mode.
+
 IMMUNIX_DISABLE and IMMUNIX_LEVEL (environment or /etc/immunix/immunix.conf)
 are read once, now: a protection they turn off is left out of the files and
 recorded as off in every stamp.

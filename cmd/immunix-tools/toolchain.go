@@ -15,7 +15,7 @@ import (
 func init() {
 	registry.Register(cli.Command{
 		Name:    "toolchain-config",
-		Summary: "write gcc specs and a clang configuration file: immunix's protections with no wrapper process",
+		Summary: cli.Summary("toolchain-config"),
 		Run:     runToolchainConfig,
 	})
 }

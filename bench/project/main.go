@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,8 +193,9 @@ func measure(title string, sides []*side) error {
 	baseWall, baseCPU := median(sides[0].wall), median(sides[0].cpu)
 	for _, s := range sides {
 		w, c := median(s.wall), median(s.cpu)
-		fmt.Printf("%-40s wall median %8.3fs ratio immunix-cc/this %.4f   cpu median %8.3fs ratio %.4f\n",
-			s.name, w.Seconds(), baseWall.Seconds()/w.Seconds(), c.Seconds(), baseCPU.Seconds()/c.Seconds())
+		fmt.Printf("%-40s wall median %8.3fs ratio immunix-cc/this %.4f   cpu median %8.3fs ratio %.4f   (wall %.3f..%.3fs, cpu %.3f..%.3fs)\n",
+			s.name, w.Seconds(), baseWall.Seconds()/w.Seconds(), c.Seconds(), baseCPU.Seconds()/c.Seconds(),
+			slices.Min(s.wall).Seconds(), slices.Max(s.wall).Seconds(), slices.Min(s.cpu).Seconds(), slices.Max(s.cpu).Seconds())
 	}
 	return nil
 }

@@ -475,3 +475,44 @@ func TestOtherABI(t *testing.T) {
 		t.Errorf("compile notes %q", n)
 	}
 }
+
+// TestRebuildLikeWrapper rebuilds GNU hello (Debian's source: autoconf,
+// gnulib) in the zero-process mode and through immunix-cc with the same
+// compiler, and holds every verdict of immunix check on the two programs
+// equal: the mode gives a real build what the wrapper gives it.
+func TestRebuildLikeWrapper(t *testing.T) {
+	bin := testenv.Binaries(t)
+	for _, cc := range []string{"gcc", "clang"} {
+		t.Run(cc, func(t *testing.T) {
+			built := map[string]string{}
+			for _, side := range []string{"zero-process", "wrapper"} {
+				dir := testenv.DebianSource(t, "hello")
+				ccVar, env := strings.Join(driver(t, cc), " "), os.Environ()
+				if side == "wrapper" {
+					ccVar, env = filepath.Join(bin, "immunix-cc"), append(env, "IMMUNIX_CC="+cc)
+				}
+				for _, argv := range [][]string{{"./configure", "CC=" + ccVar, "CFLAGS=-O2 -g"}, {"make", "-j2"}} {
+					cmd := exec.Command(argv[0], argv[1:]...)
+					cmd.Dir, cmd.Env = dir, env
+					if out, err := cmd.CombinedOutput(); err != nil {
+						t.Fatalf("%s: %s: %v\n%s", side, strings.Join(argv, " "), err, out)
+					}
+				}
+				built[side] = filepath.Join(dir, "hello")
+			}
+			_, zp := check(t, built["zero-process"])
+			_, wr := check(t, built["wrapper"])
+			for p, w := range wr {
+				if z := zp[p]; z.status != w.status {
+					t.Errorf("%s: zero-process %s (%s), immunix-cc %s (%s)", p, z.status, z.value, w.status, w.value)
+				}
+			}
+			if m := zp["stamp"].lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
+				t.Errorf("zero-process build: stamp mode %v", m)
+			}
+			if m := wr["stamp"].lists["mode"]; !slices.Equal(m, []string{"wrapper"}) {
+				t.Errorf("immunix-cc build: stamp mode %v", m)
+			}
+		})
+	}
+}

@@ -516,3 +516,48 @@ func TestRebuildLikeWrapper(t *testing.T) {
 		})
 	}
 }
+
+const cxxProg = `#include <cstdio>
+#include <cstring>
+#include <string>
+int main(int argc, char **argv)
+{
+	char buf[32];
+	std::strcpy(buf, argc > 1 ? argv[1] : "x");
+	std::string s(buf);
+	std::printf("%s %zu\n", s.c_str(), s.size());
+	return 0;
+}
+`
+
+// TestCXX: the C++ drivers read the same files; the compile note says
+// lang=c++ and the mode.
+func TestCXX(t *testing.T) {
+	for _, cxx := range []string{"g++", "clang++"} {
+		t.Run(cxx, func(t *testing.T) {
+			testenv.NeedsTool(t, cxx)
+			dir := t.TempDir()
+			src, exe := filepath.Join(dir, "p.cc"), filepath.Join(dir, "p")
+			if err := os.WriteFile(src, []byte(cxxProg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d := driver(t, cxx)
+			if out, err := exec.Command(d[0], append(slices.Clone(d[1:]), "-O2", "-o", exe, src)...).CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if out, err := exec.Command(exe, "hi").Output(); err != nil || string(out) != "hi 2\n" {
+				t.Fatalf("run: %v %q", err, out)
+			}
+			notes := compileNotes(t, exe)
+			if len(notes) != 1 || !slices.Equal(field(notes[0], "lang"), []string{"c++"}) || !slices.Equal(field(notes[0], "mode"), []string{modeOf(cxx)}) {
+				t.Errorf("compile notes %q", notes)
+			}
+			_, res := check(t, exe)
+			for _, p := range []string{"canary", "stamp", "relro", "now", "pie", "raceguard"} {
+				if res[p].status != "pass" {
+					t.Errorf("%s: %s %q", p, res[p].status, res[p].value)
+				}
+			}
+		})
+	}
+}

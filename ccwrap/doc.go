@@ -24,6 +24,10 @@
 // (the guard runtime and FormatGuard arguments from guardlib, the stamp
 // header and link note object from the cache).
 //
+// WriteToolchainConfig (zeroproc.go) writes the same defaults into gcc's
+// specs and a clang configuration file, the zero-process mode ("immunix
+// toolchain-config"), from the same rules.
+//
 // Finder finds the real compiler (IMMUNIX_CC, masquerade by argv[0], the
 // recursion guard) through an injected Lookup. Main ties it together with
 // the process's side effects held in an Env.

@@ -43,21 +43,27 @@ func StampHeader() (string, error) {
 func LinkNoteObject(key string, cmd, abi []string, s stamp.Stamp) (string, error) {
 	asm := s.Asm()
 	dir, err := cachedir.Materialize("note/"+shortHash(key, strings.Join(abi, "\x01"), asm), func(tmp string) error {
-		src := filepath.Join(tmp, "note.s")
-		if err := os.WriteFile(src, []byte(asm), 0o644); err != nil {
-			return err
-		}
-		args := append(append(append([]string{}, cmd[1:]...), abi...), "-c", "-x", "assembler", src, "-o", filepath.Join(tmp, "note.o"))
-		c := exec.Command(cmd[0], args...)
-		var out bytes.Buffer
-		c.Stdout, c.Stderr = &out, &out
-		if err := c.Run(); err != nil {
-			return fmt.Errorf("assemble link note with %s: %w: %s", cmd[0], err, bytes.TrimSpace(out.Bytes()))
-		}
-		return nil
+		return assembleNote(cmd, abi, s, tmp, "note.o")
 	})
 	if err != nil {
 		return "", fmt.Errorf("link note: %w", err)
 	}
 	return filepath.Join(dir, "note.o"), nil
+}
+
+// assembleNote writes dir/name, an object file holding s as a note,
+// assembled by the real compiler cmd (dir/name.s is its source).
+func assembleNote(cmd, abi []string, s stamp.Stamp, dir, name string) error {
+	src := filepath.Join(dir, name+".s")
+	if err := os.WriteFile(src, []byte(s.Asm()), 0o644); err != nil {
+		return err
+	}
+	args := append(append(append([]string{}, cmd[1:]...), abi...), "-c", "-x", "assembler", src, "-o", filepath.Join(dir, name))
+	c := exec.Command(cmd[0], args...)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("assemble link note with %s: %w: %s", cmd[0], err, bytes.TrimSpace(out.Bytes()))
+	}
+	return nil
 }

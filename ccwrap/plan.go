@@ -128,17 +128,7 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		headerOnly = false
 	}
 	linking := inv.Mode == ModeLink && inv.Link != LinkReloc
-	c := &decideCtx{
-		inv: inv, pol: pol, caps: caps, plan: &p,
-		ppFam:    ppFam,
-		libcLess: inv.Free || (inv.NoStdlib && inv.Mode == ModeLink),
-		bare:     inv.NoStdlib || inv.NoStart || inv.Free || inv.Script,
-		bareLink: inv.Mode == ModeLink && (inv.NoStdlib || inv.NoStart || inv.Script),
-	}
-	for _, in := range inv.Inputs {
-		c.cxx = c.cxx || strings.Contains(string(in.Lang), "c++")
-	}
-	c.boundsWhy = boundsWhy(c)
+	c := newDecideCtx(inv, pol, caps, &p, ppFam)
 
 	if cFam {
 		p.Compile = true
@@ -174,6 +164,22 @@ func Decide(inv Invocation, pol Policy, caps Caps) Plan {
 		p.LinkNote = !inv.Script
 	}
 	return p
+}
+
+// newDecideCtx derives, once, the facts the rules look at.
+func newDecideCtx(inv Invocation, pol Policy, caps Caps, p *Plan, ppFam bool) *decideCtx {
+	c := &decideCtx{
+		inv: inv, pol: pol, caps: caps, plan: p,
+		ppFam:    ppFam,
+		libcLess: inv.Free || (inv.NoStdlib && inv.Mode == ModeLink),
+		bare:     inv.NoStdlib || inv.NoStart || inv.Free || inv.Script,
+		bareLink: inv.Mode == ModeLink && (inv.NoStdlib || inv.NoStart || inv.Script),
+	}
+	for _, in := range inv.Inputs {
+		c.cxx = c.cxx || strings.Contains(string(in.Lang), "c++")
+	}
+	c.boundsWhy = boundsWhy(c)
+	return c
 }
 
 // Assets are the file-system facts Rewrite needs: what guardlib returned

@@ -3,6 +3,7 @@ package check
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -609,8 +610,15 @@ func stampResult(f *elfacts.Facts) Result {
 	}
 	var compile, link int
 	on := map[string]int{}
-	off, userOff, failed, versions := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	off, userOff, failed, versions, modes := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, s := range f.Stamps {
+		// mode=: the zero-process mode (the compiler's own specs or
+		// configuration file) wrote the note; none: immunix-cc.
+		if m := s.Extra["mode"]; m != "" {
+			modes[m] = true
+		} else {
+			modes[stamp.ModeWrapper] = true
+		}
 		if s.Type == stamp.Link {
 			link++
 		} else {
@@ -653,7 +661,13 @@ func stampResult(f *elfacts.Facts) Result {
 		r.Lists["user-off"] = sortedKeys(userOff)
 	}
 	r.Lists["version"] = sortedKeys(versions)
+	r.Lists["mode"] = sortedKeys(modes)
 	r.Value = fmt.Sprintf("%d compile + %d link notes", compile, link)
+	if zp := sortedKeys(modes); !modes[stamp.ModeWrapper] {
+		r.Value += "; built in the zero-process mode (" + strings.Join(zp, ", ") + ")"
+	} else if len(zp) > 1 {
+		r.Value += "; built partly by immunix-cc, partly in the zero-process mode (" + strings.Join(slices.DeleteFunc(zp, func(m string) bool { return m == stamp.ModeWrapper }), ", ") + ")"
+	}
 	if len(failed) > 0 {
 		r.Lists["failed"] = sortedKeys(failed)
 	}

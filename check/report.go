@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/version"
 )
 
@@ -63,6 +64,11 @@ func cell(r Result) string {
 		return r.Value
 	case PStamp:
 		switch {
+		case r.Status == Pass && len(r.Lists["mode"]) > 1:
+			return "mixed"
+		case r.Status == Pass && len(r.Lists["mode"]) == 1 && r.Lists["mode"][0] != stamp.ModeWrapper:
+			// Built in the zero-process mode: "specs" or "config".
+			return r.Lists["mode"][0]
 		case r.Status == Pass:
 			return "yes"
 		case len(r.Lists["on"]) > 0:

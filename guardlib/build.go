@@ -320,6 +320,14 @@ func LinkArgs(t Target) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LinkArgsIn(filepath.Dir(a), t), nil
+}
+
+// LinkArgsIn returns LinkArgs's arguments for the runtime files in dir (a
+// directory holding OutputFiles, such as one "immunix guardlib --prebuild"
+// or "immunix toolchain-config" wrote), without building anything.
+func LinkArgsIn(dir string, t Target) []string {
+	a := filepath.Join(dir, ArchiveName)
 	args := []string{"-Wl,-u," + InitSymbol}
 	for _, f := range WrappedFuncs {
 		args = append(args, "-Wl,--wrap="+f)
@@ -331,12 +339,11 @@ func LinkArgs(t Target) ([]string, error) {
 		// the program's own code calls neither.
 		args = append(args, "-Wl,-u,__wrap__Fork", "-Wl,-u,__wrap___stack_chk_fail")
 	}
-	dir := filepath.Dir(a)
 	if t.Shared {
-		return append(args, "-Wl,--exclude-libs,"+SharedArchiveName, filepath.Join(dir, SharedArchiveName)), nil
+		return append(args, "-Wl,--exclude-libs,"+SharedArchiveName, filepath.Join(dir, SharedArchiveName))
 	}
 	if !t.Exe {
-		return append(args, a), nil
+		return append(args, a)
 	}
 	for _, sym := range slices.Sorted(maps.Values(ExeOnlySources)) {
 		args = append(args, "-Wl,-u,"+sym)
@@ -346,7 +353,7 @@ func LinkArgs(t Target) ([]string, error) {
 		"-Wl,-u,"+RaceGuardInitSymbol,
 		"-Wl,--dynamic-list="+filepath.Join(dir, RaceGuardListName),
 		filepath.Join(dir, RaceGuardArchiveName), a,
-	), nil
+	)
 }
 
 // BuildOptions tunes Build.

@@ -14,7 +14,10 @@
 //     top of hand hardening).
 //   - hello and mawk: each configured once per side, then `make -jN` from
 //     clean for every N of -jobs (issue 20: a parallel build's cost). Sides:
-//     CC=immunix-cc, and CC=gcc with the hardening flags by hand.
+//     CC=immunix-cc, and CC=gcc with the hardening flags by hand; with
+//     -specs FILE also CC="gcc -specs=FILE", the zero-process mode (FILE is
+//     the immunix.specs of "immunix toolchain-config"), whose ratio to the
+//     by-hand side is printed too.
 //
 // Each build reports its wall time and its CPU time (user+system of make
 // and everything it waited for, from wait4's rusage), medians per side.
@@ -29,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +47,7 @@ var (
 	workDir   = flag.String("work", "/var/cache/immunix-bench", "where sources are fetched and built")
 	only      = flag.String("only", "", "run only this project (sqlite3, hello or mawk)")
 	jobs      = flag.String("jobs", "2", "comma-separated make -j levels for hello and mawk")
+	specs     = flag.String("specs", "", "also measure CC=\"gcc -specs=FILE\" (the zero-process mode) for hello and mawk")
 )
 
 // Hardening a careful user would type by hand: the flags immunix-cc injects,
@@ -188,8 +193,9 @@ func measure(title string, sides []*side) error {
 	baseWall, baseCPU := median(sides[0].wall), median(sides[0].cpu)
 	for _, s := range sides {
 		w, c := median(s.wall), median(s.cpu)
-		fmt.Printf("%-40s wall median %8.3fs ratio immunix-cc/this %.4f   cpu median %8.3fs ratio %.4f\n",
-			s.name, w.Seconds(), baseWall.Seconds()/w.Seconds(), c.Seconds(), baseCPU.Seconds()/c.Seconds())
+		fmt.Printf("%-40s wall median %8.3fs ratio immunix-cc/this %.4f   cpu median %8.3fs ratio %.4f   (wall %.3f..%.3fs, cpu %.3f..%.3fs)\n",
+			s.name, w.Seconds(), baseWall.Seconds()/w.Seconds(), c.Seconds(), baseCPU.Seconds()/c.Seconds(),
+			slices.Min(s.wall).Seconds(), slices.Max(s.wall).Seconds(), slices.Min(s.cpu).Seconds(), slices.Max(s.cpu).Seconds())
 	}
 	return nil
 }
@@ -281,8 +287,21 @@ func benchConfigured(pkg string) error {
 		if err != nil {
 			return err
 		}
-		if err := measure(fmt.Sprintf("%s (%s), make -j%d from clean (configure not timed)", pkg, filepath.Base(orig), j), []*side{a, b}); err != nil {
+		sides := []*side{a, b}
+		if *specs != "" {
+			c, err := mk("zeroproc: gcc -specs (zero-process mode)", nil, "gcc -specs="+*specs, nil, nil, j)
+			if err != nil {
+				return err
+			}
+			sides = append(sides, c)
+		}
+		if err := measure(fmt.Sprintf("%s (%s), make -j%d from clean (configure not timed)", pkg, filepath.Base(orig), j), sides); err != nil {
 			return err
+		}
+		if len(sides) == 3 {
+			hw, hc := median(b.wall), median(b.cpu)
+			sw, sc := median(sides[2].wall), median(sides[2].cpu)
+			fmt.Printf("zero-process mode / by hand: wall %.4f   cpu %.4f\n", sw.Seconds()/hw.Seconds(), sc.Seconds()/hc.Seconds())
 		}
 	}
 	return nil

@@ -72,6 +72,7 @@ var Tools = []Command{
 	{Name: "keygen", Summary: "make a CryptoMark signing key (KEYFILE) and its public key (KEYFILE.pub)"},
 	{Name: "sign", Summary: "sign ELF programs and libraries with CryptoMark, or --verify their signatures"},
 	{Name: "markd", Summary: "the CryptoMark gate: let only signed programs run (fanotify daemon)"},
+	{Name: "toolchain-config", Summary: "write gcc specs and a clang configuration file: immunix's protections with no wrapper process"},
 }
 
 // Summary returns the summary of the tools subcommand name; it panics

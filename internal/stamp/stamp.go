@@ -36,6 +36,11 @@ const (
 	Link    = 2 // written by a link step
 )
 
+// ModeWrapper names, in reports, the notes without a mode= field: written by
+// immunix-cc. The zero-process mode's notes say mode=specs (gcc specs) or
+// mode=config (a clang configuration file).
+const ModeWrapper = "wrapper"
+
 // Stamp is one decoded note.
 type Stamp struct {
 	Type    int    // Compile or Link
@@ -273,4 +278,96 @@ func ParseNotes(data []byte, order binary.ByteOrder) ([]Stamp, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Condition says, as C preprocessor expressions, when one protection is in
+// force and when the user turned it off (for ZeroProcessHeader).
+type Condition struct {
+	Name    string // the protection's contract name
+	On      string // true when the protection is in force
+	UserOff string // true when the user's flags turned it off ("0": never)
+}
+
+// ZeroProcessHeader is CompileHeader for the zero-process mode, where the
+// compiler's own configuration (gcc specs, a clang configuration file)
+// adds it with -include and no immunix-cc runs to write the note's text on
+// the command line: the preprocessor works the text out from conds, off
+// (the protections turned off by policy when the configuration was
+// written) and the FORTIFY level in force (at most fortifyCap, what the
+// libc grants), and the note says mode=MODE. Preprocessed assembler gets a
+// note that records only the version, the language and the mode.
+func ZeroProcessHeader(version string, conds []Condition, off []string, fortifyCap int, mode string) string {
+	var b strings.Builder
+	b.WriteString(`/* immunix build stamp, zero-process mode (docs/contracts.md, docs/immunix-cc.md):
+ * one NT_IMMUNIX_COMPILE note in .note.immunix per translation unit, whose
+ * text the preprocessor works out from the macros the compiler's
+ * configuration and its own flags define. Written by immunix
+ * toolchain-config; do not edit. */
+#if defined(__ASSEMBLER__)
+`)
+	asmNote := Stamp{Type: Compile, Version: version, Lang: "asm", Extra: map[string]string{"mode": mode}}
+	for _, l := range noteAsm(Compile, `"`+asmNote.String()+`"`) {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("#else\n")
+	lists := []struct {
+		macro string
+		cond  func(Condition) string
+	}{
+		{"__IMMUNIX_ZP_ON", func(c Condition) string { return c.On }},
+		{"__IMMUNIX_ZP_UOFF", func(c Condition) string { return c.UserOff }},
+	}
+	var undef []string
+	for _, l := range lists {
+		any := l.macro + "_ANY"
+		prev := l.macro + "0"
+		fmt.Fprintf(&b, "#define %s\n", prev)
+		undef = append(undef, prev, any)
+		for i, c := range conds {
+			cur := fmt.Sprintf("%s%d", l.macro, i+1)
+			undef = append(undef, cur)
+			fmt.Fprintf(&b, "#if %s\n#ifdef %s\n#define %s %s \",%s\"\n#else\n#define %s %s \"%s\"\n#define %s\n#endif\n#else\n#define %s %s\n#endif\n",
+				l.cond(c), any, cur, prev, c.Name, cur, prev, c.Name, any, cur, prev)
+			prev = cur
+		}
+		fmt.Fprintf(&b, "#ifdef %s\n#define %s %s\n#else\n#define %s \"-\"\n#endif\n", any, l.macro, prev, l.macro)
+		undef = append(undef, l.macro)
+	}
+	b.WriteString("#if defined(_FORTIFY_SOURCE) && defined(__OPTIMIZE__)\n")
+	for lvl := 3; lvl >= 1; lvl-- {
+		kw := "#elif"
+		if lvl == 3 {
+			kw = "#if"
+		}
+		fmt.Fprintf(&b, "%s _FORTIFY_SOURCE >= %d\n#define __IMMUNIX_ZP_FORTIFY \"%d\"\n", kw, lvl, min(lvl, fortifyCap))
+	}
+	b.WriteString("#else\n#define __IMMUNIX_ZP_FORTIFY \"0\"\n#endif\n#else\n#define __IMMUNIX_ZP_FORTIFY \"0\"\n#endif\n")
+	undef = append(undef, "__IMMUNIX_ZP_FORTIFY")
+	b.WriteString(`#if defined(__OBJC__)
+#define __IMMUNIX_STAMP_LANG " lang=objc"
+#elif defined(__cplusplus)
+#define __IMMUNIX_STAMP_LANG " lang=c++"
+#else
+#define __IMMUNIX_STAMP_LANG " lang=c"
+#endif
+__asm__(`)
+	// The note text: the fixed fields as literals, the lists and the
+	// level as the macros above, in String's order.
+	desc := fmt.Sprintf(`v=%s on=" __IMMUNIX_ZP_ON " off=%s user-off=" __IMMUNIX_ZP_UOFF " fortify=" __IMMUNIX_ZP_FORTIFY __IMMUNIX_STAMP_LANG " mode=%s`, tok(version), list(off), tok(mode))
+	const hole = "@desc@"
+	for i, l := range noteAsm(Compile, `"`+hole+`"`) {
+		if i > 0 {
+			b.WriteString("\n\t")
+		}
+		l = strings.ReplaceAll(strings.ReplaceAll(l, "\t", `\t`), `"`, `\"`)
+		l = strings.Replace(l, hole, desc, 1)
+		b.WriteString(`"` + l + `\n"`)
+	}
+	b.WriteString(");\n")
+	undef = append(undef, "__IMMUNIX_STAMP_LANG")
+	for _, u := range undef {
+		fmt.Fprintf(&b, "#undef %s\n", u)
+	}
+	b.WriteString("#endif\n")
+	return b.String()
 }

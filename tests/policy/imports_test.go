@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 	"check/sysfacts":                 nil,
 	"cmd/immunix":                    {"guardlib", "internal/cachedir", "internal/cli", "subdomain/enforce"},
 	"cmd/immunix-cc":                 {"ccwrap"},
-	"cmd/immunix-tools":              {"alert", "alert/report", "check", "check/htmlreport", "check/sysfacts", "cryptomark", "cryptomark/gate", "internal/cli", "subdomain", "subdomain/complain", "subdomain/enforce", "subdomain/learn", "subdomain/learn/tracefile"},
+	"cmd/immunix-tools":              {"alert", "alert/report", "ccwrap", "check", "check/htmlreport", "check/sysfacts", "cryptomark", "cryptomark/gate", "internal/cli", "subdomain", "subdomain/complain", "subdomain/enforce", "subdomain/learn", "subdomain/learn/tracefile"},
 	"cryptomark":                     nil,
 	"cryptomark/gate":                {"alert", "cryptomark"},
 	"formatguard":                    nil,

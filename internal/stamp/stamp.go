@@ -212,16 +212,7 @@ func CompileHeader() string {
 	for _, l := range noteAsm(Compile, "__IMMUNIX_STAMP_ASM") {
 		b.WriteString(l + "\n")
 	}
-	b.WriteString(`#endif
-#elif defined(__IMMUNIX_STAMP)
-#if defined(__OBJC__)
-#define __IMMUNIX_STAMP_LANG " lang=objc"
-#elif defined(__cplusplus)
-#define __IMMUNIX_STAMP_LANG " lang=c++"
-#else
-#define __IMMUNIX_STAMP_LANG " lang=c"
-#endif
-__asm__(`)
+	b.WriteString("#endif\n#elif defined(__IMMUNIX_STAMP)\n" + langMacro + "__asm__(")
 	// Each line becomes a C string literal; the desc is the string the
 	// two macros make, spliced in between the literal's quotes.
 	const desc = "@desc@"
@@ -343,14 +334,7 @@ func ZeroProcessHeader(version string, conds []Condition, off []string, fortifyC
 	}
 	b.WriteString("#else\n#define __IMMUNIX_ZP_FORTIFY \"0\"\n#endif\n#else\n#define __IMMUNIX_ZP_FORTIFY \"0\"\n#endif\n")
 	undef = append(undef, "__IMMUNIX_ZP_FORTIFY")
-	b.WriteString(`#if defined(__OBJC__)
-#define __IMMUNIX_STAMP_LANG " lang=objc"
-#elif defined(__cplusplus)
-#define __IMMUNIX_STAMP_LANG " lang=c++"
-#else
-#define __IMMUNIX_STAMP_LANG " lang=c"
-#endif
-__asm__(`)
+	b.WriteString(langMacro + "__asm__(")
 	// The note text: the fixed fields as literals, the lists and the
 	// level as the macros above, in String's order.
 	desc := fmt.Sprintf(`v=%s on=" __IMMUNIX_ZP_ON " off=%s user-off=" __IMMUNIX_ZP_UOFF " fortify=" __IMMUNIX_ZP_FORTIFY __IMMUNIX_STAMP_LANG " mode=%s`, tok(version), list(off), tok(mode))
@@ -371,3 +355,15 @@ __asm__(`)
 	b.WriteString("#endif\n")
 	return b.String()
 }
+
+// langMacro defines __IMMUNIX_STAMP_LANG, the note's lang= field, from the
+// language the compiler is compiling (the stamp header's and the
+// zero-process header's alike).
+const langMacro = `#if defined(__OBJC__)
+#define __IMMUNIX_STAMP_LANG " lang=objc"
+#elif defined(__cplusplus)
+#define __IMMUNIX_STAMP_LANG " lang=c++"
+#else
+#define __IMMUNIX_STAMP_LANG " lang=c"
+#endif
+`

@@ -110,6 +110,10 @@ func runToolchainConfig(env *cli.Env, args []string) int {
 		}
 	}
 	if len(o.GCC) == 0 && len(o.Clang) == 0 {
+		if fs.Changed("gcc") && *gcc == "" && fs.Changed("clang") && *clang == "" {
+			env.Errorf("toolchain-config", "nothing to write: --gcc and --clang are both empty (see 'immunix toolchain-config --help')")
+			return 2
+		}
 		env.Errorf("toolchain-config", "no compiler: neither gcc nor clang is on PATH (use --gcc or --clang)")
 		return 1
 	}

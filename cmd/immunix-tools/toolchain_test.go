@@ -8,8 +8,8 @@ import (
 	"github.com/immunix/immunix/internal/cli"
 )
 
-// TestToolchainConfigUsage: --help documents the command; a missing --out
-// is a usage error.
+// TestToolchainConfigUsage: --help documents the command; a missing --out,
+// or both compilers turned off, is a usage error in one line.
 func TestToolchainConfigUsage(t *testing.T) {
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
@@ -24,5 +24,9 @@ func TestToolchainConfigUsage(t *testing.T) {
 	}
 	if code, _, errOut := run("toolchain-config"); code != 2 || !strings.Contains(errOut, "--out DIR is required") {
 		t.Errorf("toolchain-config without --out: exit %d, stderr %q", code, errOut)
+	}
+	// Both compilers turned off is a usage error, not a missing compiler.
+	if code, _, errOut := run("toolchain-config", "--out", t.TempDir(), "--gcc", "", "--clang", ""); code != 2 || !strings.Contains(errOut, "--gcc and --clang are both empty") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("toolchain-config --gcc '' --clang '': exit %d, stderr %q", code, errOut)
 	}
 }

@@ -189,10 +189,16 @@ func BenchmarkRunStartup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-	// IMMUNIX_BENCH_BASELINE=PATH: another immunix binary (an older
-	// commit's) measured in the same alternation, audit mode.
-	baseline := os.Getenv("IMMUNIX_BENCH_BASELINE")
-	var direct, audit, noAudit, base, cDirect, cAudit, cNoAudit, cBase []time.Duration
+	// IMMUNIX_BENCH_BASELINE=PATH[:PATH...]: other immunix binaries (an
+	// older commit's, variants) measured in the same alternation, audit
+	// mode; the first reports baseline-*, the next baseline2-*, ...
+	var baselines []string
+	if v := os.Getenv("IMMUNIX_BENCH_BASELINE"); v != "" {
+		baselines = strings.Split(v, ":")
+	}
+	var direct, audit, noAudit, cDirect, cAudit, cNoAudit []time.Duration
+	base := make([][]time.Duration, len(baselines))
+	cBase := make([][]time.Duration, len(baselines))
 	for i := 0; i < b.N*20; i++ {
 		l, c := startLatency(b, []string{stamp})
 		direct, cDirect = append(direct, l), append(cDirect, c)
@@ -200,16 +206,20 @@ func BenchmarkRunStartup(b *testing.B) {
 		audit, cAudit = append(audit, l), append(cAudit, c)
 		l, c = startLatency(b, []string{bin, "run", "--no-audit", "--profile", prof, "--", stamp})
 		noAudit, cNoAudit = append(noAudit, l), append(cNoAudit, c)
-		if baseline != "" {
-			l, c = startLatency(b, []string{baseline, "run", "--profile", prof, "--", stamp})
-			base, cBase = append(base, l), append(cBase, c)
+		for j, other := range baselines {
+			l, c = startLatency(b, []string{other, "run", "--profile", prof, "--", stamp})
+			base[j], cBase[j] = append(base[j], l), append(cBase[j], c)
 		}
 	}
 	d, a, n := median(direct), median(audit), median(noAudit)
 	cd := median(cDirect)
-	if baseline != "" {
-		b.ReportMetric((median(base)-d).Seconds()*1e3, "baseline-added-ms")
-		b.ReportMetric((median(cBase)-cd).Seconds()*1e3, "baseline-added-cpu-ms")
+	for j := range baselines {
+		name := "baseline"
+		if j > 0 {
+			name += strconv.Itoa(j + 1)
+		}
+		b.ReportMetric((median(base[j])-d).Seconds()*1e3, name+"-added-ms")
+		b.ReportMetric((median(cBase[j])-cd).Seconds()*1e3, name+"-added-cpu-ms")
 	}
 	b.ReportMetric(d.Seconds()*1e3, "direct-ms")
 	b.ReportMetric(a.Seconds()*1e3, "run-ms")

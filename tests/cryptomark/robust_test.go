@@ -40,29 +40,7 @@ func blockedInExec(t *testing.T, pid int) {
 // stopped yet still answers the gate's events.
 func stopDaemon(t *testing.T, d *daemon) {
 	t.Helper()
-	pid := d.cmd.Process.Pid
-	if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := len(tasks) > 0
-		for _, task := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-			// The state follows the command, which ends with ')'.
-			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-				all = false
-				break
-			}
-		}
-		if all {
-			return
-		}
-	}
-	t.Fatalf("daemon %d not stopped 10s after SIGSTOP", pid)
+	testenv.StopProcess(t, d.cmd.Process.Pid)
 }
 
 // TestKillReleasesBlockedExecs: with the daemon stopped (SIGSTOP), execs

@@ -35,7 +35,18 @@ type Audit struct {
 	enabled bool
 	hold    *auditHold
 	seq     atomic.Uint32
+	// lostAtOpen is the kernel's count of audit records it dropped when
+	// the audit was opened (the supervisor reports any growth).
+	lostAtOpen uint32
+	// overruns counts the times the multicast socket's buffer overflowed
+	// (ENOBUFS on a read): the kernel dropped records for it.
+	overruns atomic.Uint32
 }
+
+// multicastBuffer is the multicast socket's receive buffer (set with
+// SO_RCVBUFFORCE as root; the default holds about 200 records): a burst
+// of denials while the supervisor is busy or starved overflows less.
+const multicastBuffer = 8 << 20
 
 // DefaultStateDir holds the lock and the state file with which concurrent
 // immunix runs share the kernel's audit switch.
@@ -56,6 +67,9 @@ func OpenAudit(stateDir string) (*Audit, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("join audit multicast group: %w", err)
 	}
+	// Best effort: without CAP_NET_ADMIN the default buffer stays, and
+	// overflows are still counted and alerted.
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, multicastBuffer)
 	ctl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
 	if err != nil {
 		unix.Close(fd)
@@ -66,12 +80,13 @@ func OpenAudit(stateDir string) (*Audit, error) {
 		a.Close()
 		return nil, err
 	}
-	on, err := a.status()
+	st, err := a.status()
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("read audit status: %w", err)
 	}
-	if on == 0 {
+	a.lostAtOpen = st.lost
+	if st.enabled == 0 {
 		if err := a.setEnabled(1); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("enable audit: %w", err)
@@ -85,16 +100,31 @@ func OpenAudit(stateDir string) (*Audit, error) {
 	return a, nil
 }
 
-// status returns the kernel's audit_enabled: 0 off, 1 on, 2 locked on.
-func (a *Audit) status() (uint32, error) {
+// auditStatus is what this package reads of the kernel's struct
+// audit_status.
+type auditStatus struct {
+	enabled      uint32 // 0 off, 1 on, 2 locked on
+	backlogLimit uint32
+	lost         uint32 // records the kernel dropped since boot
+}
+
+// status reads the kernel's struct audit_status (AUDIT_GET).
+func (a *Audit) status() (auditStatus, error) {
 	st, err := a.request(auditGet, nil)
 	if err != nil {
-		return 0, err
+		return auditStatus{}, err
 	}
-	if len(st) < 8 {
-		return 0, fmt.Errorf("short audit status (%d bytes)", len(st))
+	return parseAuditStatus(st)
+}
+
+// parseAuditStatus reads struct audit_status: mask, enabled, failure,
+// pid, rate_limit, backlog_limit, lost, ... (u32 each).
+func parseAuditStatus(b []byte) (auditStatus, error) {
+	if len(b) < 28 {
+		return auditStatus{}, fmt.Errorf("short audit status (%d bytes)", len(b))
 	}
-	return binary.LittleEndian.Uint32(st[4:8]), nil
+	u := func(i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
+	return auditStatus{enabled: u(1), backlogLimit: u(5), lost: u(6)}, nil
 }
 
 // setEnabled sets the kernel's audit_enabled (struct audit_status with
@@ -200,11 +230,11 @@ func (h *auditHold) release(a *Audit) (bool, error) {
 	if _, err := os.Stat(h.state); err != nil {
 		return false, nil // the audit was on before any immunix run
 	}
-	on, err := a.status()
+	st, err := a.status()
 	if err != nil {
 		return false, fmt.Errorf("read audit status: %w", err)
 	}
-	if on == 1 {
+	if st.enabled == 1 {
 		if err := a.setEnabled(0); err != nil {
 			return false, fmt.Errorf("turn the audit back off: %w", err)
 		}
@@ -212,7 +242,7 @@ func (h *auditHold) release(a *Audit) (bool, error) {
 	if err := os.Remove(h.state); err != nil {
 		return false, fmt.Errorf("audit state: %w", err)
 	}
-	return on == 1, nil
+	return st.enabled == 1, nil
 }
 
 func (a *Audit) send(typ uint16, flags uint16, payload []byte) error {
@@ -350,11 +380,11 @@ func KernelAuditEnabled() (uint32, error) {
 		return 0, err
 	}
 	defer unix.Close(a.ctl)
-	v, err := a.status()
+	st, err := a.status()
 	if err != nil {
 		return 0, fmt.Errorf("read audit status: %w", err)
 	}
-	return v, nil
+	return st.enabled, nil
 }
 
 // SetKernelAuditEnabled sets the kernel's audit switch to v (0 or 1), as

@@ -179,9 +179,14 @@ type collector struct {
 	self       int
 	ours       map[string]bool
 	pending    []Record
+	unmatched  int // denials dropped from a full pending list
 	sent       int
 	sendFailed bool
 }
+
+// pendingMax bounds the Landlock denials kept until their domain's
+// creation record names the domain ours.
+const pendingMax = 1024
 
 func (c *collector) add(rec Record) {
 	switch rec.Type {
@@ -197,8 +202,10 @@ func (c *collector) add(rec Record) {
 	case auditLandlockAccess:
 		d := rec.Fields["domain"]
 		if !c.ours[d] {
-			if len(c.pending) < 1024 {
+			if len(c.pending) < pendingMax {
 				c.pending = append(c.pending, rec)
+			} else {
+				c.unmatched++
 			}
 			return
 		}

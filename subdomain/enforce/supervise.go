@@ -25,7 +25,8 @@ const SupervisorCommand = "__subdomain-supervisor"
 // The supervisor's inherited descriptor: its end of a socket pair over
 // which immunix run sends it, once they exist, the flags "a" (audit
 // sockets and lock follow), "e" (this run turned the audit on) and "n"
-// (seccomp listener follows) and the descriptors: the confined
+// (seccomp listener follows), a "." and the kernel's count of lost audit
+// records when the audit was opened, and the descriptors: the confined
 // program's pidfd, then the audit multicast socket, control socket and
 // audit.lock (held shared), then the seccomp listener.
 const supSock = 3
@@ -135,7 +136,12 @@ func (st *supervisorStart) handover(aud *Audit, notify int) error {
 		flags += "n"
 		fds = append(fds, notify)
 	}
-	if err := unix.Sendmsg(st.sock, []byte(flags+"."), unix.UnixRights(fds...), nil, 0); err != nil {
+	lost := uint32(0)
+	if aud != nil {
+		lost = aud.lostAtOpen
+	}
+	msg := flags + "." + strconv.FormatUint(uint64(lost), 10)
+	if err := unix.Sendmsg(st.sock, []byte(msg), unix.UnixRights(fds...), nil, 0); err != nil {
 		return fmt.Errorf("supervisor: send its descriptors: %w", err)
 	}
 	if aud != nil {
@@ -149,11 +155,11 @@ func (st *supervisorStart) handover(aud *Audit, notify int) error {
 	return nil
 }
 
-// receiveStart reads what handover sends: the flags and descriptors. ok
-// is false when immunix run ended without sending them (it failed
-// before the program started).
-func receiveStart() (flags string, fds []int, ok bool) {
-	buf := make([]byte, 16)
+// receiveStart reads what handover sends: the flags, the lost-record
+// count and the descriptors. ok is false when immunix run ended without
+// sending them (it failed before the program started).
+func receiveStart() (flags string, lostAtOpen uint32, fds []int, ok bool) {
+	buf := make([]byte, 32)
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(supSock, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -161,11 +167,11 @@ func receiveStart() (flags string, fds []int, ok bool) {
 			continue
 		}
 		if err != nil || n == 0 {
-			return "", nil, false
+			return "", 0, nil, false
 		}
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err != nil {
-			return "", nil, false
+			return "", 0, nil, false
 		}
 		for i := range msgs {
 			if rights, err := unix.ParseUnixRights(&msgs[i]); err == nil {
@@ -173,7 +179,9 @@ func receiveStart() (flags string, fds []int, ok bool) {
 			}
 		}
 		unix.Close(supSock)
-		return strings.TrimSuffix(string(buf[:n]), "."), fds, true
+		flags, count, _ := strings.Cut(string(buf[:n]), ".")
+		lost, _ := strconv.ParseUint(count, 10, 32)
+		return flags, uint32(lost), fds, true
 	}
 }
 
@@ -189,7 +197,7 @@ func Supervise(args []string) int {
 		fmt.Fprintf(os.Stderr, "immunix: %s: bad pid %q\n", SupervisorCommand, args[2])
 		return 2
 	}
-	sent, fds, ok := receiveStart()
+	sent, lostAtOpen, fds, ok := receiveStart()
 	if !ok {
 		return 0 // immunix run failed before the program started
 	}
@@ -212,7 +220,7 @@ func Supervise(args []string) int {
 		mc, ctl, lock := next(), next(), next()
 		unix.SetNonblock(mc, true)
 		dir := args[6]
-		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(flags, "e"),
+		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(flags, "e"), lostAtOpen: lostAtOpen,
 			hold: &auditHold{lock: lock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
 		if aud.enabled {
 			r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
@@ -257,6 +265,7 @@ func Supervise(args []string) int {
 	// has been read: the caller reading the program's stderr to its end
 	// has every alert.
 	s.until(exited)
+	s.reportLost()
 	// A program that left processes behind (a daemon's child): they are
 	// still confined and still served, their alerts go to syslog only
 	// (the program's stderr is closed, so its caller is not held).
@@ -266,6 +275,7 @@ func Supervise(args []string) int {
 		r.Alerts.Stderr = nil
 		os.Stderr.Close()
 		s.until(confinedGone)
+		s.reportLost()
 	}
 	if aud != nil {
 		disabled, err := aud.Close()
@@ -284,6 +294,9 @@ type superLoop struct {
 	aud     *Audit
 	alerts  chan *alert.Alert
 	records chan Record
+	// undrained: a drain ended at its deadline, before the marker came
+	// back, so records still queued were not read.
+	undrained bool
 }
 
 // until alerts until done is closed, then logs a marker through the
@@ -292,6 +305,7 @@ type superLoop struct {
 func (s *superLoop) until(done <-chan struct{}) {
 	marker := fmt.Sprintf("immunix-run-drain %d %d", os.Getpid(), time.Now().UnixNano())
 	var drainDeadline <-chan time.Time
+	marked := false
 loop:
 	for {
 		select {
@@ -305,6 +319,7 @@ loop:
 			if err := s.aud.Mark(marker); err != nil {
 				drainDeadline = time.After(200 * time.Millisecond)
 			} else {
+				marked = true
 				drainDeadline = time.After(2 * time.Second)
 			}
 		case rec, ok := <-s.records:
@@ -320,6 +335,9 @@ loop:
 			}
 			s.col.add(rec)
 		case <-drainDeadline:
+			// The marker did not come back: queued records were left
+			// unread, or the kernel dropped the marker itself.
+			s.undrained = marked
 			break loop
 		}
 	}
@@ -328,12 +346,67 @@ loop:
 	}
 }
 
+// reportLost alerts once for the audit records lost since the last
+// report (or the audit's opening): dropped by the kernel (its backlog
+// limit exceeded, AUDIT_GET's lost count grew), lost to an overflow of
+// the multicast socket, or denials of a domain whose creation record
+// never came (the collector keeps at most pendingMax), or left unread
+// when a drain ran out of time. A program that
+// floods denials to bury the one that matters gets this alert instead
+// of silence. The kernel's count is the machine's: records of other
+// processes lost in the same time are counted too.
+func (s *superLoop) reportLost() {
+	if s.aud == nil {
+		return
+	}
+	var kernel uint32
+	limit := uint32(0)
+	if st, err := s.aud.status(); err == nil {
+		kernel = st.lost - s.aud.lostAtOpen // wraps like the kernel's counter
+		s.aud.lostAtOpen = st.lost
+		limit = st.backlogLimit
+	}
+	overruns := s.aud.overruns.Swap(0)
+	unmatched := s.col.unmatched
+	s.col.unmatched = 0
+	undrained := s.undrained
+	s.undrained = false
+	if kernel == 0 && overruns == 0 && unmatched == 0 && !undrained {
+		return
+	}
+	var why []string
+	if kernel > 0 {
+		why = append(why, fmt.Sprintf("%d dropped by the kernel (audit backlog limit %d exceeded)", kernel, limit))
+	}
+	if overruns > 0 {
+		why = append(why, fmt.Sprintf("the supervisor's socket overflowed %d times", overruns))
+	}
+	if unmatched > 0 {
+		why = append(why, fmt.Sprintf("%d denials of an unidentified Landlock domain", unmatched))
+	}
+	if undrained {
+		why = append(why, "the records still queued when the program ended were not all read within the drain's time")
+	}
+	c := s.col
+	c.send(&alert.Alert{Kind: alert.KindSubDomain, Exe: c.exe, PID: c.pid, UID: os.Getuid(),
+		Fields: []alert.Field{{Key: "profile", Value: c.r.Profile.Program}, {Key: "op", Value: "lost"},
+			{Key: "kernel", Value: strconv.FormatUint(uint64(kernel), 10)},
+			{Key: "overflows", Value: strconv.FormatUint(uint64(overruns), 10)},
+			{Key: "unmatched", Value: strconv.Itoa(unmatched)}, {Key: "undrained", Value: strconv.FormatBool(undrained)},
+			{Key: "mode", Value: "enforce"}},
+		Msg: "audit records lost while the program ran, some denials are not alerted: " + strings.Join(why, "; ")})
+}
+
 func readAudit(aud *Audit, records chan<- Record) {
 	buf := make([]byte, auditBufSize)
 	for {
 		recs, err := aud.Read(buf)
 		if err != nil {
-			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ENOBUFS) {
+			if errors.Is(err, syscall.ENOBUFS) {
+				aud.overruns.Add(1) // reported by superLoop.reportLost
+				continue
+			}
+			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
 			close(records)

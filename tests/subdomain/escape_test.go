@@ -1363,3 +1363,128 @@ func pendingSignal(status string, sig unix.Signal) bool {
 	}
 	return false
 }
+
+// floodC: with a fourth argument it first waits for a byte on stdin;
+// then it opens PATH N times and FINAL once, and prints how many opens
+// were refused and whether FINAL was.
+const floodC = `
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	char c;
+	if (argc < 4) return 2;
+	if (argc > 4 && read(0, &c, 1) != 1) return 3;
+	int n = atoi(argv[1]), refused = 0;
+	for (int i = 0; i < n; i++) {
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) refused++; else close(fd);
+	}
+	int fd = open(argv[3], O_RDONLY);
+	printf("flood %d/%d final %s\n", refused, n, fd < 0 ? "refused" : "opened");
+	return 0;
+}
+`
+
+// childrenOf lists pid's children (the kernel's view: the supervisor,
+// forked from another thread of immunix run before it exec'd the
+// program, is the program's child).
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	var kids []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
+}
+
+// A confined program floods denials to bury the one that matters: the
+// kernel drops audit records once its backlog is full, the supervisor's
+// socket overflows, and the last denial goes unalerted. The window is
+// made deterministic by stopping the supervisor (SIGSTOP) during the
+// flood, as a program hogging the CPUs would starve it. The attack
+// works (the final denial is not alerted); the run must then say that
+// records were lost (op=lost), not stay silent.
+func TestEscapeAlertFlood(t *testing.T) {
+	dir, exe := programSetup(t, "flood", floodC)
+	ok := filepath.Join(dir, "ok.txt")
+	if err := os.WriteFile(ok, []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := learnProfile(t, dir, "flood.sd", exe, "1", ok, ok)
+	sink := newSyslog(t)
+	const n = "30000"
+	cmd := exec.Command(immunix(t), "run", "--profile", prof, "--", exe, n, "/etc/shadow", "/etc/gshadow", "wait")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	// The program runs (immunix run has exec'd it, after handing the
+	// supervisor its descriptors): stop the supervisor.
+	var sup []int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); target == exe {
+			sup = childrenOf(t, pid)
+			break
+		}
+	}
+	if len(sup) != 1 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("want one supervisor child of the program, got %v\n%s", sup, errb.String())
+	}
+	testenv.StopProcess(t, sup[0])
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(sup[0], syscall.SIGCONT)
+		}
+	}()
+	stdin.Write([]byte("x"))
+	stdin.Close()
+	out, _ := bufio.NewReader(stdout).ReadString('\n')
+	syscall.Kill(sup[0], syscall.SIGCONT)
+	stopped = false
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("immunix run: %v\n%s", err, errb.String())
+	}
+	if want := "flood " + n + "/" + n + " final refused\n"; out != want {
+		t.Fatalf("confined flood printed %q, want %q", out, want)
+	}
+	alerts := sink.Alerts(t)
+	if hasAlert(alerts, "read", "/etc/gshadow") {
+		t.Fatalf("the final denial was alerted: the flood lost nothing, so this test shows nothing (%d alerts)", len(alerts))
+	}
+	var lost *alert.Alert
+	for i := range alerts {
+		if op, _ := alerts[i].Get("op"); op == "lost" {
+			lost = &alerts[i]
+		}
+	}
+	if lost == nil {
+		t.Fatalf("%d alerts, none op=lost: the buried denial went unnoticed", len(alerts))
+	}
+	t.Logf("%d alerts for %s denials; %s", len(alerts), n, lost.Msg)
+	if !strings.Contains(errb.String(), "op=lost") {
+		t.Errorf("the lost-records alert is not on the program's stderr")
+	}
+}

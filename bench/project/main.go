@@ -19,6 +19,12 @@
 //     the immunix.specs of "immunix toolchain-config"), whose ratio to the
 //     by-hand side is printed too.
 //
+// With -clang-config FILE (the immunix-clang.cfg of "immunix
+// toolchain-config"), every project is also built by clang with the
+// hardening flags by hand and by "clang --config FILE" (clang's
+// zero-process mode), and the ratio of the two is printed; with -specs,
+// sqlite3 is also built by "gcc -specs=FILE" against gcc by hand.
+//
 // Each build reports its wall time and its CPU time (user+system of make
 // and everything it waited for, from wait4's rusage), medians per side.
 //
@@ -47,7 +53,8 @@ var (
 	workDir   = flag.String("work", "/var/cache/immunix-bench", "where sources are fetched and built")
 	only      = flag.String("only", "", "run only this project (sqlite3, hello or mawk)")
 	jobs      = flag.String("jobs", "2", "comma-separated make -j levels for hello and mawk")
-	specs     = flag.String("specs", "", "also measure CC=\"gcc -specs=FILE\" (the zero-process mode) for hello and mawk")
+	specs     = flag.String("specs", "", "also measure CC=\"gcc -specs=FILE\" (the zero-process mode)")
+	clangCfg  = flag.String("clang-config", "", "also measure clang by hand against CC=\"clang --config FILE\" (clang's zero-process mode)")
 )
 
 // Hardening a careful user would type by hand: the flags immunix-cc injects,
@@ -239,11 +246,45 @@ func benchSQLite() error {
 	real := final[0]
 	hand := append(append(append([]string{real}, handCompile...), handLink...), user...)
 	fmt.Printf("sqlite3: %s\nexact: %s\nhand:  %s\n", src, strings.Join(final, " "), strings.Join(hand, " "))
-	return measure("sqlite3 amalgamation, one command (sqlite3.c + shell.c → sqlite3)", []*side{
+	sides := []*side{
 		{name: "immunix-cc", build: func() (measured, error) { return timed(src, nil, append([]string{*immunixCC}, user...)) }},
 		{name: "real compiler, immunix-cc's exact argv", build: func() (measured, error) { return timed(src, nil, final) }},
 		{name: "real compiler, hardening flags by hand", build: func() (measured, error) { return timed(src, nil, hand) }},
-	})
+	}
+	var pairs [][2]*side // [by hand, zero-process mode]
+	if *specs != "" {
+		byHand := append(append(append([]string{"gcc"}, handCompile...), handLink...), user...)
+		mode := append([]string{"gcc", "-specs=" + *specs}, user...)
+		pairs = append(pairs, [2]*side{
+			{name: "gcc, hardening flags by hand", build: func() (measured, error) { return timed(src, nil, byHand) }},
+			{name: "zeroproc: gcc -specs", build: func() (measured, error) { return timed(src, nil, mode) }},
+		})
+	}
+	if *clangCfg != "" {
+		byHand := append(append(append([]string{"clang"}, handCompile...), handLink...), user...)
+		mode := append([]string{"clang", "--config", *clangCfg}, user...)
+		pairs = append(pairs, [2]*side{
+			{name: "clang, hardening flags by hand", build: func() (measured, error) { return timed(src, nil, byHand) }},
+			{name: "zeroproc: clang --config", build: func() (measured, error) { return timed(src, nil, mode) }},
+		})
+	}
+	for _, p := range pairs {
+		sides = append(sides, p[0], p[1])
+	}
+	if err := measure("sqlite3 amalgamation, one command (sqlite3.c + shell.c → sqlite3)", sides); err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		printModeRatio(p[1].name, p[0], p[1])
+	}
+	return nil
+}
+
+// printModeRatio prints a zero-process side's medians over its by-hand
+// side's.
+func printModeRatio(name string, byHand, mode *side) {
+	fmt.Printf("%s / by hand: wall %.4f   cpu %.4f\n", name,
+		median(mode.wall).Seconds()/median(byHand.wall).Seconds(), median(mode.cpu).Seconds()/median(byHand.cpu).Seconds())
 }
 
 // benchConfigured measures pkg's Debian source (an autoconf configure
@@ -288,20 +329,36 @@ func benchConfigured(pkg string) error {
 			return err
 		}
 		sides := []*side{a, b}
+		var pairs [][2]*side // [by hand, zero-process mode]
 		if *specs != "" {
 			c, err := mk("zeroproc: gcc -specs (zero-process mode)", nil, "gcc -specs="+*specs, nil, nil, j)
 			if err != nil {
 				return err
 			}
-			sides = append(sides, c)
+			pairs = append(pairs, [2]*side{b, c})
+		}
+		if *clangCfg != "" {
+			hand, err := mk("clang, hardening flags by hand", nil, "clang", handCompile, handLink, j)
+			if err != nil {
+				return err
+			}
+			mode, err := mk("zeroproc-clang: clang --config (zero-process mode)", nil, "clang --config "+*clangCfg, nil, nil, j)
+			if err != nil {
+				return err
+			}
+			pairs = append(pairs, [2]*side{hand, mode})
+		}
+		for _, p := range pairs {
+			if p[0] != b {
+				sides = append(sides, p[0])
+			}
+			sides = append(sides, p[1])
 		}
 		if err := measure(fmt.Sprintf("%s (%s), make -j%d from clean (configure not timed)", pkg, filepath.Base(orig), j), sides); err != nil {
 			return err
 		}
-		if len(sides) == 3 {
-			hw, hc := median(b.wall), median(b.cpu)
-			sw, sc := median(sides[2].wall), median(sides[2].cpu)
-			fmt.Printf("zero-process mode / by hand: wall %.4f   cpu %.4f\n", sw.Seconds()/hw.Seconds(), sc.Seconds()/hc.Seconds())
+		for _, p := range pairs {
+			printModeRatio(strings.Fields(p[1].name)[0], p[0], p[1])
 		}
 	}
 	return nil

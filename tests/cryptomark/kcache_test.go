@@ -24,6 +24,36 @@ import (
 // attack tests first prove with it that the change they make would run.
 const trustCacheHook = "IMMUNIX_TEST_MARKD_TRUST_CACHE"
 
+// waitIgnoreMark waits (at most 10 s) until the daemon's fanotify group
+// holds an ignore mark on path's inode, as the kernel lists it in the
+// group's fdinfo ("fanotify ino:HEX ... ignored_mask:HEX"). The gate
+// answers an exec before it marks the file, so the exec can be over
+// before the mark exists.
+func waitIgnoreMark(t *testing.T, d *daemon, path string) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("fanotify ino:%x ", st.Ino)
+	pid := d.cmd.Process.Pid
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l != "anon_inode:[fanotify]" {
+				continue
+			}
+			info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
+			for _, line := range strings.Split(string(info), "\n") {
+				if strings.HasPrefix(line, want) && !strings.Contains(line, "ignored_mask:0 ") {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("no ignore mark on %s (inode %d) in the daemon's fanotify group after 10 s", path, st.Ino)
+}
+
 // stop stops the daemon with SIGTERM and returns its counters line.
 func (d *daemon) stop(t *testing.T) string {
 	t.Helper()
@@ -141,6 +171,7 @@ func TestKernelCache(t *testing.T) {
 	if err := run(p); err != nil {
 		t.Fatalf("signed program: %v", err)
 	}
+	waitIgnoreMark(t, d, p)
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +187,12 @@ func TestKernelCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, p)
-	for range 2 {
+	for i := range 2 {
 		if err := run(p); err != nil {
 			t.Fatalf("signed program restored: %v", err)
+		}
+		if i == 0 {
+			waitIgnoreMark(t, d, p)
 		}
 	}
 	if err := os.WriteFile(p, changed, 0o755); err != nil {

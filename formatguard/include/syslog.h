@@ -7,9 +7,18 @@
  * same macros in force, and decides what is declared; we then define a
  * macro only for a function it declared (the same feature conditions) and
  * only when nobody else made that name a macro first. Nothing else is
- * included. */
+ * included.
+ *
+ * Read again (included twice, or found a second time through another
+ * directory of these wrappers further on the include path: immunix-cc's own
+ * on a compiler whose specs already add the zero-process mode's), it passes
+ * on to the next <syslog.h>, which is the real header or another wrapper,
+ * so the real header is always read (its own guard makes a second read
+ * empty). */
 #ifndef __IMMUNIX_FG_SYSLOG_H2
 #define __IMMUNIX_FG_SYSLOG_H2
 #include_next <syslog.h>
 #include "immunix-fg-syslog.h"
+#else
+#include_next <syslog.h>
 #endif

@@ -504,11 +504,20 @@ func wrapper(g group) string {
  * same macros in force, and decides what is declared; we then define a
  * macro only for a function it declared (the same feature conditions) and
  * only when nobody else made that name a macro first. Nothing else is
- * included. */
+ * included.
+ *
+ * Read again (included twice, or found a second time through another
+ * directory of these wrappers further on the include path: immunix-cc's own
+ * on a compiler whose specs already add the zero-process mode's), it passes
+ * on to the next <%[1]s>, which is the real header or another wrapper,
+ * so the real header is always read (its own guard makes a second read
+ * empty). */
 #ifndef %[2]s
 #define %[2]s
 #include_next <%[1]s>
 #include "%[3]s"
+#else
+#include_next <%[1]s>
 #endif
 `, g.file, g.guard, g.header)
 	return b.String()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Dockerfile's image with podman, without any registry:
 #
-#   bash scripts/build-image.sh [--tag NAME] [--base-only]
+#   bash scripts/build-image.sh [--tag NAME] [--zeroproc-tag NAME] [--base-only]
 #
 # 1. The base image debian:12, when podman does not have it: made by
 #    mmdebstrap from this machine's Debian mirror (bookworm, variant apt) and
@@ -12,15 +12,22 @@
 #    Go toolchain: `go env GOROOT`) and gomod (`go env GOMODCACHE`), used in
 #    the build stage only, and the host's CA bundle as the build secret ca
 #    (mounted for the apt steps, never in a layer).
-# Prints the image's size and the build's wall time. Needs root, podman,
+# 3. With --zeroproc-tag NAME, the Dockerfile's zeroproc target too
+#    (immunix-zeroproc instead of immunix-masquerade: the zero-process mode
+#    as gcc's default), built right after the default image so that it reuses
+#    its layers (the build stage, the shared tools stage) before the build
+#    stage's image is pruned.
+# Prints each image's size and build wall time. Needs root, podman,
 # mmdebstrap and Go >= go.mod's on PATH or in /usr/local/go.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tag=immunix-rebuild
+zptag=
 base_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tag) tag=${2:?--tag needs a name}; shift 2 ;;
+    --zeroproc-tag) zptag=${2:?--zeroproc-tag needs a name}; shift 2 ;;
     --base-only) base_only=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
     *) echo "build-image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -49,14 +56,21 @@ if ! podman image exists docker.io/library/debian:12; then
 fi
 [ $base_only -eq 1 ] && exit 0
 
-start=$(date +%s)
-podman build --pull=never --network=host --isolation=chroot -t "$tag" \
-  --build-context go="$(go env GOROOT)" \
-  --build-context gomod="$(go env GOMODCACHE)" \
-  --secret id=ca,src="$ca" \
-  "$here"
-secs=$(( $(date +%s) - start ))
+# build TAG [PODMAN-BUILD-OPTIONS...]: one podman build of the Dockerfile.
+build() {
+  local t=$1 start secs size
+  shift
+  start=$(date +%s)
+  podman build --pull=never --network=host --isolation=chroot -t "$t" "$@" \
+    --build-context go="$(go env GOROOT)" \
+    --build-context gomod="$(go env GOMODCACHE)" \
+    --secret id=ca,src="$ca" \
+    "$here"
+  secs=$(( $(date +%s) - start ))
+  size=$(podman image inspect --format '{{.Size}}' "$t")
+  say "image $t: $size bytes ($(( size / 1024 / 1024 )) MiB), built in ${secs}s"
+}
+build "$tag"
+if [ -n "$zptag" ]; then build "$zptag" --target zeroproc; fi
 # The build stage's image (with Go's build output): not kept.
 podman image prune -f --filter label=org.immunix.stage=build >/dev/null
-size=$(podman image inspect --format '{{.Size}}' "$tag")
-say "image $tag: $size bytes ($(( size / 1024 / 1024 )) MiB), built in ${secs}s"

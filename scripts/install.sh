@@ -5,6 +5,7 @@
 #
 #   bash scripts/install.sh                      # Debian, as root
 #   bash scripts/install.sh --no-masquerade      # without immunix-masquerade
+#   bash scripts/install.sh --zeroproc           # immunix-zeroproc instead of immunix-masquerade
 #   bash scripts/install.sh --debs DIR           # keep the .debs in DIR
 #   bash scripts/install.sh --build-only --debs DIR  # only build them (the Dockerfile)
 #   PREFIX=/opt/immunix bash scripts/install.sh  # any Linux: the tree under PREFIX
@@ -15,7 +16,11 @@
 # and installs them with apt-get. immunix-masquerade puts the masquerade
 # directory /usr/lib/immunix/bin first in PATH for login shells; leave it out
 # with --no-masquerade and use `PATH=/usr/lib/immunix/bin:$PATH` per build.
-# Remove with `apt-get purge immunix immunix-masquerade`.
+# --zeroproc installs immunix-zeroproc instead (the two conflict): the
+# zero-process mode as gcc's default specs and clang's configuration for the
+# names immunix-clang and immunix-clang++, written at install for this
+# machine's compilers (docs/immunix-cc.md, "Zero-process mode").
+# Remove with `apt-get purge immunix immunix-masquerade immunix-zeroproc`.
 #
 # With PREFIX (or without dpkg and apt; default PREFIX /usr/local/immunix): scripts/install-image.sh --root PREFIX, the
 # same tree under PREFIX (PREFIX/usr/bin/immunix-cc, the farm
@@ -25,11 +30,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 masq=1
+zeroproc=0
 debs=
 build_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --no-masquerade) masq=0; shift ;;
+    --zeroproc) zeroproc=1; shift ;;
     --debs) debs=${2:?--debs needs a directory}; shift 2 ;;
     --build-only) build_only=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
@@ -81,9 +88,15 @@ if [ $build_only -eq 1 ]; then
   exit 0
 fi
 pkgs=("$work"/immunix_*.deb)
-if [ $masq -eq 1 ]; then pkgs+=("$work"/immunix-masquerade_*.deb); fi
+if [ $zeroproc -eq 1 ]; then
+  pkgs+=("$work"/immunix-zeroproc_*.deb)
+elif [ $masq -eq 1 ]; then
+  pkgs+=("$work"/immunix-masquerade_*.deb)
+fi
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 say "installed: $(for p in "${pkgs[@]}"; do basename "$p"; done | paste -sd' ')"
-if [ $masq -eq 1 ]; then
+if [ $zeroproc -eq 1 ]; then
+  say "gcc, cc and g++ build in the zero-process mode (gcc's default specs), clang as immunix-clang and immunix-clang++"
+elif [ $masq -eq 1 ]; then
   say "login shells now find the masquerade directory /usr/lib/immunix/bin first in PATH (/etc/profile.d/immunix.sh)"
 fi

@@ -90,8 +90,9 @@ install -D -m 0755 greeter %{buildroot}/usr/bin/greeter
 // installs them; lintian reports no error; the layout is complete; a login
 // shell builds through the masquerade directory with the prebuilt runtime;
 // rpmbuild builds through the macros rpm loads by itself; immunix check
-// passes both; remove keeps the conffiles, purge takes them, and the file
-// list of the system is what it was before.
+// passes both; remove keeps the conffiles, purge takes them; then
+// immunix-zeroproc's lifecycle (checkZeroProcLifecycle); and the file list
+// of the system is what it was before.
 func TestDebLifecycle(t *testing.T) {
 	needDeb(t)
 	root := testenv.ModuleRoot(t)
@@ -116,10 +117,11 @@ func TestDebLifecycle(t *testing.T) {
 	// lintian: no error.
 	main, _ := filepath.Glob(filepath.Join(debs, "immunix_*.deb"))
 	masq, _ := filepath.Glob(filepath.Join(debs, "immunix-masquerade_*.deb"))
-	if len(main) != 1 || len(masq) != 1 {
-		t.Fatalf("install.sh --debs kept %v %v, want one immunix and one immunix-masquerade package", main, masq)
+	zp, _ := filepath.Glob(filepath.Join(debs, "immunix-zeroproc_*.deb"))
+	if len(main) != 1 || len(masq) != 1 || len(zp) != 1 {
+		t.Fatalf("install.sh --debs kept %v %v %v, want one immunix, one immunix-masquerade and one immunix-zeroproc package", main, masq, zp)
 	}
-	lint, _ := exec.Command("lintian", "--tag-display-limit", "0", main[0], masq[0]).CombinedOutput()
+	lint, _ := exec.Command("lintian", "--tag-display-limit", "0", main[0], masq[0], zp[0]).CombinedOutput()
 	for _, l := range strings.Split(string(lint), "\n") {
 		if strings.HasPrefix(l, "E: ") {
 			t.Errorf("lintian: %s", l)
@@ -240,6 +242,9 @@ func TestDebLifecycle(t *testing.T) {
 	}
 	run(t, "", nil, "apt-get", "purge", "-y", "-qq", "immunix-masquerade", "immunix")
 	purged = true
+
+	// The third package, on its own: the zero-process mode as gcc's default.
+	checkZeroProcLifecycle(t, debs)
 
 	// Packages apt pulled in for the build or the install go too.
 	pkgsAfter, err := Packages()

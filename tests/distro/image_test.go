@@ -195,8 +195,10 @@ func TestMasqueradeNames(t *testing.T) {
 }
 
 // TestDockerfile: the image installs the .debs debian/ builds (the README's
-// layout) and puts the farm first in PATH. tests/image builds it for real
-// with podman (make test-image); this keeps the file's shape in the fast suite.
+// layout) in a stage both images share, and the default one puts the farm
+// first in PATH; the zeroproc target installs immunix-zeroproc instead.
+// tests/image builds both for real with podman (make test-image); this keeps
+// the file's shape in the fast suite.
 func TestDockerfile(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "Dockerfile"))
 	if err != nil {
@@ -206,12 +208,25 @@ func TestDockerfile(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^FROM debian:12 AS build$`),
 		regexp.MustCompile(`(?m)^RUN (.*\\\n)*.*bash scripts/install\.sh --build-only --debs /debs`),
-		regexp.MustCompile(`(?m)^FROM debian:12$`),
-		regexp.MustCompile(`(?m)/debs/immunix_\*\.deb /debs/immunix-masquerade_\*\.deb`),
+		regexp.MustCompile(`(?m)^FROM debian:12 AS tools$`),
+		regexp.MustCompile(`(?m)^RUN (.*\\\n)*.*/debs/immunix_\*\.deb \\\n`),
+		regexp.MustCompile(`(?m)^FROM tools AS zeroproc\nRUN apt-get install .*/var/cache/immunix/immunix-zeroproc_\*\.deb`),
+		regexp.MustCompile(`(?m)^FROM tools\nRUN apt-get install .*/var/cache/immunix/immunix-masquerade_\*\.deb`),
 		regexp.MustCompile(`(?m)^ENV PATH=/usr/lib/immunix/bin:`),
 	} {
 		if !want.MatchString(df) {
 			t.Errorf("Dockerfile has no line matching %s", want)
+		}
+	}
+	// The default image is the last stage (the farm in PATH); the zeroproc
+	// stage has no farm.
+	stages := strings.Split(df, "\nFROM ")
+	if last := stages[len(stages)-1]; !strings.HasPrefix(last, "tools\n") || !strings.Contains(last, "\nENV PATH=/usr/lib/immunix/bin:") {
+		t.Errorf("the last stage (the default image) is not FROM tools with the farm first in PATH:\nFROM %s", last)
+	}
+	for _, st := range stages {
+		if strings.HasPrefix(st, "tools AS zeroproc\n") && strings.Contains(st, "/usr/lib/immunix/bin") {
+			t.Errorf("the zeroproc stage names the masquerade directory:\nFROM %s", st)
 		}
 	}
 	// The Go toolchain and the CA bundle are mounts, never copied in.

@@ -212,6 +212,17 @@ func checkZeroProcLifecycle(t *testing.T, debs string) {
 	if c := checkJSON(t, filepath.Join(work, "p-clang")); c.code == 0 || c.status["stamp"] == "pass" {
 		t.Errorf("plain clang built in the mode (exit %d, stamp %s): clang 14 reads no configuration under its own name\n%s", c.code, c.status["stamp"], c.out)
 	}
+	// immunix-cc driving the gcc that reads the mode (what IMMUNIX_LEVEL=max
+	// or the FormatGuard retry need): both add their protections, two
+	// directories of FormatGuard headers are on the include path, and the
+	// result passes the gate with both stamps. Its own capability probe
+	// runs with the mode in force too (a fresh cache).
+	env := append(cleanEnv(), "IMMUNIX_CC=gcc", "IMMUNIX_CACHE_DIR="+t.TempDir())
+	run(t, work, env, "immunix-cc", "-O2", "-o", "p-wrapped", "p.c")
+	run(t, work, cleanEnv(), filepath.Join(work, "p-wrapped"))
+	if c := checkJSON(t, filepath.Join(work, "p-wrapped")); c.code != 0 || !slices.Equal(c.mode, []string{"specs", "wrapper"}) {
+		t.Errorf("immunix-cc over the mode's gcc: exit %d, failed %v, stamp mode %v; want 0, none, [specs wrapper]\n%s", c.code, c.failed, c.mode, c.out)
+	}
 	// The user's opposite wins, as with immunix-cc.
 	run(t, work, cleanEnv(), "gcc", "-O2", "-fno-stack-protector", "-o", "p-nossp", "p.c")
 	if c := checkJSON(t, filepath.Join(work, "p-nossp")); c.code != 1 || c.status["canary"] != "fail" || c.status["fortify"] != "pass" || !slices.Equal(c.mode, []string{"specs"}) {

@@ -7,7 +7,6 @@ package zeroproc
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -35,35 +33,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	cfgOnce sync.Once
-	cfgDir  string
-	cfgErr  error
-)
-
-// config runs "immunix toolchain-config" once and returns its directory.
+// config returns the directory "immunix toolchain-config" wrote, once per
+// test process.
 func config(t *testing.T) string {
 	t.Helper()
-	testenv.NeedsTool(t, "gcc")
-	testenv.NeedsTool(t, "clang")
-	bin := testenv.Binaries(t)
-	cfgOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "immunix-zp-")
-		if err != nil {
-			cfgErr = err
-			return
-		}
-		out, err := exec.Command(filepath.Join(bin, "immunix"), "toolchain-config", "--out", dir).CombinedOutput()
-		if err != nil {
-			cfgErr = fmt.Errorf("immunix toolchain-config: %w\n%s", err, out)
-			return
-		}
-		cfgDir = dir
-	})
-	if cfgErr != nil {
-		t.Fatal(cfgErr)
-	}
-	return cfgDir
+	return testenv.ZeroProcess(t).Dir
 }
 
 // driver is the compiler command of one zero-process mode.
@@ -107,50 +81,23 @@ func build(t *testing.T, cc, src, name string, flags ...string) string {
 	return out
 }
 
-// report is what the tests read of "immunix check --format json".
-type report struct {
-	Files []struct {
-		Path    string
-		Failed  []string
-		Results []struct {
-			Property string
-			Status   string
-			Value    string
-			Lists    map[string][]string
-		}
-	}
-}
-
-type result struct {
-	status, value string
-	lists         map[string][]string
-}
-
 // check runs "immunix check --policy immunix" on path and returns its exit
 // code and each property's result.
-func check(t *testing.T, path string) (int, map[string]result) {
+func check(t *testing.T, path string) (int, map[string]testenv.CheckResult) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "--format", "json", path)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
+	return testenv.CheckImmunix(t, path)
+}
+
+// failures lists the failing properties of a check, with their values.
+func failures(res map[string]testenv.CheckResult) string {
+	var out []string
+	for p, r := range res {
+		if r.Status == "fail" {
+			out = append(out, fmt.Sprintf("%s (%s)", p, r.Value))
+		}
 	}
-	var rep report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Files) != 1 {
-		t.Fatalf("immunix check %s: %v (%d files)\n%s%s", path, err, len(rep.Files), out.String(), errb.String())
-	}
-	res := map[string]result{}
-	for _, r := range rep.Files[0].Results {
-		res[r.Property] = result{r.Status, r.Value, r.Lists}
-	}
-	return code, res
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // compileNote returns the text of the one compile note in path ("" for
@@ -243,7 +190,7 @@ func TestProtections(t *testing.T) {
 				code, res := check(t, exe)
 				var failed []string
 				for p, r := range res {
-					if r.status == "fail" && p != "cet" && p != "stripped" && p != "signature" && p != "bounds" {
+					if r.Status == "fail" && p != "cet" && p != "stripped" && p != "signature" && p != "bounds" {
 						failed = append(failed, p)
 					}
 				}
@@ -257,11 +204,11 @@ func TestProtections(t *testing.T) {
 					t.Errorf("immunix check --policy immunix: exit %d, want pass=%v", code, tc.want.pass)
 				}
 				st := res["stamp"]
-				if m := st.lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
+				if m := st.Lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
 					t.Errorf("stamp mode %v, want [%s]", m, modeOf(cc))
 				}
-				if st.status == "pass" && !strings.Contains(st.value, "zero-process mode ("+modeOf(cc)+")") {
-					t.Errorf("stamp value %q does not name the zero-process mode", st.value)
+				if st.Status == "pass" && !strings.Contains(st.Value, "zero-process mode ("+modeOf(cc)+")") {
+					t.Errorf("stamp value %q does not name the zero-process mode", st.Value)
 				}
 				notes := compileNotes(t, exe)
 				if len(notes) != 1 {
@@ -331,8 +278,8 @@ func TestLinkKinds(t *testing.T) {
 			lib := build(t, cc, strings.Replace(prog, "int main(", "int prog_main(", 1), "libprog.so", "-O2", "-fPIC", "-shared")
 			_, res := check(t, lib)
 			for _, p := range []string{"canary", "fortify", "stamp", "relro", "now"} {
-				if res[p].status != "pass" {
-					t.Errorf("%s: %s %q", p, res[p].status, res[p].value)
+				if res[p].Status != "pass" {
+					t.Errorf("%s: %s %q", p, res[p].Status, res[p].Value)
 				}
 			}
 			// --dynamic-list would have made the library's own symbols
@@ -443,25 +390,110 @@ func TestSmashRaisesAlert(t *testing.T) {
 	}
 }
 
-// TestDefaultSpecs: DIR/gcc/specs is a complete specs file; installed as
-// gcc's own (here through -B, which puts DIR/gcc first where gcc looks for
-// "specs"), plain gcc builds protected, stamped programs.
+// TestDefaultSpecs: DIR/gcc/specs is a complete specs file; read as gcc's
+// own, plain gcc builds protected, stamped programs. Two ways to have gcc
+// read it without installing it in gcc's directory: -B DIR/gcc/ (gcc looks
+// for "specs" there first) and LIBRARY_PATH=DIR/gcc/ (there last; the
+// route TestNames and the rebuilds take, testenv.DefaultSpecsEnv).
 func TestDefaultSpecs(t *testing.T) {
 	dir := config(t)
-	tmp := t.TempDir()
-	src, exe := filepath.Join(tmp, "p.c"), filepath.Join(tmp, "p")
-	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name       string
+		flags, env []string
+	}{
+		{"-B", []string{"-B", filepath.Join(dir, "gcc") + "/"}, nil},
+		{"LIBRARY_PATH", nil, []string{testenv.ZeroProcess(t).DefaultSpecsEnv()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			src, exe := filepath.Join(tmp, "p.c"), filepath.Join(tmp, "p")
+			if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("gcc", append(tc.flags, "-v", "-O2", "-o", exe, src)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("gcc: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "Reading specs from "+filepath.Join(dir, "gcc", "specs")) {
+				t.Fatalf("gcc did not read the default specs:\n%s", out)
+			}
+			if code, res := check(t, exe); code != 0 || !slices.Equal(res["stamp"].Lists["mode"], []string{"specs"}) {
+				t.Errorf("immunix check --policy immunix: exit %d, stamp %+v", code, res["stamp"])
+			}
+		})
 	}
-	out, err := exec.Command("gcc", "-B", filepath.Join(dir, "gcc")+"/", "-v", "-O2", "-o", exe, src).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gcc -B: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "Reading specs from "+filepath.Join(dir, "gcc", "specs")) {
-		t.Fatalf("gcc did not read the default specs:\n%s", out)
-	}
-	if code, res := check(t, exe); code != 0 || !slices.Equal(res["stamp"].lists["mode"], []string{"specs"}) {
-		t.Errorf("immunix check --policy immunix: exit %d, stamp %+v", code, res["stamp"])
+}
+
+// TestNames is the wrapper's masquerade matrix (tests/ccwrap TestMasquerade,
+// over testenv.MasqueradeNames) in the zero-process mode: every compiler
+// name a package build calls, by every route to the mode
+// (testenv.ZeroProcRoutes: gcc's names with no flag at all, through the
+// default specs; clang's with --config and under a prefixed name), builds
+// a program that runs, that immunix check --policy immunix passes and
+// whose stamp shows the mode. The attack side, by the same name and
+// route: the user's -fno-stack-protector wins, is recorded, and check
+// refuses the program for it; a freestanding object gets no note.
+func TestNames(t *testing.T) {
+	z := testenv.ZeroProcess(t)
+	for _, name := range testenv.MasqueradeNames {
+		if _, err := exec.LookPath(name); err != nil {
+			continue // this machine has no such compiler
+		}
+		for _, route := range testenv.ZeroProcRoutes(name) {
+			t.Run(name+"/"+route, func(t *testing.T) {
+				argv, env := z.Command(route, name)
+				dir := t.TempDir()
+				src, text, lang := filepath.Join(dir, "p.c"), prog, "c"
+				if strings.Contains(name, "++") {
+					src, text, lang = filepath.Join(dir, "p.cc"), cxxProg, "c++"
+				}
+				if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cc := func(args ...string) string {
+					t.Helper()
+					cmd := exec.Command(argv[0], append(slices.Clone(argv[1:]), args...)...)
+					cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+					out, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s %s: %v\n%s", strings.Join(argv, " "), strings.Join(args, " "), err, out)
+					}
+					return args[len(args)-1]
+				}
+				mode := testenv.RouteMode(route)
+				exe := filepath.Join(dir, cc("-O2", src, "-o", "prog"))
+				if out, err := exec.Command(exe, "hi").Output(); err != nil || !strings.HasPrefix(string(out), "hi ") {
+					t.Fatalf("run: %v, output %q", err, out)
+				}
+				code, res := check(t, exe)
+				if code != 0 {
+					t.Errorf("immunix check --policy immunix: exit %d, failed %s", code, failures(res))
+				}
+				if m := res["stamp"].Lists["mode"]; !slices.Equal(m, []string{mode}) {
+					t.Errorf("stamp mode %v, want [%s]", m, mode)
+				}
+				notes := compileNotes(t, exe)
+				if len(notes) != 1 || !slices.Equal(field(notes[0], "lang"), []string{lang}) || !slices.Equal(field(notes[0], "mode"), []string{mode}) {
+					t.Errorf("compile notes %q, want one with lang=%s mode=%s", notes, lang, mode)
+				}
+
+				weak := filepath.Join(dir, cc("-O2", "-fno-stack-protector", src, "-o", "weak"))
+				code, res = check(t, weak)
+				if code != 1 || res["canary"].Status != "fail" {
+					t.Errorf("-fno-stack-protector: immunix check exit %d, canary %s %q; want refused for the canary", code, res["canary"].Status, res["canary"].Value)
+				}
+				if n := compileNotes(t, weak); len(n) != 1 || !slices.Equal(field(n[0], "user-off"), []string{"canary"}) {
+					t.Errorf("-fno-stack-protector: compile notes %q, want user-off=canary", n)
+				}
+
+				obj := filepath.Join(dir, cc("-O2", "-ffreestanding", "-fno-stack-protector", "-c", src, "-o", "bare.o"))
+				if n := compileNotes(t, obj); len(n) != 0 {
+					t.Errorf("a freestanding object has a compile note: %q", n)
+				}
+			})
+		}
 	}
 }
 
@@ -503,14 +535,14 @@ func TestRebuildLikeWrapper(t *testing.T) {
 			_, zp := check(t, built["zero-process"])
 			_, wr := check(t, built["wrapper"])
 			for p, w := range wr {
-				if z := zp[p]; z.status != w.status {
-					t.Errorf("%s: zero-process %s (%s), immunix-cc %s (%s)", p, z.status, z.value, w.status, w.value)
+				if z := zp[p]; z.Status != w.Status {
+					t.Errorf("%s: zero-process %s (%s), immunix-cc %s (%s)", p, z.Status, z.Value, w.Status, w.Value)
 				}
 			}
-			if m := zp["stamp"].lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
+			if m := zp["stamp"].Lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
 				t.Errorf("zero-process build: stamp mode %v", m)
 			}
-			if m := wr["stamp"].lists["mode"]; !slices.Equal(m, []string{"wrapper"}) {
+			if m := wr["stamp"].Lists["mode"]; !slices.Equal(m, []string{"wrapper"}) {
 				t.Errorf("immunix-cc build: stamp mode %v", m)
 			}
 		})
@@ -554,8 +586,8 @@ func TestCXX(t *testing.T) {
 			}
 			_, res := check(t, exe)
 			for _, p := range []string{"canary", "stamp", "relro", "now", "pie", "raceguard"} {
-				if res[p].status != "pass" {
-					t.Errorf("%s: %s %q", p, res[p].status, res[p].value)
+				if res[p].Status != "pass" {
+					t.Errorf("%s: %s %q", p, res[p].Status, res[p].Value)
 				}
 			}
 		})

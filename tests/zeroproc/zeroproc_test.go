@@ -7,6 +7,7 @@ package zeroproc
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/testenv"
 )
 
@@ -64,15 +66,22 @@ func modeOf(cc string) string {
 // and flags, and returns the output's path.
 func build(t *testing.T, cc, src, name string, flags ...string) string {
 	t.Helper()
+	return buildWith(t, driver(t, cc), nil, src, name, flags...)
+}
+
+// buildWith is build with the driver command d and env added to the
+// test's environment.
+func buildWith(t *testing.T, d, env []string, src, name string, flags ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	c := filepath.Join(dir, name+".c")
 	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, name)
-	d := driver(t, cc)
 	args := append(append(append([]string{}, d[1:]...), flags...), "-o", out, c)
 	cmd := exec.Command(d[0], args...)
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", d[0], strings.Join(args, " "), err, b)
 	} else if len(bytes.TrimSpace(b)) > 0 {
@@ -98,6 +107,27 @@ func failures(res map[string]testenv.CheckResult) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")
+}
+
+// linkNotes returns the texts of the link notes in path.
+func linkNotes(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	notes, err := stamp.Read(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []string
+	for _, n := range notes {
+		if n.Type == stamp.Link {
+			out = append(out, n.String())
+		}
+	}
+	return out
 }
 
 // compileNote returns the text of the one compile note in path ("" for
@@ -497,15 +527,110 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestOtherABI: -m32 gets the compile-side protections; the runtime and
-// the link note are built for the native ABI only, so the link leaves them
-// out instead of failing.
+// TestOtherABI: with gcc-multilib, -m32 and -mx32 links in the mode get
+// the guard runtime and the link note built for that ABI, chosen by the
+// flag in the specs (the -specs= file and the default specs alike), and
+// immunix check --policy immunix passes on them; a bare link gets no
+// runtime and the bare link's note.
+// A static link has its runtime exactly when it has its link note
+// (toolchain-config leaves both out for an ABI whose static libc clashes
+// with the runtime, and says so). The ELF files are read; the programs
+// run only where the kernel runs that ABI (testenv.ProbeABI).
 func TestOtherABI(t *testing.T) {
-	testenv.NeedsABIBuild(t, "-m32")
-	exe := build(t, "gcc", prog, "prog32", "-m32", "-O2")
-	if n := compileNotes(t, exe); len(n) != 1 || !slices.Contains(field(n[0], "on"), "canary") {
-		t.Errorf("compile notes %q", n)
+	z := testenv.ZeroProcess(t)
+	want := map[string]elf.Machine{"-m32": elf.EM_386, "-mx32": elf.EM_X86_64}
+	for _, abi := range []string{"-m32", "-mx32"} {
+		t.Run(abi, func(t *testing.T) {
+			testenv.NeedsABIBuild(t, abi)
+			runs := testenv.ProbeABI(abi).Runs
+			for _, tc := range []struct {
+				name  string
+				flags []string
+				env   []string
+			}{
+				{"exe", []string{"-O2"}, nil},
+				{"exe-default-specs", []string{"-O2"}, []string{z.DefaultSpecsEnv()}},
+				{"shared", []string{"-O2", "-fPIC", "-shared"}, nil},
+				{"static", []string{"-O2", "-static"}, nil},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					var exe string
+					if tc.env == nil {
+						exe = build(t, "gcc", prog, "prog", append([]string{abi}, tc.flags...)...)
+					} else {
+						exe = buildWith(t, []string{"gcc"}, tc.env, prog, "prog", append([]string{abi}, tc.flags...)...)
+					}
+					f, err := elf.Open(exe)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					if f.Class != elf.ELFCLASS32 || f.Machine != want[abi] {
+						t.Fatalf("%s: %v %v, want ELFCLASS32 %v", abi, f.Class, f.Machine, want[abi])
+					}
+					hasRuntime := hasSymbol(f, "__immunix_")
+					link := linkNotes(t, exe)
+					if tc.name == "static" {
+						if hasRuntime != (len(link) == 1) {
+							t.Errorf("static: runtime linked %v, link notes %q: a note without the runtime, or the runtime unrecorded", hasRuntime, link)
+						}
+						t.Logf("%s -static: runtime and link note %v", abi, hasRuntime)
+					} else {
+						if !hasRuntime {
+							t.Errorf("no guard runtime in the %s link", abi)
+						}
+						if len(link) != 1 || !slices.Contains(field(link[0], "on"), "runtime") || !slices.Equal(field(link[0], "mode"), []string{"specs"}) {
+							t.Errorf("link notes %q, want one with runtime on and mode=specs", link)
+						}
+						if code, res := check(t, exe); code != 0 {
+							t.Errorf("immunix check --policy immunix: exit %d, failed %s", code, failures(res))
+						}
+					}
+					if n := compileNotes(t, exe); len(n) != 1 || !slices.Contains(field(n[0], "on"), "canary") {
+						t.Errorf("compile notes %q", n)
+					}
+					if tc.name == "shared" {
+						return
+					}
+					if !runs {
+						t.Logf("not run: %s", testenv.ProbeABI(abi).Reason)
+						return
+					}
+					if out, err := exec.Command(exe, "hi").Output(); err != nil || string(out) != "hi 2\n" {
+						t.Errorf("run: %v, output %q", err, out)
+					}
+				})
+			}
+			t.Run("bare", func(t *testing.T) {
+				exe := build(t, "gcc", freestanding, "bare", abi, "-O2", "-ffreestanding", "-nostdlib")
+				f, err := elf.Open(exe)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if hasSymbol(f, "__immunix_") || hasSymbol(f, "__stack_chk_fail") {
+					t.Errorf("a bare %s link has the runtime or a canary", abi)
+				}
+				// The bare link's own note, as natively: noexecstack only.
+				if n := linkNotes(t, exe); len(n) != 1 || !slices.Equal(field(n[0], "on"), []string{"noexecstack"}) {
+					t.Errorf("a bare %s link's notes %q, want one with on=noexecstack", abi, n)
+				}
+			})
+		})
 	}
+}
+
+// hasSymbol reports whether f's symbol tables name a symbol starting with
+// prefix.
+func hasSymbol(f *elf.File, prefix string) bool {
+	syms, _ := f.Symbols()
+	dyn, _ := f.DynamicSymbols()
+	for _, s := range append(syms, dyn...) {
+		if strings.HasPrefix(s.Name, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRebuildLikeWrapper rebuilds GNU hello (Debian's source: autoconf,

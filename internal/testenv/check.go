@@ -71,6 +71,14 @@ func CheckJSON(immunix string, env []string, args ...string) (int, []CheckedFile
 // result.
 func CheckImmunix(t testing.TB, path string) (int, map[string]CheckResult) {
 	t.Helper()
+	code, f := CheckImmunixFile(t, path)
+	return code, f.Results
+}
+
+// CheckImmunixFile is CheckImmunix with the file's whole report (the
+// properties it failed among them).
+func CheckImmunixFile(t testing.TB, path string) (int, CheckedFile) {
+	t.Helper()
 	code, files, err := CheckJSON(filepath.Join(Binaries(t), "immunix"), nil, "--policy", "immunix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -78,5 +86,5 @@ func CheckImmunix(t testing.TB, path string) (int, map[string]CheckResult) {
 	if len(files) != 1 {
 		t.Fatalf("immunix check %s: %d files in the report, want 1", path, len(files))
 	}
-	return code, files[0].Results
+	return code, files[0]
 }

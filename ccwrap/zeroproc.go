@@ -54,8 +54,8 @@ type ToolchainFile struct {
 	Compiler string // "gcc" or "clang"
 	Path     string
 	Use      string // how to use it, one line
-	// Skipped says, one line each, which other ABIs' links get no
-	// runtime and why (the compiler cannot link for them).
+	// Skipped says, one line each, which other ABIs' links (or their
+	// static links) get no runtime and no link note, and why.
 	Skipped []string
 }
 
@@ -727,9 +727,11 @@ type abiSkip struct {
 func (e *abiSkip) Error() string { return e.msg }
 
 // otherABI builds the guard runtime (into DIR/runtime) and the link notes
-// (into noteDir) for gcc's -ABI links, after a probe link of an empty
-// program; a compiler that cannot link for the ABI gives an *abiSkip, which
-// names the flag and the compiler's words.
+// (into noteDir) for gcc's -ABI links, after a probe link of abiProbe; a
+// compiler that cannot link for the ABI gives an *abiSkip, which names the
+// flag and the compiler's words. A static probe link with the runtime
+// decides whether static links take it (else zpABI.static is false, and
+// the *abiSkip says so).
 func otherABI(cmd []string, abi string, caps Caps, o ToolchainOptions, dir, noteDir string) (zpABI, error) {
 	flag := "-" + abi
 	tmp, err := os.MkdirTemp("", "immunix-abi-")

@@ -14,6 +14,7 @@ package ccwrap
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,6 +54,9 @@ type ToolchainFile struct {
 	Compiler string // "gcc" or "clang"
 	Path     string
 	Use      string // how to use it, one line
+	// Skipped says, one line each, which other ABIs' links (or their
+	// static links) get no runtime and no link note, and why.
+	Skipped []string
 }
 
 // zpFlags is what Decide turns on for one protection on one side of a
@@ -177,9 +181,10 @@ var specGuards = map[side]map[Protection]specGuard{
 		RELRO:       {skip: bareLink, ld: true},
 		Now:         {skip: bareLink, ld: true},
 		NoExecStack: {skip: []string{"r"}, ld: true},
-		// The runtime's arguments come from guardlib (gccRuntimeSpecs).
-		// The runtime and the notes are built for the native ABI only.
-		Runtime: {skip: append([]string{"nodefaultlibs", "m16|m32|mx32"}, bareLink...), ld: true},
+		// The runtime's arguments come from guardlib (gccRuntimeSpecs),
+		// for the native ABI and each of otherABIs the compiler links
+		// (gccABIs); none for -m16.
+		Runtime: {skip: append([]string{"nodefaultlibs", "m16"}, bareLink...), ld: true},
 	},
 }
 
@@ -247,6 +252,43 @@ type zpAssets struct {
 	runtimeDir string // guardlib.OutputFiles
 	stampDir   string // the compile-note header
 	notes      map[string]string
+	// abis: the runtime and link notes built for each of otherABIs the
+	// compiler can link (gcc only), by spec switch ("m32").
+	abis map[string]zpABI
+}
+
+// zpABI is the runtime and the link-note objects of one other ABI.
+type zpABI struct {
+	runtimeDir string
+	notes      map[string]string
+	// static: a static link with the runtime works (not with glibc
+	// 2.36's i386 libc.a, whose memcpy objects define __memcpy_chk too);
+	// false leaves static links without the runtime and the note.
+	static bool
+}
+
+// otherABIs are the x86-64 ABIs a gcc link selects with a flag (-m32,
+// -mx32), as spec switches: with gcc-multilib, toolchain-config builds the
+// runtime and the link notes for each, and the specs choose by the flag.
+var otherABIs = []string{"m32", "mx32"}
+
+// gccABIs renders one chain that picks, by the ABI flag, what body gives
+// for that ABI's assets ("" for an ABI without them), else native.
+func gccABIs(a zpAssets, native string, body func(x zpABI) (string, error)) (string, error) {
+	var alts []string
+	for _, name := range otherABIs {
+		x, ok := a.abis[name]
+		if !ok {
+			alts = append(alts, name+":")
+			continue
+		}
+		b, err := body(x)
+		if err != nil {
+			return "", err
+		}
+		alts = append(alts, name+":"+b)
+	}
+	return "%{" + strings.Join(append(alts, ":"+native), ";") + "}", nil
 }
 
 // gccSpecs renders the specs file. Compile-side flags and -pie go to the
@@ -273,8 +315,14 @@ func gccSpecs(on []zpFlags, a zpAssets) (gccParts, error) {
 			if x.side != linkSide {
 				break
 			}
-			opts, files, err := gccRuntimeSpecs(a.runtimeDir)
+			opts, files, err := gccRuntimeSpecs(a.runtimeDir, true)
 			if err != nil {
+				return gccParts{}, err
+			}
+			if opts, err = gccABIs(a, opts, func(x zpABI) (string, error) { o, _, err := gccRuntimeSpecs(x.runtimeDir, x.static); return o, err }); err != nil {
+				return gccParts{}, err
+			}
+			if files, err = gccABIs(a, files, func(x zpABI) (string, error) { _, f, err := gccRuntimeSpecs(x.runtimeDir, x.static); return f, err }); err != nil {
 				return gccParts{}, err
 			}
 			link = append(link, specChain(g, opts, "", ""))
@@ -325,7 +373,10 @@ func gccSpecs(on []zpFlags, a zpAssets) (gccParts, error) {
 	if err != nil {
 		return gccParts{}, err
 	}
-	link = append(link, notes)
+	if notes, err = gccABIs(a, notes, func(x zpABI) (string, error) { return gccNoteSpec(x.notes) }); err != nil {
+		return gccParts{}, err
+	}
+	link = append(link, "%{r|T*|m16:;:"+notes+"}")
 
 	return gccParts{self: strings.Join(self, " "), link: strings.Join(link, " "), lib: strings.Join(lib, " ")}, nil
 }
@@ -385,8 +436,8 @@ func (g gccParts) defaultSpecs(dump string) (string, error) {
 
 // gccRuntimeSpecs splits guardlib's link arguments for the three kinds of
 // link (shared library, static, executable) into linker options (*link)
-// and archives (*lib).
-func gccRuntimeSpecs(dir string) (opts, files string, err error) {
+// and archives (*lib); static false leaves static links without them.
+func gccRuntimeSpecs(dir string, static bool) (opts, files string, err error) {
 	kinds := []struct {
 		cond string
 		t    guardlib.Target
@@ -397,6 +448,10 @@ func gccRuntimeSpecs(dir string) (opts, files string, err error) {
 	}
 	var o, f []string
 	for _, k := range kinds {
+		if k.t.Static && !static {
+			o, f = append(o, k.cond+":"), append(f, k.cond+":")
+			continue
+		}
 		var opts1, files1 []string
 		for _, a := range guardlib.LinkArgsIn(dir, k.t) {
 			if strings.HasPrefix(a, "-") {
@@ -435,8 +490,9 @@ var linkNoteKinds = []struct{ name, cond, flag string }{
 	{"exe", "", ""},
 }
 
+// gccNoteSpec picks one ABI's link-note object by the kind of link.
 func gccNoteSpec(notes map[string]string) (string, error) {
-	alts := []string{"r|T*|m16|m32|mx32:"}
+	var alts []string
 	for _, k := range linkNoteKinds {
 		p, err := specQuote(notes[k.name])
 		if err != nil {
@@ -626,6 +682,120 @@ func clangLibcScripts(clang []string, runtimeDir, dir string) error {
 	return nil
 }
 
+// linkNotes assembles one link-note object per kind of link (clang: the
+// executable's only) for the ABI selected by the spec switch abi ("" for
+// the native one) into dir, and returns them by kind.
+func linkNotes(cmd []string, abi, mode string, caps Caps, pol Policy, dir string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var abiFlags []string
+	if abi != "" {
+		abiFlags = []string{"-" + abi}
+	}
+	notes := map[string]string{}
+	for _, k := range linkNoteKinds {
+		if mode == ModeConfig && k.name != "exe" {
+			continue
+		}
+		args := append([]string{"-o", "a", "a.o"}, abiFlags...)
+		if k.flag != "" {
+			args = append(args, k.flag)
+		}
+		inv, err := Parse(args, nil)
+		if err != nil {
+			return nil, err
+		}
+		plan := Decide(inv, pol, caps)
+		s := plan.LinkRec.Stamp(stamp.Link)
+		s.Extra = map[string]string{"mode": mode}
+		if err := assembleNote(cmd, abiFlags, s, dir, k.name+".o"); err != nil {
+			return nil, err
+		}
+		notes[k.name] = filepath.Join(dir, k.name+".o")
+	}
+	return notes, nil
+}
+
+// abiSkip says why one other ABI's links (static: only its static links)
+// get no runtime and no link note.
+type abiSkip struct {
+	msg    string
+	static bool
+}
+
+func (e *abiSkip) Error() string { return e.msg }
+
+// otherABI builds the guard runtime (into DIR/runtime) and the link notes
+// (into noteDir) for gcc's -ABI links, after a probe link of abiProbe; a
+// compiler that cannot link for the ABI gives an *abiSkip, which names the
+// flag and the compiler's words. A static probe link with the runtime
+// decides whether static links take it (else zpABI.static is false, and
+// the *abiSkip says so).
+func otherABI(cmd []string, abi string, caps Caps, o ToolchainOptions, dir, noteDir string) (zpABI, error) {
+	flag := "-" + abi
+	tmp, err := os.MkdirTemp("", "immunix-abi-")
+	if err != nil {
+		return zpABI{}, err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "a.c")
+	if err := os.WriteFile(src, []byte(abiProbe), 0o644); err != nil {
+		return zpABI{}, err
+	}
+	if out, err := exec.Command(cmd[0], append(slices.Clone(cmd[1:]), flag, src, "-o", filepath.Join(tmp, "a"))...).CombinedOutput(); err != nil {
+		return zpABI{}, &abiSkip{msg: fmt.Sprintf("%s links get no guard runtime and no link note: %s cannot link for %s (%s; on Debian, install gcc-multilib)", flag, cmd[0], flag, firstLine(out, "error"))}
+	}
+	t := guardlib.Target{Compiler: cmd, ABIFlags: []string{flag}}
+	key, err := guardlib.Key(t)
+	if err != nil {
+		return zpABI{}, err
+	}
+	arch, err := guardlib.Prebuild(t, key, filepath.Join(dir, "runtime"), guardlib.BuildOptions{Log: o.Log})
+	if err != nil {
+		return zpABI{}, fmt.Errorf("guard runtime for %s: %w", flag, err)
+	}
+	notes, err := linkNotes(cmd, abi, ModeSpecs, caps, o.Policy, noteDir)
+	if err != nil {
+		return zpABI{}, fmt.Errorf("link notes for %s: %w", flag, err)
+	}
+	x := zpABI{runtimeDir: filepath.Dir(arch), notes: notes, static: true}
+	// A static link with the runtime, as the specs would make it.
+	args := append(slices.Clone(cmd[1:]), flag, "-O2", "-D_FORTIFY_SOURCE=2", "-static", src, "-o", filepath.Join(tmp, "s"))
+	if out, err := exec.Command(cmd[0], append(args, guardlib.LinkArgsIn(x.runtimeDir, guardlib.Target{Static: true})...)...).CombinedOutput(); err != nil {
+		x.static = false
+		delete(x.notes, "static")
+		delete(x.notes, "static-pie")
+		return x, &abiSkip{static: true, msg: fmt.Sprintf("%s -static links get no guard runtime and no link note: a static link with the runtime fails (%s)", flag, firstLine(out, "multiple definition"))}
+	}
+	return x, nil
+}
+
+// abiProbe is otherABI's probe program: it takes libc's headers, and,
+// fortified, pulls in the runtime's checked copies and libc's memcpy.
+const abiProbe = `#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+	char b[16];
+	strcpy(b, argv[0]);
+	memcpy(b, argv[0], (size_t)argc);
+	return puts(b) < 0;
+}
+`
+
+// firstLine returns the first line of out that holds want, from want on,
+// else out's first line.
+func firstLine(out []byte, want string) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		if i := strings.Index(l, want); i >= 0 {
+			return strings.TrimSpace(l[i:])
+		}
+	}
+	return lines[0]
+}
+
 // WriteToolchainConfig writes the zero-process mode's files into o.Dir: for
 // gcc, immunix.specs; for clang, immunix-clang.cfg; and what they name:
 // the guard runtime built by each compiler (runtime/KEY), the FormatGuard
@@ -700,25 +870,26 @@ func writeCompilerConfig(dir, name, mode string, cmd []string, fgDir string, o T
 	if err := os.WriteFile(filepath.Join(a.stampDir, StampHeaderName), []byte(header), 0o644); err != nil {
 		return ToolchainFile{}, err
 	}
-	for _, k := range linkNoteKinds {
-		if mode == ModeConfig && k.name != "exe" {
-			continue
+	if a.notes, err = linkNotes(cmd, "", mode, caps, o.Policy, filepath.Join(sub, "note")); err != nil {
+		return ToolchainFile{}, err
+	}
+	var skipped []string
+	if mode == ModeSpecs {
+		a.abis = map[string]zpABI{}
+		for _, abi := range otherABIs {
+			x, err := otherABI(cmd, abi, caps, o, dir, filepath.Join(sub, "note", abi))
+			var skip *abiSkip
+			switch {
+			case errors.As(err, &skip):
+				skipped = append(skipped, skip.msg)
+				if !skip.static {
+					continue
+				}
+			case err != nil:
+				return ToolchainFile{}, err
+			}
+			a.abis[abi] = x
 		}
-		args := []string{"-o", "a", "a.o"}
-		if k.flag != "" {
-			args = append(args, k.flag)
-		}
-		inv, err := Parse(args, nil)
-		if err != nil {
-			return ToolchainFile{}, err
-		}
-		plan := Decide(inv, o.Policy, caps)
-		s := plan.LinkRec.Stamp(stamp.Link)
-		s.Extra = map[string]string{"mode": mode}
-		if err := assembleNote(cmd, nil, s, filepath.Join(sub, "note"), k.name+".o"); err != nil {
-			return ToolchainFile{}, err
-		}
-		a.notes[k.name] = filepath.Join(sub, "note", k.name+".o")
 	}
 	if mode == ModeSpecs {
 		path := filepath.Join(dir, SpecsFileName)
@@ -740,7 +911,7 @@ func writeCompilerConfig(dir, name, mode string, cmd []string, fgDir string, o T
 		if err := os.WriteFile(filepath.Join(sub, "specs"), []byte(def), 0o644); err != nil {
 			return ToolchainFile{}, err
 		}
-		return ToolchainFile{Compiler: name, Path: path, Use: cmd[0] + " -specs=" + path + " ..."}, nil
+		return ToolchainFile{Compiler: name, Path: path, Use: cmd[0] + " -specs=" + path + " ...", Skipped: skipped}, nil
 	}
 	libDir := filepath.Join(sub, "lib")
 	if err := clangLibcScripts(cmd, a.runtimeDir, libDir); err != nil {

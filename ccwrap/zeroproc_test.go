@@ -42,7 +42,7 @@ func TestZeroProcessCoversDefaults(t *testing.T) {
 				t.Errorf("%s: *link lacks %q:\n%s", caps.Kind, want, g.link)
 			}
 		}
-		if !strings.HasPrefix(g.lib, "%{nodefaultlibs:;m16|m32|mx32:;nostdlib:") {
+		if !strings.HasPrefix(g.lib, "%{nodefaultlibs:;m16:;nostdlib:") || !strings.Contains(g.lib, "%{m32:;mx32:;:%{shared:/rt/") {
 			t.Errorf("%s: *lib: %s", caps.Kind, g.lib)
 		}
 		on, _, err = defaultProtections(Policy{Level: LevelMax}, caps)
@@ -51,6 +51,46 @@ func TestZeroProcessCoversDefaults(t *testing.T) {
 		}
 		if _, err := gccSpecs(on, a); err == nil || !strings.Contains(err.Error(), "use immunix-cc") {
 			t.Errorf("%s at level max: err %v, want a refusal", caps.Kind, err)
+		}
+	}
+}
+
+// TestZeroProcessOtherABIs: the runtime and the link notes of each other
+// ABI are chosen by its flag; an ABI whose static links cannot take the
+// runtime gives them neither; an ABI without assets gives nothing.
+func TestZeroProcessOtherABIs(t *testing.T) {
+	caps := Caps{Kind: "gcc", Version: "12.2.0", X86: true, Canary: true, StackClash: true, CET: true, Fortify3: true, DefaultPIE: true}
+	on, _, err := defaultProtections(Policy{}, caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := func(dir string, kinds ...string) map[string]string {
+		m := map[string]string{}
+		for _, k := range kinds {
+			m[k] = dir + "/" + k + ".o"
+		}
+		return m
+	}
+	all := []string{"bare", "shared", "static", "static-pie", "no-pie", "exe"}
+	a := zpAssets{fgDir: "/fg", runtimeDir: "/rt", stampDir: "/st", notes: notes("/note", all...),
+		abis: map[string]zpABI{"m32": {runtimeDir: "/rt32", notes: notes("/note32", "bare", "shared", "no-pie", "exe")}}}
+	g, err := gccSpecs(on, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"%{m32:%{shared:/rt32/libimmunix-guard-shlib.a;static|static-pie:;:/rt32/libimmunix-raceguard.a /rt32/libimmunix-guard.a};mx32:;:%{shared:/rt/",
+	} {
+		if !strings.Contains(g.lib, want) {
+			t.Errorf("*lib lacks %q:\n%s", want, g.lib)
+		}
+	}
+	for _, want := range []string{
+		"%{r|T*|m16:;:%{m32:%{nostdlib|nostartfiles|ffreestanding:/note32/bare.o;shared:/note32/shared.o;static:;static-pie:;no-pie|nopie:/note32/no-pie.o;:/note32/exe.o};mx32:;:%{",
+		"--dynamic-list=/rt32/",
+	} {
+		if !strings.Contains(g.link, want) {
+			t.Errorf("*link lacks %q:\n%s", want, g.link)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 # Distro rebuilds (tests/distro, bench/distro): included by the Makefile.
 .PHONY: test-rebuild bench-distro
 
-# The slow suite: eight Debian 12 packages rebuilt twice through immunix,
-# and rpmbuild of immunix.spec. Needs root and the package archive.
+# The slow suite: eight Debian 12 packages rebuilt through immunix (Debian's
+# flags, hardening off, level max) and in the zero-process mode (gcc's
+# default specs), and rpmbuild of immunix.spec. Needs root and the
+# package archive.
 test-rebuild:
 	IMMUNIX_REBUILD=1 go test -count=1 -timeout 60m -run 'TestRebuild|TestRPMImmunixSpec' ./tests/distro
 

@@ -123,6 +123,9 @@ func runToolchainConfig(env *cli.Env, args []string) int {
 	files, err := ccwrap.WriteToolchainConfig(o)
 	for _, f := range files {
 		fmt.Fprintf(env.Stdout, "%s: %s\n", f.Compiler, f.Use)
+		for _, s := range f.Skipped {
+			fmt.Fprintf(env.Stderr, "immunix toolchain-config: note: %s: %s\n", f.Compiler, s)
+		}
 	}
 	if err != nil {
 		env.Errorf("toolchain-config", "%v", err)

@@ -119,6 +119,26 @@ func InstallImage(t testing.TB) Image {
 	return image
 }
 
+var (
+	zpOnce sync.Once
+	zp     testenv.ZeroProc
+	zpErr  error
+)
+
+// ZeroProcess writes the zero-process mode with the image's immunix
+// (toolchain-config) into ROOT/usr/lib/immunix/zero, once per test
+// process, and returns it.
+func (im Image) ZeroProcess(t testing.TB) testenv.ZeroProc {
+	t.Helper()
+	zpOnce.Do(func() {
+		zp, zpErr = testenv.WriteZeroProcess(im.Immunix(), filepath.Join(im.Root, "usr", "lib", "immunix", "zero"), im.ToolEnv(CleanEnv()))
+	})
+	if zpErr != nil {
+		t.Fatal(zpErr)
+	}
+	return zp
+}
+
 // InstallLog is the output of the InstallImage run.
 func InstallLog() string { return imageLog }
 
@@ -140,7 +160,8 @@ func CleanEnv() []string {
 		case strings.HasPrefix(k, "IMMUNIX_"), strings.HasPrefix(k, "CCACHE_"), strings.HasPrefix(k, "DISTCC_"),
 			strings.HasPrefix(k, "DEB_"), strings.HasPrefix(k, "DH_"),
 			k == "CC", k == "CXX", k == "CPP", k == "CFLAGS", k == "CXXFLAGS", k == "CPPFLAGS", k == "LDFLAGS",
-			k == "MAKEFLAGS", k == "MFLAGS", k == "GOFLAGS":
+			k == "MAKEFLAGS", k == "MFLAGS", k == "GOFLAGS",
+			k == "LIBRARY_PATH", k == "GCC_EXEC_PREFIX", k == "COMPILER_PATH":
 			continue
 		}
 		env = append(env, kv)

@@ -49,29 +49,71 @@ func logDir(t *testing.T) string {
 // alert, every executable and shared object in its .debs must carry
 // immunix's compile and link notes, and `immunix check --policy immunix`
 // must pass on the .debs.
+//
+// The packages of ZeroProcPackages are built a fourth time in the
+// zero-process mode (docs/immunix-cc.md): no immunix process at all, plain
+// gcc reading the default specs "immunix toolchain-config" wrote (through
+// LIBRARY_PATH: testenv.ZeroProc), with Debian's hardening off and
+// unstripped as in hardening-off, whose build it is held against: the same
+// gates, every stamp saying mode=specs, and every verdict of immunix check
+// on every file equal to the immunix-cc build's.
 func TestRebuild(t *testing.T) {
 	needRebuild(t)
 	im := InstallImage(t)
 	logs := logDir(t)
 	for _, p := range Packages {
 		t.Run(p.Name, func(t *testing.T) {
-			for _, mode := range []string{"debian-flags", "hardening-off", "level-max"} {
+			modes := []string{"debian-flags", "hardening-off", "level-max"}
+			if slices.Contains(ZeroProcPackages, p.Name) {
+				modes = append(modes, "zero-process")
+			}
+			// The hardening-off build's verdicts, for the zero-process
+			// build to be held against.
+			var wrapper map[string]map[string]testenv.CheckResult
+			for _, mode := range modes {
 				t.Run(mode, func(t *testing.T) {
-					rebuildOne(t, im, p, mode, filepath.Join(logs, p.Name+"-"+mode))
+					var against map[string]map[string]testenv.CheckResult
+					if mode == "zero-process" {
+						against = wrapper
+						if against == nil {
+							// Its own log: a failed hardening-off build's
+							// stays.
+							t.Logf("no passing hardening-off build in this process: building one for the comparison (log %s-hardening-off-again.log)", p.Name)
+							against = rebuildOne(t, im, p, "hardening-off", filepath.Join(logs, p.Name+"-hardening-off-again"), nil)
+						}
+					}
+					v := rebuildOne(t, im, p, mode, filepath.Join(logs, p.Name+"-"+mode), against)
+					if mode == "hardening-off" && !t.Failed() {
+						wrapper = v
+					}
 				})
 			}
 		})
 	}
 }
 
+// ZeroProcPackages are the packages TestRebuild also builds in the
+// zero-process mode: all of them (zlib's -m32 flavour takes the -m32
+// runtime and link notes toolchain-config builds with gcc-multilib).
+var ZeroProcPackages = []string{"ed", "hello", "cjson", "serd", "mawk", "bzip2", "zlib", "gawk"}
+
 // rebuildOne builds p in one of TestRebuild's modes and checks the result.
-func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) {
-	hardeningOff, levelMax := mode == "hardening-off", mode == "level-max"
+// For hardening-off and zero-process it returns immunix check's verdicts
+// on the files of the .debs (by .deb and member); the zero-process build's
+// must equal against's.
+func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string, against map[string]map[string]testenv.CheckResult) map[string]map[string]testenv.CheckResult {
+	zeroProc := mode == "zero-process"
+	hardeningOff, levelMax := mode == "hardening-off" || zeroProc, mode == "level-max"
 	src := testenv.DebianSource(t, p.Name)
 	if err := EnsureBuildDeps(src); err != nil {
 		t.Fatal(err)
 	}
 	env := DebianBuildEnv(im.Env(CleanEnv()))
+	if zeroProc {
+		// No masquerade farm, no immunix-cc: gcc by itself, reading
+		// the default specs.
+		env = append(DebianBuildEnv(CleanEnv()), im.ZeroProcess(t).DefaultSpecsEnv())
+	}
 	immLog := logBase + ".immunix-log"
 	os.Remove(immLog)
 	env = Setenv(env, "IMMUNIX_LOG", immLog)
@@ -141,19 +183,24 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		t.Errorf("%s's own tests: %s; want 0 failed and at least %d passed\n%s", p.Name, res, p.MinPassed, strings.Join(res.Evidence, "\n"))
 	}
 
-	// What went through immunix-cc.
+	// What went through immunix-cc: nothing in the zero-process mode.
 	data, err := os.ReadFile(immLog)
-	if err != nil {
+	switch {
+	case zeroProc && err == nil:
+		t.Errorf("immunix-cc ran during the zero-process build (IMMUNIX_LOG %s.immunix-log has %d lines)", logBase, strings.Count(string(data), "\n"))
+	case zeroProc:
+	case err != nil:
 		t.Fatalf("no IMMUNIX_LOG from the build (was immunix-cc called at all?): %v", err)
-	}
-	sum := ParseImmunixLog(string(data))
-	t.Logf("immunix-cc: %s", sum)
-	if sum.Modes["compile"]+sum.Modes["link"] == 0 {
-		t.Errorf("immunix-cc compiled and linked nothing: %s", sum)
-	}
-	if sum.FGHFailed > 0 {
-		// FormatGuard 2 must never make a unit fall back (issue 15).
-		t.Errorf("%d units compiled again as usual because their rewritten printf helper calls did not compile (fgh=failed): %s", sum.FGHFailed, sum)
+	default:
+		sum := ParseImmunixLog(string(data))
+		t.Logf("immunix-cc: %s", sum)
+		if sum.Modes["compile"]+sum.Modes["link"] == 0 {
+			t.Errorf("immunix-cc compiled and linked nothing: %s", sum)
+		}
+		if sum.FGHFailed > 0 {
+			// FormatGuard 2 must never make a unit fall back (issue 15).
+			t.Errorf("%d units compiled again as usual because their rewritten printf helper calls did not compile (fgh=failed): %s", sum.FGHFailed, sum)
+		}
 	}
 
 	if hardeningOff {
@@ -201,6 +248,13 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 			if len(s.Off) > 0 {
 				t.Errorf("%s: policy turned %v off (stamp %q)", f.Path, s.Off, s.String())
 			}
+			want := "" // immunix-cc writes no mode
+			if zeroProc {
+				want = "specs"
+			}
+			if s.Extra["mode"] != want {
+				t.Errorf("%s: stamp %q: mode %q, want %q", f.Path, s.String(), s.Extra["mode"], want)
+			}
 		}
 	}
 	t.Logf("%d linked ELF files, protections applied: %s", len(elfs), strings.Join(Protections(elfs), ","))
@@ -224,7 +278,22 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 	if levelMax {
 		require = []string{"--require", "bounds"}
 	}
-	out, code, err := im.Check("immunix", append(require, b.Debs...)...)
+	gate(t, im, p, require, b.Debs)
+	if !hardeningOff {
+		return nil
+	}
+	verdicts := checkVerdicts(t, im, b.Debs)
+	if zeroProc {
+		sameVerdicts(t, verdicts, against)
+	}
+	return verdicts
+}
+
+// gate is the rebuild's verdict on the .debs: immunix check --policy
+// immunix passes, but for the package's own opt-outs and documented
+// FormatGuard gaps.
+func gate(t *testing.T, im Image, p Package, require, debs []string) {
+	out, code, err := im.Check("immunix", append(require, debs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +320,7 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 		t.Errorf("refused for %q, which is neither the package's own %v opt-out nor one of its documented FormatGuard gaps %q", bad, p.UserOff, p.FormatGuardGaps)
 	}
 	allow := strings.Join(append(append([]string{}, p.UserOff...), "stamp"), ",")
-	allowed, code2, err := im.Check("immunix", append(append([]string{"--allow", allow}, require...), b.Debs...)...)
+	allowed, code2, err := im.Check("immunix", append(append([]string{"--allow", allow}, require...), debs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +329,53 @@ func rebuildOne(t *testing.T, im Image, p Package, mode string, logBase string) 
 			t.Errorf("immunix check --policy immunix --allow %s: exit %d; not the documented FormatGuard gaps: %q\n%s", allow, code2, bad, allowed)
 		}
 	}
+}
+
+// checkVerdicts runs immunix check --policy immunix on the .debs and
+// returns each file's results, by .deb and member ("ed_1.19-1_amd64.deb!./bin/ed").
+func checkVerdicts(t *testing.T, im Image, debs []string) map[string]map[string]testenv.CheckResult {
+	_, files, err := testenv.CheckJSON(im.Immunix(), im.ToolEnv(CleanEnv()), append([]string{"--policy", "immunix"}, debs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]testenv.CheckResult{}
+	for _, f := range files {
+		deb, member, _ := strings.Cut(f.Path, "!")
+		out[filepath.Base(deb)+"!"+member] = f.Results
+	}
+	return out
+}
+
+// sameVerdicts holds the zero-process build's verdicts against the
+// immunix-cc build's: the same files, and on each the same status for
+// every property (the stamp's value says which mode built it; its status
+// must match too).
+func sameVerdicts(t *testing.T, zp, wrapper map[string]map[string]testenv.CheckResult) {
+	if wrapper == nil {
+		t.Errorf("no verdicts of the immunix-cc build to compare with")
+		return
+	}
+	var same int
+	for file, w := range wrapper {
+		z, ok := zp[file]
+		if !ok {
+			t.Errorf("%s: in the immunix-cc build's .debs, not in the zero-process build's", file)
+			continue
+		}
+		for prop, wr := range w {
+			if zr := z[prop]; zr.Status != wr.Status {
+				t.Errorf("%s: %s: zero-process %s (%s), immunix-cc %s (%s)", file, prop, zr.Status, zr.Value, wr.Status, wr.Value)
+			} else {
+				same++
+			}
+		}
+	}
+	for file := range zp {
+		if _, ok := wrapper[file]; !ok {
+			t.Errorf("%s: in the zero-process build's .debs, not in the immunix-cc build's", file)
+		}
+	}
+	t.Logf("zero-process against immunix-cc: %d files, %d verdicts the same", len(wrapper), same)
 }
 
 // unexpectedRefusals returns the refusals in immunix check's text output

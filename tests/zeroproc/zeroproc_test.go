@@ -7,7 +7,7 @@ package zeroproc
 
 import (
 	"bytes"
-	"encoding/json"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -15,10 +15,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/immunix/immunix/internal/stamp"
 	"github.com/immunix/immunix/internal/testenv"
 )
 
@@ -35,35 +35,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	cfgOnce sync.Once
-	cfgDir  string
-	cfgErr  error
-)
-
-// config runs "immunix toolchain-config" once and returns its directory.
+// config returns the directory "immunix toolchain-config" wrote, once per
+// test process.
 func config(t *testing.T) string {
 	t.Helper()
-	testenv.NeedsTool(t, "gcc")
-	testenv.NeedsTool(t, "clang")
-	bin := testenv.Binaries(t)
-	cfgOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "immunix-zp-")
-		if err != nil {
-			cfgErr = err
-			return
-		}
-		out, err := exec.Command(filepath.Join(bin, "immunix"), "toolchain-config", "--out", dir).CombinedOutput()
-		if err != nil {
-			cfgErr = fmt.Errorf("immunix toolchain-config: %w\n%s", err, out)
-			return
-		}
-		cfgDir = dir
-	})
-	if cfgErr != nil {
-		t.Fatal(cfgErr)
-	}
-	return cfgDir
+	return testenv.ZeroProcess(t).Dir
 }
 
 // driver is the compiler command of one zero-process mode.
@@ -90,15 +66,22 @@ func modeOf(cc string) string {
 // and flags, and returns the output's path.
 func build(t *testing.T, cc, src, name string, flags ...string) string {
 	t.Helper()
+	return buildWith(t, driver(t, cc), nil, src, name, flags...)
+}
+
+// buildWith is build with the driver command d and env added to the
+// test's environment.
+func buildWith(t *testing.T, d, env []string, src, name string, flags ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	c := filepath.Join(dir, name+".c")
 	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, name)
-	d := driver(t, cc)
 	args := append(append(append([]string{}, d[1:]...), flags...), "-o", out, c)
 	cmd := exec.Command(d[0], args...)
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", d[0], strings.Join(args, " "), err, b)
 	} else if len(bytes.TrimSpace(b)) > 0 {
@@ -107,50 +90,44 @@ func build(t *testing.T, cc, src, name string, flags ...string) string {
 	return out
 }
 
-// report is what the tests read of "immunix check --format json".
-type report struct {
-	Files []struct {
-		Path    string
-		Failed  []string
-		Results []struct {
-			Property string
-			Status   string
-			Value    string
-			Lists    map[string][]string
-		}
-	}
-}
-
-type result struct {
-	status, value string
-	lists         map[string][]string
-}
-
 // check runs "immunix check --policy immunix" on path and returns its exit
 // code and each property's result.
-func check(t *testing.T, path string) (int, map[string]result) {
+func check(t *testing.T, path string) (int, map[string]testenv.CheckResult) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(testenv.Binaries(t), "immunix"), "check", "--policy", "immunix", "--format", "json", path)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
+	return testenv.CheckImmunix(t, path)
+}
+
+// failures lists the failing properties of a check, with their values.
+func failures(res map[string]testenv.CheckResult) string {
+	var out []string
+	for p, r := range res {
+		if r.Status == "fail" {
+			out = append(out, fmt.Sprintf("%s (%s)", p, r.Value))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// linkNotes returns the texts of the link notes in path.
+func linkNotes(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var rep report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Files) != 1 {
-		t.Fatalf("immunix check %s: %v (%d files)\n%s%s", path, err, len(rep.Files), out.String(), errb.String())
+	defer f.Close()
+	notes, err := stamp.Read(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	res := map[string]result{}
-	for _, r := range rep.Files[0].Results {
-		res[r.Property] = result{r.Status, r.Value, r.Lists}
+	var out []string
+	for _, n := range notes {
+		if n.Type == stamp.Link {
+			out = append(out, n.String())
+		}
 	}
-	return code, res
+	return out
 }
 
 // compileNote returns the text of the one compile note in path ("" for
@@ -243,7 +220,7 @@ func TestProtections(t *testing.T) {
 				code, res := check(t, exe)
 				var failed []string
 				for p, r := range res {
-					if r.status == "fail" && p != "cet" && p != "stripped" && p != "signature" && p != "bounds" {
+					if r.Status == "fail" && p != "cet" && p != "stripped" && p != "signature" && p != "bounds" {
 						failed = append(failed, p)
 					}
 				}
@@ -257,11 +234,11 @@ func TestProtections(t *testing.T) {
 					t.Errorf("immunix check --policy immunix: exit %d, want pass=%v", code, tc.want.pass)
 				}
 				st := res["stamp"]
-				if m := st.lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
+				if m := st.Lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
 					t.Errorf("stamp mode %v, want [%s]", m, modeOf(cc))
 				}
-				if st.status == "pass" && !strings.Contains(st.value, "zero-process mode ("+modeOf(cc)+")") {
-					t.Errorf("stamp value %q does not name the zero-process mode", st.value)
+				if st.Status == "pass" && !strings.Contains(st.Value, "zero-process mode ("+modeOf(cc)+")") {
+					t.Errorf("stamp value %q does not name the zero-process mode", st.Value)
 				}
 				notes := compileNotes(t, exe)
 				if len(notes) != 1 {
@@ -331,8 +308,8 @@ func TestLinkKinds(t *testing.T) {
 			lib := build(t, cc, strings.Replace(prog, "int main(", "int prog_main(", 1), "libprog.so", "-O2", "-fPIC", "-shared")
 			_, res := check(t, lib)
 			for _, p := range []string{"canary", "fortify", "stamp", "relro", "now"} {
-				if res[p].status != "pass" {
-					t.Errorf("%s: %s %q", p, res[p].status, res[p].value)
+				if res[p].Status != "pass" {
+					t.Errorf("%s: %s %q", p, res[p].Status, res[p].Value)
 				}
 			}
 			// --dynamic-list would have made the library's own symbols
@@ -443,37 +420,217 @@ func TestSmashRaisesAlert(t *testing.T) {
 	}
 }
 
-// TestDefaultSpecs: DIR/gcc/specs is a complete specs file; installed as
-// gcc's own (here through -B, which puts DIR/gcc first where gcc looks for
-// "specs"), plain gcc builds protected, stamped programs.
+// TestDefaultSpecs: DIR/gcc/specs is a complete specs file; read as gcc's
+// own, plain gcc builds protected, stamped programs. Two ways to have gcc
+// read it without installing it in gcc's directory: -B DIR/gcc/ (gcc looks
+// for "specs" there first) and LIBRARY_PATH=DIR/gcc/ (there last; the
+// route TestNames and the rebuilds take, testenv.DefaultSpecsEnv).
 func TestDefaultSpecs(t *testing.T) {
 	dir := config(t)
-	tmp := t.TempDir()
-	src, exe := filepath.Join(tmp, "p.c"), filepath.Join(tmp, "p")
-	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("gcc", "-B", filepath.Join(dir, "gcc")+"/", "-v", "-O2", "-o", exe, src).CombinedOutput()
-	if err != nil {
-		t.Fatalf("gcc -B: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "Reading specs from "+filepath.Join(dir, "gcc", "specs")) {
-		t.Fatalf("gcc did not read the default specs:\n%s", out)
-	}
-	if code, res := check(t, exe); code != 0 || !slices.Equal(res["stamp"].lists["mode"], []string{"specs"}) {
-		t.Errorf("immunix check --policy immunix: exit %d, stamp %+v", code, res["stamp"])
+	for _, tc := range []struct {
+		name       string
+		flags, env []string
+	}{
+		{"-B", []string{"-B", filepath.Join(dir, "gcc") + "/"}, nil},
+		{"LIBRARY_PATH", nil, []string{testenv.ZeroProcess(t).DefaultSpecsEnv()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			src, exe := filepath.Join(tmp, "p.c"), filepath.Join(tmp, "p")
+			if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("gcc", append(tc.flags, "-v", "-O2", "-o", exe, src)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("gcc: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "Reading specs from "+filepath.Join(dir, "gcc", "specs")) {
+				t.Fatalf("gcc did not read the default specs:\n%s", out)
+			}
+			if code, res := check(t, exe); code != 0 || !slices.Equal(res["stamp"].Lists["mode"], []string{"specs"}) {
+				t.Errorf("immunix check --policy immunix: exit %d, stamp %+v", code, res["stamp"])
+			}
+		})
 	}
 }
 
-// TestOtherABI: -m32 gets the compile-side protections; the runtime and
-// the link note are built for the native ABI only, so the link leaves them
-// out instead of failing.
-func TestOtherABI(t *testing.T) {
-	testenv.NeedsABIBuild(t, "-m32")
-	exe := build(t, "gcc", prog, "prog32", "-m32", "-O2")
-	if n := compileNotes(t, exe); len(n) != 1 || !slices.Contains(field(n[0], "on"), "canary") {
-		t.Errorf("compile notes %q", n)
+// TestNames is the wrapper's masquerade matrix (tests/ccwrap TestMasquerade,
+// over testenv.MasqueradeNames) in the zero-process mode: every compiler
+// name a package build calls, by every route to the mode
+// (testenv.ZeroProcRoutes: gcc's names with no flag at all, through the
+// default specs; clang's with --config and under a prefixed name), builds
+// a program that runs, that immunix check --policy immunix passes and
+// whose stamp shows the mode. The attack side, by the same name and
+// route: the user's -fno-stack-protector wins, is recorded, and check
+// refuses the program for it; a freestanding object gets no note.
+func TestNames(t *testing.T) {
+	z := testenv.ZeroProcess(t)
+	for _, name := range testenv.MasqueradeNames {
+		if _, err := exec.LookPath(name); err != nil {
+			continue // this machine has no such compiler
+		}
+		for _, route := range testenv.ZeroProcRoutes(name) {
+			t.Run(name+"/"+route, func(t *testing.T) {
+				argv, env := z.Command(route, name)
+				dir := t.TempDir()
+				src, text, lang := filepath.Join(dir, "p.c"), prog, "c"
+				if strings.Contains(name, "++") {
+					src, text, lang = filepath.Join(dir, "p.cc"), cxxProg, "c++"
+				}
+				if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cc := func(args ...string) string {
+					t.Helper()
+					cmd := exec.Command(argv[0], append(slices.Clone(argv[1:]), args...)...)
+					cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+					out, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s %s: %v\n%s", strings.Join(argv, " "), strings.Join(args, " "), err, out)
+					}
+					return args[len(args)-1]
+				}
+				mode := testenv.RouteMode(route)
+				exe := filepath.Join(dir, cc("-O2", src, "-o", "prog"))
+				if out, err := exec.Command(exe, "hi").Output(); err != nil || !strings.HasPrefix(string(out), "hi ") {
+					t.Fatalf("run: %v, output %q", err, out)
+				}
+				code, res := check(t, exe)
+				if code != 0 {
+					t.Errorf("immunix check --policy immunix: exit %d, failed %s", code, failures(res))
+				}
+				if m := res["stamp"].Lists["mode"]; !slices.Equal(m, []string{mode}) {
+					t.Errorf("stamp mode %v, want [%s]", m, mode)
+				}
+				notes := compileNotes(t, exe)
+				if len(notes) != 1 || !slices.Equal(field(notes[0], "lang"), []string{lang}) || !slices.Equal(field(notes[0], "mode"), []string{mode}) {
+					t.Errorf("compile notes %q, want one with lang=%s mode=%s", notes, lang, mode)
+				}
+
+				weak := filepath.Join(dir, cc("-O2", "-fno-stack-protector", src, "-o", "weak"))
+				code, res = check(t, weak)
+				if code != 1 || res["canary"].Status != "fail" {
+					t.Errorf("-fno-stack-protector: immunix check exit %d, canary %s %q; want refused for the canary", code, res["canary"].Status, res["canary"].Value)
+				}
+				if n := compileNotes(t, weak); len(n) != 1 || !slices.Equal(field(n[0], "user-off"), []string{"canary"}) {
+					t.Errorf("-fno-stack-protector: compile notes %q, want user-off=canary", n)
+				}
+
+				obj := filepath.Join(dir, cc("-O2", "-ffreestanding", "-fno-stack-protector", "-c", src, "-o", "bare.o"))
+				if n := compileNotes(t, obj); len(n) != 0 {
+					t.Errorf("a freestanding object has a compile note: %q", n)
+				}
+			})
+		}
 	}
+}
+
+// TestOtherABI: with gcc-multilib, -m32 and -mx32 links in the mode get
+// the guard runtime and the link note built for that ABI, chosen by the
+// flag in the specs (the -specs= file and the default specs alike), and
+// immunix check --policy immunix passes on them; a bare link gets no
+// runtime and the bare link's note.
+// A static link has its runtime exactly when it has its link note
+// (toolchain-config leaves both out for an ABI whose static libc clashes
+// with the runtime, and says so). The ELF files are read; the programs
+// run only where the kernel runs that ABI (testenv.ProbeABI).
+func TestOtherABI(t *testing.T) {
+	z := testenv.ZeroProcess(t)
+	want := map[string]elf.Machine{"-m32": elf.EM_386, "-mx32": elf.EM_X86_64}
+	for _, abi := range []string{"-m32", "-mx32"} {
+		t.Run(abi, func(t *testing.T) {
+			testenv.NeedsABIBuild(t, abi)
+			runs := testenv.ProbeABI(abi).Runs
+			for _, tc := range []struct {
+				name  string
+				flags []string
+				env   []string
+			}{
+				{"exe", []string{"-O2"}, nil},
+				{"exe-default-specs", []string{"-O2"}, []string{z.DefaultSpecsEnv()}},
+				{"shared", []string{"-O2", "-fPIC", "-shared"}, nil},
+				{"static", []string{"-O2", "-static"}, nil},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					var exe string
+					if tc.env == nil {
+						exe = build(t, "gcc", prog, "prog", append([]string{abi}, tc.flags...)...)
+					} else {
+						exe = buildWith(t, []string{"gcc"}, tc.env, prog, "prog", append([]string{abi}, tc.flags...)...)
+					}
+					f, err := elf.Open(exe)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					if f.Class != elf.ELFCLASS32 || f.Machine != want[abi] {
+						t.Fatalf("%s: %v %v, want ELFCLASS32 %v", abi, f.Class, f.Machine, want[abi])
+					}
+					hasRuntime := hasSymbol(f, "__immunix_")
+					link := linkNotes(t, exe)
+					if tc.name == "static" {
+						if hasRuntime != (len(link) == 1) {
+							t.Errorf("static: runtime linked %v, link notes %q: a note without the runtime, or the runtime unrecorded", hasRuntime, link)
+						}
+						t.Logf("%s -static: runtime and link note %v", abi, hasRuntime)
+					} else {
+						if !hasRuntime {
+							t.Errorf("no guard runtime in the %s link", abi)
+						}
+						if len(link) != 1 || !slices.Contains(field(link[0], "on"), "runtime") || !slices.Equal(field(link[0], "mode"), []string{"specs"}) {
+							t.Errorf("link notes %q, want one with runtime on and mode=specs", link)
+						}
+						if code, res := check(t, exe); code != 0 {
+							t.Errorf("immunix check --policy immunix: exit %d, failed %s", code, failures(res))
+						}
+					}
+					if n := compileNotes(t, exe); len(n) != 1 || !slices.Contains(field(n[0], "on"), "canary") {
+						t.Errorf("compile notes %q", n)
+					}
+					if tc.name == "shared" {
+						return
+					}
+					if !runs {
+						t.Logf("not run: %s", testenv.ProbeABI(abi).Reason)
+						return
+					}
+					if out, err := exec.Command(exe, "hi").Output(); err != nil || string(out) != "hi 2\n" {
+						t.Errorf("run: %v, output %q", err, out)
+					}
+				})
+			}
+			t.Run("bare", func(t *testing.T) {
+				exe := build(t, "gcc", freestanding, "bare", abi, "-O2", "-ffreestanding", "-nostdlib")
+				f, err := elf.Open(exe)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if hasSymbol(f, "__immunix_") || hasSymbol(f, "__stack_chk_fail") {
+					t.Errorf("a bare %s link has the runtime or a canary", abi)
+				}
+				// The bare link's own note, as natively: noexecstack only.
+				if n := linkNotes(t, exe); len(n) != 1 || !slices.Equal(field(n[0], "on"), []string{"noexecstack"}) {
+					t.Errorf("a bare %s link's notes %q, want one with on=noexecstack", abi, n)
+				}
+			})
+		})
+	}
+}
+
+// hasSymbol reports whether f's symbol tables name a symbol starting with
+// prefix.
+func hasSymbol(f *elf.File, prefix string) bool {
+	syms, _ := f.Symbols()
+	dyn, _ := f.DynamicSymbols()
+	for _, s := range append(syms, dyn...) {
+		if strings.HasPrefix(s.Name, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRebuildLikeWrapper rebuilds GNU hello (Debian's source: autoconf,
@@ -503,14 +660,14 @@ func TestRebuildLikeWrapper(t *testing.T) {
 			_, zp := check(t, built["zero-process"])
 			_, wr := check(t, built["wrapper"])
 			for p, w := range wr {
-				if z := zp[p]; z.status != w.status {
-					t.Errorf("%s: zero-process %s (%s), immunix-cc %s (%s)", p, z.status, z.value, w.status, w.value)
+				if z := zp[p]; z.Status != w.Status {
+					t.Errorf("%s: zero-process %s (%s), immunix-cc %s (%s)", p, z.Status, z.Value, w.Status, w.Value)
 				}
 			}
-			if m := zp["stamp"].lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
+			if m := zp["stamp"].Lists["mode"]; !slices.Equal(m, []string{modeOf(cc)}) {
 				t.Errorf("zero-process build: stamp mode %v", m)
 			}
-			if m := wr["stamp"].lists["mode"]; !slices.Equal(m, []string{"wrapper"}) {
+			if m := wr["stamp"].Lists["mode"]; !slices.Equal(m, []string{"wrapper"}) {
 				t.Errorf("immunix-cc build: stamp mode %v", m)
 			}
 		})
@@ -554,8 +711,8 @@ func TestCXX(t *testing.T) {
 			}
 			_, res := check(t, exe)
 			for _, p := range []string{"canary", "stamp", "relro", "now", "pie", "raceguard"} {
-				if res[p].status != "pass" {
-					t.Errorf("%s: %s %q", p, res[p].status, res[p].value)
+				if res[p].Status != "pass" {
+					t.Errorf("%s: %s %q", p, res[p].Status, res[p].Value)
 				}
 			}
 		})

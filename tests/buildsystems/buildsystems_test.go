@@ -177,6 +177,24 @@ type allowFunc func(file, prop string, res testenv.CheckResult) bool
 // and its stamp must show the route's mode. In the zero-process mode every
 // verdict must also be the one the wrapper's build of the same project
 // got (wrapper: its requireChecked's result).
+// requireHello runs the project's hello built by system (cmake, meson)
+// in build, requires its stamps and the gate's verdicts on it and its
+// library, and keeps the wrapper route's verdicts in *wrapper for the
+// routes after it.
+func (r route) requireHello(t *testing.T, src string, env []string, build, system, cc string, wrapper *verdicts) {
+	t.Helper()
+	out := run(t, src, env, filepath.Join(build, "hello"), system)
+	if want := "hello, " + system + "\n12\n"; out != want {
+		t.Errorf("hello printed %q, want %q", out, want)
+	}
+	requireStamped(t, filepath.Join(build, "hello"), "pie", "relro", "now")
+	requireStamped(t, filepath.Join(build, "libgreet.so"), "relro", "now")
+	v := r.requireChecked(t, *wrapper, clangCXXFortify(cc, "hello"), filepath.Join(build, "hello"), filepath.Join(build, "libgreet.so"))
+	if r.name == "wrapper" {
+		*wrapper = v
+	}
+}
+
 func (r route) requireChecked(t *testing.T, wrapper verdicts, allow allowFunc, files ...string) verdicts {
 	t.Helper()
 	out := verdicts{}
@@ -267,16 +285,7 @@ func TestCMake(t *testing.T) {
 					t.Errorf("CMake did not record the masquerade compiler %s:\n%s", want, grepLines(cache, "CMAKE_C_COMPILER"))
 				}
 				run(t, src, env, "cmake", "--build", build)
-				out := run(t, src, env, filepath.Join(build, "hello"), "cmake")
-				if out != "hello, cmake\n12\n" {
-					t.Errorf("hello printed %q", out)
-				}
-				requireStamped(t, filepath.Join(build, "hello"), "pie", "relro", "now")
-				requireStamped(t, filepath.Join(build, "libgreet.so"), "relro", "now")
-				v := r.requireChecked(t, wrapper, clangCXXFortify(tc.cc, "hello"), filepath.Join(build, "hello"), filepath.Join(build, "libgreet.so"))
-				if r.name == "wrapper" {
-					wrapper = v
-				}
+				r.requireHello(t, src, env, build, "cmake", tc.cc, &wrapper)
 			})
 		}
 	}
@@ -296,16 +305,7 @@ func TestMeson(t *testing.T) {
 				env := r.buildEnv()
 				run(t, src, env, "meson", "setup", "--buildtype=release", build)
 				run(t, src, env, "ninja", "-C", build)
-				out := run(t, src, env, filepath.Join(build, "hello"), "meson")
-				if out != "hello, meson\n12\n" {
-					t.Errorf("hello printed %q", out)
-				}
-				requireStamped(t, filepath.Join(build, "hello"), "pie", "relro", "now")
-				requireStamped(t, filepath.Join(build, "libgreet.so"), "relro", "now")
-				v := r.requireChecked(t, wrapper, clangCXXFortify(tc.cc, "hello"), filepath.Join(build, "hello"), filepath.Join(build, "libgreet.so"))
-				if r.name == "wrapper" {
-					wrapper = v
-				}
+				r.requireHello(t, src, env, build, "meson", tc.cc, &wrapper)
 			})
 		}
 	}

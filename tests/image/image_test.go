@@ -76,23 +76,14 @@ func TestImage(t *testing.T) {
 	// Rebuild hello inside, with its test suite, and gate its .debs.
 	src := testenv.DebianSource(t, "hello")
 	work := filepath.Dir(src)
-	script := `set -e
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends help2man texinfo >/dev/null
-cd /src/` + filepath.Base(src) + `
-dpkg-buildpackage -b -uc -us
-cd /src
-ls *.deb
+	script := buildHello(src) + `ls *.deb
 immunix check --policy immunix --progress never --color never $(ls *.deb | grep -v -- -dbgsym)
 `
 	o, err := inImage(work, script)
 	if err != nil {
 		t.Fatalf("rebuild of hello in the image: %v\n%s", err, tail(o, 80))
 	}
-	// Its own tests ran and passed (the automake harness's summary).
-	if !regexp.MustCompile(`(?m)^# PASS: +[1-9]`).MatchString(o) || !regexp.MustCompile(`(?m)^# FAIL: +0`).MatchString(o) {
-		t.Errorf("hello's test suite did not run and pass in the image:\n%s", tail(o, 60))
-	}
+	requireHelloTests(t, o, "the image")
 	if !strings.Contains(o, "0 failed, 0 unreadable") {
 		t.Errorf("immunix check --policy immunix on hello's .debs:\n%s", tail(o, 20))
 	}
@@ -137,13 +128,7 @@ func testZeroProcImage(t *testing.T, image string) {
 
 	src := testenv.DebianSource(t, "hello")
 	work := filepath.Dir(src)
-	script := `set -e
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends help2man texinfo >/dev/null
-cd /src/` + filepath.Base(src) + `
-dpkg-buildpackage -b -uc -us
-cd /src
-debs=$(ls *.deb | grep -v -- -dbgsym)
+	script := buildHello(src) + `debs=$(ls *.deb | grep -v -- -dbgsym)
 echo "check-exit=$(immunix check --policy immunix --progress never --color never $debs >check.txt; echo $?)"
 cat check.txt
 immunix check --policy immunix --format json $debs > check.json || true
@@ -152,9 +137,7 @@ immunix check --policy immunix --format json $debs > check.json || true
 	if err != nil {
 		t.Fatalf("rebuild of hello in the zeroproc image: %v\n%s", err, tail(o, 80))
 	}
-	if !regexp.MustCompile(`(?m)^# PASS: +[1-9]`).MatchString(o) || !regexp.MustCompile(`(?m)^# FAIL: +0`).MatchString(o) {
-		t.Errorf("hello's test suite did not run and pass in the zeroproc image:\n%s", tail(o, 60))
-	}
+	requireHelloTests(t, o, "the zeroproc image")
 	data, err := os.ReadFile(filepath.Join(work, "check.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -193,4 +176,26 @@ func tail(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// buildHello is the start of a script that builds GNU hello's Debian
+// source src (mounted at /src) with its test suite, leaving the .debs in
+// /src, its working directory.
+func buildHello(src string) string {
+	return `set -e
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends help2man texinfo >/dev/null
+cd /src/` + filepath.Base(src) + `
+dpkg-buildpackage -b -uc -us
+cd /src
+`
+}
+
+// requireHelloTests requires that hello's own tests ran and passed in
+// the output o of buildHello's script (the automake harness's summary).
+func requireHelloTests(t *testing.T, o, where string) {
+	t.Helper()
+	if !regexp.MustCompile(`(?m)^# PASS: +[1-9]`).MatchString(o) || !regexp.MustCompile(`(?m)^# FAIL: +0`).MatchString(o) {
+		t.Errorf("hello's test suite did not run and pass in %s:\n%s", where, tail(o, 60))
+	}
 }

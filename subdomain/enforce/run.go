@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -97,6 +98,11 @@ func (r *Runner) Run(argv []string) (int, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return 127, fmt.Errorf("find %s: %w", argv[0], err)
+	}
+	// Alerts name the program by its absolute path, as the profile does,
+	// whatever directory the command was given relative to.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	env := r.Env
 	if env == nil {

@@ -386,6 +386,13 @@ func TestEscapeDirectoryRead(t *testing.T) {
 		wantErr(t, "confined", got, "read", "EACCES")
 		wantAlert(t, alerts, "read", target)
 	}
+	// Started by a relative name, the alert still names the program by
+	// its absolute path.
+	got, alerts, _ = confinedOps(t, dir, prof, sink, "./"+filepath.Base(exe), "opendir", "/", "read", "/etc/shadow")
+	wantErr(t, "confined, relative name", got, "read", "EACCES")
+	if n := len(alerts); n == 0 || alerts[n-1].Exe != exe {
+		t.Errorf("started as ./%s, the alert names %v, want %s", filepath.Base(exe), bodies(alerts[max(0, n-1):]), exe)
+	}
 }
 
 // Issue 13 item 2: a learned /proc/@{pid}/oom_score_adj w rule lets the

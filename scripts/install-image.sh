@@ -13,7 +13,9 @@
 #   3. build immunix, immunix-cc and immunix-c++ (a hard link) into
 #      ROOT/usr/bin, and immunix-tools (which immunix execs for check and
 #      learn) into ROOT/usr/lib/immunix. --no-go-build BINDIR copies them
-#      from BINDIR instead.
+#      from BINDIR instead. Then immunix-supervise, the SubDomain
+#      supervisor's stand-in (a small C program, scripts/build-supervise.sh),
+#      into ROOT/usr/lib/immunix.
 #   4. masquerade farm ROOT/usr/lib/immunix/bin: one relative symlink to
 #      ../../../bin/immunix-cc for every compiler driver name found in /usr/bin
 #      (cc, c++, gcc, g++, clang, clang++, their versioned names and the
@@ -112,6 +114,8 @@ else
   (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$toolsdir/immunix-tools" ./cmd/immunix-tools)
 fi
 ln -f "$bindir/immunix-cc" "$bindir/immunix-c++"
+bash "$here/scripts/build-supervise.sh" "$toolsdir/immunix-supervise"
+chmod 0755 "$toolsdir/immunix-supervise"
 
 # 4. The masquerade farm: every compiler driver name a package build may call.
 libdir=$root/usr/lib/immunix

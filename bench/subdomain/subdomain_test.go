@@ -137,13 +137,21 @@ int main(void) {
 }
 `
 
+// runCost is what one run of the stamp program costs: the time from just
+// before the fork to the stamp program's main (latency); the CPU time
+// (user+system) of every process the run made: the command, what it
+// waited for, and any process it left behind (immunix run's supervisor,
+// a child of the program that outlives it), which this process, a child
+// subreaper (see BenchmarkRunStartup), reaps; and the time from the fork
+// until the last of them was reaped (whole: when a caller reading the
+// program's stderr to its end, which the supervisor shares, would go on).
+type runCost struct {
+	latency, cpu, whole time.Duration
+}
+
 // startLatency runs argv (which ends in the stamp program) and returns
-// the time from just before the fork to the stamp program's main, and
-// the CPU time (user+system) of every process the run made: the command,
-// what it waited for, and any process it left behind (immunix run's
-// supervisor, a child of the program that outlives it), which this
-// process, a child subreaper (see BenchmarkRunStartup), reaps.
-func startLatency(b *testing.B, argv []string) (time.Duration, time.Duration) {
+// what it cost.
+func startLatency(b *testing.B, argv []string) runCost {
 	var ts unix.Timespec
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var out bytes.Buffer
@@ -162,11 +170,22 @@ func startLatency(b *testing.B, argv []string) (time.Duration, time.Duration) {
 		}
 		cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	end := ts.Nano()
 	at, err := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64)
 	if err != nil {
 		b.Fatalf("%v: %q", argv, out.String())
 	}
-	return time.Duration(at - start), cpu
+	return runCost{latency: time.Duration(at - start), cpu: cpu, whole: time.Duration(end - start)}
+}
+
+// costs collects runCosts.
+type costs struct{ latency, cpu, whole []time.Duration }
+
+func (c *costs) add(r runCost) {
+	c.latency = append(c.latency, r.latency)
+	c.cpu = append(c.cpu, r.cpu)
+	c.whole = append(c.whole, r.whole)
 }
 
 // BenchmarkRunStartup measures how much later a program's main starts
@@ -196,30 +215,26 @@ func BenchmarkRunStartup(b *testing.B) {
 	if v := os.Getenv("IMMUNIX_BENCH_BASELINE"); v != "" {
 		baselines = strings.Split(v, ":")
 	}
-	var direct, audit, noAudit, cDirect, cAudit, cNoAudit []time.Duration
-	base := make([][]time.Duration, len(baselines))
-	cBase := make([][]time.Duration, len(baselines))
+	var direct, audit, noAudit costs
+	base := make([]costs, len(baselines))
 	for i := 0; i < b.N*20; i++ {
-		l, c := startLatency(b, []string{stamp})
-		direct, cDirect = append(direct, l), append(cDirect, c)
-		l, c = startLatency(b, []string{bin, "run", "--profile", prof, "--", stamp})
-		audit, cAudit = append(audit, l), append(cAudit, c)
-		l, c = startLatency(b, []string{bin, "run", "--no-audit", "--profile", prof, "--", stamp})
-		noAudit, cNoAudit = append(noAudit, l), append(cNoAudit, c)
+		direct.add(startLatency(b, []string{stamp}))
+		audit.add(startLatency(b, []string{bin, "run", "--profile", prof, "--", stamp}))
+		noAudit.add(startLatency(b, []string{bin, "run", "--no-audit", "--profile", prof, "--", stamp}))
 		for j, other := range baselines {
-			l, c = startLatency(b, []string{other, "run", "--profile", prof, "--", stamp})
-			base[j], cBase[j] = append(base[j], l), append(cBase[j], c)
+			base[j].add(startLatency(b, []string{other, "run", "--profile", prof, "--", stamp}))
 		}
 	}
-	d, a, n := median(direct), median(audit), median(noAudit)
-	cd := median(cDirect)
+	d, a, n := median(direct.latency), median(audit.latency), median(noAudit.latency)
+	cd, wd := median(direct.cpu), median(direct.whole)
 	for j := range baselines {
 		name := "baseline"
 		if j > 0 {
 			name += strconv.Itoa(j + 1)
 		}
-		b.ReportMetric((median(base[j])-d).Seconds()*1e3, name+"-added-ms")
-		b.ReportMetric((median(cBase[j])-cd).Seconds()*1e3, name+"-added-cpu-ms")
+		b.ReportMetric((median(base[j].latency)-d).Seconds()*1e3, name+"-added-ms")
+		b.ReportMetric((median(base[j].cpu)-cd).Seconds()*1e3, name+"-added-cpu-ms")
+		b.ReportMetric((median(base[j].whole)-wd).Seconds()*1e3, name+"-added-whole-ms")
 	}
 	b.ReportMetric(d.Seconds()*1e3, "direct-ms")
 	b.ReportMetric(a.Seconds()*1e3, "run-ms")
@@ -227,8 +242,10 @@ func BenchmarkRunStartup(b *testing.B) {
 	b.ReportMetric((a-d).Seconds()*1e3, "added-ms")
 	b.ReportMetric((n-d).Seconds()*1e3, "added-no-audit-ms")
 	b.ReportMetric(cd.Seconds()*1e3, "direct-cpu-ms")
-	b.ReportMetric((median(cAudit)-cd).Seconds()*1e3, "added-cpu-ms")
-	b.ReportMetric((median(cNoAudit)-cd).Seconds()*1e3, "added-no-audit-cpu-ms")
+	b.ReportMetric((median(audit.cpu)-cd).Seconds()*1e3, "added-cpu-ms")
+	b.ReportMetric((median(noAudit.cpu)-cd).Seconds()*1e3, "added-no-audit-cpu-ms")
+	b.ReportMetric((median(audit.whole)-wd).Seconds()*1e3, "added-whole-ms")
+	b.ReportMetric((median(noAudit.whole)-wd).Seconds()*1e3, "added-no-audit-whole-ms")
 	// The floor: starting the immunix binary at all (Go runtime and the
 	// package initialisers of what it links) against the stamp program;
 	// and immunix-tools, which links check and learn: what immunix would

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -90,6 +91,7 @@ func runRun(env *cli.Env, args []string) int {
 		return 1
 	}
 	r.Plan = pl
+	r.SupervisorStub = findStub(env, r.Notef)
 	if o.Plan {
 		fmt.Fprint(env.Stdout, pl.String())
 		return 0
@@ -103,4 +105,34 @@ func runRun(env *cli.Env, args []string) int {
 	code, err := r.Run(argv)
 	env.Errorf("run", "%v", err)
 	return code
+}
+
+// findStub returns the supervisor's stand-in installed with this program
+// (enforce.StubName, beside immunix-tools), or "" when there is none or
+// it cannot be trusted: the supervisor then starts at once, as a Go
+// program, which works the same and costs the confined program's start
+// more CPU.
+func findStub(env *cli.Env, notef func(string, ...any)) string {
+	note := func(format string, args ...any) {
+		if notef != nil {
+			notef(format, args...)
+		}
+	}
+	exe := env.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return ""
+		}
+	}
+	stub, err := cli.FindHelper(exe, enforce.StubName)
+	if err != nil {
+		note("the supervisor starts at once: %v", err)
+		return ""
+	}
+	if err := enforce.CheckStub(stub); err != nil {
+		note("the supervisor starts at once: %v", err)
+		return ""
+	}
+	return stub
 }

@@ -169,24 +169,28 @@ func (r *Registry) Usage(w io.Writer) {
 	fmt.Fprint(w, "\nRun 'immunix COMMAND --help' for a command's options.\nThe compiler wrapper is a separate program: immunix-cc (see immunix-cc --immunix-help).\n")
 }
 
-// FindTools returns the immunix-tools program for the program at exe:
+// FindTools returns the immunix-tools program for the program at exe
+// (FindHelper).
+func FindTools(exe string) (string, error) { return FindHelper(exe, ToolsName) }
+
+// FindHelper returns the helper program name for the program at exe:
 // next to it (a build or bin directory), else PREFIX/lib/immunix/ where
 // exe is PREFIX/bin/immunix. Symbolic links to exe are followed first.
-func FindTools(exe string) (string, error) {
+func FindHelper(exe, name string) (string, error) {
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
 	dir := filepath.Dir(exe)
 	candidates := []string{
-		filepath.Join(dir, ToolsName),
-		filepath.Join(filepath.Dir(dir), "lib", "immunix", ToolsName),
+		filepath.Join(dir, name),
+		filepath.Join(filepath.Dir(dir), "lib", "immunix", name),
 	}
 	for _, c := range candidates {
 		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%s not found (looked for %s and %s): reinstall immunix", ToolsName, candidates[0], candidates[1])
+	return "", fmt.Errorf("%s not found (looked for %s and %s): reinstall immunix", name, candidates[0], candidates[1])
 }
 
 // Forward execs immunix-tools NAME ARGS (see FindTools) and returns only

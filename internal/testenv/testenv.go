@@ -94,12 +94,26 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		if buildErr = BuildSupervisorStub(root, dir); buildErr != nil {
+			return
+		}
 		buildDir = dir
 	})
 	if buildErr != nil {
 		t.Fatalf("build immunix binaries: %v", buildErr)
 	}
 	return buildDir
+}
+
+// BuildSupervisorStub compiles the supervisor's stand-in into
+// dir/immunix-supervise as scripts/install-image.sh does.
+func BuildSupervisorStub(root, dir string) error {
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "build-supervise.sh"), filepath.Join(dir, "immunix-supervise"))
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return &buildError{out: string(out), err: err}
+	}
+	return nil
 }
 
 type buildError struct {

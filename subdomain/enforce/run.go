@@ -35,6 +35,9 @@ type Runner struct {
 	Stdout *os.File
 	Stderr *os.File
 	Env    []string
+	// SupervisorStub is the supervisor's stand-in (StubName); "" starts
+	// the Go supervisor at once.
+	SupervisorStub string
 	// StateDir holds the lock and state file shared by concurrent runs
 	// over the kernel's audit switch; "" means DefaultStateDir.
 	StateDir string
@@ -150,6 +153,9 @@ func (r *Runner) Run(argv []string) (int, error) {
 		if err := st.handover(aud, notify); err != nil {
 			return 1, err
 		}
+	}
+	if aud != nil && aud.Enabled() {
+		r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
 	}
 	for i, f := range []*os.File{r.Stdin, r.Stdout, r.Stderr} {
 		if f != nil && f.Fd() != uintptr(i) {

@@ -88,6 +88,17 @@ func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStar
 	// The write grants, where the supervisor performs the metadata
 	// calls the filter passes it.
 	argv := append([]string{"immunix", SupervisorCommand, "2", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}, grants...)
+	exe := self
+	if r.SupervisorStub != "" {
+		// The stand-in holds the descriptors and execs the supervisor at
+		// the first thing to supervise (supervise/immunix-supervise.c).
+		exe = r.SupervisorStub
+		verbose := "-"
+		if r.Notef != nil {
+			verbose = "v"
+		}
+		argv = append([]string{StubName, stubVersion, verbose, wakeTypes(), stateDir, self}, argv...)
+	}
 	// One P: the supervisor's goroutines mostly wait in the kernel, and
 	// with more Ps the runtime's idle threads spin looking for work
 	// while the program starts beside it.
@@ -100,15 +111,55 @@ func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStar
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
 	st := &supervisorStart{sock: pair[0], done: make(chan error, 1)}
 	go func() {
-		_, err := syscall.ForkExec(self, argv, attr)
+		_, err := syscall.ForkExec(exe, argv, attr)
 		unix.Close(pair[1])
 		null.Close()
 		if err != nil {
-			err = fmt.Errorf("start the supervisor %s: %w", self, err)
+			err = fmt.Errorf("start the supervisor %s: %w", exe, err)
 		}
 		st.done <- err
 	}()
 	return st, nil
+}
+
+// StubName is the supervisor's stand-in, a small C program installed
+// beside immunix-tools (supervise/immunix-supervise.c): it receives the
+// hand-over and execs the supervisor only when there is something to
+// supervise, so that a confined program's start does not share its CPU
+// with a Go runtime's start.
+const StubName = "immunix-supervise"
+
+// stubVersion is the version of the stand-in's argument list; a stand-in
+// of another version refuses to start, in one line.
+const stubVersion = "1"
+
+// CheckStub refuses a stand-in that another user could have replaced:
+// it runs with immunix run's credentials, outside the confinement. It
+// must be owned by root or by the caller, and writable by no one else,
+// as must the directory holding it.
+func CheckStub(path string) error {
+	for _, p := range []string{path, filepath.Dir(path)} {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("%s is owned by uid %d, not by root or by this user: not trusted", p, st.Uid)
+		}
+		// The sticky bit lets only a file's owner replace it.
+		if st.Mode&0o022 != 0 && (p == path || st.Mode&unix.S_ISVTX == 0) {
+			return fmt.Errorf("%s is writable by group or others: not trusted", p)
+		}
+	}
+	return nil
+}
+
+// wakeTypes are the audit record types the stand-in wakes the supervisor
+// for, as its first argument: those readAudit turns into alerts (the
+// user records are the supervisor's own drain markers, sent after it
+// woke).
+func wakeTypes() string {
+	return fmt.Sprintf("%d,%d,%d", auditLandlockAccess, auditLandlockDomain, auditSeccomp)
 }
 
 // handover waits for the supervisor's exec and sends it its
@@ -156,9 +207,11 @@ func (st *supervisorStart) handover(aud *Audit, notify int) error {
 }
 
 // receiveStart reads what handover sends: the flags, the lost-record
-// count and the descriptors. ok is false when immunix run ended without
-// sending them (it failed before the program started).
-func receiveStart() (flags string, lostAtOpen uint32, fds []int, ok bool) {
+// count and the descriptors, and what the stand-in adds when it started
+// the supervisor: the times the multicast socket overflowed while it
+// waited. ok is false when immunix run ended without sending them (it
+// failed before the program started).
+func receiveStart() (flags string, lostAtOpen, overflows uint32, fds []int, ok bool) {
 	buf := make([]byte, 32)
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
@@ -167,11 +220,11 @@ func receiveStart() (flags string, lostAtOpen uint32, fds []int, ok bool) {
 			continue
 		}
 		if err != nil || n == 0 {
-			return "", 0, nil, false
+			return "", 0, 0, nil, false
 		}
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err != nil {
-			return "", 0, nil, false
+			return "", 0, 0, nil, false
 		}
 		for i := range msgs {
 			if rights, err := unix.ParseUnixRights(&msgs[i]); err == nil {
@@ -179,9 +232,17 @@ func receiveStart() (flags string, lostAtOpen uint32, fds []int, ok bool) {
 			}
 		}
 		unix.Close(supSock)
-		flags, count, _ := strings.Cut(string(buf[:n]), ".")
-		lost, _ := strconv.ParseUint(count, 10, 32)
-		return flags, uint32(lost), fds, true
+		parts := strings.SplitN(string(buf[:n]), ".", 3)
+		flags = parts[0]
+		if len(parts) > 1 {
+			lost, _ := strconv.ParseUint(parts[1], 10, 32)
+			lostAtOpen = uint32(lost)
+		}
+		if len(parts) > 2 {
+			o, _ := strconv.ParseUint(parts[2], 10, 32)
+			overflows = uint32(o)
+		}
+		return flags, lostAtOpen, overflows, fds, true
 	}
 }
 
@@ -197,7 +258,7 @@ func Supervise(args []string) int {
 		fmt.Fprintf(os.Stderr, "immunix: %s: bad pid %q\n", SupervisorCommand, args[2])
 		return 2
 	}
-	sent, lostAtOpen, fds, ok := receiveStart()
+	sent, lostAtOpen, overflows, fds, ok := receiveStart()
 	if !ok {
 		return 0 // immunix run failed before the program started
 	}
@@ -222,9 +283,7 @@ func Supervise(args []string) int {
 		dir := args[6]
 		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(flags, "e"), lostAtOpen: lostAtOpen,
 			hold: &auditHold{lock: lock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
-		if aud.enabled {
-			r.note("turned on the kernel's audit (it was off) so Landlock logs denials; the last immunix run to end turns it off again")
-		}
+		aud.overruns.Add(overflows)
 	}
 	notify := -1
 	if strings.Contains(flags, "n") {

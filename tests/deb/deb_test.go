@@ -131,7 +131,7 @@ func TestDebLifecycle(t *testing.T) {
 
 	// The layout.
 	for _, p := range []string{
-		"/usr/bin/immunix", "/usr/bin/immunix-cc", "/usr/bin/immunix-c++", "/usr/lib/immunix/immunix-tools",
+		"/usr/bin/immunix", "/usr/bin/immunix-cc", "/usr/bin/immunix-c++", "/usr/lib/immunix/immunix-tools", "/usr/lib/immunix/immunix-supervise",
 		"/usr/lib/rpm/macros.d/macros.immunix", "/usr/lib/rpm/macros.d/macros.subdomain",
 		"/etc/immunix/immunix.conf", "/etc/subdomain.d", "/etc/profile.d/immunix.sh",
 		"/usr/share/man/man1/immunix.1.gz", "/usr/share/man/man1/immunix-cc.1.gz", "/usr/share/man/man1/immunix-c++.1.gz",

@@ -89,7 +89,14 @@ type result struct {
 // run runs immunix with args in dir, with the syslog socket in the env.
 func run(t *testing.T, dir string, sink *syslogSink, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(immunix(t), args...)
+	return runCommand(t, dir, sink, stdin, append([]string{immunix(t)}, args...)...)
+}
+
+// runCommand runs argv (an immunix, or a tool running one) as run does.
+func runCommand(t *testing.T, dir string, sink *syslogSink, stdin string, argv ...string) result {
+	t.Helper()
+	args := argv[1:]
+	cmd := exec.Command(argv[0], args...)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	if sink != nil {
@@ -103,7 +110,7 @@ func run(t *testing.T, dir string, sink *syslogSink, stdin string, args ...strin
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("immunix %s: %v", strings.Join(args, " "), err)
+			t.Fatalf("%s: %v", strings.Join(argv, " "), err)
 		}
 		code = ee.ExitCode()
 	}

@@ -75,23 +75,39 @@ func runRun(env *cli.Env, args []string) int {
 		// not link: immunix-tools serves it, with the same arguments.
 		return cli.Forward(env, "run", args)
 	}
+	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
+	var verbosef func(string, ...any)
+	// A confined program's stderr is the program's: notes only with -v.
+	if o.Verbose {
+		verbosef = notef
+	}
+	stub := findStub(env, verbosef)
+	stderr, _ := env.Stderr.(*os.File)
+	// The supervisor (or its stand-in) is started before the profile is
+	// read when the run will all but surely need it: its start overlaps
+	// with everything immunix run does.
+	var early *enforce.SupervisorStart
+	if !o.Plan && enforce.WillSupervise(o.NoAudit) {
+		var err error
+		if early, err = enforce.StartSupervisor(stub, stderr); err != nil {
+			env.Errorf("run", "%v", err)
+			return 1
+		}
+	}
 	r, err := o.NewRunner(env.Getenv, env.Stdin, env.Stdout, env.Stderr)
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
-	notef := func(format string, args ...any) { env.Errorf("run", format, args...) }
-	// A confined program's stderr is the program's: notes only with -v.
-	if o.Verbose {
-		r.Notef = notef
-	}
+	r.Notef = verbosef
+	r.SupervisorStub = stub
+	r.Supervisor = early
 	pl, err := enforce.Compile(r.Profile, enforce.KernelABI())
 	if err != nil {
 		env.Errorf("run", "%v", err)
 		return 1
 	}
 	r.Plan = pl
-	r.SupervisorStub = findStub(env, r.Notef)
 	if o.Plan {
 		fmt.Fprint(env.Stdout, pl.String())
 		return 0

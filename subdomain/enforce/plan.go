@@ -16,6 +16,9 @@ import (
 	"github.com/immunix/immunix/subdomain"
 )
 
+// auditABI is the first Landlock ABI whose denials the kernel audits.
+const auditABI = 7
+
 // KernelABI returns the Landlock ABI version of the running kernel, 0
 // when Landlock is missing or disabled. Tests replace it.
 var KernelABI = func() int {
@@ -168,7 +171,7 @@ func Compile(p *subdomain.Profile, abi int) (*Plan, error) {
 		return nil, fmt.Errorf("the kernel has no Landlock (ABI 0; Linux 5.13+ with CONFIG_SECURITY_LANDLOCK and landlock in lsm=): file rules cannot be enforced; run with --complain to audit the program under strace instead")
 	}
 	top := min(abi, len(abiFS)-1)
-	pl := &Plan{ABI: abi, Handled: abiFS[top], HandleNet: abi >= 4, Audit: abi >= 7}
+	pl := &Plan{ABI: abi, Handled: abiFS[top], HandleNet: abi >= 4, Audit: abi >= auditABI}
 	if abi >= 6 {
 		pl.Scoped = ll.ScopeAbstractUnixSocket | ll.ScopeSignal
 	}

@@ -38,6 +38,10 @@ type Runner struct {
 	// SupervisorStub is the supervisor's stand-in (StubName); "" starts
 	// the Go supervisor at once.
 	SupervisorStub string
+	// Supervisor is a supervisor the caller started before the profile
+	// was read (WillSupervise, StartSupervisor); Run hands it over, or
+	// closes it when the run needs none. nil: Run starts one if needed.
+	Supervisor *SupervisorStart
 	// StateDir holds the lock and state file shared by concurrent runs
 	// over the kernel's audit switch; "" means DefaultStateDir.
 	StateDir string
@@ -113,14 +117,23 @@ func (r *Runner) Run(argv []string) (int, error) {
 	}
 	// A supervisor is started only when something needs it: alerts, or
 	// calls it decides (listen, metadata). Without one, those calls are
-	// refused by the filter. It is started first, so that its exec and
-	// its runtime's start overlap with the rest of this one (audit,
-	// Landlock, seccomp); it gets its descriptors when they exist.
+	// refused by the filter. It is started first (by the caller, before
+	// the profile was read, when WillSupervise), so that its exec
+	// overlaps with the rest of this one (audit, Landlock, seccomp); it
+	// gets its parameters and descriptors when they exist.
 	grants := r.Plan.WriteGrants()
 	auditing := !r.NoAudit && r.Plan.Audit
-	var st *supervisorStart
-	if r.Plan.NeedsSupervisor(grants) || (auditing && os.Geteuid() == 0) {
-		if st, err = r.launchSupervisor(path, grants); err != nil {
+	st := r.Supervisor
+	r.Supervisor = nil
+	start := func() (err error) {
+		if st == nil {
+			st, err = StartSupervisor(r.SupervisorStub, r.Stderr)
+		}
+		return err
+	}
+	needed := r.Plan.NeedsSupervisor(grants) || (auditing && os.Geteuid() == 0)
+	if needed {
+		if err := start(); err != nil {
 			return 1, err
 		}
 	}
@@ -132,10 +145,15 @@ func (r *Runner) Run(argv []string) (int, error) {
 			aud = nil
 		}
 	}
-	if aud != nil && st == nil {
-		if st, err = r.launchSupervisor(path, grants); err != nil {
+	if aud != nil {
+		needed = true
+		if err := start(); err != nil {
 			return 1, err
 		}
+	}
+	if st != nil && !needed {
+		st.Close()
+		st = nil
 	}
 	r.Plan.unsupervised = st == nil
 	if st == nil {
@@ -150,7 +168,7 @@ func (r *Runner) Run(argv []string) (int, error) {
 		return 1, err
 	}
 	if st != nil {
-		if err := st.handover(aud, notify); err != nil {
+		if err := st.handover(r, path, grants, aud, notify); err != nil {
 			return 1, err
 		}
 	}

@@ -23,13 +23,26 @@ import (
 const SupervisorCommand = "__subdomain-supervisor"
 
 // The supervisor's inherited descriptor: its end of a socket pair over
-// which immunix run sends it, once they exist, the flags "a" (audit
-// sockets and lock follow), "e" (this run turned the audit on) and "n"
-// (seccomp listener follows), a "." and the kernel's count of lost audit
-// records when the audit was opened, and the descriptors: the confined
-// program's pidfd, then the audit multicast socket, control socket and
-// audit.lock (held shared), then the seccomp listener.
+// which immunix run sends it one message once the descriptors exist:
+// NUL-separated fields, the flags ('a': the audit sockets and lock
+// follow, 'e': this run turned the audit on, 'n': the seccomp listener
+// follows, 'v': immunix run -v), the kernel's count of lost audit records
+// when the audit was opened, the state directory, the program's pid,
+// path and profile name, the alert socket, then the write grants; and
+// the descriptors: the confined program's pidfd, then the audit
+// multicast socket, control socket and audit.lock (held shared), then the
+// seccomp listener. The stand-in (supervise/immunix-supervise.c) reads
+// the first three fields and the descriptors with MSG_PEEK, so the
+// message is still there for the supervisor it execs.
 const supSock = 3
+
+// supervisorVersion is the version of the hand-over, the supervisor's
+// one argument.
+const supervisorVersion = "3"
+
+// overflowsEnv is set by the stand-in, when it execs the supervisor, to
+// the times the audit socket overflowed while it waited.
+const overflowsEnv = "IMMUNIX_SUPERVISE_OVERFLOWS"
 
 // The process arrangement. The confined program keeps immunix run's
 // process: Landlock rules on /proc/self are its own /proc entries, its
@@ -45,17 +58,31 @@ const supSock = 3
 // caller reading the program's stderr to its end also waits for every
 // alert.
 
-// supervisorStart is a supervisor being started: its exec runs on
-// another thread while immunix run goes on.
-type supervisorStart struct {
+// SupervisorStart is a supervisor (or its stand-in) being started: its
+// exec runs on another thread while immunix run goes on.
+type SupervisorStart struct {
 	sock int // our end of the socket pair
 	done chan error
 }
 
-// launchSupervisor forks and execs the supervisor from another thread
-// (a new goroutine: the runtime runs it on a thread other than the one
-// immunix run later confines and locks) and returns at once.
-func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStart, error) {
+// WillSupervise reports whether a run with these options is all but
+// certain to need a supervisor before its profile is read: as root, with
+// alerts, on a kernel that audits Landlock denials. immunix run then
+// starts it (StartSupervisor) before reading the profile, so that its
+// start overlaps with all of immunix run's own work.
+func WillSupervise(noAudit bool) bool {
+	return !noAudit && os.Geteuid() == 0 && KernelABI() >= auditABI
+}
+
+// StartSupervisor forks and execs the supervisor's stand-in stub (or,
+// with stub "", the supervisor itself: immunix re-executed) from
+// another thread (a new goroutine: the runtime runs it on a thread other
+// than the one immunix run later confines and locks) and returns at
+// once; its standard error is stderr (nil: this process's). Run hands it
+// everything else just before the program's exec; a start Run finds it
+// does not need ends when the socket closes at that exec (the stand-in
+// and the supervisor exit quietly on an empty hand-over).
+func StartSupervisor(stub string, stderr *os.File) (*SupervisorStart, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: socketpair: %w", err)
@@ -73,31 +100,13 @@ func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStar
 		null.Close()
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	flags := "-"
-	if r.Notef != nil {
-		flags = "v"
-	}
-	stateDir := r.StateDir
-	if stateDir == "" {
-		stateDir = DefaultStateDir
-	}
-	socket := ""
-	if r.Alerts != nil {
-		socket = r.Alerts.Socket
-	}
-	// The write grants, where the supervisor performs the metadata
-	// calls the filter passes it.
-	argv := append([]string{"immunix", SupervisorCommand, "2", flags, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket, stateDir}, grants...)
+	argv := []string{"immunix", SupervisorCommand, supervisorVersion}
 	exe := self
-	if r.SupervisorStub != "" {
+	if stub != "" {
 		// The stand-in holds the descriptors and execs the supervisor at
 		// the first thing to supervise (supervise/immunix-supervise.c).
-		exe = r.SupervisorStub
-		verbose := "-"
-		if r.Notef != nil {
-			verbose = "v"
-		}
-		argv = append([]string{StubName, stubVersion, verbose, wakeTypes(), stateDir, self}, argv...)
+		exe = stub
+		argv = append([]string{StubName, stubVersion, wakeTypes(), self}, argv...)
 	}
 	// One P: the supervisor's goroutines mostly wait in the kernel, and
 	// with more Ps the runtime's idle threads spin looking for work
@@ -107,9 +116,9 @@ func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStar
 		env = append(env, testHookEnv+"="+h)
 	}
 	fd := null.Fd()
-	files := []uintptr{fd, fd, orFile(r.Stderr, os.Stderr).Fd(), uintptr(pair[1])}
+	files := []uintptr{fd, fd, orFile(stderr, os.Stderr).Fd(), uintptr(pair[1])}
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
-	st := &supervisorStart{sock: pair[0], done: make(chan error, 1)}
+	st := &SupervisorStart{sock: pair[0], done: make(chan error, 1)}
 	go func() {
 		_, err := syscall.ForkExec(exe, argv, attr)
 		unix.Close(pair[1])
@@ -122,6 +131,10 @@ func (r *Runner) launchSupervisor(path string, grants []string) (*supervisorStar
 	return st, nil
 }
 
+// Close abandons a start Run did not need: the stand-in or supervisor
+// reads an empty hand-over and exits.
+func (st *SupervisorStart) Close() { unix.Close(st.sock) }
+
 // StubName is the supervisor's stand-in, a small C program installed
 // beside immunix-tools (supervise/immunix-supervise.c): it receives the
 // hand-over and execs the supervisor only when there is something to
@@ -131,7 +144,7 @@ const StubName = "immunix-supervise"
 
 // stubVersion is the version of the stand-in's argument list; a stand-in
 // of another version refuses to start, in one line.
-const stubVersion = "1"
+const stubVersion = "2"
 
 // CheckStub refuses a stand-in that another user could have replaced:
 // it runs with immunix run's credentials, outside the confinement. It
@@ -162,9 +175,14 @@ func wakeTypes() string {
 	return fmt.Sprintf("%d,%d,%d", auditLandlockAccess, auditLandlockDomain, auditSeccomp)
 }
 
-// handover waits for the supervisor's exec and sends it its
-// descriptors, then closes this process's copies.
-func (st *supervisorStart) handover(aud *Audit, notify int) error {
+// maxHandover bounds the hand-over message: a SOCK_SEQPACKET message
+// must fit the socket's send buffer (wmem_max, 208 KiB by default).
+const maxHandover = 192 << 10
+
+// handover waits for the supervisor's (or its stand-in's) exec and sends
+// it the run's parameters and descriptors, then closes this process's
+// copies.
+func (st *SupervisorStart) handover(r *Runner, path string, grants []string, aud *Audit, notify int) error {
 	defer unix.Close(st.sock)
 	if err := <-st.done; err != nil {
 		return err
@@ -187,12 +205,29 @@ func (st *supervisorStart) handover(aud *Audit, notify int) error {
 		flags += "n"
 		fds = append(fds, notify)
 	}
+	if r.Notef != nil {
+		flags += "v"
+	}
 	lost := uint32(0)
 	if aud != nil {
 		lost = aud.lostAtOpen
 	}
-	msg := flags + "." + strconv.FormatUint(uint64(lost), 10)
-	if err := unix.Sendmsg(st.sock, []byte(msg), unix.UnixRights(fds...), nil, 0); err != nil {
+	stateDir := r.StateDir
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	socket := ""
+	if r.Alerts != nil {
+		socket = r.Alerts.Socket
+	}
+	// The write grants, where the supervisor performs the metadata calls
+	// the filter passes it.
+	fields := append([]string{flags, strconv.FormatUint(uint64(lost), 10), stateDir, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket}, grants...)
+	msg := []byte(strings.Join(fields, "\x00"))
+	if len(msg) > maxHandover {
+		return fmt.Errorf("supervisor: the profile's write rules are too many to hand over (%d bytes, at most %d)", len(msg), maxHandover)
+	}
+	if err := unix.Sendmsg(st.sock, msg, unix.UnixRights(fds...), nil, 0); err != nil {
 		return fmt.Errorf("supervisor: send its descriptors: %w", err)
 	}
 	if aud != nil {
@@ -206,63 +241,76 @@ func (st *supervisorStart) handover(aud *Audit, notify int) error {
 	return nil
 }
 
-// receiveStart reads what handover sends: the flags, the lost-record
-// count and the descriptors, and what the stand-in adds when it started
-// the supervisor: the times the multicast socket overflowed while it
-// waited. ok is false when immunix run ended without sending them (it
-// failed before the program started).
-func receiveStart() (flags string, lostAtOpen, overflows uint32, fds []int, ok bool) {
-	buf := make([]byte, 32)
+// handedOver is what handover sends.
+type handedOver struct {
+	flags      string
+	lostAtOpen uint32
+	stateDir   string
+	pid        int
+	path       string
+	program    string
+	socket     string
+	grants     []string
+	fds        []int
+}
+
+// receiveStart reads what handover sends. ok is false when immunix run
+// ended without sending it (it failed before the program started, or
+// did not need a supervisor after all).
+func receiveStart() (h handedOver, ok bool) {
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
+		// The message's length first (MSG_TRUNC: a packet's whole size).
+		n, _, _, _, err := unix.Recvmsg(supSock, make([]byte, 1), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return h, false
+		}
+		buf := make([]byte, n)
 		n, oobn, _, _, err := unix.Recvmsg(supSock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n == 0 {
-			return "", 0, 0, nil, false
+			return h, false
 		}
+		unix.Close(supSock)
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err != nil {
-			return "", 0, 0, nil, false
+			return h, false
 		}
 		for i := range msgs {
 			if rights, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-				fds = append(fds, rights...)
+				h.fds = append(h.fds, rights...)
 			}
 		}
-		unix.Close(supSock)
-		parts := strings.SplitN(string(buf[:n]), ".", 3)
-		flags = parts[0]
-		if len(parts) > 1 {
-			lost, _ := strconv.ParseUint(parts[1], 10, 32)
-			lostAtOpen = uint32(lost)
+		f := strings.Split(string(buf[:n]), "\x00")
+		if len(f) < 7 {
+			return h, false
 		}
-		if len(parts) > 2 {
-			o, _ := strconv.ParseUint(parts[2], 10, 32)
-			overflows = uint32(o)
+		lost, _ := strconv.ParseUint(f[1], 10, 32)
+		h.flags, h.lostAtOpen, h.stateDir, h.path, h.program, h.socket, h.grants = f[0], uint32(lost), f[2], f[4], f[5], f[6], f[7:]
+		if h.pid, err = strconv.Atoi(f[3]); err != nil {
+			return h, false
 		}
-		return flags, lostAtOpen, overflows, fds, true
+		return h, true
 	}
 }
 
 // Supervise is the supervisor's main (args after SupervisorCommand); it
 // returns its exit code.
 func Supervise(args []string) int {
-	if len(args) < 7 || args[0] != "2" {
-		fmt.Fprintf(os.Stderr, "immunix: %s is started by immunix run only\n", SupervisorCommand)
+	if len(args) != 1 || args[0] != supervisorVersion {
+		fmt.Fprintf(os.Stderr, "immunix: %s is started by immunix run only, of the same version\n", SupervisorCommand)
 		return 2
 	}
-	pid, err := strconv.Atoi(args[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "immunix: %s: bad pid %q\n", SupervisorCommand, args[2])
-		return 2
-	}
-	sent, lostAtOpen, overflows, fds, ok := receiveStart()
+	h, ok := receiveStart()
 	if !ok {
-		return 0 // immunix run failed before the program started
+		return 0 // immunix run failed before the program started, or needed no supervisor
 	}
-	flags := args[1] + sent
+	fds := h.fds
 	next := func() int {
 		if len(fds) == 0 {
 			return -1
@@ -271,26 +319,29 @@ func Supervise(args []string) int {
 		fds = fds[1:]
 		return fd
 	}
+	pid := h.pid
 	pidfd := next()
-	r := &Runner{Profile: &subdomain.Profile{Program: args[4]}, Alerts: &alert.Writer{Socket: args[5], Stderr: os.Stderr}}
-	if strings.Contains(flags, "v") {
+	r := &Runner{Profile: &subdomain.Profile{Program: h.program}, Alerts: &alert.Writer{Socket: h.socket, Stderr: os.Stderr}}
+	if strings.Contains(h.flags, "v") {
 		r.Notef = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "immunix run: "+format+"\n", a...) }
 	}
 	var aud *Audit
-	if strings.Contains(flags, "a") {
+	if strings.Contains(h.flags, "a") {
 		mc, ctl, lock := next(), next(), next()
 		unix.SetNonblock(mc, true)
-		dir := args[6]
-		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(flags, "e"), lostAtOpen: lostAtOpen,
+		dir := h.stateDir
+		aud = &Audit{mc: os.NewFile(uintptr(mc), "audit-multicast"), ctl: ctl, enabled: strings.Contains(h.flags, "e"), lostAtOpen: h.lostAtOpen,
 			hold: &auditHold{lock: lock, path: filepath.Join(dir, "audit.lock"), state: filepath.Join(dir, "audit-enabled-by-immunix")}}
-		aud.overruns.Add(overflows)
+		if o, err := strconv.ParseUint(os.Getenv(overflowsEnv), 10, 32); err == nil {
+			aud.overruns.Add(uint32(o))
+		}
 	}
 	notify := -1
-	if strings.Contains(flags, "n") {
+	if strings.Contains(h.flags, "n") {
 		notify = next()
 	}
-	col := &collector{r: r, exe: args[3], pid: pid, self: pid, ours: map[string]bool{}}
-	guard := &metaGuard{grants: args[7:], hook: os.Getenv(testHookEnv)}
+	col := &collector{r: r, exe: h.path, pid: pid, self: pid, ours: map[string]bool{}}
+	guard := &metaGuard{grants: h.grants, hook: os.Getenv(testHookEnv)}
 	alerts := make(chan *alert.Alert, 64)
 	// confinedGone is closed when no process uses the seccomp filter any
 	// more: the started program and everything it left running (a

@@ -181,9 +181,9 @@ func TestStandInByHand(t *testing.T) {
 		want string
 	}{
 		{nil, 2, "started by immunix run only, of the same version"},
-		{[]string{"2", "-", "1423", "/run/immunix", "/bin/false", "immunix"}, 2, "of the same version"},
-		{[]string{"1", "-", "x", "/run/immunix", "/bin/false", "immunix"}, 2, "bad record types: x"},
-		{[]string{"1", "-", "1423", "/run/immunix", "/bin/false", "immunix"}, 0, ""},
+		{[]string{"1", "1423", "/bin/false", "immunix"}, 2, "of the same version"},
+		{[]string{"2", "x", "/bin/false", "immunix"}, 2, "bad record types: x"},
+		{[]string{"2", "1423", "/bin/false", "immunix"}, 0, ""},
 	} {
 		cmd := exec.Command(stub, tc.args...)
 		out, err := cmd.CombinedOutput()

@@ -2,43 +2,44 @@
  * immunix-supervise: the SubDomain supervisor's stand-in while there is
  * nothing to supervise.
  *
- *   immunix-supervise 1 VERBOSE TYPES STATEDIR IMMUNIX ARGV0 ARGS...
+ *   immunix-supervise 2 TYPES IMMUNIX ARGV0 ARGS...
  *
- * "1" is the version of this argument list; VERBOSE is "v" (immunix run
- * -v: say what it does to the audit switch) or "-". immunix run starts
- * it, when it is installed, in place of "immunix
+ * "2" is the version of this argument list and of the hand-over below.
+ * immunix run starts it, when it is installed, in place of "immunix
  * __subdomain-supervisor" (subdomain/enforce/supervise.go, which owns the
- * protocol below): the Go supervisor's runtime would otherwise start
- * beside every confined program, on the CPU the program starts on. It
- * receives on descriptor 3 what immunix run hands the supervisor: the
- * message "FLAGS.LOST" and the descriptors, in this order: the program's
- * pidfd; when FLAGS holds 'a', the audit multicast socket, the audit
- * control socket and STATEDIR/audit.lock (held shared); when FLAGS holds
- * 'n', the seccomp listener. It then waits for the first of:
+ * protocol): the Go supervisor's runtime would otherwise start beside
+ * every confined program, on the CPU the program starts on. Descriptor 3
+ * is a socket on which immunix run sends the supervisor one message:
+ * NUL-separated fields, of which this program reads the first three,
+ * FLAGS, LOST and STATEDIR, and the descriptors, in this order: the
+ * program's pidfd; when FLAGS holds 'a', the audit multicast socket, the
+ * audit control socket and STATEDIR/audit.lock (held shared); when FLAGS
+ * holds 'n', the seccomp listener. It reads them with MSG_PEEK: the
+ * message stays queued for the supervisor. It then waits for the first
+ * of:
  *
  *   - the program's exit (its pidfd readable);
- *   - a seccomp notification (the listener readable or hung up);
+ *   - a seccomp notification (the listener readable);
  *   - an audit record of one of TYPES (comma-separated record types) on
  *     the multicast socket; records of other types are read and dropped,
  *     as the supervisor itself drops them.
  *
  * A notification or a record of TYPES wakes the supervisor: this program
- * execs IMMUNIX with ARGV0 ARGS..., descriptor 3 being one end of a new
- * socket pair that holds the same message, with ".OVERFLOWS" added (how
- * many times the multicast socket overflowed while it waited), and the
- * same descriptors. The supervisor reads them as it reads them from
- * immunix run.
+ * execs IMMUNIX with ARGV0 ARGS..., descriptor 3 unchanged (the message
+ * still queued on it), and IMMUNIX_SUPERVISE_OVERFLOWS in its
+ * environment when the multicast socket overflowed while it waited.
  *
- * The program's exit with nothing to supervise (no seccomp listener, no
- * record of TYPES) is ended here, as the supervisor would end it: a
- * marker logged through the audit queue is read back (every record the
- * program caused has then been read), the kernel's count of lost records
- * is compared with LOST, and the audit switch is released (turned off
- * when this was the last run holding it and an immunix run turned it on:
- * subdomain/enforce/audit.go, auditHold). Anything else on the way, a
- * record of TYPES, a lost record, an overflow, an error, a time-out,
- * wakes the supervisor, which does it all again its own way: this
- * program only ever delays the supervisor, never decides for it.
+ * The program's exit with nothing to supervise (no notification, no
+ * record of TYPES, no process left using its seccomp filter) is ended
+ * here, as the supervisor would end it: a marker logged through the audit
+ * queue is read back (every record the program caused has then been
+ * read), the kernel's count of lost records is compared with LOST, and
+ * the audit switch is released (turned off when this was the last run
+ * holding it and an immunix run turned it on: subdomain/enforce/audit.go,
+ * auditHold; FLAGS 'v': say so). Anything else on the way, a record of
+ * TYPES, a lost record, an overflow, an error, a time-out, wakes the
+ * supervisor, which does it all again its own way: this program only
+ * ever delays the supervisor, never decides for it.
  *
  * No allocation, no stdio.
  */
@@ -59,7 +60,8 @@
 
 #define MAX_FDS 8
 #define MAX_TYPES 16
-#define MSG_MAX 64
+/* The message's first fields: flags, a count, and a path. */
+#define MSG_MAX (64 + 4096)
 /* The largest audit record (MAX_AUDIT_MESSAGE_LENGTH) with its header. */
 #define RECORD_MAX (8970 + 64)
 
@@ -111,7 +113,7 @@ static int wanted(int type)
 	return 0;
 }
 
-static char msg[MSG_MAX + 16];
+static char msg[MSG_MAX + 1];
 static size_t msglen;
 static int fds[MAX_FDS];
 static int nfds;
@@ -139,9 +141,10 @@ static size_t payload_len(const char *buf, size_t off, size_t n)
 	return next_record(buf, off, n) - off - NLMSG_HDRLEN;
 }
 
-/* receive reads immunix run's hand-over from descriptor 3. It returns 0
- * when immunix run ended without one (it failed before the program
- * started): there is nothing to supervise. */
+/* receive peeks at immunix run's hand-over on descriptor 3 (the message
+ * may be longer than msg: its head is enough). It returns 0 when immunix
+ * run ended without one (it failed before the program started, or
+ * needed no supervisor): there is nothing to supervise. */
 static int receive(void)
 {
 	union {
@@ -152,7 +155,7 @@ static int receive(void)
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
 	ssize_t n;
 	do
-		n = recvmsg(3, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(3, &mh, MSG_PEEK | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return 0;
@@ -167,55 +170,30 @@ static int receive(void)
 	return 1;
 }
 
-/* wake hands everything to the supervisor and execs it; it returns only
- * when that fails. */
+/* wake execs the supervisor, which reads the hand-over still queued on
+ * descriptor 3; it returns only when that fails. */
 static void wake(char **argv)
 {
-	char out[sizeof msg + 24];
-	size_t n = msglen;
-	memcpy(out, msg, n);
-	out[n++] = '.';
-	char digits[24];
-	int d = 0;
-	unsigned long v = overflows;
-	do
-		digits[d++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (d > 0)
-		out[n++] = digits[--d];
-
-	int pair[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-		say("socketpair: ", strerror(errno));
-		return;
+	static char *envp[64];
+	static char extra[64] = "IMMUNIX_SUPERVISE_OVERFLOWS=";
+	int n = 0;
+	for (char **e = environ; *e != NULL && n < 62; e++)
+		envp[n++] = *e;
+	if (overflows > 0) {
+		char *p = extra + strlen(extra);
+		char digits[24];
+		int d = 0;
+		unsigned long v = overflows;
+		do
+			digits[d++] = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		while (d > 0)
+			*p++ = digits[--d];
+		*p = '\0';
+		envp[n++] = extra;
 	}
-	union {
-		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = out, .iov_len = n};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0) {
-		memset(&control, 0, sizeof control);
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-	}
-	if (sendmsg(pair[0], &mh, 0) < 0) {
-		say("send the descriptors: ", strerror(errno));
-		return;
-	}
-	/* Descriptor 3 becomes the pair's other end, open across the exec;
-	 * every other descriptor this program holds is close-on-exec. */
-	if (dup2(pair[1], 3) < 0) {
-		say("dup2: ", strerror(errno));
-		return;
-	}
-	execve(argv[0], argv + 1, environ);
+	envp[n] = NULL;
+	execve(argv[0], argv + 1, envp);
 	say("exec the supervisor: ", strerror(errno));
 }
 
@@ -466,49 +444,41 @@ static int quiet_end(int audit, int notify, unsigned long lost_at_open, const ch
 
 int main(int argc, char **argv)
 {
-	if (argc < 7 || strcmp(argv[1], "1") != 0) {
+	if (argc < 5 || strcmp(argv[1], "2") != 0) {
 		/* Not immunix run's, or an immunix of another version. */
 		say("immunix-supervise is started by immunix run only, of the same version: reinstall immunix", "");
 		return 2;
 	}
-	int verbose = strcmp(argv[2], "v") == 0;
-	argv += 2;
-	if (parse_types(argv[1]) < 0) {
-		say("immunix-supervise: bad record types: ", argv[1]);
+	if (parse_types(argv[2]) < 0) {
+		say("immunix-supervise: bad record types: ", argv[2]);
 		return 2;
 	}
-	char state[4096];
-	size_t dirlen = strlen(argv[2]);
-	const char *statename = "/audit-enabled-by-immunix";
-	if (dirlen + strlen(statename) + 1 > sizeof state) {
-		say("state directory name too long: ", argv[2]);
-		return 2;
-	}
-	memcpy(state, argv[2], dirlen);
-	memcpy(state + dirlen, statename, strlen(statename) + 1);
 	char **next = argv + 3; /* IMMUNIX ARGV0 ARGS... */
 	if (!receive())
 		return 0;
-	const char *flags_end = memchr(msg, '.', msglen);
-	size_t nflags = flags_end ? (size_t)(flags_end - msg) : 0;
-	int audit = flags_end && memchr(msg, 'a', nflags) != NULL;
-	int notify = flags_end && memchr(msg, 'n', nflags) != NULL;
-	int want = 1 + (audit ? 3 : 0) + (notify ? 1 : 0);
-	unsigned long lost_at_open = 0;
-	if (flags_end) {
-		char *end;
-		char digits[24] = {0};
-		size_t nd = msglen - nflags - 1;
-		if (nd < sizeof digits)
-			memcpy(digits, flags_end + 1, nd);
-		lost_at_open = strtoul(digits, &end, 10);
-		if (*end != '\0' || end == digits)
-			flags_end = NULL;
-	}
-	if (flags_end == NULL || nfds != want) {
-		wake(next); /* the supervisor makes sense of it */
+	msg[msglen] = '\0';
+	/* FLAGS \0 LOST \0 STATEDIR \0 ... */
+	const char *flags = msg;
+	const char *lost = memchr(msg, '\0', msglen) ? flags + strlen(flags) + 1 : NULL;
+	const char *dir = lost && lost < msg + msglen ? lost + strlen(lost) + 1 : NULL;
+	if (dir == NULL || dir >= msg + msglen || memchr(dir, '\0', (size_t)(msg + msglen - dir)) == NULL) {
+		wake(next); /* not what this program reads: the supervisor makes sense of it */
 		return 1;
 	}
+	char *end;
+	unsigned long lost_at_open = strtoul(lost, &end, 10);
+	int audit = strchr(flags, 'a') != NULL;
+	int notify = strchr(flags, 'n') != NULL;
+	int verbose = strchr(flags, 'v') != NULL;
+	int want = 1 + (audit ? 3 : 0) + (notify ? 1 : 0);
+	char state[4096 + 32];
+	const char *statename = "/audit-enabled-by-immunix";
+	if (*end != '\0' || end == lost || nfds != want || strlen(dir) + strlen(statename) + 1 > sizeof state) {
+		wake(next);
+		return 1;
+	}
+	memcpy(state, dir, strlen(dir));
+	memcpy(state + strlen(dir), statename, strlen(statename) + 1);
 	struct pollfd p[3];
 	int np = 0;
 	p[np++] = (struct pollfd){.fd = fds[0], .events = POLLIN};

@@ -381,6 +381,15 @@ func Supervise(args []string) int {
 	// (the program's stderr is closed, so its caller is not held).
 	select {
 	case <-confinedGone:
+		// Every confined process has exited, some (a daemon's child)
+		// maybe after the drain above: their last calls' alerts may be
+		// queued (serveNotify queues an alert before it answers, and
+		// sees the listener hang up only after), their last denials
+		// still in the kernel's queue. Drain once more.
+		if notify >= 0 {
+			s.until(confinedGone)
+			s.reportLost()
+		}
 	default:
 		r.Alerts.Stderr = nil
 		os.Stderr.Close()

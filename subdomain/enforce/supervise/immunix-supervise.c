@@ -69,7 +69,7 @@ extern char **environ;
 
 static void say(const char *a, const char *b)
 {
-	const char *parts[] = {"immunix run: ", a, b, "\n"};
+	const char *parts[] = {a, b, "\n"};
 	for (unsigned i = 0; i < sizeof parts / sizeof parts[0]; i++) {
 		const char *p = parts[i];
 		size_t n = strlen(p);
@@ -170,6 +170,19 @@ static int receive(void)
 	return 1;
 }
 
+/* put_decimal writes v in decimal at p and returns the end. */
+static char *put_decimal(char *p, unsigned long long v)
+{
+	char d[24];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
 /* wake execs the supervisor, which reads the hand-over still queued on
  * descriptor 3; it returns only when that fails. */
 static void wake(char **argv)
@@ -180,21 +193,12 @@ static void wake(char **argv)
 	for (char **e = environ; *e != NULL && n < 62; e++)
 		envp[n++] = *e;
 	if (overflows > 0) {
-		char *p = extra + strlen(extra);
-		char digits[24];
-		int d = 0;
-		unsigned long v = overflows;
-		do
-			digits[d++] = (char)('0' + v % 10);
-		while ((v /= 10) != 0);
-		while (d > 0)
-			*p++ = digits[--d];
-		*p = '\0';
+		*put_decimal(extra + strlen(extra), overflows) = '\0';
 		envp[n++] = extra;
 	}
 	envp[n] = NULL;
 	execve(argv[0], argv + 1, envp);
-	say("exec the supervisor: ", strerror(errno));
+	say("immunix-supervise: exec the supervisor: ", strerror(errno));
 }
 
 /* audit_ready reads the multicast socket's queued records: 1 when the
@@ -333,14 +337,7 @@ static int drain(int mc, int ctl)
 	p += strlen(prefix);
 	unsigned long long nums[2] = {(unsigned long long)getpid(), (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec};
 	for (int k = 0; k < 2; k++) {
-		char d[24];
-		int nd = 0;
-		unsigned long long v = nums[k];
-		do
-			d[nd++] = (char)('0' + v % 10);
-		while ((v /= 10) != 0);
-		while (nd > 0)
-			*p++ = d[--nd];
+		p = put_decimal(p, nums[k]);
 		*p++ = k == 0 ? ' ' : '\0';
 	}
 	size_t mlen = (size_t)(p - marker); /* with its NUL */
@@ -405,7 +402,7 @@ static int release(int ctl, int lock, const char *state, int verbose)
 	if (unlink(state) < 0)
 		return -1;
 	if (st.enabled == 1 && verbose)
-		say("", "turned the kernel's audit back off");
+		say("immunix run: ", "turned the kernel's audit back off"); /* as the supervisor says it */
 	return 0;
 }
 
@@ -446,7 +443,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 5 || strcmp(argv[1], "2") != 0) {
 		/* Not immunix run's, or an immunix of another version. */
-		say("immunix-supervise is started by immunix run only, of the same version: reinstall immunix", "");
+		say("immunix-supervise: started by immunix run only, of the same version: reinstall immunix", "");
 		return 2;
 	}
 	if (parse_types(argv[2]) < 0) {

@@ -351,6 +351,9 @@ func Supervise(args []string) int {
 		go func() {
 			serveNotify(notify, col, guard, alerts)
 			close(confinedGone)
+			// Closed after confinedGone: a test that sees the listener
+			// gone from /proc/PID/fd knows confinedGone is closed.
+			unix.Close(notify)
 		}()
 	} else {
 		close(confinedGone)
@@ -376,6 +379,7 @@ func Supervise(args []string) int {
 	// has every alert.
 	s.until(exited)
 	s.reportLost()
+	guard.hold("drained", "-") // a test stops here (testHookEnv)
 	// A program that left processes behind (a daemon's child): they are
 	// still confined and still served, their alerts go to syslog only
 	// (the program's stderr is closed, so its caller is not held).

@@ -19,6 +19,7 @@ import (
 	"github.com/immunix/immunix/internal/cbuild"
 	"github.com/immunix/immunix/internal/testenv"
 	"github.com/immunix/immunix/subdomain"
+	"github.com/immunix/immunix/subdomain/enforce"
 )
 
 // attackC runs the ways out of a confinement that issue 13 found, one
@@ -189,16 +190,22 @@ int main(int argc, char **argv) {
 			strncpy(a.sun_path + 1, name, sizeof a.sun_path - 2);
 			res(op, connect(s, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)) == 0, NULL);
 			close(s);
-		} else if (!strcmp(op, "daemonlisten")) {
+		} else if (!strcmp(op, "daemonlisten") || !strcmp(op, "daemonlistenafter")) {
 			/* a daemon: the started process exits, its child listens
-			 * after that and writes what it got to FILE */
+			 * after that (daemonlistenafter: once GOFILE exists) and
+			 * writes what it got to FILE */
 			int port = atoi(argv[++i]);
 			const char *file = argv[++i];
+			const char *gofile = !strcmp(op, "daemonlistenafter") ? argv[++i] : NULL;
 			pid_t parent = getpid();
 			if (fork() > 0) return 0;
 			close(0); close(1); close(2);
 			while (getppid() == parent) usleep(10000);
-			usleep(100000); /* the supervisor has drained the started process's records */
+			if (gofile != NULL) {
+				struct stat st;
+				for (int n = 0; n < 3000 && stat(gofile, &st) != 0; n++) usleep(10000);
+			} else
+				usleep(100000); /* the supervisor has drained the started process's records */
 			int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 			struct sockaddr_in a = lo(port);
@@ -890,16 +897,7 @@ func TestEscapeDaemonChild(t *testing.T) {
 	out := filepath.Join(dir, "daemon.out")
 	waitOut := func() map[string]string {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if b, err := os.ReadFile(out); err == nil && strings.Count(string(b), "\n") == 2 {
-				os.Remove(out)
-				return ops(string(b))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("the daemon child wrote no result")
-		return nil
+		return ops(waitFile(t, out))
 	}
 	unconfined(t, dir, exe, "daemonlisten", port, out)
 	u := waitOut()
@@ -919,6 +917,131 @@ func TestEscapeDaemonChild(t *testing.T) {
 	if alerts := sink.Alerts(t); !hasAlert(alerts, "listen", "0") {
 		t.Errorf("no alert for the daemon child's listen; got %v\n%s", bodies(alerts), r.stderr)
 	}
+}
+
+// A daemon's child whose last call comes after the supervisor's first
+// drain and which exits before the supervisor looks for processes still
+// confined: its alert was left queued (the supervisor took "no process
+// left" for "nothing left to alert"). The supervisor is stopped after its
+// first drain (test hook), the child then makes its calls and exits, and
+// the supervisor goes on only once its listener is gone from /proc (it
+// closes it after it has seen every confined process gone).
+func TestEscapeDaemonChildLastCall(t *testing.T) {
+	dir, exe := attackSetup(t)
+	port := strconv.Itoa(freePort(t))
+	out := filepath.Join(dir, "daemon.out")
+	gofile := filepath.Join(dir, "daemon.go")
+	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := learnProfile(t, dir, "daemon.sd", exe, "daemonlistenafter", port, out, gofile)
+	waitFile(t, out)
+	os.Remove(gofile)
+
+	hook := newSupervisorHook(t, "drained")
+	sink := newSyslog(t)
+	cmd := exec.Command(immunix(t), "run", "--profile", prof, "--", exe, "daemonlistenafter", port, out, gofile)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), alert.SocketEnv+"="+sink.Path, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook.dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	// The started process has exited and the supervisor drained.
+	hook.wait("drained", "-")
+	sup := processWithEnv(t, "IMMUNIX_TEST_SUPERVISOR_HOOK="+hook.dir)
+	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := ops(waitFile(t, out))
+	wantOK(t, "confined daemon child", got, "bindlisten")
+	wantErr(t, "confined daemon child", got, "listen0", "EPERM")
+	// The child has exited: the supervisor closes its listener once it
+	// has seen no confined process left.
+	deadline := time.Now().Add(10 * time.Second)
+	for hasSeccompListener(sup) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the supervisor %d still holds its seccomp listener 10 s after the child exited", sup)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	hook.goOn()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("immunix run: %v", err)
+	}
+	// The supervisor exits after its last alert.
+	for deadline = time.Now().Add(10 * time.Second); processExists(sup) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alerts := sink.Alerts(t); !hasAlert(alerts, "listen", "0") {
+		t.Errorf("no alert for the daemon child's last listen; got %v", bodies(alerts))
+	}
+}
+
+// waitFile waits (10 s at most) for the daemon child's two result lines
+// in path, removes the file and returns them.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && strings.Count(string(b), "\n") == 2 {
+			os.Remove(path)
+			return string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the daemon child wrote no result to %s", path)
+	return ""
+}
+
+// processWithEnv returns the pid of the one process whose environment
+// holds entry (10 s at most).
+func processWithEnv(t *testing.T, entry string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err != nil {
+				continue
+			}
+			for _, v := range strings.Split(string(b), "\x00") {
+				if v == entry {
+					if c, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(c), enforce.SupervisorCommand) {
+						return pid
+					}
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no supervisor with %s in its environment", entry)
+	return 0
+}
+
+// hasSeccompListener reports whether pid holds a seccomp listener.
+func hasSeccompListener(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.Contains(l, "seccomp notify") {
+			return true
+		}
+	}
+	return false
+}
+
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
 }
 
 // raceC: a second thread swaps the symlink LINK to point at TARGET once

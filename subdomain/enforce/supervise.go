@@ -564,8 +564,8 @@ type seccompResp struct {
 
 // testHookEnv names, in immunix run's environment, the directory of the
 // FIFOs through which a test stops the supervisor between its check of
-// a metadata call and its action, or its action and its answer
-// (metaGuard.hold). It can only delay the supervisor, never widen what
+// a metadata call and its action, or its action and its answer, or
+// after its first drain (metaGuard.hold). It can only delay the supervisor, never widen what
 // it allows. A file "interruptible" there loads the filter without
 // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, as on a kernel without it, so
 // that a test can show the double call the flag prevents.

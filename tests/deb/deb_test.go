@@ -141,6 +141,19 @@ func TestDebLifecycle(t *testing.T) {
 			t.Errorf("installed layout: %v", err)
 		}
 	}
+	// immunix run starts the installed stand-in of its supervisor
+	// (root-owned, in /usr/lib/immunix), not the Go supervisor at once.
+	sd := t.TempDir()
+	prof := filepath.Join(sd, "true.sd")
+	run(t, sd, nil, "/usr/bin/immunix", "learn", "-o", prof, "--", "/bin/true")
+	trace := filepath.Join(sd, "trace")
+	sdOut := run(t, sd, nil, "strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", trace,
+		"/usr/bin/immunix", "run", "-v", "--profile", prof, "--", "/bin/true")
+	if execs, err := os.ReadFile(trace); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(sdOut, "no supervisor") && !strings.Contains(string(execs), `execve("/usr/lib/immunix/immunix-supervise"`) {
+		t.Errorf("the installed immunix run did not start /usr/lib/immunix/immunix-supervise:\n%s\n%s", sdOut, execs)
+	}
 	// The docs: dh_compress gzips every file of /usr/share/doc larger than
 	// 4 KiB (Debian policy 12.3), so a doc's installed name follows its
 	// size; each must be there under one of the two names.

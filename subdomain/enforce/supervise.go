@@ -222,8 +222,8 @@ func (st *SupervisorStart) handover(r *Runner, path string, grants []string, aud
 	}
 	// The write grants, where the supervisor performs the metadata calls
 	// the filter passes it.
-	fields := append([]string{flags, strconv.FormatUint(uint64(lost), 10), stateDir, strconv.Itoa(os.Getpid()), path, r.Profile.Program, socket}, grants...)
-	msg := []byte(strings.Join(fields, "\x00"))
+	h := handedOver{flags: flags, lostAtOpen: lost, stateDir: stateDir, pid: os.Getpid(), path: path, program: r.Profile.Program, socket: socket, grants: grants}
+	msg := h.encode()
 	if len(msg) > maxHandover {
 		return fmt.Errorf("supervisor: the profile's write rules are too many to hand over (%d bytes, at most %d)", len(msg), maxHandover)
 	}
@@ -286,17 +286,42 @@ func receiveStart() (h handedOver, ok bool) {
 				h.fds = append(h.fds, rights...)
 			}
 		}
-		f := strings.Split(string(buf[:n]), "\x00")
-		if len(f) < 7 {
+		fds := h.fds
+		if h, err = decodeHandover(buf[:n]); err != nil {
+			fmt.Fprintf(os.Stderr, "immunix run: supervisor: %v\n", err)
 			return h, false
 		}
-		lost, _ := strconv.ParseUint(f[1], 10, 32)
-		h.flags, h.lostAtOpen, h.stateDir, h.path, h.program, h.socket, h.grants = f[0], uint32(lost), f[2], f[4], f[5], f[6], f[7:]
-		if h.pid, err = strconv.Atoi(f[3]); err != nil {
-			return h, false
-		}
+		h.fds = fds
 		return h, true
 	}
+}
+
+// encode is the hand-over message (see supSock); the descriptors go
+// beside it.
+func (h *handedOver) encode() []byte {
+	fields := append([]string{h.flags, strconv.FormatUint(uint64(h.lostAtOpen), 10), h.stateDir, strconv.Itoa(h.pid), h.path, h.program, h.socket}, h.grants...)
+	return []byte(strings.Join(fields, "\x00"))
+}
+
+// decodeHandover reads a hand-over message (without its descriptors).
+func decodeHandover(b []byte) (handedOver, error) {
+	var h handedOver
+	f := strings.Split(string(b), "\x00")
+	if len(f) < 7 {
+		return h, fmt.Errorf("hand-over of %d fields, want at least 7", len(f))
+	}
+	lost, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		return h, fmt.Errorf("hand-over: lost-record count: %w", err)
+	}
+	if h.pid, err = strconv.Atoi(f[3]); err != nil || h.pid <= 0 {
+		return h, fmt.Errorf("hand-over: bad pid %q", f[3])
+	}
+	h.flags, h.lostAtOpen, h.stateDir, h.path, h.program, h.socket = f[0], uint32(lost), f[2], f[4], f[5], f[6]
+	if len(f) > 7 {
+		h.grants = f[7:]
+	}
+	return h, nil
 }
 
 // Supervise is the supervisor's main (args after SupervisorCommand); it

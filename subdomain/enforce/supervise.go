@@ -146,25 +146,35 @@ const StubName = "immunix-supervise"
 // of another version refuses to start, in one line.
 const stubVersion = "2"
 
-// CheckStub refuses a stand-in that another user could have replaced:
-// it runs with immunix run's credentials, outside the confinement. It
-// must be owned by root or by the caller, and writable by no one else,
-// as must the directory holding it.
-func CheckStub(path string) error {
-	for _, p := range []string{path, filepath.Dir(path)} {
+// TrustedStub returns the stand-in at path, its symbolic links
+// resolved, or an error when another user could have replaced it: it
+// runs with immunix run's credentials, outside the confinement. The file
+// and every directory from its own up to / must be owned by root or by
+// the caller and writable by no one else (a directory with the sticky
+// bit, as /tmp, lets only a file's owner replace it).
+func TrustedStub(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		return "", err
+	}
+	for p := real; ; p = filepath.Dir(p) {
 		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+		if err := unix.Lstat(p, &st); err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
 		}
 		if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-			return fmt.Errorf("%s is owned by uid %d, not by root or by this user: not trusted", p, st.Uid)
+			return "", fmt.Errorf("%s is owned by uid %d, not by root or by this user: not trusted", p, st.Uid)
 		}
-		// The sticky bit lets only a file's owner replace it.
-		if st.Mode&0o022 != 0 && (p == path || st.Mode&unix.S_ISVTX == 0) {
-			return fmt.Errorf("%s is writable by group or others: not trusted", p)
+		if st.Mode&0o022 != 0 && (p == real || st.Mode&unix.S_ISVTX == 0) {
+			return "", fmt.Errorf("%s is writable by group or others: not trusted", p)
+		}
+		if p == "/" {
+			return real, nil
 		}
 	}
-	return nil
 }
 
 // wakeTypes are the audit record types the stand-in wakes the supervisor

@@ -69,7 +69,7 @@ func TestStandIn(t *testing.T) {
 		{name: "installed", setup: func(t *testing.T) (string, string) { return filepath.Join(bins, "immunix"), "" }, standIn: true},
 		{name: "absent", setup: func(t *testing.T) (string, string) {
 			return filepath.Join(copyImmunix(t), "immunix"), ""
-		}, note: "the supervisor starts at once: immunix-supervise not found"},
+		}, note: "no stand-in for the supervisor, which starts at once if the run needs one: immunix-supervise not found"},
 		{name: "writable by others", setup: func(t *testing.T) (string, string) {
 			d := copyImmunix(t)
 			return filepath.Join(d, "immunix"), hostile(t, d, 0o777)
@@ -78,6 +78,24 @@ func TestStandIn(t *testing.T) {
 			d := copyImmunix(t)
 			mark := hostile(t, d, 0o755)
 			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(d, "immunix"), mark
+		}, note: "is writable by group or others: not trusted"},
+		{name: "a link into a directory writable by others", setup: func(t *testing.T) (string, string) {
+			// The link and its directory are root's and 0755; the file
+			// it names is root's and 0755 too, but another user can
+			// rename another file over it.
+			d := copyImmunix(t)
+			open := filepath.Join(t.TempDir(), "open")
+			if err := os.Mkdir(open, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(open, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			mark := hostile(t, open, 0o755)
+			if err := os.Symlink(filepath.Join(open, enforce.StubName), filepath.Join(d, enforce.StubName)); err != nil {
 				t.Fatal(err)
 			}
 			return filepath.Join(d, "immunix"), mark
@@ -127,8 +145,8 @@ func TestStandIn(t *testing.T) {
 				if tc.note != "" && !strings.Contains(r.stderr, tc.note) {
 					t.Errorf("-v does not say %q:\n%s", tc.note, r.stderr)
 				}
-				if tc.note == "" && strings.Contains(r.stderr, "the supervisor starts at once") {
-					t.Errorf("-v says the supervisor started at once:\n%s", r.stderr)
+				if tc.note == "" && strings.Contains(r.stderr, "no stand-in for the supervisor") {
+					t.Errorf("-v says there is no stand-in:\n%s", r.stderr)
 				}
 				if mark != "" {
 					if _, err := os.Stat(mark); err == nil {
